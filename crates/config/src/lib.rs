@@ -1,0 +1,800 @@
+//! Portcullis configuration: one YAML file, parsed into typed sections.
+//!
+//! Design decisions:
+//! - Parse, don't validate: every section is a serde type with `deny_unknown_fields`; a value that
+//!   deserializes is well-formed, and [`Config::load`] then checks what types cannot (unique
+//!   names, references between sections, files that must exist) and resolves relative paths
+//!   against the config file's folder.
+//! - Secrets appear only as references ([`SecretRef`]: `env:NAME` or `file:PATH`). This crate
+//!   never reads a secret; `portcullis-secrets` does.
+//! - The JSON Schema shipped for editors is generated from these types ([`json_schema`]).
+
+mod duration;
+mod error;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub use duration::HumanDuration;
+pub use error::ConfigError;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Deserialize, JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the gateway listens and which hosts and origins it answers.
+    #[serde(default)]
+    pub listener: ListenerConfig,
+    /// Folder for state: the signing key, the audit database. Relative to the config file.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// The built-in OAuth 2 authorization server.
+    #[serde(default)]
+    pub issuer: IssuerConfig,
+    /// Agents (OAuth clients / service accounts) allowed to obtain tokens.
+    #[serde(default)]
+    pub agents: Vec<AgentConfig>,
+    /// Upstream APIs the gateway fronts.
+    #[serde(default)]
+    pub apis: Vec<ApiConfig>,
+    /// Which upstream operations are exposed as tools.
+    #[serde(default)]
+    pub tools: Vec<ToolSelection>,
+    /// Folder of Cedar policy files (`*.cedar`). Relative to the config file.
+    pub policies: PathBuf,
+    /// The audit log.
+    #[serde(default)]
+    pub audit: AuditConfig,
+    /// Limits applied to every call's arguments before anything else reads them.
+    #[serde(default)]
+    pub limits: InputLimits,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from(".portcullis")
+}
+
+/// The listener section.
+#[derive(Clone, Debug, Deserialize, JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerConfig {
+    /// Socket address to bind, e.g. `127.0.0.1:8080`.
+    #[serde(default = "default_listen")]
+    #[schemars(with = "String")]
+    pub address: SocketAddr,
+    /// The URL agents use to reach the gateway. Defaults to `http://<address>`. It is the token
+    /// issuer and audience unless the issuer section says otherwise.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// `Host` header values the MCP endpoint accepts (DNS rebinding defence). Defaults to the
+    /// listen address, `localhost:<port>` and the public URL's authority.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins allowed to call the MCP endpoint. Requests carrying any other `Origin`
+    /// header are refused with 403; requests without one (non-browser clients) are accepted.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// Largest accepted request body in bytes.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// Time allowed for reading a request and producing its answer.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: HumanDuration,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+fn default_max_body() -> usize {
+    1024 * 1024
+}
+
+fn default_request_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(60))
+}
+
+impl Default for ListenerConfig {
+    fn default() -> Self {
+        Self {
+            address: default_listen(),
+            public_url: None,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            max_body_bytes: default_max_body(),
+            request_timeout: default_request_timeout(),
+        }
+    }
+}
+
+impl ListenerConfig {
+    /// The public base URL without a trailing slash.
+    pub fn base_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.address),
+        }
+    }
+
+    /// The `Host` values accepted: the configured list, or the defaults described on the field.
+    pub fn effective_allowed_hosts(&self) -> Vec<String> {
+        if !self.allowed_hosts.is_empty() {
+            return self.allowed_hosts.clone();
+        }
+        let port = self.address.port();
+        let mut hosts = vec![
+            self.address.to_string(),
+            format!("localhost:{port}"),
+            format!("127.0.0.1:{port}"),
+            format!("[::1]:{port}"),
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+        ];
+        if let Some(authority) = self
+            .public_url
+            .as_deref()
+            .and_then(|u| url::Url::parse(u).ok())
+            .and_then(|u| {
+                let host = u.host_str()?.to_owned();
+                Some(match u.port() {
+                    Some(p) => format!("{host}:{p}"),
+                    None => host,
+                })
+            })
+        {
+            hosts.push(authority);
+        }
+        hosts.sort();
+        hosts.dedup();
+        hosts
+    }
+}
+
+/// Signing algorithm for issued access tokens.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, JsonSchema, PartialEq, Serialize)]
+pub enum SigningAlgorithm {
+    /// ECDSA with P-256 and SHA-256.
+    #[default]
+    ES256,
+    /// Ed25519.
+    EdDSA,
+}
+
+/// The built-in token issuer.
+#[derive(Clone, Debug, Deserialize, JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerConfig {
+    /// The `iss` claim. Defaults to the listener's public URL.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// The `aud` claim required on every token. Defaults to the listener's public URL.
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// Lifetime of issued access tokens.
+    #[serde(default = "default_ttl")]
+    pub token_ttl: HumanDuration,
+    /// Longest lifetime a caller may ask for (`portcullis token --ttl`).
+    #[serde(default = "default_max_ttl")]
+    pub max_token_ttl: HumanDuration,
+    /// Clock skew tolerated on `exp` and `nbf`.
+    #[serde(default = "default_leeway")]
+    pub leeway: HumanDuration,
+    /// Signing algorithm of the key generated on first start.
+    #[serde(default)]
+    pub algorithm: SigningAlgorithm,
+}
+
+fn default_ttl() -> HumanDuration {
+    HumanDuration(Duration::from_secs(600))
+}
+
+fn default_max_ttl() -> HumanDuration {
+    HumanDuration(Duration::from_secs(3600))
+}
+
+fn default_leeway() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
+}
+
+impl Default for IssuerConfig {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            audience: None,
+            token_ttl: default_ttl(),
+            max_token_ttl: default_max_ttl(),
+            leeway: default_leeway(),
+            algorithm: SigningAlgorithm::default(),
+        }
+    }
+}
+
+/// A reference to a secret: `env:NAME` or `file:PATH`. Inline values are refused.
+#[derive(Clone, Debug, Eq, Hash, JsonSchema, PartialEq)]
+#[schemars(with = "String")]
+pub enum SecretRef {
+    /// An environment variable.
+    Env(String),
+    /// A file; relative paths are resolved against the config file's folder. Surrounding
+    /// whitespace (a trailing newline) is trimmed.
+    File(PathBuf),
+}
+
+impl FromStr for SecretRef {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if let Some(name) = text.strip_prefix("env:") {
+            let valid = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                return Err(format!(
+                    "`env:` must be followed by a variable name made of letters, digits and `_`, got `env:{}`",
+                    portcullis_core::truncate_for_message(name, 64)
+                ));
+            }
+            return Ok(Self::Env(name.to_owned()));
+        }
+        if let Some(path) = text.strip_prefix("file:") {
+            if path.is_empty() {
+                return Err("`file:` must be followed by a path".to_owned());
+            }
+            return Ok(Self::File(PathBuf::from(path)));
+        }
+        // INVARIANT: the refused value is never echoed; it may be a real secret.
+        Err("inline secret values are not allowed; write `env:NAME` or `file:PATH`".to_owned())
+    }
+}
+
+impl fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Env(name) => write!(f, "env:{name}"),
+            Self::File(path) => write!(f, "file:{}", path.display()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretRef {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for SecretRef {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// An agent: an OAuth client that obtains tokens with the client-credentials grant.
+#[derive(Clone, Debug, Deserialize, JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// The client id; also the Cedar `Agent` entity id.
+    pub id: String,
+    /// Argon2 PHC string of the client secret (`portcullis hash-secret` makes one).
+    #[serde(default)]
+    pub client_secret_hash: Option<String>,
+    /// A reference to the client secret itself, for secrets managed outside this file.
+    #[serde(default)]
+    pub client_secret: Option<SecretRef>,
+    /// Roles; each is a Cedar `Role` entity the agent is a member of.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Scopes the agent may be granted.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// An upstream API.
+#[derive(Clone, Debug, Deserialize, JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Short name, used in tool names on collision and as the Cedar `Api` entity id.
+    pub name: String,
+    /// Base URL requests are sent to; operation paths are appended to it.
+    pub base_url: String,
+    /// OpenAPI 3.0 or 3.1 document (YAML or JSON). Relative to the config file.
+    pub openapi: PathBuf,
+    /// The credential injected into every upstream request.
+    #[serde(default)]
+    pub credential: Option<CredentialConfig>,
+    /// Egress rules for this API.
+    #[serde(default)]
+    pub egress: EgressConfig,
+}
+
+/// How the upstream credential is presented.
+#[derive(Clone, Debug, Deserialize, JsonSchema, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CredentialConfig {
+    /// `Authorization: Bearer <secret>`.
+    Bearer {
+        /// The token.
+        secret: SecretRef,
+    },
+    /// `<name>: <secret>`.
+    Header {
+        /// Header name.
+        name: String,
+        /// Header value.
+        secret: SecretRef,
+    },
+    /// `?<name>=<secret>` appended to the URL.
+    Query {
+        /// Query parameter name.
+        name: String,
+        /// Its value.
+        secret: SecretRef,
+    },
+    /// HTTP Basic with a fixed user name.
+    Basic {
+        /// User name (not secret).
+        username: String,
+        /// Password.
+        secret: SecretRef,
+    },
+}
+
+/// Egress rules for one API.
+#[derive(Clone, Debug, Deserialize, JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressConfig {
+    /// CIDR ranges this API may reach although they are special-purpose (loopback, private,
+    /// link-local ...). Empty by default: only public addresses are reachable.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub allow_private: Vec<ipnet::IpNet>,
+    /// Time to establish the TCP (and TLS) connection.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: HumanDuration,
+    /// Time for the whole upstream exchange.
+    #[serde(default = "default_upstream_timeout")]
+    pub timeout: HumanDuration,
+    /// Redirects followed (each hop re-checked). 0 disables following.
+    #[serde(default)]
+    pub max_redirects: u8,
+    /// Largest upstream response body accepted, in bytes.
+    #[serde(default = "default_max_response")]
+    pub max_response_bytes: usize,
+}
+
+fn default_connect_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(3))
+}
+
+fn default_upstream_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(15))
+}
+
+fn default_max_response() -> usize {
+    4 * 1024 * 1024
+}
+
+impl Default for EgressConfig {
+    fn default() -> Self {
+        Self {
+            allow_private: Vec::new(),
+            connect_timeout: default_connect_timeout(),
+            timeout: default_upstream_timeout(),
+            max_redirects: 0,
+            max_response_bytes: default_max_response(),
+        }
+    }
+}
+
+/// Risk class of a tool; each class is a Cedar action group (`risk:<class>`).
+#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, Hash, JsonSchema, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RiskClass {
+    /// Reads of non-sensitive data.
+    Low,
+    /// Reads of sensitive data, reversible writes.
+    #[default]
+    Medium,
+    /// Writes with business impact (refunds, payments).
+    High,
+    /// Irreversible or destructive operations.
+    Critical,
+}
+
+impl RiskClass {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+            Self::Critical => "critical",
+        }
+    }
+}
+
+/// Operations of one API exposed as tools.
+#[derive(Clone, Debug, Deserialize, JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolSelection {
+    /// The API name.
+    pub api: String,
+    /// operationIds to expose; `*` and `?` glob patterns match several.
+    pub operations: Vec<String>,
+    /// Risk class of the selected tools.
+    #[serde(default)]
+    pub risk: RiskClass,
+}
+
+/// Durability of the audit log.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, JsonSchema, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditSync {
+    /// fsync on every group commit: nothing answered is lost, even on power loss.
+    #[default]
+    Full,
+    /// Survives a process crash but may lose the last commits on power loss.
+    Normal,
+}
+
+/// The audit section.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// SQLite file. Defaults to `audit.db` in the data directory.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// Durability setting.
+    #[serde(default)]
+    pub sync: AuditSync,
+}
+
+/// Input limits on call arguments.
+#[derive(Clone, Debug, Deserialize, JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputLimits {
+    /// Deepest nesting of arrays and objects in the arguments.
+    #[serde(default = "default_max_depth")]
+    pub max_depth: usize,
+    /// Longest string (in bytes) anywhere in the arguments, keys included.
+    #[serde(default = "default_max_string")]
+    pub max_string_bytes: usize,
+    /// Most elements of any array or members of any object.
+    #[serde(default = "default_max_items")]
+    pub max_items: usize,
+}
+
+fn default_max_depth() -> usize {
+    16
+}
+
+fn default_max_string() -> usize {
+    16 * 1024
+}
+
+fn default_max_items() -> usize {
+    1000
+}
+
+impl Default for InputLimits {
+    fn default() -> Self {
+        Self {
+            max_depth: default_max_depth(),
+            max_string_bytes: default_max_string(),
+            max_items: default_max_items(),
+        }
+    }
+}
+
+/// A loaded configuration with every relative path resolved.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The configuration.
+    pub config: Config,
+    /// The file it came from.
+    pub path: PathBuf,
+    /// The folder relative paths were resolved against.
+    pub base_dir: PathBuf,
+}
+
+impl Config {
+    /// Reads, parses and checks a config file. Relative paths are resolved against its folder.
+    pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let base_dir = if base_dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            base_dir
+        };
+        let config = Self::parse(&text, path)?;
+        let config = config.resolve(&base_dir, path)?;
+        Ok(Loaded {
+            config,
+            path: path.to_owned(),
+            base_dir,
+        })
+    }
+
+    /// Parses YAML text; `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &Path) -> Result<Self, ConfigError> {
+        parse_yaml(text).map_err(|err| {
+            let location = err.location();
+            ConfigError::Syntax {
+                path: origin.to_owned(),
+                line: location.as_ref().map(|l| l.line()),
+                column: location.as_ref().map(|l| l.column()),
+                message: error::first_line(&err.to_string()),
+            }
+        })
+    }
+
+    /// Resolves relative paths and checks cross-references.
+    fn resolve(mut self, base: &Path, origin: &Path) -> Result<Self, ConfigError> {
+        let invalid = |key: String, message: String| ConfigError::Invalid {
+            path: origin.to_owned(),
+            key,
+            message,
+        };
+        self.data_dir = join(base, &self.data_dir);
+        self.policies = join(base, &self.policies);
+        if let Some(audit) = self.audit.path.as_mut() {
+            *audit = join(base, audit);
+        }
+        if let Some(url) = &self.listener.public_url {
+            check_http_url(url).map_err(|m| invalid("listener.public_url".into(), m))?;
+        }
+
+        let mut agent_ids = HashSet::new();
+        for (i, agent) in self.agents.iter_mut().enumerate() {
+            let key = format!("agents[{i}]");
+            if !valid_name(&agent.id) {
+                return Err(invalid(
+                    format!("{key}.id"),
+                    format!(
+                        "`{}` is not a valid agent id; use letters, digits, `-`, `_`, `.` and `@`",
+                        agent.id
+                    ),
+                ));
+            }
+            if !agent_ids.insert(agent.id.clone()) {
+                return Err(invalid(
+                    format!("{key}.id"),
+                    format!("agent `{}` is declared twice", agent.id),
+                ));
+            }
+            match (&agent.client_secret_hash, &mut agent.client_secret) {
+                (Some(_), Some(_)) => {
+                    return Err(invalid(
+                        key,
+                        "give either `client_secret_hash` or `client_secret`, not both".into(),
+                    ));
+                }
+                (None, None) => {
+                    return Err(invalid(
+                        key,
+                        "agent needs `client_secret_hash` or `client_secret` (`env:NAME` or `file:PATH`)"
+                            .into(),
+                    ));
+                }
+                (Some(hash), None) => {
+                    if !hash.starts_with("$argon2") {
+                        return Err(invalid(
+                            format!("{key}.client_secret_hash"),
+                            "must be an argon2 PHC string (`$argon2id$...`); a plain secret belongs in an `env:` or `file:` reference".into(),
+                        ));
+                    }
+                }
+                (None, Some(secret)) => resolve_secret(base, secret),
+            }
+            for role in &agent.roles {
+                if !valid_name(role) {
+                    return Err(invalid(
+                        format!("{key}.roles"),
+                        format!("`{role}` is not a valid role name"),
+                    ));
+                }
+            }
+        }
+
+        let mut api_names = HashSet::new();
+        for (i, api) in self.apis.iter_mut().enumerate() {
+            let key = format!("apis[{i}]");
+            if !valid_name(&api.name) || api.name.contains(['@', '.']) {
+                return Err(invalid(
+                    format!("{key}.name"),
+                    format!(
+                        "`{}` is not a valid API name; use letters, digits, `-` and `_`",
+                        api.name
+                    ),
+                ));
+            }
+            if !api_names.insert(api.name.clone()) {
+                return Err(invalid(
+                    format!("{key}.name"),
+                    format!("API `{}` is declared twice", api.name),
+                ));
+            }
+            check_http_url(&api.base_url).map_err(|m| invalid(format!("{key}.base_url"), m))?;
+            api.openapi = join(base, &api.openapi);
+            if !api.openapi.is_file() {
+                return Err(ConfigError::MissingFile {
+                    path: origin.to_owned(),
+                    key: format!("{key}.openapi"),
+                    file: api.openapi.clone(),
+                });
+            }
+            if let Some(credential) = api.credential.as_mut() {
+                match credential {
+                    CredentialConfig::Bearer { secret }
+                    | CredentialConfig::Basic { secret, .. } => resolve_secret(base, secret),
+                    CredentialConfig::Header { name, secret } => {
+                        if http_header_name_invalid(name) {
+                            return Err(invalid(
+                                format!("{key}.credential.name"),
+                                format!("`{name}` is not a valid header name"),
+                            ));
+                        }
+                        resolve_secret(base, secret);
+                    }
+                    CredentialConfig::Query { name, secret } => {
+                        if name.is_empty() {
+                            return Err(invalid(
+                                format!("{key}.credential.name"),
+                                "query parameter name must not be empty".into(),
+                            ));
+                        }
+                        resolve_secret(base, secret);
+                    }
+                }
+            }
+            if api.egress.timeout.0.is_zero() || api.egress.connect_timeout.0.is_zero() {
+                return Err(invalid(
+                    format!("{key}.egress"),
+                    "timeouts must be greater than zero".into(),
+                ));
+            }
+        }
+
+        for (i, selection) in self.tools.iter().enumerate() {
+            let key = format!("tools[{i}]");
+            if !api_names.contains(&selection.api) {
+                return Err(invalid(
+                    format!("{key}.api"),
+                    format!("unknown API `{}`; declare it under `apis`", selection.api),
+                ));
+            }
+            if selection.operations.is_empty() {
+                return Err(invalid(
+                    format!("{key}.operations"),
+                    "list at least one operationId or pattern".into(),
+                ));
+            }
+            for pattern in &selection.operations {
+                globset::Glob::new(pattern).map_err(|e| {
+                    invalid(
+                        format!("{key}.operations"),
+                        format!("bad pattern `{pattern}`: {e}"),
+                    )
+                })?;
+            }
+        }
+
+        if !self.policies.is_dir() {
+            return Err(ConfigError::MissingFile {
+                path: origin.to_owned(),
+                key: "policies".into(),
+                file: self.policies.clone(),
+            });
+        }
+        if self.issuer.token_ttl.0.is_zero() || self.issuer.token_ttl.0 > self.issuer.max_token_ttl.0
+        {
+            return Err(invalid(
+                "issuer.token_ttl".into(),
+                "must be greater than zero and at most `issuer.max_token_ttl`".into(),
+            ));
+        }
+        if self.limits.max_depth == 0 || self.limits.max_string_bytes == 0 {
+            return Err(invalid(
+                "limits".into(),
+                "limits must be greater than zero".into(),
+            ));
+        }
+        Ok(self)
+    }
+
+    /// The token issuer (`iss`).
+    pub fn issuer_url(&self) -> String {
+        self.issuer
+            .issuer
+            .clone()
+            .unwrap_or_else(|| self.listener.base_url())
+    }
+
+    /// The required token audience (`aud`).
+    pub fn audience(&self) -> String {
+        self.issuer
+            .audience
+            .clone()
+            .unwrap_or_else(|| self.listener.base_url())
+    }
+
+    /// The audit database path.
+    pub fn audit_path(&self) -> PathBuf {
+        self.audit
+            .path
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audit.db"))
+    }
+}
+
+/// Parses YAML into any deserializable type, with the budgets of the YAML crate's defaults
+/// (alias expansion, depth). Kept behind one function so the YAML crate can be swapped.
+pub fn parse_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_saphyr::Error> {
+    serde_saphyr::from_str(text)
+}
+
+/// The JSON Schema of the configuration file, for editors.
+pub fn json_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(Config);
+    serde_json::to_value(&schema).unwrap_or(serde_json::Value::Null)
+}
+
+fn join(base: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_owned()
+    } else {
+        base.join(path)
+    }
+}
+
+fn resolve_secret(base: &Path, secret: &mut SecretRef) {
+    if let SecretRef::File(path) = secret {
+        *path = join(base, path);
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
+}
+
+fn http_header_name_invalid(name: &str) -> bool {
+    name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+fn check_http_url(text: &str) -> Result<(), String> {
+    let url = url::Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("`{text}` must use http or https"));
+    }
+    if url.host().is_none() {
+        return Err(format!("`{text}` has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("URLs must not carry credentials; use `credential`".to_owned());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,107 @@
+use std::path::Path;
+
+use super::*;
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn fixture(extra: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "api.yaml", "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths: {}\n");
+    std::fs::create_dir_all(dir.path().join("policies")).unwrap();
+    let text = format!(
+        "policies: policies\napis:\n  - name: orders\n    base_url: http://127.0.0.1:9\n    openapi: api.yaml\n{extra}"
+    );
+    let path = write(dir.path(), "portcullis.yaml", &text);
+    (dir, path)
+}
+
+#[test]
+fn minimal_config_loads_and_resolves_paths() {
+    let (dir, path) = fixture("");
+    let loaded = Config::load(&path).unwrap();
+    assert_eq!(loaded.config.policies, dir.path().join("policies"));
+    assert_eq!(loaded.config.apis[0].openapi, dir.path().join("api.yaml"));
+    assert_eq!(loaded.config.data_dir, dir.path().join(".portcullis"));
+    assert_eq!(loaded.config.issuer.token_ttl.0, Duration::from_secs(600));
+}
+
+#[test]
+fn unknown_key_names_line() {
+    let (_dir, path) = fixture("bogus: 1\n");
+    let err = Config::load(&path).unwrap_err().to_string();
+    assert!(err.contains("bogus"), "{err}");
+    assert!(err.contains("portcullis.yaml:6"), "{err}");
+}
+
+#[test]
+fn inline_secret_is_refused_without_echo() {
+    let (_dir, path) = fixture("agents:\n  - id: a\n    client_secret: hunter2-very-secret\n");
+    let err = Config::load(&path).unwrap_err().to_string();
+    assert!(err.contains("inline secret values are not allowed"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+}
+
+#[test]
+fn missing_openapi_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("policies")).unwrap();
+    let path = write(
+        dir.path(),
+        "c.yaml",
+        "policies: policies\napis:\n  - name: x\n    base_url: http://127.0.0.1:9\n    openapi: nope.yaml\n",
+    );
+    let err = Config::load(&path).unwrap_err().to_string();
+    assert!(err.contains("apis[0].openapi") && err.contains("nope.yaml"), "{err}");
+}
+
+#[test]
+fn tool_selection_must_name_a_known_api() {
+    let (_dir, path) = fixture("tools:\n  - api: payments\n    operations: [pay]\n");
+    let err = Config::load(&path).unwrap_err().to_string();
+    assert!(err.contains("unknown API `payments`"), "{err}");
+}
+
+#[test]
+fn agent_needs_exactly_one_secret_form() {
+    let (_dir, path) = fixture("agents:\n  - id: a\n    roles: [r]\n");
+    let err = Config::load(&path).unwrap_err().to_string();
+    assert!(err.contains("client_secret_hash"), "{err}");
+}
+
+#[test]
+fn secret_refs_parse() {
+    assert_eq!("env:ABC_1".parse::<SecretRef>(), Ok(SecretRef::Env("ABC_1".into())));
+    assert!("env:".parse::<SecretRef>().is_err());
+    assert!("env:A B".parse::<SecretRef>().is_err());
+    assert_eq!("file:x".parse::<SecretRef>(), Ok(SecretRef::File("x".into())));
+}
+
+#[test]
+fn schema_is_generated_and_names_sections() {
+    let schema = json_schema();
+    let props = &schema["properties"];
+    for key in ["listener", "issuer", "agents", "apis", "tools", "policies", "audit", "limits"] {
+        assert!(props.get(key).is_some(), "schema lacks {key}");
+    }
+}
+
+#[test]
+fn shipped_schema_is_current() {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/config.schema.json");
+    let expected = serde_json::to_string_pretty(&json_schema()).unwrap() + "\n";
+    if std::env::var_os("PORTCULLIS_BLESS").is_some() {
+        std::fs::write(&shipped, &expected).unwrap();
+    }
+    let actual = std::fs::read_to_string(&shipped).unwrap_or_default();
+    assert!(
+        actual == expected,
+        "docs/config.schema.json is stale; run `PORTCULLIS_BLESS=1 cargo test -p portcullis-config`"
+    );
+}

@@ -1,0 +1,376 @@
+//! The shared vocabulary of Portcullis: who is calling ([`Principal`]), what they asked for
+//! ([`CallMeta`], tool name and arguments), what the gateway decided ([`Denial`], [`Outcome`])
+//! and what gets recorded ([`AuditEvent`]).
+//!
+//! Design decision: this crate does no IO and holds no secrets. Every other crate speaks in these
+//! types, so a stage can be added to the pipeline without teaching the fronts or the audit log a
+//! new dialect.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The front end a call arrived through.
+#[derive(Clone, Copy, Debug, Deserialize, Eq, Hash, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Front {
+    /// The HTTP tools API (`/v1/tools`).
+    Http,
+    /// MCP Streamable HTTP (`/mcp`).
+    Mcp,
+    /// The OAuth token endpoint.
+    Token,
+}
+
+impl Front {
+    /// The lowercase name used in audit records and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Mcp => "mcp",
+            Self::Token => "token",
+        }
+    }
+}
+
+impl fmt::Display for Front {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An authenticated caller, produced by the identify stage from a verified access token.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Principal {
+    /// The agent (service account) id: the token's `client_id`.
+    pub agent: String,
+    /// The token subject; equal to `agent` unless the agent acts for a user.
+    pub subject: String,
+    /// Roles the agent holds; each becomes a parent `Role` entity in Cedar.
+    pub roles: Vec<String>,
+    /// OAuth scopes granted to the token.
+    pub scopes: Vec<String>,
+    /// The token id (`jti`).
+    pub token_id: String,
+    /// Issued-at, seconds since the Unix epoch.
+    pub issued_at: i64,
+    /// Expiry, seconds since the Unix epoch.
+    pub expires_at: i64,
+}
+
+/// Facts about one request that do not depend on who sent it.
+#[derive(Clone, Debug)]
+pub struct CallMeta {
+    /// A fresh id per request (UUID v7, so ids sort by time).
+    pub request_id: uuid::Uuid,
+    /// The peer address of the connection.
+    pub client_ip: Option<IpAddr>,
+    /// Which front end received the call.
+    pub front: Front,
+    /// When the gateway received the request.
+    pub received_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl CallMeta {
+    /// Metadata for a request received now.
+    pub fn now(front: Front, client_ip: Option<IpAddr>) -> Self {
+        Self {
+            request_id: uuid::Uuid::now_v7(),
+            client_ip,
+            front,
+            received_at: chrono::Utc::now(),
+        }
+    }
+}
+
+/// Tool arguments: always a JSON object.
+pub type Arguments = Map<String, Value>;
+
+/// Why a call was refused. Every variant maps to one answer per front; see [`Denial::status`].
+#[derive(Clone, Copy, Debug, Deserialize, Eq, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DenialKind {
+    /// No valid access token.
+    Unauthenticated,
+    /// The tool does not exist, or the caller may not see it; the two are indistinguishable.
+    UnknownTool,
+    /// The arguments failed schema validation or input limits.
+    InvalidArguments,
+    /// Authorization denied the call.
+    Forbidden,
+    /// The upstream could not be reached or failed; not the caller's fault.
+    UpstreamFailure,
+    /// The egress guard refused the destination.
+    EgressBlocked,
+    /// The gateway itself failed (audit unavailable, misconfiguration found at run time).
+    Internal,
+}
+
+impl DenialKind {
+    /// The short machine-readable code sent to agents and stored in audit records.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "unauthenticated",
+            Self::UnknownTool => "unknown_tool",
+            Self::InvalidArguments => "invalid_arguments",
+            Self::Forbidden => "forbidden",
+            Self::UpstreamFailure => "upstream_failure",
+            Self::EgressBlocked => "egress_blocked",
+            Self::Internal => "internal",
+        }
+    }
+
+    /// The HTTP status used by the HTTP front for this kind of refusal.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::Unauthenticated => 401,
+            Self::UnknownTool => 404,
+            Self::InvalidArguments => 422,
+            Self::Forbidden => 403,
+            Self::UpstreamFailure => 502,
+            Self::EgressBlocked => 502,
+            Self::Internal => 500,
+        }
+    }
+}
+
+/// A refusal: a decision, not an error. The front always answers with it.
+///
+/// `message` is safe to show the agent: it says what to change, never which policy fired or
+/// any secret. `internal` carries the detail that only the audit log sees.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Denial {
+    /// The class of refusal.
+    pub kind: DenialKind,
+    /// A reason the agent can act on.
+    pub message: String,
+    /// For validation failures: JSON pointer of the failing argument and the rule it broke.
+    pub violations: Vec<Violation>,
+    /// Detail for the audit log only (determining policy ids, upstream error text).
+    pub internal: Vec<String>,
+}
+
+impl Denial {
+    /// A denial with an agent-facing message and no further detail.
+    pub fn new(kind: DenialKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            violations: Vec::new(),
+            internal: Vec::new(),
+        }
+    }
+
+    /// Adds audit-only detail.
+    #[must_use]
+    pub fn with_internal(mut self, detail: impl Into<String>) -> Self {
+        self.internal.push(detail.into());
+        self
+    }
+
+    /// The answer for a tool that is unknown or hidden: the same text in both cases.
+    pub fn unknown_tool(name: &str) -> Self {
+        Self::new(
+            DenialKind::UnknownTool,
+            format!("unknown tool `{}`", truncate_for_message(name, 128)),
+        )
+    }
+}
+
+/// One schema or limit violation in a call's arguments.
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
+pub struct Violation {
+    /// JSON pointer into the arguments object (`""` for the object itself).
+    pub path: String,
+    /// The rule that failed (`type`, `required`, `maxLength`, `max_depth`, ...).
+    pub rule: String,
+    /// A human-readable explanation that never echoes long input.
+    pub message: String,
+}
+
+/// Cuts user-provided text for inclusion in a message, on a character boundary.
+pub fn truncate_for_message(text: &str, max_chars: usize) -> String {
+    let mut out: String = text.chars().take(max_chars).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// The answer from the upstream API for an allowed call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpstreamResponse {
+    /// HTTP status of the upstream answer.
+    pub status: u16,
+    /// The body, parsed as JSON when it was JSON, else a JSON string.
+    pub body: Value,
+    /// The upstream's content type, if any.
+    pub content_type: Option<String>,
+}
+
+impl UpstreamResponse {
+    /// True for 2xx answers.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// The decision class stored in each audit record.
+#[derive(Clone, Copy, Debug, Deserialize, Eq, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Authorized and sent upstream (whatever the upstream answered).
+    Allow,
+    /// Refused by policy or a guard.
+    Deny,
+    /// Refused because the arguments were invalid or the tool unknown.
+    Invalid,
+    /// No valid credentials.
+    Unauthenticated,
+    /// Authorized, but the upstream or the gateway failed.
+    Error,
+}
+
+impl Decision {
+    /// The lowercase name stored in the audit log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Deny => "deny",
+            Self::Invalid => "invalid",
+            Self::Unauthenticated => "unauthenticated",
+            Self::Error => "error",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "allow" => Self::Allow,
+            "deny" => Self::Deny,
+            "invalid" => Self::Invalid,
+            "unauthenticated" => Self::Unauthenticated,
+            "error" => Self::Error,
+            _ => return None,
+        })
+    }
+}
+
+impl From<DenialKind> for Decision {
+    fn from(kind: DenialKind) -> Self {
+        match kind {
+            DenialKind::Unauthenticated => Self::Unauthenticated,
+            DenialKind::UnknownTool | DenialKind::InvalidArguments => Self::Invalid,
+            DenialKind::Forbidden | DenialKind::EgressBlocked => Self::Deny,
+            DenialKind::UpstreamFailure | DenialKind::Internal => Self::Error,
+        }
+    }
+}
+
+/// One audit record, as the pipeline produces it. The audit log adds the sequence number and
+/// the hash chain.
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
+pub struct AuditEvent {
+    /// When the request was received (RFC 3339, UTC, microseconds).
+    pub time: String,
+    /// The request id.
+    pub request_id: String,
+    /// The agent, when the caller was identified.
+    pub agent: Option<String>,
+    /// The token subject when it differs from the agent.
+    pub subject: Option<String>,
+    /// The peer address.
+    pub client_ip: Option<String>,
+    /// The front end.
+    pub front: Front,
+    /// The tool name as the caller gave it (cut to 128 characters).
+    pub tool: Option<String>,
+    /// SHA-256 (hex) of the canonical JSON of the arguments; never the arguments themselves.
+    pub args_digest: Option<String>,
+    /// The decision.
+    pub decision: Decision,
+    /// Reasons: the denial code and message, or `permit`.
+    pub reasons: Vec<String>,
+    /// Ids of the policies that determined the decision.
+    pub policies: Vec<String>,
+    /// The upstream HTTP status, when the upstream answered.
+    pub upstream_status: Option<u16>,
+    /// Time from receipt to answer, in microseconds.
+    pub latency_us: u64,
+    /// Version (content digest) of the policy set that decided.
+    pub policy_version: Option<String>,
+}
+
+/// Canonical JSON for hashing: object keys sorted, no insignificant whitespace.
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String((*key).clone()).to_string());
+                out.push(':');
+                if let Some(inner) = map.get(*key) {
+                    write_canonical(inner, out);
+                }
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level() {
+        let a = json!({"b": 1, "a": {"d": [1, {"z": 1, "y": 2}], "c": "x"}});
+        assert_eq!(
+            canonical_json(&a),
+            r#"{"a":{"c":"x","d":[1,{"y":2,"z":1}]},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        assert_eq!(truncate_for_message("héllo", 2), "hé…");
+        assert_eq!(truncate_for_message("ok", 5), "ok");
+    }
+
+    #[test]
+    fn every_denial_kind_maps_to_a_decision() {
+        assert_eq!(Decision::from(DenialKind::Forbidden), Decision::Deny);
+        assert_eq!(
+            Decision::from(DenialKind::InvalidArguments),
+            Decision::Invalid
+        );
+        assert_eq!(Decision::parse("allow"), Some(Decision::Allow));
+        assert_eq!(Decision::parse("nope"), None);
+    }
+}
