@@ -1,1 +1,373 @@
-fn main() {}
+//! `portcullis`: the one binary. It parses the command line, loads the configuration and hands
+//! over to the library crates; this is the only crate that uses `anyhow`.
+
+mod demo;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use portcullis_config::{Config, Loaded};
+use portcullis_secrets::SecretStore;
+
+/// Exit code for a configuration the gateway refuses (`EX_CONFIG` of sysexits.h).
+const EXIT_CONFIG: u8 = 78;
+/// Exit code when `audit verify` finds a broken chain.
+const EXIT_TAMPERED: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(name = "portcullis", version, about = "Zero-trust gateway between AI agents and APIs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Override `listener.address`.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Validate the configuration, OpenAPI documents and policies, then exit.
+    Check {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Also print the Cedar schema generated from the tool catalog.
+        #[arg(long)]
+        print_schema: bool,
+    },
+    /// Run the quickstart: the gateway and an example orders API in one process.
+    Demo {
+        /// Gateway listen address.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// State folder (signing key, audit log, demo credentials).
+        #[arg(long, default_value = ".portcullis")]
+        data_dir: PathBuf,
+    },
+    /// Mint a short-lived access token for an agent (for scripts and batch jobs).
+    Token {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The agent id.
+        #[arg(long)]
+        agent: String,
+        /// Lifetime, e.g. `5m` (default: `issuer.token_ttl`; capped at `issuer.max_token_ttl`).
+        #[arg(long, value_parser = humantime_duration)]
+        ttl: Option<Duration>,
+    },
+    /// Inspect the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Hash a client secret read from standard input, for `client_secret_hash`.
+    HashSecret,
+    /// Print the JSON Schema of the configuration file.
+    ConfigSchema,
+    /// Run only the example orders API (the quickstart's upstream). The bearer token it
+    /// requires is read from `ORDERS_API_TOKEN`.
+    ExampleApi {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: SocketAddr,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check the whole hash chain; names the first broken record and exits non-zero.
+    Verify {
+        #[command(flatten)]
+        source: AuditSource,
+    },
+    /// Print the most recent records as JSON lines, oldest first.
+    Tail {
+        #[command(flatten)]
+        source: AuditSource,
+        /// How many records.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        lines: usize,
+    },
+}
+
+#[derive(Args, Debug)]
+struct ConfigArgs {
+    /// The configuration file.
+    #[arg(long, short = 'c', env = "PORTCULLIS_CONFIG")]
+    config: PathBuf,
+    /// Override `data_dir`.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+struct AuditSource {
+    /// The configuration file (the audit path is read from it).
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+    /// The data directory (the audit log is `audit.db` in it).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+/// `HumanDuration` owns the one duration syntax of the project.
+fn humantime_duration(text: &str) -> Result<Duration, String> {
+    text.parse::<portcullis_config::HumanDuration>().map(|d| d.0)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    if rustls::crypto::aws_lc_rs::default_provider()
+        .install_default()
+        .is_err()
+    {
+        tracing::debug!("a rustls crypto provider was already installed");
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            if err.downcast_ref::<portcullis_config::ConfigError>().is_some()
+                || err.downcast_ref::<portcullis_pipeline::BuildError>().is_some()
+            {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PORTCULLIS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve { config, listen } => {
+            let mut loaded = load(&config)?;
+            if let Some(listen) = listen {
+                loaded.config.listener.address = listen;
+            }
+            let secrets = SecretStore::from_process_env();
+            serve(loaded, &secrets).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check {
+            config,
+            print_schema,
+        } => check(&config, print_schema),
+        Command::Demo { listen, data_dir } => {
+            demo::run(listen, &data_dir).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token { config, agent, ttl } => {
+            let loaded = load(&config)?;
+            let secrets = SecretStore::from_process_env();
+            let identity = portcullis_identity::Identity::open(&loaded.config, &secrets)?;
+            let token = identity
+                .mint(&agent, ttl)
+                .map_err(|e| anyhow::anyhow!("{}: {}", e.error, e.error_description))?;
+            println!("{}", token.access_token);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { command } => audit(command).await,
+        Command::HashSecret => {
+            let mut secret = String::new();
+            std::io::stdin()
+                .read_line(&mut secret)
+                .context("cannot read the secret from standard input")?;
+            let secret = secret.trim_end_matches(['\n', '\r']);
+            anyhow::ensure!(!secret.is_empty(), "the secret on standard input is empty");
+            println!("{}", portcullis_identity::hash_secret(secret)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ConfigSchema => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&portcullis_config::json_schema())?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ExampleApi { listen } => {
+            let token = std::env::var("ORDERS_API_TOKEN")
+                .context("set ORDERS_API_TOKEN to the bearer token the example API requires")?;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            eprintln!("example orders API on http://{listen}");
+            portcullis_example_api::ExampleApi::new(token)
+                .serve(listener)
+                .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn load(args: &ConfigArgs) -> anyhow::Result<Loaded> {
+    let mut loaded = Config::load(&args.config)?;
+    if let Some(dir) = &args.data_dir {
+        loaded.config.data_dir = dir.clone();
+    }
+    Ok(loaded)
+}
+
+fn check(args: &ConfigArgs, print_schema: bool) -> anyhow::Result<ExitCode> {
+    let loaded = load(args)?;
+    let checked = portcullis_pipeline::check(&loaded)?;
+    let secrets = SecretStore::from_process_env();
+    let mut unresolved = Vec::new();
+    for agent in &loaded.config.agents {
+        if let Some(reference) = &agent.client_secret
+            && let Err(err) = secrets.resolve(reference)
+        {
+            unresolved.push(format!("agents `{}`: {err}", agent.id));
+        }
+    }
+    for api in &loaded.config.apis {
+        if let Some(credential) = &api.credential
+            && let Err(err) = secrets.injector(credential)
+        {
+            unresolved.push(format!("apis `{}`: {err}", api.name));
+        }
+    }
+    if print_schema {
+        println!("{}", checked.policy.schema_text());
+    }
+    println!(
+        "{}: ok: {} tools, {} policies (version {})",
+        loaded.path.display(),
+        checked.catalog.len(),
+        checked.policy.policy_count(),
+        checked.policy.version()
+    );
+    for warning in &unresolved {
+        println!("warning: {warning} (needed by `serve`)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(loaded: Loaded, secrets: &SecretStore) -> anyhow::Result<()> {
+    let address = loaded.config.listener.address;
+    let resolver = Arc::new(portcullis_egress::SystemResolver::new()?);
+    let gateway = Arc::new(portcullis_pipeline::Gateway::build(&loaded, secrets, resolver).await?);
+    let router = portcullis_http::router(Arc::clone(&gateway), &loaded.config);
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))?;
+    serve_until_signal(listener, router, &gateway).await
+}
+
+/// Serves until SIGINT or SIGTERM, then drains connections and flushes the audit log.
+pub(crate) async fn serve_until_signal(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    gateway: &portcullis_pipeline::Gateway,
+) -> anyhow::Result<()> {
+    tracing::info!(
+        address = %listener.local_addr()?,
+        tools = gateway.tool_count(),
+        policy_version = gateway.policy_version(),
+        "portcullis is listening"
+    );
+    portcullis_http::serve(listener, router, shutdown_signal()).await?;
+    gateway.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn audit(command: AuditCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        AuditCommand::Verify { source } => {
+            let path = audit_path(&source)?;
+            let report = portcullis_audit::verify(&path).await?;
+            match report.first_broken {
+                None => {
+                    println!(
+                        "{}: ok: {} records, chain intact",
+                        path.display(),
+                        report.records
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(broken) => {
+                    println!(
+                        "{}: BROKEN at record {} (request {}): {}",
+                        path.display(),
+                        broken.seq,
+                        broken.request_id,
+                        broken.reason
+                    );
+                    Ok(ExitCode::from(EXIT_TAMPERED))
+                }
+            }
+        }
+        AuditCommand::Tail { source, lines } => {
+            let path = audit_path(&source)?;
+            for record in portcullis_audit::tail(&path, lines).await? {
+                println!("{}", serde_json::to_string(&record)?);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn audit_path(source: &AuditSource) -> anyhow::Result<PathBuf> {
+    let path = match (&source.config, &source.data_dir) {
+        (Some(config), _) => Config::load(config)?.config.audit_path(),
+        (None, Some(dir)) => dir.join("audit.db"),
+        (None, None) => anyhow::bail!("give `--config FILE` or `--data-dir DIR`"),
+    };
+    anyhow::ensure!(
+        Path::new(&path).is_file(),
+        "no audit log at `{}`",
+        path.display()
+    );
+    Ok(path)
+}

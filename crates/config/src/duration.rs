@@ -16,12 +16,20 @@ impl fmt::Display for HumanDuration {
     }
 }
 
+impl std::str::FromStr for HumanDuration {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        humantime::parse_duration(text)
+            .map(Self)
+            .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. `30s`, `10m`"))
+    }
+}
+
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        humantime::parse_duration(&text)
-            .map(Self)
-            .map_err(|e| serde::de::Error::custom(format!("`{text}` is not a duration ({e}); write e.g. `30s`, `10m`")))
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 

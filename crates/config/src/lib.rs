@@ -83,9 +83,6 @@ pub struct ListenerConfig {
     /// Largest accepted request body in bytes.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
-    /// Time allowed for reading a request and producing its answer.
-    #[serde(default = "default_request_timeout")]
-    pub request_timeout: HumanDuration,
 }
 
 fn default_listen() -> SocketAddr {
@@ -96,10 +93,6 @@ fn default_max_body() -> usize {
     1024 * 1024
 }
 
-fn default_request_timeout() -> HumanDuration {
-    HumanDuration(Duration::from_secs(60))
-}
-
 impl Default for ListenerConfig {
     fn default() -> Self {
         Self {
@@ -108,7 +101,6 @@ impl Default for ListenerConfig {
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
             max_body_bytes: default_max_body(),
-            request_timeout: default_request_timeout(),
         }
     }
 }

@@ -148,7 +148,9 @@ pub struct Denial {
     pub message: String,
     /// For validation failures: JSON pointer of the failing argument and the rule it broke.
     pub violations: Vec<Violation>,
-    /// Detail for the audit log only (determining policy ids, upstream error text).
+    /// Ids of the policies that determined a policy denial (audit only, never sent).
+    pub policies: Vec<String>,
+    /// Detail for the audit log only (upstream error text, guard findings).
     pub internal: Vec<String>,
 }
 
@@ -159,6 +161,7 @@ impl Denial {
             kind,
             message: message.into(),
             violations: Vec::new(),
+            policies: Vec::new(),
             internal: Vec::new(),
         }
     }

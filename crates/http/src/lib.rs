@@ -1,1 +1,384 @@
-//! placeholder
+//! The HTTP surface of Portcullis, assembled with axum: the OAuth endpoints, the HTTP tools API
+//! for agents that do not speak MCP, and the MCP endpoint.
+//!
+//! Design decisions:
+//! - Handlers are thin: they parse the transport, call [`Gateway`] and map its answer to the
+//!   front's idiom. The order of security stages lives in the pipeline crate, not here.
+//! - One function per front maps a [`Denial`] to a response ([`problem`] for HTTP); denials are
+//!   answers, so every handler is infallible.
+//! - Tower layers are used only for transport plumbing (body limits, request timeouts).
+
+mod tools;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use portcullis_config::Config;
+use portcullis_core::{CallMeta, Denial, DenialKind, Front, Principal};
+use portcullis_mcp::{McpCaller, McpOptions, ToolBackend};
+use portcullis_pipeline::Gateway;
+use serde_json::{Value, json};
+
+/// Paths of the well-known endpoints, relative to the public base URL.
+pub mod paths {
+    /// OAuth 2 token endpoint.
+    pub const TOKEN: &str = "/oauth/token";
+    /// JWKS with the token-signing public keys.
+    pub const JWKS: &str = "/.well-known/jwks.json";
+    /// RFC 8414 authorization-server metadata.
+    pub const AS_METADATA: &str = "/.well-known/oauth-authorization-server";
+    /// MCP Streamable HTTP endpoint.
+    pub const MCP: &str = "/mcp";
+    /// HTTP tools API: list.
+    pub const TOOLS: &str = "/v1/tools";
+}
+
+/// Shared state of the HTTP handlers.
+#[derive(Clone)]
+struct AppState {
+    gateway: Arc<Gateway>,
+    base_url: Arc<str>,
+    max_body_bytes: usize,
+}
+
+/// Builds the router for a gateway and its configuration.
+pub fn router(gateway: Arc<Gateway>, config: &Config) -> Router {
+    let state = AppState {
+        gateway: Arc::clone(&gateway),
+        base_url: config.listener.base_url().into(),
+        max_body_bytes: config.listener.max_body_bytes,
+    };
+    let mcp = portcullis_mcp::mcp_service(
+        Arc::new(Backend(Arc::clone(&gateway))) as Arc<dyn ToolBackend>,
+        McpOptions {
+            allowed_hosts: config.listener.effective_allowed_hosts(),
+            allowed_origins: config.listener.allowed_origins.clone(),
+            max_body_bytes: config.listener.max_body_bytes,
+        },
+    );
+    let authenticated = Router::new()
+        .route(paths::TOOLS, get(tools::list))
+        .route("/v1/tools/{name}/call", post(tools::call))
+        .nest_service(paths::MCP, mcp)
+        .layer(middleware::from_fn_with_state(state.clone(), identify));
+    Router::new()
+        .route(paths::TOKEN, post(token))
+        .route(paths::JWKS, get(jwks))
+        .route(paths::AS_METADATA, get(metadata))
+        .route("/healthz", get(|| async { axum::Json(json!({"ok": true})) }))
+        .merge(authenticated)
+        .layer(DefaultBodyLimit::max(config.listener.max_body_bytes))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then drains connections.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Adapts the gateway to the MCP front's backend trait.
+struct Backend(Arc<Gateway>);
+
+impl ToolBackend for Backend {
+    fn list_tools(&self, principal: &Principal) -> Vec<Arc<portcullis_catalog::Tool>> {
+        self.0.list_tools(principal)
+    }
+
+    fn call_tool(
+        &self,
+        principal: Principal,
+        meta: CallMeta,
+        name: String,
+        args: Value,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = Result<portcullis_core::UpstreamResponse, Denial>,
+                > + Send,
+        >,
+    > {
+        let gateway = Arc::clone(&self.0);
+        Box::pin(async move { run_detached(&gateway, principal, meta, name, args).await })
+    }
+}
+
+/// Runs a call on its own task, so a client that disconnects (which drops the handler's future)
+/// cannot interrupt the pipeline between the upstream request and the audit record.
+pub(crate) async fn run_detached(
+    gateway: &Arc<Gateway>,
+    principal: Principal,
+    meta: CallMeta,
+    name: String,
+    args: Value,
+) -> Result<portcullis_core::UpstreamResponse, Denial> {
+    let gateway = Arc::clone(gateway);
+    let task =
+        tokio::spawn(async move { gateway.call(&principal, meta, &name, args).await });
+    match task.await {
+        Ok(result) => result,
+        Err(err) => {
+            tracing::error!(%err, "pipeline task failed");
+            Err(Denial::new(DenialKind::Internal, "internal error"))
+        }
+    }
+}
+
+/// The peer address of the connection, when the server was started with connect info.
+fn client_ip(request: &Request) -> Option<IpAddr> {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
+/// Stage 2, identify, as a middleware in front of the tools API and MCP: a verified bearer
+/// token becomes a [`Principal`] in the request extensions; anything else is answered with 401
+/// and recorded.
+async fn identify(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let ip = client_ip(&request);
+    let token_in_query = request
+        .uri()
+        .query()
+        .is_some_and(|q| url_query_has_token(q));
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match state.gateway.identify(authorization, token_in_query) {
+        Ok(principal) => {
+            request.extensions_mut().insert(principal);
+            request.extensions_mut().insert(McpCaller { client_ip: ip });
+            next.run(request).await
+        }
+        Err(denial) => {
+            let front = if request.uri().path().starts_with(paths::MCP) {
+                Front::Mcp
+            } else {
+                Front::Http
+            };
+            let tool = tools::tool_from_path(request.uri().path());
+            let meta = CallMeta::now(front, ip);
+            let presented = authorization.is_some() || token_in_query;
+            let denial = state
+                .gateway
+                .record_refusal(None, &meta, tool.as_deref(), denial)
+                .await;
+            unauthorized(&denial, &meta, presented)
+        }
+    }
+}
+
+fn url_query_has_token(query: &str) -> bool {
+    url::form_urlencoded::parse(query.as_bytes())
+        .any(|(k, _)| k.eq_ignore_ascii_case("access_token"))
+}
+
+/// 401 with a `WWW-Authenticate: Bearer` challenge (RFC 6750). The body says only that a valid
+/// token is needed; why a presented token failed stays in the audit log.
+fn unauthorized(denial: &Denial, meta: &CallMeta, presented: bool) -> Response {
+    if denial.kind != DenialKind::Unauthenticated {
+        return problem(denial, meta);
+    }
+    let challenge = if presented {
+        r#"Bearer realm="portcullis", error="invalid_token""#
+    } else {
+        r#"Bearer realm="portcullis""#
+    };
+    let mut response = problem(denial, meta);
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    response
+}
+
+/// A denial as an RFC 9457 problem+json response.
+pub(crate) fn problem(denial: &Denial, meta: &CallMeta) -> Response {
+    let status =
+        StatusCode::from_u16(denial.kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut body = json!({
+        "type": format!("urn:portcullis:problem:{}", denial.kind.code()),
+        "title": status.canonical_reason().unwrap_or("error"),
+        "status": status.as_u16(),
+        "code": denial.kind.code(),
+        "detail": denial.message,
+        "request_id": meta.request_id.to_string(),
+    });
+    if !denial.violations.is_empty() {
+        body["violations"] = json!(denial.violations);
+    }
+    let mut response = (status, axum::Json(body)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}
+
+/// `POST /oauth/token`: the client-credentials grant.
+async fn token(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        });
+    let answer = if is_form {
+        let form: Vec<(String, String)> = url::form_urlencoded::parse(&body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let authorization = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let agent = form
+            .iter()
+            .find(|(k, _)| k == "client_id")
+            .map(|(_, v)| v.clone())
+            .or_else(|| authorization.and_then(basic_user));
+        let result = state.gateway.identity().token_endpoint(&form, authorization);
+        (agent, result)
+    } else {
+        (
+            None,
+            Err(portcullis_identity::OAuthError::invalid_request(
+                "the token request must be `application/x-www-form-urlencoded`",
+            )),
+        )
+    };
+    let (agent, result) = answer;
+    let outcome = match &result {
+        Ok(_) => Ok(()),
+        Err(err) => Err(err.error),
+    };
+    if let Err(denial) = state
+        .gateway
+        .record_token(Some(peer.ip()), agent.as_deref(), outcome)
+        .await
+    {
+        let meta = CallMeta::now(Front::Token, Some(peer.ip()));
+        return problem(&denial, &meta);
+    }
+    let mut response = match result {
+        Ok(token) => (StatusCode::OK, axum::Json(token)).into_response(),
+        Err(err) => {
+            let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let challenge = err.challenge;
+            let mut response = (status, axum::Json(&err)).into_response();
+            if challenge {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Basic realm="portcullis""#),
+                );
+            }
+            response
+        }
+    };
+    // RFC 6749 section 5.1: token responses must not be cached.
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// The client id of a Basic `Authorization` header, for the audit record only.
+fn basic_user(header: &str) -> Option<String> {
+    use base64::Engine as _;
+    let (scheme, rest) = header.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, _) = text.split_once(':')?;
+    let user: String = url::form_urlencoded::parse(format!("u={user}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())?;
+    Some(user)
+}
+
+/// `GET /.well-known/jwks.json`.
+async fn jwks(State(state): State<AppState>) -> Response {
+    let mut response = axum::Json(state.gateway.identity().jwks()).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
+
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414).
+async fn metadata(State(state): State<AppState>) -> Response {
+    let base = &state.base_url;
+    axum::Json(state.gateway.identity().metadata(
+        &format!("{base}{}", paths::TOKEN),
+        &format!("{base}{}", paths::JWKS),
+    ))
+    .into_response()
+}
+
+/// Reads a request body that must be JSON, answering the front's problem on failure.
+pub(crate) async fn read_json(body: Body, limit: usize) -> Result<Value, Denial> {
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        Denial::new(
+            DenialKind::InvalidArguments,
+            format!("the request body is larger than {limit} bytes"),
+        )
+    })?;
+    if bytes.is_empty() {
+        return Ok(Value::Object(serde_json::Map::new()));
+    }
+    serde_json::from_slice(&bytes).map_err(|err| {
+        Denial::new(
+            DenialKind::InvalidArguments,
+            format!(
+                "the request body is not valid JSON (line {}, column {}): send the arguments as a JSON object",
+                err.line(),
+                err.column()
+            ),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_tokens_are_detected() {
+        assert!(url_query_has_token("a=1&access_token=x"));
+        assert!(url_query_has_token("ACCESS_TOKEN=x"));
+        assert!(!url_query_has_token("token=x"));
+    }
+
+    #[test]
+    fn basic_user_decodes_form_encoding() {
+        // "demo%2Dagent:secret"
+        let header = "Basic ZGVtbyUyRGFnZW50OnNlY3JldA==";
+        assert_eq!(basic_user(header).as_deref(), Some("demo-agent"));
+        assert_eq!(basic_user("Bearer x"), None);
+    }
+}

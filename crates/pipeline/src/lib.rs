@@ -1,1 +1,406 @@
-//! placeholder
+//! The request pipeline: the one ordered list of stages every tool call goes through, written
+//! once ([`Gateway::call`]), whatever front end the call arrived on.
+//!
+//! Design decisions:
+//! - The order is plain sequential code, not a stack of middleware, so it reads top to bottom
+//!   and each stage carries a comment saying why it sits where it does (BRIEF.md section 4).
+//! - The order is load-bearing in types: egress takes a `Permit` that only the policy crate can
+//!   mint, so no code path reaches the upstream without an authorization decision.
+//! - Exactly one audit record per call: [`Gateway::call`] has a single exit, after the audit
+//!   write; the stages return into it and never answer on their own. If the record cannot be
+//!   written the caller gets an internal error (fail closed).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use portcullis_audit::AuditLog;
+use portcullis_catalog::{Catalog, Tool};
+use portcullis_config::Loaded;
+use portcullis_core::{
+    AuditEvent, CallMeta, Decision, Denial, DenialKind, Front, Principal, UpstreamResponse,
+    canonical_json,
+};
+use portcullis_egress::{Egress, Resolver};
+use portcullis_guard::Validator;
+use portcullis_identity::Identity;
+use portcullis_policy::{AuthzRequest, PolicyEngine};
+use portcullis_secrets::SecretStore;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// Everything a running gateway needs, built once from the configuration.
+pub struct Gateway {
+    identity: Identity,
+    catalog: Catalog,
+    validator: Validator,
+    policy: PolicyEngine,
+    egress: Egress,
+    audit: AuditLog,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("tools", &self.catalog.len())
+            .field("policy_version", &self.policy.version())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The parts of a gateway that can be checked without opening the audit log or binding ports.
+/// `portcullis check` builds exactly this.
+pub struct Checked {
+    /// The tool catalog.
+    pub catalog: Catalog,
+    /// Compiled argument schemas.
+    pub validator: Validator,
+    /// Loaded and validated policies.
+    pub policy: PolicyEngine,
+}
+
+impl std::fmt::Debug for Checked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checked")
+            .field("tools", &self.catalog.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the gateway could not be built. Each variant's message is the underlying crate's,
+/// which names the file and place at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The OpenAPI documents.
+    #[error(transparent)]
+    Catalog(#[from] portcullis_catalog::CatalogError),
+    /// The argument schemas.
+    #[error(transparent)]
+    Guard(#[from] portcullis_guard::GuardError),
+    /// The policies.
+    #[error(transparent)]
+    Policy(#[from] portcullis_policy::PolicyError),
+    /// The egress clients (a credential could not be read, a client could not be built).
+    #[error(transparent)]
+    Egress(#[from] portcullis_egress::EgressError),
+    /// The signing key or agents.
+    #[error(transparent)]
+    Identity(#[from] portcullis_identity::IdentityError),
+    /// The audit log.
+    #[error(transparent)]
+    Audit(#[from] portcullis_audit::AuditError),
+}
+
+/// Loads catalog, schemas and policies: everything `check` validates offline.
+pub fn check(loaded: &Loaded) -> Result<Checked, BuildError> {
+    let config = &loaded.config;
+    let catalog = Catalog::load(config)?;
+    let validator = Validator::new(&catalog, &config.limits)?;
+    let apis: Vec<String> = config.apis.iter().map(|a| a.name.clone()).collect();
+    let policy = PolicyEngine::load(&config.policies, &catalog, &apis)?;
+    Ok(Checked {
+        catalog,
+        validator,
+        policy,
+    })
+}
+
+impl Gateway {
+    /// Builds a gateway: checks the configuration, reads the credentials, opens the signing key
+    /// and the audit log. `resolver` is the DNS resolver egress uses (the system one in
+    /// production, a fixed table in tests).
+    pub async fn build(
+        loaded: &Loaded,
+        secrets: &SecretStore,
+        resolver: Arc<dyn Resolver>,
+    ) -> Result<Self, BuildError> {
+        let config = &loaded.config;
+        let Checked {
+            catalog,
+            validator,
+            policy,
+        } = check(loaded)?;
+        let egress = Egress::new(&config.apis, secrets, resolver)?;
+        let identity = Identity::open(config, secrets)?;
+        let audit = AuditLog::open(&config.audit_path(), config.audit.sync).await?;
+        Ok(Self {
+            identity,
+            catalog,
+            validator,
+            policy,
+            egress,
+            audit,
+        })
+    }
+
+    /// The token issuer and verifier.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The version of the loaded policy set.
+    pub fn policy_version(&self) -> &str {
+        self.policy.version()
+    }
+
+    /// Number of tools in the catalog.
+    pub fn tool_count(&self) -> usize {
+        self.catalog.len()
+    }
+
+    /// Flushes the audit log; call on shutdown.
+    pub async fn shutdown(&self) {
+        self.audit.close().await;
+    }
+
+    /// Stage 2, identify: a bearer token from the `Authorization` header to a principal.
+    ///
+    /// Tokens are accepted only in the header; the caller reports whether the query string
+    /// carried one (`access_token=`), which is refused outright.
+    pub fn identify(
+        &self,
+        authorization: Option<&str>,
+        token_in_query: bool,
+    ) -> Result<Principal, Denial> {
+        let unauthenticated =
+            |detail: &str| Denial::new(DenialKind::Unauthenticated, "a valid bearer token is required").with_internal(detail);
+        if token_in_query {
+            return Err(unauthenticated("token in query string refused"));
+        }
+        let Some(header) = authorization else {
+            return Err(unauthenticated("no authorization header"));
+        };
+        let Some(token) = strip_bearer(header) else {
+            return Err(unauthenticated("authorization scheme is not bearer"));
+        };
+        self.identity
+            .verify(token)
+            .map_err(|err| unauthenticated(&err.to_string()))
+    }
+
+    /// The tools this principal may see (tools/list, `GET /v1/tools`).
+    pub fn list_tools(&self, principal: &Principal) -> Vec<Arc<Tool>> {
+        self.catalog
+            .tools()
+            .iter()
+            .filter(|tool| self.policy.may_see(principal, tool))
+            .cloned()
+            .collect()
+    }
+
+    /// Runs one tool call through every stage and records it. This is the only way a call
+    /// reaches an upstream.
+    pub async fn call(
+        &self,
+        principal: &Principal,
+        meta: CallMeta,
+        tool: &str,
+        args: Value,
+    ) -> Result<UpstreamResponse, Denial> {
+        let started = Instant::now();
+        let mut facts = Facts::default();
+        let result = self.run(principal, &meta, tool, args, &mut facts).await;
+        let event = self.event(Some(principal), &meta, Some(tool), &facts, &result, started);
+        // Stage 12, audit: on every exit path, before the answer leaves.
+        match self.audit.record(event).await {
+            Ok(_) => result,
+            Err(err) => {
+                tracing::error!(%err, request_id = %meta.request_id, "audit write failed; refusing to answer");
+                Err(Denial::new(
+                    DenialKind::Internal,
+                    "the gateway could not record this call; try again later",
+                ))
+            }
+        }
+    }
+
+    /// Records a request refused by the front before the pipeline could run: no valid token
+    /// (stage 2), or a body that is not a JSON object. Returns the denial to answer with, which
+    /// becomes an internal error if the record cannot be written.
+    pub async fn record_refusal(
+        &self,
+        principal: Option<&Principal>,
+        meta: &CallMeta,
+        tool: Option<&str>,
+        denial: Denial,
+    ) -> Denial {
+        let facts = Facts::default();
+        let result: Result<UpstreamResponse, Denial> = Err(denial);
+        let event = self.event(principal, meta, tool, &facts, &result, Instant::now());
+        let denial = match result {
+            Err(denial) => denial,
+            Ok(_) => Denial::new(DenialKind::Internal, "internal error"),
+        };
+        match self.audit.record(event).await {
+            Ok(_) => denial,
+            Err(err) => {
+                tracing::error!(%err, "audit write failed");
+                Denial::new(DenialKind::Internal, "the gateway could not record this request")
+            }
+        }
+    }
+
+    /// Records a token-endpoint outcome (issued or refused) for the agent named.
+    pub async fn record_token(
+        &self,
+        client_ip: Option<IpAddr>,
+        agent: Option<&str>,
+        outcome: Result<(), &str>,
+    ) -> Result<(), Denial> {
+        let meta = CallMeta::now(Front::Token, client_ip);
+        let result: Result<UpstreamResponse, Denial> = match outcome {
+            Ok(()) => Ok(UpstreamResponse {
+                status: 200,
+                body: Value::Null,
+                content_type: None,
+            }),
+            Err(code) => Err(Denial::new(DenialKind::Unauthenticated, code)),
+        };
+        let mut facts = Facts::default();
+        if result.is_ok() {
+            facts.reasons.push("token issued".to_owned());
+        }
+        let mut event = self.event(None, &meta, None, &facts, &result, Instant::now());
+        event.agent = agent.map(|a| portcullis_core::truncate_for_message(a, 128));
+        event.upstream_status = None;
+        self.audit.record(event).await.map(|_| ()).map_err(|err| {
+            tracing::error!(%err, "audit write failed");
+            Denial::new(DenialKind::Internal, "the gateway could not record this request")
+        })
+    }
+
+    /// The stages after identify, in order. Each returns early with a denial; nothing here
+    /// answers the caller or writes the audit record.
+    async fn run(
+        &self,
+        principal: &Principal,
+        meta: &CallMeta,
+        name: &str,
+        args: Value,
+        facts: &mut Facts,
+    ) -> Result<UpstreamResponse, Denial> {
+        // Digest first, so even a call refused at resolve leaves evidence of what was sent.
+        facts.args_digest = Some(digest(&args));
+
+        // Stage 4, resolve: an unknown tool and a tool the caller may not see get the same
+        // answer, so the catalog cannot be probed.
+        let tool = match self.catalog.get(name) {
+            Some(tool) if self.policy.may_see(principal, tool) => tool,
+            _ => return Err(Denial::unknown_tool(name)),
+        };
+
+        // Stage 5, validate: nothing downstream (guards, policy, egress) reads arguments that
+        // did not pass the tool's schema and the input limits.
+        self.validator.validate(&tool.name, &args)?;
+        let Value::Object(args) = args else {
+            // INVARIANT: the validator refuses non-object arguments.
+            return Err(Denial::new(DenialKind::Internal, "arguments must be an object"));
+        };
+
+        // Stage 7, authorize: Cedar with typed arguments and request context. The permit is
+        // the only key egress accepts.
+        let permit = self.policy.authorize(&AuthzRequest {
+            principal,
+            tool,
+            args: &args,
+            meta,
+        })?;
+        facts.policies = permit.policies().to_vec();
+
+        // Stage 10, egress: translation, credential injection, SSRF-safe send.
+        let response = self.egress.send(&permit, tool, &args).await?;
+        facts.upstream_status = Some(response.status);
+        Ok(response)
+    }
+
+    fn event(
+        &self,
+        principal: Option<&Principal>,
+        meta: &CallMeta,
+        tool: Option<&str>,
+        facts: &Facts,
+        result: &Result<UpstreamResponse, Denial>,
+        started: Instant,
+    ) -> AuditEvent {
+        let (decision, mut reasons, policies) = match result {
+            Ok(_) => (Decision::Allow, vec!["permit".to_owned()], facts.policies.clone()),
+            Err(denial) => {
+                let mut reasons = vec![format!("{}: {}", denial.kind.code(), denial.message)];
+                reasons.extend(denial.violations.iter().map(|v| format!("{} {}", v.path, v.rule)));
+                reasons.extend(denial.internal.iter().cloned());
+                let policies = if denial.policies.is_empty() {
+                    facts.policies.clone()
+                } else {
+                    denial.policies.clone()
+                };
+                (Decision::from(denial.kind), reasons, policies)
+            }
+        };
+        reasons.extend(facts.reasons.iter().cloned());
+        AuditEvent {
+            time: meta
+                .received_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            request_id: meta.request_id.to_string(),
+            agent: principal.map(|p| p.agent.clone()),
+            subject: principal
+                .filter(|p| p.subject != p.agent)
+                .map(|p| p.subject.clone()),
+            client_ip: meta.client_ip.map(|ip| ip.to_string()),
+            front: meta.front,
+            tool: tool.map(|t| portcullis_core::truncate_for_message(t, 128)),
+            args_digest: facts.args_digest.clone(),
+            decision,
+            reasons,
+            policies,
+            upstream_status: facts.upstream_status,
+            latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            policy_version: Some(self.policy.version().to_owned()),
+        }
+    }
+}
+
+/// What the stages learned, for the audit record.
+#[derive(Default)]
+struct Facts {
+    args_digest: Option<String>,
+    policies: Vec<String>,
+    upstream_status: Option<u16>,
+    reasons: Vec<String>,
+}
+
+/// SHA-256 (hex) of the canonical JSON of a value.
+pub fn digest(value: &Value) -> String {
+    hex::encode(Sha256::digest(canonical_json(value).as_bytes()))
+}
+
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
+fn strip_bearer(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
+        .then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive_and_strict() {
+        assert_eq!(strip_bearer("Bearer abc"), Some("abc"));
+        assert_eq!(strip_bearer("bearer  abc "), Some("abc"));
+        assert_eq!(strip_bearer("Basic abc"), None);
+        assert_eq!(strip_bearer("Bearer"), None);
+        assert_eq!(strip_bearer("Bearer a b"), None);
+    }
+
+    #[test]
+    fn digest_ignores_key_order() {
+        let a = serde_json::json!({"a": 1, "b": [1, 2]});
+        let b = serde_json::json!({"b": [1, 2], "a": 1});
+        assert_eq!(digest(&a), digest(&b));
+        assert_ne!(digest(&a), digest(&serde_json::json!({"a": 2, "b": [1, 2]})));
+    }
+}

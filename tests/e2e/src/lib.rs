@@ -1,1 +1,192 @@
-//! End-to-end tests live in `tests/`.
+//! Test support for the end-to-end tests: starts the real gateway on loopback, on a copy of the
+//! quickstart configuration, in front of the real example orders API, and offers a few helpers
+//! for the OAuth flow and tool calls. The tests themselves live in `tests/`.
+
+#![expect(
+    clippy::expect_used,
+    reason = "test support: a failed setup must stop the test at once"
+)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use portcullis_config::Config;
+use portcullis_example_api::ExampleApi;
+use portcullis_pipeline::Gateway;
+use portcullis_secrets::{OverlayEnv, SecretStore};
+use serde_json::Value;
+
+/// Client secret of `demo-agent` in tests.
+pub const DEMO_SECRET: &str = "demo-secret-for-tests-0123456789";
+/// Client secret of `readonly-agent` in tests.
+pub const READONLY_SECRET: &str = "readonly-secret-for-tests-01234";
+/// Bearer token the example API requires; only the gateway knows it.
+pub const UPSTREAM_TOKEN: &str = "upstream-token-never-shown-to-agents";
+
+/// A running gateway and upstream. Dropping it stops both.
+pub struct Harness {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// The gateway's listen address.
+    pub addr: SocketAddr,
+    /// The data directory (signing key, audit log).
+    pub data_dir: PathBuf,
+    /// The config file the gateway was built from.
+    pub config_path: PathBuf,
+    /// The example orders API.
+    pub upstream: ExampleApi,
+    /// The gateway.
+    pub gateway: Arc<Gateway>,
+    /// An HTTP client with no proxy.
+    pub http: reqwest::Client,
+    _dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Harness {
+    /// Starts the quickstart on ephemeral loopback ports.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts the quickstart after letting `adjust` change the loaded configuration.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let quickstart = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart");
+        copy_dir(&quickstart, &dir.path().join("quickstart"));
+        let config_path = dir.path().join("quickstart/portcullis.yaml");
+        let data_dir = dir.path().join("data");
+
+        let upstream = ExampleApi::new(UPSTREAM_TOKEN.to_owned());
+        let api_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let api_addr = api_listener.local_addr().expect("addr");
+        let serving = upstream.clone();
+        tokio::spawn(async move {
+            let _ = serving.serve(api_listener).await;
+        });
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+
+        let mut loaded = Config::load(&config_path).expect("quickstart config loads");
+        loaded.config.data_dir = data_dir.clone();
+        loaded.config.listener.address = addr;
+        loaded.config.listener.public_url = None;
+        for api in &mut loaded.config.apis {
+            if api.name == "orders" {
+                api.base_url = format!("http://{api_addr}");
+            }
+        }
+        adjust(&mut loaded.config);
+
+        let mut env = OverlayEnv::new();
+        env.set("PORTCULLIS_DEMO_CLIENT_SECRET", DEMO_SECRET);
+        env.set("PORTCULLIS_READONLY_CLIENT_SECRET", READONLY_SECRET);
+        env.set("ORDERS_API_TOKEN", UPSTREAM_TOKEN);
+        let secrets = SecretStore::new(Arc::new(env));
+        let resolver = Arc::new(portcullis_egress::StaticResolver::default());
+        let gateway = Arc::new(
+            Gateway::build(&loaded, &secrets, resolver)
+                .await
+                .expect("gateway builds"),
+        );
+        let router = portcullis_http::router(Arc::clone(&gateway), &loaded.config);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = portcullis_http::serve(listener, router, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client");
+        Self {
+            base: format!("http://{addr}"),
+            addr,
+            data_dir,
+            config_path,
+            upstream,
+            gateway,
+            http,
+            _dir: dir,
+            shutdown: Some(tx),
+        }
+    }
+
+    /// The audit database.
+    pub fn audit_path(&self) -> PathBuf {
+        self.data_dir.join("audit.db")
+    }
+
+    /// Requests a token with the client-credentials grant and HTTP Basic authentication.
+    pub async fn token_response(&self, client_id: &str, secret: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/oauth/token", self.base))
+            .basic_auth(client_id, Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("token request")
+    }
+
+    /// A token for `demo-agent`.
+    pub async fn demo_token(&self) -> String {
+        self.token_for("demo-agent", DEMO_SECRET).await
+    }
+
+    /// A token for the given agent; panics if refused.
+    pub async fn token_for(&self, client_id: &str, secret: &str) -> String {
+        let response = self.token_response(client_id, secret).await;
+        assert_eq!(response.status(), 200, "token request refused");
+        let body: Value = response.json().await.expect("token json");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// `POST /v1/tools/{tool}/call` with a JSON body.
+    pub async fn call(&self, token: Option<&str>, tool: &str, args: &Value) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(format!("{}/v1/tools/{tool}/call", self.base))
+            .json(args);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("call request")
+    }
+
+    /// Number of records in the audit log (after verifying the chain).
+    pub async fn audit_records(&self) -> u64 {
+        let report = portcullis_audit::verify(&self.audit_path())
+            .await
+            .expect("audit verify runs");
+        assert!(report.first_broken.is_none(), "audit chain broken");
+        report.records
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read quickstart") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! `portcullis demo`: the quickstart in one process. The quickstart files are embedded in the
+//! binary and written to `<data dir>/quickstart/` on every start, so the demo needs nothing but
+//! the binary; the example orders API runs on the address its config entry names.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use portcullis_config::Config;
+use portcullis_secrets::{OverlayEnv, SecretStore};
+use rust_embed::RustEmbed;
+use serde::{Deserialize, Serialize};
+
+#[derive(RustEmbed)]
+#[folder = "../../examples/quickstart/"]
+struct Quickstart;
+
+/// The demo agent's credentials, as written to `demo-credentials.json`.
+#[derive(Deserialize, Serialize)]
+struct Credentials {
+    client_id: String,
+    client_secret: String,
+}
+
+const DEMO_AGENT: &str = "demo-agent";
+const READONLY_AGENT: &str = "readonly-agent";
+
+pub(crate) async fn run(listen: SocketAddr, data_dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data directory `{}`", data_dir.display()))?;
+    let data_dir = std::fs::canonicalize(data_dir)?;
+    let config_path = write_quickstart(&data_dir.join("quickstart"))?;
+
+    let demo = credentials(&data_dir.join("demo-credentials.json"), DEMO_AGENT)?;
+    let readonly = credentials(&data_dir.join("readonly-credentials.json"), READONLY_AGENT)?;
+    let upstream_token = random_secret();
+    let mut env = OverlayEnv::new();
+    env.set("PORTCULLIS_DEMO_CLIENT_SECRET", demo.client_secret.clone());
+    env.set("PORTCULLIS_READONLY_CLIENT_SECRET", readonly.client_secret);
+    env.set("ORDERS_API_TOKEN", upstream_token.clone());
+    let secrets = SecretStore::new(Arc::new(env));
+
+    let mut loaded = Config::load(&config_path)?;
+    loaded.config.data_dir = data_dir.clone();
+    loaded.config.listener.address = listen;
+    loaded.config.listener.public_url = None;
+
+    let api = loaded
+        .config
+        .apis
+        .iter()
+        .find(|a| a.name == "orders")
+        .context("the quickstart config has no `orders` API")?;
+    let api_addr = upstream_address(&api.base_url)?;
+    let api_listener = tokio::net::TcpListener::bind(api_addr)
+        .await
+        .with_context(|| format!("cannot start the example API on {api_addr}"))?;
+    let example = portcullis_example_api::ExampleApi::new(upstream_token);
+    tokio::spawn(async move {
+        if let Err(err) = example.serve(api_listener).await {
+            tracing::error!(%err, "example API stopped");
+        }
+    });
+
+    let resolver = Arc::new(portcullis_egress::SystemResolver::new()?);
+    let gateway =
+        Arc::new(portcullis_pipeline::Gateway::build(&loaded, &secrets, resolver).await?);
+    let router = portcullis_http::router(Arc::clone(&gateway), &loaded.config);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let base = loaded.config.listener.base_url();
+    print_banner(&base, &demo, &data_dir, api_addr);
+    crate::serve_until_signal(listener, router, &gateway).await
+}
+
+fn print_banner(base: &str, demo: &Credentials, data_dir: &Path, api: SocketAddr) {
+    let mcp_config = serde_json::json!({
+        "mcpServers": {
+            "portcullis": {
+                "type": "http",
+                "url": format!("{base}/mcp"),
+                "headers": { "Authorization": "Bearer <access token>" }
+            }
+        }
+    });
+    let mcp_config = serde_json::to_string_pretty(&mcp_config).unwrap_or_default();
+    println!(
+        "\nPortcullis quickstart is running.\n\n  gateway        {base}\n  MCP endpoint   {base}/mcp\n  tools API      {base}/v1/tools\n  token endpoint {base}/oauth/token\n  example API    http://{api} (reachable only through the gateway's credential)\n\n  client_id      {id}\n  client_secret  {secret}\n  (also in {creds})\n\nGet a token:\n  curl -s -u {id}:{secret} -d grant_type=client_credentials {base}/oauth/token\n\nCall a tool:\n  curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n       -d '{{\"id\": 42}}' {base}/v1/tools/getOrder/call\n\nMCP client configuration:\n{mcp_config}\n\nAudit log: portcullis audit tail --data-dir {dir}\n",
+        id = demo.client_id,
+        secret = demo.client_secret,
+        creds = data_dir.join("demo-credentials.json").display(),
+        dir = data_dir.display(),
+    );
+}
+
+/// Writes the embedded quickstart files, replacing older copies, and returns the config path.
+fn write_quickstart(dir: &Path) -> anyhow::Result<PathBuf> {
+    for name in Quickstart::iter() {
+        let Some(file) = Quickstart::get(&name) else {
+            continue;
+        };
+        let path = dir.join(name.as_ref());
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, file.data.as_ref())
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+    }
+    Ok(dir.join("portcullis.yaml"))
+}
+
+/// Reads an agent's demo credentials, or creates them (file mode 0600) on first start.
+fn credentials(path: &Path, agent: &str) -> anyhow::Result<Credentials> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        let creds: Credentials = serde_json::from_str(&text)
+            .with_context(|| format!("`{}` is not valid; delete it to start over", path.display()))?;
+        if creds.client_id == agent && !creds.client_secret.is_empty() {
+            return Ok(creds);
+        }
+    }
+    let creds = Credentials {
+        client_id: agent.to_owned(),
+        client_secret: random_secret(),
+    };
+    write_private(path, &serde_json::to_string_pretty(&creds)?)?;
+    Ok(creds)
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    file.write_all(b"\n")?;
+    Ok(())
+}
+
+fn random_secret() -> String {
+    let bytes: [u8; 32] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn upstream_address(base_url: &str) -> anyhow::Result<SocketAddr> {
+    let url = url::Url::parse(base_url)?;
+    let host = url.host_str().context("the orders API URL has no host")?;
+    let port = url.port_or_known_default().context("the orders API URL has no port")?;
+    format!("{host}:{port}")
+        .parse()
+        .with_context(|| format!("the example API must listen on an IP address, not `{host}`"))
+}

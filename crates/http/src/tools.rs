@@ -1,0 +1,127 @@
+//! The HTTP tools API: `GET /v1/tools` lists the caller's tools in a function-calling format and
+//! `POST /v1/tools/{name}/call` runs one call with the request body as its arguments.
+
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use portcullis_core::{CallMeta, Denial, DenialKind, Front, Principal};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{AppState, client_ip, problem, read_json};
+
+/// Output formats of the tool listing.
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Format {
+    /// OpenAI function calling: `{"type":"function","function":{name,description,parameters}}`.
+    #[default]
+    Openai,
+    /// Anthropic tool use: `{name, description, input_schema}`.
+    Anthropic,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListQuery {
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// `GET /v1/tools?format=openai|anthropic`.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+    request: Request,
+) -> Response {
+    let Some(principal) = request.extensions().get::<Principal>().cloned() else {
+        return missing_principal(&request);
+    };
+    let format = match query.format.as_deref() {
+        None | Some("openai") => Format::Openai,
+        Some("anthropic") => Format::Anthropic,
+        Some(other) => {
+            let meta = CallMeta::now(Front::Http, client_ip(&request));
+            let denial = Denial::new(
+                DenialKind::InvalidArguments,
+                format!(
+                    "unknown format `{}`; use `openai` or `anthropic`",
+                    portcullis_core::truncate_for_message(other, 32)
+                ),
+            );
+            return problem(&denial, &meta);
+        }
+    };
+    let tools: Vec<Value> = state
+        .gateway
+        .list_tools(&principal)
+        .iter()
+        .map(|tool| match format {
+            Format::Openai => json!({
+                "type": "function",
+                "function": {
+                    "name": tool.name,
+                    "description": tool.description,
+                    "parameters": tool.input_schema,
+                }
+            }),
+            Format::Anthropic => json!({
+                "name": tool.name,
+                "description": tool.description,
+                "input_schema": tool.input_schema,
+            }),
+        })
+        .collect();
+    axum::Json(json!({ "tools": tools })).into_response()
+}
+
+/// `POST /v1/tools/{name}/call`: the body is the arguments object. The answer is
+/// `{"ok": bool, "status": <upstream status>, "result": <upstream body>}` when the call reached
+/// the upstream, and problem+json when the gateway refused it.
+pub(crate) async fn call(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    request: Request,
+) -> Response {
+    let meta = CallMeta::now(Front::Http, client_ip(&request));
+    let Some(principal) = request.extensions().get::<Principal>().cloned() else {
+        return missing_principal(&request);
+    };
+    let body: Body = request.into_body();
+    let args = match read_json(body, state.max_body_bytes).await {
+        Ok(args) => args,
+        Err(denial) => {
+            let denial = state
+                .gateway
+                .record_refusal(Some(&principal), &meta, Some(&name), denial)
+                .await;
+            return problem(&denial, &meta);
+        }
+    };
+    match crate::run_detached(&state.gateway, principal, meta.clone(), name, args).await {
+        Ok(response) => {
+            let body = json!({
+                "ok": response.is_success(),
+                "status": response.status,
+                "result": response.body,
+            });
+            (StatusCode::OK, axum::Json(body)).into_response()
+        }
+        Err(denial) => problem(&denial, &meta),
+    }
+}
+
+/// The tool name of a `/v1/tools/{name}/call` path, for audit records of refused requests.
+pub(crate) fn tool_from_path(path: &str) -> Option<String> {
+    let rest = path.strip_prefix("/v1/tools/")?;
+    let name = rest.strip_suffix("/call")?;
+    (!name.is_empty() && !name.contains('/')).then(|| name.to_owned())
+}
+
+/// The identify middleware always runs first; reaching a handler without a principal is a bug
+/// and fails closed.
+fn missing_principal(request: &Request) -> Response {
+    let meta = CallMeta::now(Front::Http, client_ip(request));
+    tracing::error!("tools handler reached without a principal");
+    problem(&Denial::new(DenialKind::Internal, "internal error"), &meta)
+}
