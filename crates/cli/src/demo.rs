@@ -67,13 +67,13 @@ pub(crate) async fn run(listen: SocketAddr, data_dir: &Path) -> anyhow::Result<(
     let resolver = Arc::new(portcullis_egress::SystemResolver::new()?);
     let gateway =
         Arc::new(portcullis_pipeline::Gateway::build(&loaded, &secrets, resolver).await?);
-    let router = portcullis_http::router(Arc::clone(&gateway), &loaded.config);
+    let app = portcullis_http::app(Arc::clone(&gateway), &loaded.config)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let base = loaded.config.listener.base_url();
     print_banner(&base, &demo, &data_dir, api_addr);
-    crate::serve_until_signal(listener, router, &gateway).await
+    crate::serve_until_signal(listener, app, &gateway).await
 }
 
 fn print_banner(base: &str, demo: &Credentials, data_dir: &Path, api: SocketAddr) {

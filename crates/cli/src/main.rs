@@ -274,17 +274,17 @@ async fn serve(loaded: Loaded, secrets: &SecretStore) -> anyhow::Result<()> {
     let address = loaded.config.listener.address;
     let resolver = Arc::new(portcullis_egress::SystemResolver::new()?);
     let gateway = Arc::new(portcullis_pipeline::Gateway::build(&loaded, secrets, resolver).await?);
-    let router = portcullis_http::router(Arc::clone(&gateway), &loaded.config);
+    let app = portcullis_http::app(Arc::clone(&gateway), &loaded.config)?;
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
-    serve_until_signal(listener, router, &gateway).await
+    serve_until_signal(listener, app, &gateway).await
 }
 
 /// Serves until SIGINT or SIGTERM, then drains connections and flushes the audit log.
 pub(crate) async fn serve_until_signal(
     listener: tokio::net::TcpListener,
-    router: axum::Router,
+    app: portcullis_http::App,
     gateway: &portcullis_pipeline::Gateway,
 ) -> anyhow::Result<()> {
     tracing::info!(
@@ -293,7 +293,7 @@ pub(crate) async fn serve_until_signal(
         policy_version = gateway.policy_version(),
         "portcullis is listening"
     );
-    portcullis_http::serve(listener, router, shutdown_signal()).await?;
+    portcullis_http::serve(listener, app, shutdown_signal()).await?;
     gateway.shutdown().await;
     Ok(())
 }

@@ -1,1 +1,165 @@
-//! placeholder
+//! Egress: the only place Portcullis opens outbound connections. It turns an authorized tool
+//! call into the upstream HTTP request, injects the API's credential, sends it through an
+//! SSRF-safe client and reads the answer with a size cap.
+//!
+//! # Design: the SSRF guard
+//!
+//! The threat is a call (or an upstream's redirect) that makes the gateway connect somewhere
+//! inside: loopback, the cloud metadata address, a private network. The guard rests on four
+//! rules, each closing a known bypass:
+//!
+//! 1. **One parser.** Every URL (the request built from the template, every redirect
+//!    location) is parsed by the `url` crate, a WHATWG parser. It normalizes the exotic IPv4
+//!    spellings (`2130706433`, `0177.0.0.1`, `0x7f.0.0.1`, `127.1`) and IPv6 literals to one
+//!    address, so the address checked is the address dialled.
+//! 2. **Check every address against the special-purpose registries** ([`classify`]). IP
+//!    literals are checked as written; names are resolved through the [`Resolver`] and one
+//!    refused address refuses the name. IPv4-mapped and NAT64 addresses are judged by the
+//!    IPv4 address inside. A per-API `allow_private` CIDR list is the only exception.
+//! 3. **Dial only checked addresses.** The HTTP client's DNS hook resolves through the same
+//!    [`Resolver`] at connect time and applies the same check before handing addresses to the
+//!    connector. A name that answers with a public address for the check and a private one for
+//!    the connection (DNS rebinding) is therefore refused either way. The client never uses a
+//!    proxy (proxy environment variables are ignored: a proxy would resolve names itself).
+//! 4. **No implicit redirects.** The client follows none. The send loop follows at most
+//!    `max_redirects` (0 by default: a 3xx is the answer), and each hop is parsed and checked
+//!    exactly like the first. The credential is injected only into hops with the base URL's
+//!    origin.
+//!
+//! The HTTP client skips its DNS hook for IP-literal hosts, which is why rule 2 checks literals
+//! itself before every hop, and why the literal check is not optional.
+//!
+//! Sending requires a [`Permit`] for the tool being called; only the policy crate can mint
+//! one, so no code path reaches an upstream without passing authorization.
+//!
+//! Clients are built once per API at start-up and pool their connections.
+
+pub mod classify;
+mod request;
+mod resolve;
+mod upstream;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use portcullis_catalog::Tool;
+use portcullis_config::ApiConfig;
+use portcullis_core::{Arguments, Denial, DenialKind, UpstreamResponse};
+use portcullis_policy::Permit;
+use portcullis_secrets::{SecretError, SecretStore};
+
+pub use crate::classify::{Blocked, check_address};
+pub use crate::resolve::{Resolver, StaticResolver, SystemResolver};
+use crate::upstream::Upstream;
+
+/// The outbound side of the gateway: one HTTP client per upstream API.
+pub struct Egress {
+    upstreams: HashMap<String, Upstream>,
+}
+
+impl fmt::Debug for Egress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut apis: Vec<&str> = self.upstreams.keys().map(String::as_str).collect();
+        apis.sort_unstable();
+        f.debug_struct("Egress").field("apis", &apis).finish()
+    }
+}
+
+impl Egress {
+    /// One client per API, built from config; reads credentials through the [`SecretStore`]
+    /// now, so a missing secret fails at start-up rather than on the first call.
+    pub fn new(
+        apis: &[ApiConfig],
+        secrets: &SecretStore,
+        resolver: Arc<dyn Resolver>,
+    ) -> Result<Self, EgressError> {
+        let mut upstreams = HashMap::with_capacity(apis.len());
+        for api in apis {
+            if upstreams.contains_key(&api.name) {
+                return Err(EgressError::DuplicateApi(api.name.clone()));
+            }
+            let upstream = Upstream::new(api, secrets, Arc::clone(&resolver))?;
+            upstreams.insert(api.name.clone(), upstream);
+        }
+        Ok(Self { upstreams })
+    }
+
+    /// Same as [`Egress::new`] with the system DNS configuration ([`SystemResolver`]).
+    pub fn with_system_resolver(
+        apis: &[ApiConfig],
+        secrets: &SecretStore,
+    ) -> Result<Self, EgressError> {
+        Self::new(apis, secrets, Arc::new(SystemResolver::new()?))
+    }
+
+    /// Sends the call to the tool's API and returns its answer, whatever its status.
+    ///
+    /// The permit must be for exactly this tool; otherwise the call is refused as an internal
+    /// error and nothing is sent. Bad arguments are refused with
+    /// [`DenialKind::InvalidArguments`], a refused destination with
+    /// [`DenialKind::EgressBlocked`], and an upstream that cannot be reached, is too slow or
+    /// answers too much with [`DenialKind::UpstreamFailure`].
+    pub async fn send(
+        &self,
+        permit: &Permit,
+        tool: &Tool,
+        args: &Arguments,
+    ) -> Result<UpstreamResponse, Denial> {
+        if permit.tool() != tool.name {
+            return Err(Denial::new(
+                DenialKind::Internal,
+                "the gateway could not authorize this call",
+            )
+            .with_internal(format!(
+                "egress: permit for tool `{}` (agent `{}`) presented for tool `{}`",
+                permit.tool(),
+                permit.agent(),
+                tool.name
+            )));
+        }
+        let Some(upstream) = self.upstreams.get(&tool.api) else {
+            return Err(request::internal(format!(
+                "egress: tool `{}` belongs to API `{}`, which is not configured",
+                tool.name, tool.api
+            )));
+        };
+        let prepared = request::prepare(upstream.base(), tool, args)?;
+        upstream.send(prepared).await
+    }
+}
+
+/// Why egress could not be set up. Messages name the API, never a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum EgressError {
+    /// The base URL is not an http(s) URL with a host and without user information.
+    #[error("API `{api}`: the base URL is not usable: {reason}")]
+    BaseUrl {
+        /// The API.
+        api: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The HTTP client could not be built (TLS set-up).
+    #[error("API `{api}`: cannot build the HTTP client: {reason}")]
+    Client {
+        /// The API.
+        api: String,
+        /// The client's error.
+        reason: String,
+    },
+    /// The credential could not be read.
+    #[error("API `{api}`: {source}")]
+    Credential {
+        /// The API.
+        api: String,
+        /// The secret store's error; it names the reference, never the value.
+        source: SecretError,
+    },
+    /// Two APIs share a name.
+    #[error("API `{0}` is declared twice")]
+    DuplicateApi(String),
+    /// The system resolver configuration could not be read.
+    #[error("cannot set up the system DNS resolver: {0}")]
+    Resolver(String),
+}

@@ -22,7 +22,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use portcullis_config::Config;
 use portcullis_core::{CallMeta, Denial, DenialKind, Front, Principal};
-use portcullis_mcp::{McpCaller, McpOptions, ToolBackend};
+use portcullis_mcp::{McpCaller, McpOptions, McpOptionsError, ToolBackend};
+use tokio_util::sync::CancellationToken;
 use portcullis_pipeline::Gateway;
 use serde_json::{Value, json};
 
@@ -48,47 +49,72 @@ struct AppState {
     max_body_bytes: usize,
 }
 
-/// Builds the router for a gateway and its configuration.
-pub fn router(gateway: Arc<Gateway>, config: &Config) -> Router {
+/// The assembled HTTP application: the router and the signal that ends long-lived MCP streams
+/// on shutdown.
+pub struct App {
+    router: Router,
+    shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").finish_non_exhaustive()
+    }
+}
+
+/// Builds the application for a gateway and its configuration.
+pub fn app(gateway: Arc<Gateway>, config: &Config) -> Result<App, McpOptionsError> {
     let state = AppState {
         gateway: Arc::clone(&gateway),
         base_url: config.listener.base_url().into(),
         max_body_bytes: config.listener.max_body_bytes,
     };
+    let shutdown = CancellationToken::new();
+    let options = McpOptions {
+        allowed_hosts: config.listener.effective_allowed_hosts(),
+        allowed_origins: config.listener.allowed_origins.clone(),
+        max_body_bytes: config.listener.max_body_bytes,
+        shutdown: shutdown.clone(),
+        ..McpOptions::default()
+    };
+    // A host or origin entry that cannot be parsed would match nothing; stop at start-up instead.
+    options.validate()?;
     let mcp = portcullis_mcp::mcp_service(
         Arc::new(Backend(Arc::clone(&gateway))) as Arc<dyn ToolBackend>,
-        McpOptions {
-            allowed_hosts: config.listener.effective_allowed_hosts(),
-            allowed_origins: config.listener.allowed_origins.clone(),
-            max_body_bytes: config.listener.max_body_bytes,
-        },
+        options,
     );
     let authenticated = Router::new()
         .route(paths::TOOLS, get(tools::list))
         .route("/v1/tools/{name}/call", post(tools::call))
-        .nest_service(paths::MCP, mcp)
+        .route_service(paths::MCP, mcp)
         .layer(middleware::from_fn_with_state(state.clone(), identify));
-    Router::new()
+    let router = Router::new()
         .route(paths::TOKEN, post(token))
         .route(paths::JWKS, get(jwks))
         .route(paths::AS_METADATA, get(metadata))
         .route("/healthz", get(|| async { axum::Json(json!({"ok": true})) }))
         .merge(authenticated)
         .layer(DefaultBodyLimit::max(config.listener.max_body_bytes))
-        .with_state(state)
+        .with_state(state);
+    Ok(App { router, shutdown })
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then drains connections.
+/// Serves `app` on `listener` until `signal` completes, then ends MCP streams and drains
+/// connections.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    app: App,
+    signal: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let App { router, shutdown } = app;
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(async move {
+        signal.await;
+        shutdown.cancel();
+    })
     .await
 }
 
@@ -106,15 +132,10 @@ impl ToolBackend for Backend {
         meta: CallMeta,
         name: String,
         args: Value,
-    ) -> std::pin::Pin<
-        Box<
-            dyn std::future::Future<
-                    Output = Result<portcullis_core::UpstreamResponse, Denial>,
-                > + Send,
-        >,
-    > {
+    ) -> portcullis_mcp::CallFuture {
+        // The MCP front already runs each call on its own task (see `run_detached` for why).
         let gateway = Arc::clone(&self.0);
-        Box::pin(async move { run_detached(&gateway, principal, meta, name, args).await })
+        Box::pin(async move { gateway.call(&principal, meta, &name, args).await })
     }
 }
 
@@ -257,7 +278,17 @@ async fn token(
             .find(|(k, _)| k == "client_id")
             .map(|(_, v)| v.clone())
             .or_else(|| authorization.and_then(basic_user));
-        let result = state.gateway.identity().token_endpoint(&form, authorization);
+        let authorization = authorization.map(str::to_owned);
+        let gateway = Arc::clone(&state.gateway);
+        // Client authentication runs argon2, tens of milliseconds of CPU: keep it off the
+        // threads that serve other requests.
+        let result = tokio::task::spawn_blocking(move || {
+            gateway
+                .identity()
+                .token_endpoint(&form, authorization.as_deref())
+        })
+        .await
+        .unwrap_or_else(|_| Err(portcullis_identity::OAuthError::server_error()));
         (agent, result)
     } else {
         (

@@ -1,1 +1,553 @@
-//! placeholder
+//! Authorization with Cedar: the gateway generates a Cedar schema from its tool catalog, loads
+//! and strictly validates the operator's policies against it, decides each call, and mints the
+//! [`Permit`] that egress requires.
+//!
+//! Deny by default, forbid wins: a call is allowed only when some `permit` policy is satisfied
+//! and no `forbid` policy is. In one way the engine is stricter than Cedar: when a `forbid`
+//! policy fails to evaluate (Cedar then skips it), the call is denied, because the forbid might
+//! have applied.
+//!
+//! # Schema conventions
+//!
+//! Everything lives in the `Portcullis` namespace (print it with [`PolicyEngine::schema_text`]):
+//! - entity types `Role`, `Agent in [Role]` (the principal; id = the token's `client_id`, parents
+//!   = its roles) and `Api` (the resource; id = the API name; an enumerated type, so a policy
+//!   naming an unknown API fails validation);
+//! - one action per tool, id = tool name, annotated `@doc("<METHOD> <path>")`, applying to
+//!   principal `Agent` and resource `Api`; each tool action is in the groups
+//!   `Action::"api:<api>"` and `Action::"risk:<low|medium|high|critical>"` (all four risk groups
+//!   always exist);
+//! - the context of every tool action:
+//!   - `args`: the arguments, typed from the tool's JSON Schema: `string` → `String`, `integer` →
+//!     `Long`, `boolean` → `Bool`, arrays → `Set`, objects with `properties` → records;
+//!     properties listed in `required` are required, the rest optional (test with `has`).
+//!     `number`, `null`, type unions, `nullable`, combinators and untyped schemas are left out of
+//!     the type, and their values out of the context. Names that are not identifiers are quoted
+//!     (`context.args["x-request-id"]`);
+//!   - `ip: ipaddr`: the caller address, IPv4-mapped IPv6 given as IPv4. Always present: an
+//!     unknown address is `0.0.0.0`, which is in no useful range, so a permit that requires a
+//!     network fails closed;
+//!   - `time: datetime`: the request time, to the second; `hour: Long`: its hour, 0 to 23, UTC;
+//!   - `token`: `{ jti, sub, client_id, scopes, roles, iat, exp }` of the access token.
+//!
+//! Policy ids are the `@id("...")` annotation when present (unique across all files), else
+//! `<file name>#<index>` with the 0-based position of the policy in its file.
+//!
+//! # Design decisions
+//!
+//! - Load fails on any problem (syntax, strict validation, duplicate or empty id, templates) with
+//!   one `file:line:column: message` line per problem in Cedar's words, so a typo in a tool or
+//!   argument name stops start-up instead of silently never matching.
+//! - Scopes are evaluated outside Cedar, exactly: the entity hierarchy is fixed and shallow
+//!   (agents are in roles; tool actions are in their two groups; APIs are in nothing), so
+//!   whether a policy's `action` and `resource` constraints hold for a tool is known at load,
+//!   and whether its `principal` constraint holds is a lookup by agent id and role. Cedar
+//!   evaluates a policy as `scope && conditions` and the scope part cannot fail, so a policy
+//!   whose scope does not hold is false without error; the authorizer is handed only the
+//!   policies whose whole scope holds, which changes no decision and keeps a decision's cost
+//!   proportional to the policies that concern the caller and tool, not to the size of the set.
+//! - Visibility ([`PolicyEngine::may_see`]) uses the same selection: a tool is shown when the
+//!   scope of some `permit` policy holds for the caller and no condition-free `forbid` policy's
+//!   scope does. A permit's scope holding is necessary for it to allow anything, so a tool no
+//!   permit could allow is never shown; a tool whose permits all have conditions is shown, and
+//!   the conditions are decided per call.
+//! - Per request only the context is built, directly as Cedar values (not through Cedar's JSON
+//!   parser, which costs several times a whole decision), by the same types that generated the
+//!   schema. The rest is built once and cached: the policy set per distinct selection, the
+//!   entity store per agent and role set, and the `ipaddr`/`datetime` values (the caches are
+//!   bounded and emptied when full).
+
+mod context;
+mod error;
+mod load;
+mod schema;
+mod scope;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use cedar_policy::{
+    AuthorizationError, Authorizer, Decision, Effect, Entities, Entity, EntityId, EntityTypeName,
+    EntityUid, Policy, PolicySet, Request, Schema, SchemaFragment,
+};
+use parking_lot::RwLock;
+use portcullis_catalog::{Catalog, Tool};
+use portcullis_core::{Arguments, CallMeta, Denial, DenialKind, Principal, truncate_for_message};
+
+pub use error::{PolicyError, Problem};
+
+use context::ContextBuilder;
+use schema::{ArgType, Field};
+use scope::{ActionScope, HeadScope, PrincipalIndex, Principals};
+
+/// Most policy subsets kept by [`PolicyEngine`]; the cache is emptied when full.
+const MAX_CACHED_SETS: usize = 1024;
+/// Most principals (agent and role set) whose entities are kept; the cache is emptied when full.
+const MAX_CACHED_PRINCIPALS: usize = 1024;
+
+/// The loaded policies and the schema they were validated against; decides calls.
+///
+/// Immutable once loaded (apart from internal caches); reloading builds a new engine.
+pub struct PolicyEngine {
+    schema: Schema,
+    schema_text: String,
+    version: Arc<str>,
+    policies: Vec<LoadedPolicy>,
+    authorizer: Authorizer,
+    agent_type: EntityTypeName,
+    role_type: EntityTypeName,
+    tools: HashMap<String, ToolPolicies>,
+    /// Every action entity, with its group parents.
+    action_entities: Vec<Entity>,
+    contexts: ContextBuilder,
+    /// Policy sets by the (sorted) indices of the policies in them.
+    sets: RwLock<HashMap<Vec<u32>, Arc<PolicySet>>>,
+    /// Entity stores (the agent and every action) by agent and sorted role set.
+    entities: RwLock<HashMap<PrincipalKey, Arc<Entities>>>,
+}
+
+/// An agent id and its sorted, deduplicated roles.
+type PrincipalKey = (String, Vec<String>);
+
+struct LoadedPolicy {
+    policy: Policy,
+    permit: bool,
+    /// A forbid without conditions: whenever its scope holds, the call is denied.
+    unconditional_forbid: bool,
+}
+
+/// Everything about one tool that is known before any request.
+struct ToolPolicies {
+    action: EntityUid,
+    resource: EntityUid,
+    /// The fields of the `args` record.
+    args: Vec<Field>,
+    /// The policies whose action and resource scope holds for this tool.
+    index: PrincipalIndex,
+}
+
+impl std::fmt::Debug for PolicyEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyEngine")
+            .field("version", &self.version)
+            .field("policy_count", &self.policies.len())
+            .field("tools", &self.tools.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One call to decide.
+#[derive(Clone, Copy, Debug)]
+pub struct AuthzRequest<'a> {
+    /// Who calls.
+    pub principal: &'a Principal,
+    /// The tool called (from the catalog the engine was loaded with).
+    pub tool: &'a Tool,
+    /// The arguments, already validated against the tool's input schema.
+    pub args: &'a Arguments,
+    /// Request facts: caller address and time.
+    pub meta: &'a CallMeta,
+}
+
+/// Proof that policy allowed one agent to call one tool. Only [`PolicyEngine::authorize`] mints
+/// it (outside tests), and egress refuses to send without it.
+#[derive(Debug)]
+pub struct Permit {
+    tool: String,
+    agent: String,
+    policies: Vec<String>,
+    policy_version: Arc<str>,
+}
+
+impl Permit {
+    /// The tool the permit is for.
+    pub fn tool(&self) -> &str {
+        &self.tool
+    }
+
+    /// The agent the permit is for.
+    pub fn agent(&self) -> &str {
+        &self.agent
+    }
+
+    /// Ids of the permit policies that determined the decision.
+    pub fn policies(&self) -> &[String] {
+        &self.policies
+    }
+
+    /// Version of the policy set that decided.
+    pub fn policy_version(&self) -> &str {
+        &self.policy_version
+    }
+
+    /// A permit for tests of other crates, without a policy decision.
+    #[cfg(feature = "test-util")]
+    pub fn for_tests(tool: &str, agent: &str) -> Permit {
+        Permit {
+            tool: tool.to_owned(),
+            agent: agent.to_owned(),
+            policies: Vec::new(),
+            policy_version: Arc::from("test"),
+        }
+    }
+}
+
+impl PolicyEngine {
+    /// Reads every `*.cedar` file in `dir` (not recursive, sorted by name, hidden files
+    /// skipped), generates the schema from `catalog` and `apis` (API names), and parses and
+    /// strictly validates the policies. Every problem found is reported, one
+    /// `file:line:column: message` line each. An empty directory is allowed (everything is then
+    /// denied) and logged as a warning.
+    pub fn load(dir: &Path, catalog: &Catalog, apis: &[String]) -> Result<Self, PolicyError> {
+        let files = load::read_dir(dir)?;
+        let version: Arc<str> = Arc::from(load::version(&files));
+        let schema_error = |reason: String| PolicyError::Schema { reason };
+
+        let args: Vec<ArgType> = catalog
+            .tools()
+            .iter()
+            .map(|tool| ArgType::args_of(&tool.input_schema))
+            .collect();
+        let all_apis: BTreeSet<String> = apis
+            .iter()
+            .cloned()
+            .chain(catalog.tools().iter().map(|tool| tool.api.clone()))
+            .collect();
+        let tools_and_args: Vec<(&Tool, &ArgType)> = catalog
+            .tools()
+            .iter()
+            .map(Arc::as_ref)
+            .zip(args.iter())
+            .collect();
+        let fragment = SchemaFragment::from_json_value(
+            schema::schema_json(&tools_and_args, &all_apis).map_err(schema_error)?,
+        )
+        .map_err(|e| schema_error(e.to_string()))?;
+        let schema_text = fragment
+            .to_cedarschema()
+            .map_err(|e| schema_error(e.to_string()))?;
+        let schema =
+            Schema::from_schema_fragments([fragment]).map_err(|e| schema_error(e.to_string()))?;
+
+        let (parsed, mut problems) = load::parse(&files);
+        let set = PolicySet::from_policies(parsed.iter().map(|p| p.policy.clone()))
+            .map_err(|e| schema_error(format!("cannot assemble the policy set: {e}")))?;
+        problems.extend(load::validate(&schema, &set, &parsed, &files));
+        if !problems.is_empty() {
+            return Err(PolicyError::Invalid { problems });
+        }
+        if parsed.is_empty() {
+            tracing::warn!(
+                dir = %dir.display(),
+                "no policies loaded: every tool call will be denied"
+            );
+        }
+
+        let types = EngineTypes::new().map_err(schema_error)?;
+        let action_entities = schema
+            .action_entities()
+            .map_err(|e| schema_error(e.to_string()))?;
+        let policies: Vec<LoadedPolicy> = parsed
+            .into_iter()
+            .map(|p| LoadedPolicy {
+                permit: p.policy.effect() == Effect::Permit,
+                unconditional_forbid: p.policy.effect() == Effect::Forbid
+                    && !p.policy.has_non_scope_constraint(),
+                policy: p.policy,
+            })
+            .collect();
+        let heads: Vec<HeadScope> = policies.iter().map(|p| HeadScope::of(&p.policy)).collect();
+        let mut tools = HashMap::new();
+        for (tool, args) in tools_and_args {
+            let action = types.action(&tool.name);
+            let groups = [
+                types.action(&schema::api_group(&tool.api)),
+                types.action(&schema::risk_group(tool.risk.as_str())),
+            ];
+            let resource =
+                EntityUid::from_type_name_and_id(types.api.clone(), EntityId::new(&tool.api));
+            let call = ActionScope {
+                action: &action,
+                groups: &groups,
+                resource: &resource,
+            };
+            let mut index = PrincipalIndex::default();
+            for (i, (policy, head)) in policies.iter().zip(&heads).enumerate() {
+                let Ok(i) = u32::try_from(i) else {
+                    return Err(schema_error("too many policies".to_owned()));
+                };
+                if head.holds_for(&call) {
+                    let principals = Principals::of(
+                        &policy.policy.principal_constraint(),
+                        &types.agent,
+                        &types.role,
+                    );
+                    index.insert(principals, i);
+                }
+            }
+            let args = match args {
+                ArgType::Record(fields) => fields.clone(),
+                _ => Vec::new(),
+            };
+            tools.insert(
+                tool.name.clone(),
+                ToolPolicies {
+                    action,
+                    resource,
+                    args,
+                    index,
+                },
+            );
+        }
+        tracing::info!(
+            policies = policies.len(),
+            files = files.len(),
+            version = %version,
+            "policies loaded"
+        );
+        Ok(Self {
+            schema,
+            schema_text,
+            version,
+            policies,
+            authorizer: Authorizer::new(),
+            agent_type: types.agent,
+            role_type: types.role,
+            tools,
+            action_entities: action_entities.into_iter().collect(),
+            contexts: ContextBuilder::default(),
+            sets: RwLock::new(HashMap::new()),
+            entities: RwLock::new(HashMap::new()),
+        })
+    }
+
+    /// The generated schema in Cedar schema syntax.
+    pub fn schema_text(&self) -> &str {
+        &self.schema_text
+    }
+
+    /// First 16 hex characters of SHA-256 over the sorted (file name, content) pairs.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Number of policies loaded.
+    pub fn policy_count(&self) -> usize {
+        self.policies.len()
+    }
+
+    /// Decides one call: a [`Permit`] when Cedar allows it, else a [`DenialKind::Forbidden`]
+    /// denial whose message names only the tool. The denial's `policies` are the forbid
+    /// policies that decided (empty when no permit matched), and `internal` says why for the
+    /// audit log: `no permit policy matched`, or Cedar's evaluation errors.
+    pub fn authorize(&self, req: &AuthzRequest<'_>) -> Result<Permit, Denial> {
+        let tool_name = &req.tool.name;
+        let deny = |policies: Vec<String>, internal: Vec<String>| {
+            let mut denial = Denial::new(
+                DenialKind::Forbidden,
+                format!(
+                    "this agent is not permitted to call `{}` with these arguments",
+                    truncate_for_message(tool_name, 128)
+                ),
+            );
+            denial.policies = policies;
+            denial.internal = internal;
+            denial
+        };
+        let no_permit = || deny(Vec::new(), vec!["no permit policy matched".to_owned()]);
+        let Some(tool) = self.tools.get(tool_name) else {
+            return Err(deny(
+                Vec::new(),
+                vec!["the tool is not in the catalog the policies were loaded with".to_owned()],
+            ));
+        };
+        let principal = req.principal;
+        let selected = tool.index.select(&principal.agent, &principal.roles);
+        if selected.is_empty() {
+            return Err(no_permit());
+        }
+        let misfit = |e: String| {
+            deny(
+                Vec::new(),
+                vec![format!("the call does not fit the policy schema: {e}")],
+            )
+        };
+        let context = self
+            .contexts
+            .build(
+                &tool.args,
+                req.args,
+                principal,
+                req.meta.client_ip,
+                req.meta.received_at,
+            )
+            .map_err(misfit)?;
+        let policies = self
+            .policy_set(&selected)
+            .map_err(|e| deny(Vec::new(), vec![e]))?;
+        let entities = self
+            .entities(principal)
+            .map_err(|e| deny(Vec::new(), vec![e]))?;
+        // INVARIANT: the request conforms to the schema without Cedar checking it in release
+        // builds (the check costs about a third of a decision): principal and resource types are
+        // fixed, and the context is converted by the same types that generated the schema's
+        // context. Debug builds, and so every test, check it. Were it ever violated, a policy
+        // reading a mistyped value fails to evaluate, which denies: a permit does not apply, and a
+        // failing forbid denies below.
+        let request = Request::new(
+            self.agent_uid(&principal.agent),
+            tool.action.clone(),
+            tool.resource.clone(),
+            context,
+            cfg!(debug_assertions).then_some(&self.schema),
+        )
+        .map_err(|e| misfit(e.to_string()))?;
+        let response = self
+            .authorizer
+            .is_authorized(&request, &policies, &entities);
+        let diagnostics = response.diagnostics();
+        let errors: Vec<String> = diagnostics.errors().map(ToString::to_string).collect();
+        let reasons: Vec<String> = diagnostics.reason().map(ToString::to_string).collect();
+        match response.decision() {
+            Decision::Allow => {
+                // Cedar skips a policy that fails to evaluate; for a forbid that would turn an
+                // error into an allow, so deny instead.
+                let failed_forbids: Vec<String> = diagnostics
+                    .errors()
+                    .map(|error| match error {
+                        AuthorizationError::PolicyEvaluationError(e) => e.policy_id(),
+                    })
+                    .filter(|id| {
+                        policies
+                            .policy(id)
+                            .is_some_and(|p| p.effect() == Effect::Forbid)
+                    })
+                    .map(ToString::to_string)
+                    .collect();
+                if !failed_forbids.is_empty() {
+                    let mut internal = errors;
+                    internal.push("a forbid policy failed to evaluate".to_owned());
+                    return Err(deny(failed_forbids, internal));
+                }
+                Ok(Permit {
+                    tool: tool_name.clone(),
+                    agent: principal.agent.clone(),
+                    policies: reasons,
+                    policy_version: Arc::clone(&self.version),
+                })
+            }
+            Decision::Deny => {
+                let mut internal = Vec::with_capacity(errors.len() + 1);
+                if reasons.is_empty() {
+                    internal.push("no permit policy matched".to_owned());
+                }
+                internal.extend(errors);
+                Err(deny(reasons, internal))
+            }
+        }
+    }
+
+    /// Whether some permit policy could allow this principal to call this tool, judged from
+    /// policy scopes alone (see the crate documentation). A tool not in the catalog the engine
+    /// was loaded with is never visible.
+    pub fn may_see(&self, principal: &Principal, tool: &Tool) -> bool {
+        let Some(tool) = self.tools.get(&tool.name) else {
+            return false;
+        };
+        let selected = tool.index.select(&principal.agent, &principal.roles);
+        let flags = || {
+            selected
+                .iter()
+                .filter_map(|&i| self.policies.get(i as usize))
+        };
+        flags().any(|p| p.permit) && !flags().any(|p| p.unconditional_forbid)
+    }
+
+    /// The policy set of the given policies, built once per distinct selection.
+    fn policy_set(&self, selected: &[u32]) -> Result<Arc<PolicySet>, String> {
+        if let Some(set) = self.sets.read().get(selected) {
+            return Ok(Arc::clone(set));
+        }
+        let policies = selected
+            .iter()
+            .filter_map(|&i| self.policies.get(i as usize))
+            .map(|p| p.policy.clone());
+        let set = Arc::new(
+            PolicySet::from_policies(policies)
+                .map_err(|e| format!("cannot assemble the policy set: {e}"))?,
+        );
+        let mut sets = self.sets.write();
+        if sets.len() >= MAX_CACHED_SETS {
+            sets.clear();
+        }
+        sets.insert(selected.to_vec(), Arc::clone(&set));
+        Ok(set)
+    }
+
+    /// The entity store for a principal: its agent entity (parents: its roles) and every action
+    /// entity. Built once per distinct agent and role set.
+    fn entities(&self, principal: &Principal) -> Result<Arc<Entities>, String> {
+        let mut roles = principal.roles.clone();
+        roles.sort_unstable();
+        roles.dedup();
+        let key = (principal.agent.clone(), roles);
+        if let Some(entities) = self.entities.read().get(&key) {
+            return Ok(Arc::clone(entities));
+        }
+        let parents: HashSet<EntityUid> = key.1.iter().map(|r| self.role_uid(r)).collect();
+        let agent = Entity::new_no_attrs(self.agent_uid(&key.0), parents);
+        let entities = Arc::new(
+            Entities::from_entities(
+                std::iter::once(agent).chain(self.action_entities.iter().cloned()),
+                None,
+            )
+            .map_err(|e| format!("cannot build the request entities: {e}"))?,
+        );
+        let mut cache = self.entities.write();
+        if cache.len() >= MAX_CACHED_PRINCIPALS {
+            cache.clear();
+        }
+        cache.insert(key, Arc::clone(&entities));
+        Ok(entities)
+    }
+
+    fn agent_uid(&self, agent: &str) -> EntityUid {
+        EntityUid::from_type_name_and_id(self.agent_type.clone(), EntityId::new(agent))
+    }
+
+    fn role_uid(&self, role: &str) -> EntityUid {
+        EntityUid::from_type_name_and_id(self.role_type.clone(), EntityId::new(role))
+    }
+}
+
+/// Parsed names of the schema's entity types.
+struct EngineTypes {
+    agent: EntityTypeName,
+    role: EntityTypeName,
+    api: EntityTypeName,
+    action: EntityTypeName,
+}
+
+impl EngineTypes {
+    fn new() -> Result<Self, String> {
+        let name = |ty: &str| {
+            EntityTypeName::from_str(&format!("{}::{ty}", schema::NAMESPACE))
+                .map_err(|e| format!("invalid entity type name `{ty}`: {e}"))
+        };
+        Ok(Self {
+            agent: name(schema::AGENT_TYPE)?,
+            role: name(schema::ROLE_TYPE)?,
+            api: name(schema::API_TYPE)?,
+            action: name("Action")?,
+        })
+    }
+
+    fn action(&self, id: &str) -> EntityUid {
+        EntityUid::from_type_name_and_id(self.action.clone(), EntityId::new(id))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -85,16 +85,16 @@ impl Harness {
         env.set("PORTCULLIS_READONLY_CLIENT_SECRET", READONLY_SECRET);
         env.set("ORDERS_API_TOKEN", UPSTREAM_TOKEN);
         let secrets = SecretStore::new(Arc::new(env));
-        let resolver = Arc::new(portcullis_egress::StaticResolver::default());
+        let resolver = Arc::new(portcullis_egress::StaticResolver::new());
         let gateway = Arc::new(
             Gateway::build(&loaded, &secrets, resolver)
                 .await
                 .expect("gateway builds"),
         );
-        let router = portcullis_http::router(Arc::clone(&gateway), &loaded.config);
+        let app = portcullis_http::app(Arc::clone(&gateway), &loaded.config).expect("app builds");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
-            let _ = portcullis_http::serve(listener, router, async {
+            let _ = portcullis_http::serve(listener, app, async {
                 let _ = rx.await;
             })
             .await;

@@ -1,0 +1,39 @@
+//! End-to-end tests of `Egress::send` over loopback.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests"
+)]
+
+mod redirects;
+mod ssrf;
+mod support;
+mod upstream;
+
+/// The gateway shares one `Egress` across tasks and awaits `send` inside handlers.
+#[test]
+fn egress_and_its_futures_are_thread_safe() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    fn assert_send<T: Send>(_: &T) {}
+    assert_send_sync::<portcullis_egress::Egress>();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _guard = runtime.enter();
+    let egress = portcullis_egress::Egress::new(
+        &[],
+        &support::secrets(&[]),
+        std::sync::Arc::new(portcullis_egress::StaticResolver::new()),
+    )
+    .unwrap();
+    let tool = support::root_tool("none");
+    let permit = portcullis_policy::Permit::for_tests(&tool.name, "a");
+    let arguments = support::args(serde_json::json!({}));
+    let future = egress.send(&permit, &tool, &arguments);
+    assert_send(&future);
+    let denial = runtime.block_on(future).unwrap_err();
+    assert_eq!(denial.kind, portcullis_core::DenialKind::Internal);
+}

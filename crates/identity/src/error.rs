@@ -1,0 +1,207 @@
+//! The three error types of this crate: start-up failures ([`IdentityError`]), token endpoint
+//! answers ([`OAuthError`]) and token rejections ([`VerifyError`]).
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+/// Why the identity component could not start, or why a secret could not be hashed.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// The data folder could not be created or is not a folder.
+    #[error("data folder `{path}` cannot be used: {source}")]
+    DataDir {
+        /// The folder.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The signing key file exists but could not be read.
+    #[error("signing key `{path}` cannot be read: {source}")]
+    KeyRead {
+        /// The key file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The signing key file could not be written.
+    #[error("signing key `{path}` cannot be written: {source}")]
+    KeyWrite {
+        /// The key file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The signing key file is not a usable key. It is never replaced automatically.
+    #[error(
+        "signing key `{path}` is corrupt ({reason}); restore it from a backup, or move it away to generate a new key (tokens already issued then stop working)"
+    )]
+    KeyCorrupt {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong, without key material.
+        reason: String,
+    },
+    /// The signing key on disk is for another algorithm than the configuration asks for.
+    #[error(
+        "signing key `{path}` is an `{found}` key but `issuer.algorithm` is `{configured}`; set `issuer.algorithm: {found}` or move the key file away to generate a new key"
+    )]
+    AlgorithmMismatch {
+        /// The key file.
+        path: PathBuf,
+        /// The key's algorithm.
+        found: &'static str,
+        /// The configured algorithm.
+        configured: &'static str,
+    },
+    /// Key generation or signing failed inside the crypto library.
+    #[error("signing key failure: {0}")]
+    Crypto(String),
+    /// An agent's `client_secret` reference could not be resolved.
+    #[error("agent `{agent}`: {source}")]
+    Secret {
+        /// The agent id.
+        agent: String,
+        /// The cause; it names the reference, never the value.
+        source: portcullis_secrets::SecretError,
+    },
+    /// An agent's `client_secret_hash` is not a usable argon2 PHC string.
+    #[error("agent `{agent}`: `client_secret_hash` is not a valid argon2 PHC string ({reason})")]
+    SecretHash {
+        /// The agent id.
+        agent: String,
+        /// What is wrong with the string.
+        reason: String,
+    },
+    /// Hashing a client secret failed.
+    #[error("cannot hash the secret: {0}")]
+    Hash(String),
+}
+
+/// An RFC 6749 section 5.2 error answer of the token endpoint.
+///
+/// Only `error` and `error_description` are serialized; the HTTP layer uses `status` and, when
+/// `challenge` is set, adds `WWW-Authenticate: Basic realm="portcullis"`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OAuthError {
+    /// The RFC 6749 error code (`invalid_request`, `invalid_client`, ...).
+    pub error: &'static str,
+    /// A human-readable explanation; never contains a secret or a token.
+    pub error_description: String,
+    /// The HTTP status: 400, 401 for `invalid_client`, or 500 for an internal failure.
+    #[serde(skip)]
+    pub status: u16,
+    /// Whether the answer must carry a `WWW-Authenticate: Basic` challenge.
+    #[serde(skip)]
+    pub challenge: bool,
+}
+
+impl OAuthError {
+    /// The request is malformed (missing or repeated parameter, two client authentication
+    /// methods at once).
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self {
+            error: "invalid_request",
+            error_description: description.into(),
+            status: 400,
+            challenge: false,
+        }
+    }
+
+    /// Client authentication failed. The same answer is given for an unknown client, a wrong
+    /// secret and a missing or unsupported authentication method, so the answer does not tell
+    /// which client ids exist. It is always 401 with a Basic challenge (RFC 6749 section 5.2,
+    /// RFC 9110 section 15.5.2).
+    pub fn invalid_client() -> Self {
+        Self {
+            error: "invalid_client",
+            error_description: "client authentication failed".to_owned(),
+            status: 401,
+            challenge: true,
+        }
+    }
+
+    /// The grant type is not `client_credentials`.
+    pub fn unsupported_grant_type(description: impl Into<String>) -> Self {
+        Self {
+            error: "unsupported_grant_type",
+            error_description: description.into(),
+            status: 400,
+            challenge: false,
+        }
+    }
+
+    /// A requested scope is malformed or not granted to the client.
+    pub fn invalid_scope(description: impl Into<String>) -> Self {
+        Self {
+            error: "invalid_scope",
+            error_description: description.into(),
+            status: 400,
+            challenge: false,
+        }
+    }
+
+    /// The gateway failed to produce a token (signing failure); not the client's fault.
+    pub fn server_error() -> Self {
+        Self {
+            error: "server_error",
+            error_description: "the token could not be issued".to_owned(),
+            status: 500,
+            challenge: false,
+        }
+    }
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.error, self.error_description)
+    }
+}
+
+impl std::error::Error for OAuthError {}
+
+/// Why a bearer token was rejected. The text is for logs and the audit record only; agents get
+/// a generic 401. It never contains the token.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// Not a compact JWS with a JSON header and payload.
+    #[error("token is malformed: {0}")]
+    Malformed(&'static str),
+    /// The header's `alg` is not the one our key uses.
+    #[error("token algorithm `{0}` is not accepted")]
+    Algorithm(String),
+    /// The header's `typ` is missing or not `at+jwt`.
+    #[error("token type `{0}` is not `at+jwt`")]
+    Type(String),
+    /// The header's `kid` is missing or is not our key's id.
+    #[error("token key id `{0}` is unknown")]
+    KeyId(String),
+    /// The header carries a key-locating or critical parameter this server never issues.
+    #[error("token header carries `{0}`, which is never accepted")]
+    ForbiddenHeader(&'static str),
+    /// The signature does not verify with our key.
+    #[error("token signature is invalid")]
+    Signature,
+    /// `exp` has passed (beyond the configured leeway).
+    #[error("token has expired")]
+    Expired,
+    /// `nbf` is in the future (beyond the configured leeway).
+    #[error("token is not valid yet")]
+    NotYetValid,
+    /// `iat` is in the future (beyond the configured leeway).
+    #[error("token was issued in the future")]
+    IssuedInFuture,
+    /// `iss` is not this issuer.
+    #[error("token issuer is not accepted")]
+    Issuer,
+    /// `aud` does not name this gateway.
+    #[error("token audience does not include this gateway")]
+    Audience,
+    /// A required claim is missing or has the wrong type.
+    #[error("token claims are invalid: {0}")]
+    Claims(String),
+    /// The token's `client_id` is not a configured agent.
+    #[error("token agent `{0}` is not configured")]
+    UnknownAgent(String),
+}

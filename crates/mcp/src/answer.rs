@@ -1,0 +1,125 @@
+//! Turns the pipeline's answers into MCP: tool descriptions, tool results and JSON-RPC errors.
+//!
+//! Everything here is pure, so the mapping the agent sees is tested without a server.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use portcullis_core::{Denial, DenialKind, UpstreamResponse, Violation};
+use rmcp::ErrorData;
+use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool};
+use serde_json::{Value, json};
+
+/// The message of every JSON-RPC internal error this front sends; details stay in the logs and
+/// the audit record.
+pub(crate) const INTERNAL_MESSAGE: &str = "the gateway could not complete the request";
+
+/// The MCP description of a catalog tool: name, description and input schema, nothing else.
+pub(crate) fn describe_tool(tool: &portcullis_catalog::Tool) -> Tool {
+    let schema = match &tool.input_schema {
+        Value::Object(schema) => schema.clone(),
+        _ => {
+            // INVARIANT: the catalog always builds an object schema; a tool without one is
+            // still listed, and the pipeline's validation stage keeps judging its arguments.
+            tracing::warn!(tool = %tool.name, "tool input schema is not an object");
+            let mut schema = JsonObject::new();
+            schema.insert("type".into(), Value::from("object"));
+            schema
+        }
+    };
+    let description = (!tool.description.is_empty()).then(|| Cow::Owned(tool.description.clone()));
+    Tool::new_with_raw(tool.name.clone(), description, Arc::new(schema))
+}
+
+/// The answer to a `tools/call`: a tool result, or a JSON-RPC error for unknown tools and
+/// gateway failures.
+pub(crate) fn call_answer(
+    name: &str,
+    outcome: Result<UpstreamResponse, Denial>,
+) -> Result<CallToolResult, ErrorData> {
+    match outcome {
+        Ok(response) => Ok(upstream_result(response)),
+        Err(denial) => denial_answer(name, denial),
+    }
+}
+
+fn upstream_result(response: UpstreamResponse) -> CallToolResult {
+    let body = match &response.body {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    let success = response.is_success();
+    let text = if success {
+        body
+    } else {
+        format!("upstream answered HTTP {}\n{body}", response.status)
+    };
+    let structured = response.body.is_object().then_some(response.body);
+    let mut result = if success {
+        CallToolResult::success(vec![ContentBlock::text(text)])
+    } else {
+        CallToolResult::error(vec![ContentBlock::text(text)])
+    };
+    result.structured_content = structured;
+    result
+}
+
+fn denial_answer(name: &str, denial: Denial) -> Result<CallToolResult, ErrorData> {
+    // Only `kind`, `message` and `violations` may leave the gateway: `policies` and `internal`
+    // are for the audit log.
+    match denial.kind {
+        DenialKind::UnknownTool => {
+            // Built from the requested name, not from the denial, so a hidden tool and a missing
+            // one get byte-identical answers.
+            Err(ErrorData::invalid_params(
+                Denial::unknown_tool(name).message,
+                None,
+            ))
+        }
+        DenialKind::InvalidArguments
+        | DenialKind::Forbidden
+        | DenialKind::EgressBlocked
+        | DenialKind::UpstreamFailure => Ok(refusal_result(&denial)),
+        DenialKind::Unauthenticated => Err(ErrorData::invalid_request(
+            denial.message,
+            Some(json!({ "error": DenialKind::Unauthenticated.code() })),
+        )),
+        DenialKind::Internal => {
+            tracing::warn!(tool = %portcullis_core::truncate_for_message(name, 128),
+                "the gateway failed a tools/call");
+            Err(ErrorData::internal_error(INTERNAL_MESSAGE, None))
+        }
+    }
+}
+
+fn refusal_result(denial: &Denial) -> CallToolResult {
+    let mut text = denial.message.clone();
+    for violation in &denial.violations {
+        text.push('\n');
+        text.push_str(&violation_line(violation));
+    }
+    let violations: Vec<Value> = denial
+        .violations
+        .iter()
+        .map(|v| json!({ "path": v.path, "rule": v.rule, "message": v.message }))
+        .collect();
+    let mut result = CallToolResult::error(vec![ContentBlock::text(text)]);
+    result.structured_content = Some(json!({
+        "error": denial.kind.code(),
+        "message": denial.message,
+        "violations": violations,
+    }));
+    result
+}
+
+fn violation_line(violation: &Violation) -> String {
+    let path = if violation.path.is_empty() {
+        "(arguments)"
+    } else {
+        violation.path.as_str()
+    };
+    format!("{path}: {}", violation.message)
+}
+
+#[cfg(test)]
+mod tests;

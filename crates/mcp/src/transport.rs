@@ -1,0 +1,548 @@
+//! The HTTP side: transport checks in front of `rmcp`'s Streamable HTTP service.
+//!
+//! Order of checks for each request, cheapest and least revealing first:
+//! 1. `Host` against the allowlist (DNS rebinding): 403.
+//! 2. `Origin`, when present, against the allowlist (cross-site browser calls): 403.
+//! 3. POST body size: 413 before anything parses it.
+//! 4. POST body as a JSON-RPC message: a JSON-RPC parse, invalid-request or invalid-params error
+//!    with HTTP 400 instead of `rmcp`'s plain-text 415.
+//! 5. Session cap for new handshake sessions: 503.
+//!
+//! Then `rmcp` routes the message: `initialize` and session traffic to a handshake session,
+//! 2026-07-28 requests (protocol version in `_meta`) and `server/discover` to the stateless path.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use rmcp::ErrorData;
+use rmcp::model::{ClientJsonRpcMessage, ClientRequest, JsonRpcError, RequestId};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::handler::GatewayHandler;
+use crate::{McpOptions, ToolBackend};
+
+const SESSION_ID_HEADER: &str = "mcp-session-id";
+
+/// Why [`McpOptions::validate`] rejected the options.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum McpOptionsError {
+    /// An `allowed_hosts` entry is not `host` or `host:port`.
+    #[error("allowed host `{entry}` is not a host name, IP address or host:port")]
+    Host {
+        /// The offending entry.
+        entry: String,
+    },
+    /// An `allowed_origins` entry is not `null` or `scheme://host[:port]`.
+    #[error("allowed origin `{entry}` is not `null` or scheme://host[:port]")]
+    Origin {
+        /// The offending entry.
+        entry: String,
+    },
+    /// `max_body_bytes` or `max_sessions` is zero.
+    #[error("`{field}` must be greater than zero")]
+    Zero {
+        /// The option name.
+        field: &'static str,
+    },
+}
+
+/// The MCP endpoint as a tower service; mount it with `Router::route_service("/mcp", ..)`.
+///
+/// It never fails: every refusal is an HTTP answer.
+#[derive(Clone)]
+pub struct McpService {
+    inner: StreamableHttpService<GatewayHandler, LocalSessionManager>,
+    sessions: Arc<LocalSessionManager>,
+    checks: Arc<Checks>,
+}
+
+/// The transport checks, parsed once from [`McpOptions`].
+#[derive(Debug)]
+struct Checks {
+    hosts: Vec<AllowedHost>,
+    origins: Vec<OriginTuple>,
+    max_body_bytes: usize,
+    max_sessions: usize,
+}
+
+impl std::fmt::Debug for McpService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpService")
+            .field("checks", &self.checks)
+            .finish_non_exhaustive()
+    }
+}
+
+impl McpOptions {
+    /// Checks every option; call it at startup so a typo in an allowlist stops the gateway
+    /// instead of refusing requests later.
+    pub fn validate(&self) -> Result<(), McpOptionsError> {
+        if self.max_body_bytes == 0 {
+            return Err(McpOptionsError::Zero {
+                field: "max_body_bytes",
+            });
+        }
+        if self.max_sessions == 0 {
+            return Err(McpOptionsError::Zero {
+                field: "max_sessions",
+            });
+        }
+        if let Some(entry) = self
+            .allowed_hosts
+            .iter()
+            .find(|entry| AllowedHost::parse(entry).is_none())
+        {
+            return Err(McpOptionsError::Host {
+                entry: entry.clone(),
+            });
+        }
+        if let Some(entry) = self
+            .allowed_origins
+            .iter()
+            .find(|entry| OriginTuple::parse(entry).is_none())
+        {
+            return Err(McpOptionsError::Origin {
+                entry: entry.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl McpService {
+    /// Builds the service. It never fails: options that [`McpOptions::validate`] would reject
+    /// fail closed (an unparseable allowlist entry matches nothing, a zero limit refuses
+    /// everything) and are logged.
+    pub fn new(backend: Arc<dyn ToolBackend>, options: McpOptions) -> Self {
+        if let Err(error) = options.validate() {
+            tracing::error!(%error, "MCP endpoint options are invalid; the invalid parts refuse all requests");
+        }
+        let mut host_entries = Vec::new();
+        let mut hosts = Vec::new();
+        for entry in &options.allowed_hosts {
+            if let Some(host) = AllowedHost::parse(entry) {
+                host_entries.push(entry.clone());
+                hosts.push(host);
+            }
+        }
+        let origins: Vec<OriginTuple> = options
+            .allowed_origins
+            .iter()
+            .filter_map(|entry| OriginTuple::parse(entry))
+            .collect();
+
+        // The same allowlists go to rmcp as a second line of defence. Origins are passed with
+        // explicit ports so rmcp's matching is never looser than ours.
+        let config = StreamableHttpServerConfig::default()
+            .with_allowed_hosts(host_entries)
+            .with_allowed_origins(origins.iter().map(OriginTuple::rmcp_entry))
+            .enforce_origin_validation()
+            .with_max_request_body_bytes(options.max_body_bytes)
+            // Handshake clients get sessions; 2026-07-28 requests are stateless either way.
+            .with_legacy_session_mode(true)
+            // Stateless answers as plain JSON when the handler sends nothing before the result.
+            .with_json_response(true)
+            .with_cancellation_token(options.shutdown.clone());
+
+        let mut sessions = LocalSessionManager::default();
+        sessions.session_config.keep_alive = Some(options.session_idle_timeout);
+        let sessions = Arc::new(sessions);
+
+        let inner = StreamableHttpService::new(
+            move || Ok(GatewayHandler::new(backend.clone())),
+            sessions.clone(),
+            config,
+        );
+        Self {
+            inner,
+            sessions,
+            checks: Arc::new(Checks {
+                hosts,
+                origins,
+                max_body_bytes: options.max_body_bytes,
+                max_sessions: options.max_sessions,
+            }),
+        }
+    }
+
+    async fn handle(self, request: Request<Body>) -> Response<Body> {
+        if let Err((status, text)) = self.checks.admit_headers(request.uri(), request.headers()) {
+            return plain_response(status, text);
+        }
+        if request.method() != Method::POST {
+            // GET (session event stream) and DELETE (end session) carry no body.
+            return self.inner.handle(request).await.map(Body::new);
+        }
+
+        let (parts, body) = request.into_parts();
+        let body = match self.checks.read_body(&parts.headers, body).await {
+            Ok(body) => body,
+            Err(refusal) => return refusal,
+        };
+        if is_json(&parts.headers) {
+            let message = match parse_message(&body) {
+                Ok(message) => message,
+                Err(error) => return jsonrpc_error_response(StatusCode::BAD_REQUEST, *error),
+            };
+            if opens_session(&message, &parts.headers)
+                && self.sessions.sessions.read().await.len() >= self.checks.max_sessions
+            {
+                tracing::warn!("refused a new MCP session: session limit reached");
+                let error = JsonRpcError::new(
+                    request_id(&message),
+                    ErrorData::internal_error("too many open sessions; retry later", None),
+                );
+                return jsonrpc_error_response(StatusCode::SERVICE_UNAVAILABLE, error);
+            }
+        }
+        // Anything else (a wrong content type, say) is rmcp's to refuse.
+        let request = Request::from_parts(parts, Full::new(body));
+        self.inner.handle(request).await.map(Body::new)
+    }
+}
+
+impl tower_service::Service<Request<Body>> for McpService {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let service = self.clone();
+        Box::pin(async move { Ok(service.handle(request).await) })
+    }
+}
+
+impl Checks {
+    /// The `Host` and `Origin` checks; a refusal is a status and a plain-text reason.
+    fn admit_headers(
+        &self,
+        uri: &http::Uri,
+        headers: &HeaderMap,
+    ) -> Result<(), (StatusCode, &'static str)> {
+        let host = request_host(uri, headers).ok_or_else(|| {
+            tracing::warn!("refused an MCP request without a usable Host header");
+            (StatusCode::BAD_REQUEST, "missing or malformed Host header")
+        })?;
+        if !self.hosts.iter().any(|allowed| allowed.matches(&host)) {
+            tracing::warn!(host = %host.host, "refused an MCP request for a Host not allowed");
+            return Err((StatusCode::FORBIDDEN, "the Host header is not allowed"));
+        }
+        let mut origins = headers.get_all(header::ORIGIN).iter();
+        if let Some(origin) = origins.next() {
+            let allowed = origins.next().is_none()
+                && origin
+                    .to_str()
+                    .ok()
+                    .and_then(OriginTuple::parse)
+                    .is_some_and(|origin| self.origins.contains(&origin));
+            if !allowed {
+                tracing::warn!(origin = ?origin, "refused an MCP request from an Origin not allowed");
+                return Err((StatusCode::FORBIDDEN, "the Origin is not allowed"));
+            }
+        }
+        Ok(())
+    }
+
+    async fn read_body(&self, headers: &HeaderMap, body: Body) -> Result<Bytes, Response<Body>> {
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > self.max_body_bytes as u64) {
+            return Err(too_large(self.max_body_bytes));
+        }
+        match Limited::new(body, self.max_body_bytes).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
+                Err(too_large(self.max_body_bytes))
+            }
+            Err(error) => {
+                tracing::debug!(%error, "could not read an MCP request body");
+                Err(plain_response(
+                    StatusCode::BAD_REQUEST,
+                    "could not read the request body",
+                ))
+            }
+        }
+    }
+}
+
+fn too_large(limit: usize) -> Response<Body> {
+    plain_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!("the request body exceeds {limit} bytes"),
+    )
+}
+
+/// Decodes a POST body into an MCP client message, or the JSON-RPC error to answer with.
+fn parse_message(body: &[u8]) -> Result<ClientJsonRpcMessage, Box<JsonRpcError>> {
+    let value: Value = serde_json::from_slice(body).map_err(|error| {
+        Box::new(JsonRpcError::new(
+            None,
+            ErrorData::parse_error(
+                format!(
+                    "the request body is not valid JSON (line {}, column {})",
+                    error.line(),
+                    error.column()
+                ),
+                None,
+            ),
+        ))
+    })?;
+    let Value::Object(object) = &value else {
+        let message = if value.is_array() {
+            "batch requests are not supported"
+        } else {
+            "the request must be a JSON-RPC 2.0 object"
+        };
+        return Err(Box::new(JsonRpcError::new(
+            None,
+            ErrorData::invalid_request(message, None),
+        )));
+    };
+    let id = object
+        .get("id")
+        .and_then(|id| RequestId::deserialize(id).ok());
+    match ClientJsonRpcMessage::deserialize(&value) {
+        // `rmcp` decodes a served method with malformed params as a custom request, which it
+        // would answer with "method not found"; the truth is "invalid params".
+        Ok(ClientJsonRpcMessage::Request(request))
+            if matches!(&request.request, ClientRequest::CustomRequest(custom)
+                if SERVED_METHODS.contains(&custom.method.as_str())) =>
+        {
+            Err(Box::new(JsonRpcError::new(
+                Some(request.id),
+                invalid_params(request.request.method()),
+            )))
+        }
+        Ok(message) => Ok(message),
+        Err(_) => {
+            let method = object.get("method").and_then(Value::as_str);
+            let error = match method {
+                Some(method) if object.get("jsonrpc") == Some(&Value::from("2.0")) => {
+                    invalid_params(method)
+                }
+                _ => ErrorData::invalid_request(
+                    "not a JSON-RPC 2.0 request from an MCP client",
+                    None,
+                ),
+            };
+            Err(Box::new(JsonRpcError::new(id, error)))
+        }
+    }
+}
+
+/// Request methods this server answers; their params have a schema `rmcp` checks.
+const SERVED_METHODS: &[&str] = &[
+    "initialize",
+    "ping",
+    "server/discover",
+    "tools/list",
+    "tools/call",
+];
+
+fn invalid_params(method: &str) -> ErrorData {
+    ErrorData::invalid_params(
+        format!(
+            "invalid params for `{}`",
+            portcullis_core::truncate_for_message(method, 64)
+        ),
+        None,
+    )
+}
+
+/// True for an `initialize` that will open a new handshake session.
+fn opens_session(message: &ClientJsonRpcMessage, headers: &HeaderMap) -> bool {
+    matches!(
+        message,
+        ClientJsonRpcMessage::Request(request)
+            if matches!(request.request, ClientRequest::InitializeRequest(_))
+    ) && !headers.contains_key(SESSION_ID_HEADER)
+}
+
+fn request_id(message: &ClientJsonRpcMessage) -> Option<RequestId> {
+    match message {
+        ClientJsonRpcMessage::Request(request) => Some(request.id.clone()),
+        _ => None,
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn jsonrpc_error_response(status: StatusCode, error: JsonRpcError) -> Response<Body> {
+    let body = serde_json::to_vec(&error).unwrap_or_else(|_| {
+        br#"{"jsonrpc":"2.0","error":{"code":-32603,"message":"internal error"}}"#.to_vec()
+    });
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn plain_response(status: StatusCode, text: &str) -> Response<Body> {
+    let mut response = Response::new(Body::from(text.to_owned()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// A `Host` value: lowercase host without IPv6 brackets, and the port if one was given.
+#[derive(Debug, PartialEq, Eq)]
+struct HostPort {
+    host: String,
+    port: Option<u16>,
+}
+
+/// The request's authority: the single `Host` header, or the URI authority (HTTP/2).
+fn request_host(uri: &http::Uri, headers: &HeaderMap) -> Option<HostPort> {
+    let mut values = headers.get_all(header::HOST).iter();
+    let authority = match values.next() {
+        Some(value) => {
+            if values.next().is_some() {
+                return None;
+            }
+            http::uri::Authority::try_from(value.as_bytes()).ok()?
+        }
+        None => uri.authority()?.clone(),
+    };
+    if authority.as_str().contains('@') {
+        return None;
+    }
+    Some(HostPort {
+        host: normalize_host(authority.host()),
+        port: numeric_port(&authority)?,
+    })
+}
+
+/// The port of an authority: `Some(None)` when absent, `None` when present but not a number.
+/// (`http` itself reports a non-numeric port as no port at all.) Assumes no userinfo.
+fn numeric_port(authority: &http::uri::Authority) -> Option<Option<u16>> {
+    let rest = authority.as_str().get(authority.host().len()..)?;
+    if rest.is_empty() {
+        return Some(None);
+    }
+    rest.strip_prefix(':')?.parse::<u16>().ok().map(Some)
+}
+
+fn normalize_host(host: &str) -> String {
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase()
+}
+
+/// An `allowed_hosts` entry: a host that matches any port, or a host with one port.
+#[derive(Debug)]
+struct AllowedHost(HostPort);
+
+impl AllowedHost {
+    fn parse(entry: &str) -> Option<Self> {
+        let entry = entry.trim();
+        if entry.is_empty() || entry.contains(['@', '/', '?', '#']) {
+            return None;
+        }
+        if let Ok(ip) = entry.parse::<IpAddr>() {
+            return Some(Self(HostPort {
+                host: ip.to_string().to_ascii_lowercase(),
+                port: None,
+            }));
+        }
+        let authority = http::uri::Authority::try_from(entry).ok()?;
+        Some(Self(HostPort {
+            host: normalize_host(authority.host()),
+            port: numeric_port(&authority)?,
+        }))
+    }
+
+    fn matches(&self, host: &HostPort) -> bool {
+        self.0.host == host.host && self.0.port.is_none_or(|port| host.port == Some(port))
+    }
+}
+
+/// A browser origin reduced to what RFC 6454 compares: scheme, host and effective port.
+#[derive(Debug, PartialEq, Eq)]
+enum OriginTuple {
+    /// The opaque origin `null`.
+    Null,
+    /// `scheme://host:port`, with the scheme's default port filled in.
+    Tuple {
+        scheme: String,
+        host: String,
+        port: Option<u16>,
+    },
+}
+
+impl OriginTuple {
+    fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("null") {
+            return Some(Self::Null);
+        }
+        let uri = http::Uri::try_from(text).ok()?;
+        let scheme = uri.scheme_str()?.to_ascii_lowercase();
+        let authority = uri.authority()?;
+        let path_ok = matches!(uri.path(), "" | "/") && uri.query().is_none();
+        if !path_ok || authority.as_str().contains('@') || text.contains('#') {
+            return None;
+        }
+        let default_port = match scheme.as_str() {
+            "http" => Some(80),
+            "https" => Some(443),
+            _ => None,
+        };
+        Some(Self::Tuple {
+            host: normalize_host(authority.host()),
+            port: numeric_port(authority)?.or(default_port),
+            scheme,
+        })
+    }
+
+    /// The same origin in the syntax of `rmcp`'s allowlist, with an explicit port.
+    fn rmcp_entry(&self) -> String {
+        match self {
+            Self::Null => "null".to_owned(),
+            Self::Tuple { scheme, host, port } => {
+                let host = if host.contains(':') {
+                    format!("[{host}]")
+                } else {
+                    host.clone()
+                };
+                match port {
+                    Some(port) => format!("{scheme}://{host}:{port}"),
+                    // Our own check already requires an origin without a port here.
+                    None => format!("{scheme}://{host}:*"),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

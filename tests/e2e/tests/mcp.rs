@@ -1,0 +1,216 @@
+//! The MCP front end to end: the rmcp client, in the handshake lifecycle (2025-11-25) and the
+//! stateless one (2026-07-28), against the real gateway in front of the real example API; and the
+//! official Python `mcp` client the same way.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use portcullis_e2e::{Harness, READONLY_SECRET};
+use rmcp::model::{CallToolRequestParams, ClientConfig, ErrorCode, JsonObject, ProtocolVersion};
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt, RunningService, ServiceError};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{Value, json};
+
+fn transport(h: &Harness, token: &str) -> StreamableHttpClientTransport<reqwest::Client> {
+    StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", h.base))
+            .auth_header(token),
+    )
+}
+
+fn args(value: Value) -> JsonObject {
+    match value {
+        Value::Object(map) => map,
+        _ => panic!("arguments must be an object"),
+    }
+}
+
+async fn handshake(h: &Harness, token: &str) -> RunningService<RoleClient, ClientConfig> {
+    let mut info = ClientConfig::default();
+    info.protocol_version = ProtocolVersion::V_2025_11_25;
+    let client = info.serve(transport(h, token)).await.expect("handshake");
+    assert_eq!(
+        client.peer_info().unwrap().protocol_version,
+        ProtocolVersion::V_2025_11_25
+    );
+    client
+}
+
+async fn stateless(h: &Harness, token: &str) -> RunningService<RoleClient, ()> {
+    let client = ()
+        .serve_with_lifecycle(
+            transport(h, token),
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .expect("discover");
+    assert_eq!(
+        client.peer_info().unwrap().protocol_version,
+        ProtocolVersion::V_2026_07_28
+    );
+    client
+}
+
+/// The scenario of the spine, run by any rmcp client lifecycle.
+async fn scenario<S: rmcp::Service<RoleClient>>(h: &Harness, client: &RunningService<RoleClient, S>) {
+    // tools/list: only what the policies could allow; deleteCustomer absent.
+    let tools = client.list_all_tools().await.unwrap();
+    let names: BTreeSet<String> = tools.iter().map(|t| t.name.to_string()).collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["getOrder".into(), "listOrders".into(), "refundOrder".into()])
+    );
+    let get_order = tools.iter().find(|t| t.name == "getOrder").unwrap();
+    assert_eq!(get_order.input_schema["properties"]["id"]["type"], "integer");
+
+    // tools/call getOrder: the real upstream answer comes back.
+    let result = client
+        .call_tool(CallToolRequestParams::new("getOrder").with_arguments(args(json!({"id": 42}))))
+        .await
+        .unwrap();
+    assert_eq!(result.is_error, Some(false));
+    let order = result.structured_content.expect("structured content");
+    assert_eq!(order["id"], 42);
+    assert!(order["customer"]["email"].is_string());
+
+    // Wrong argument type: a tool error naming the path; the upstream receives nothing.
+    let before = h.upstream.requests_seen();
+    let result = client
+        .call_tool(
+            CallToolRequestParams::new("getOrder").with_arguments(args(json!({"id": "42x"}))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(result.is_error, Some(true));
+    let detail = result.structured_content.expect("structured error");
+    assert_eq!(detail["error"], "invalid_arguments");
+    assert_eq!(detail["violations"][0]["path"], "/id");
+    assert_eq!(h.upstream.requests_seen(), before);
+
+    // deleteCustomer: refused, and indistinguishable from a tool that does not exist.
+    let hidden = client
+        .call_tool(CallToolRequestParams::new("deleteCustomer").with_arguments(args(json!({"id": 1}))))
+        .await
+        .unwrap_err();
+    let ServiceError::McpError(hidden) = hidden else {
+        panic!("expected a JSON-RPC error");
+    };
+    assert_eq!(hidden.code, ErrorCode::INVALID_PARAMS);
+    assert_eq!(hidden.message, "unknown tool `deleteCustomer`");
+
+    // A refund above the policy's limit: a tool error with a reason, no policy internals.
+    let result = client
+        .call_tool(CallToolRequestParams::new("refundOrder").with_arguments(args(
+            json!({"id": 5, "amount_cents": 20000, "reason": "late"}),
+        )))
+        .await
+        .unwrap();
+    assert_eq!(result.is_error, Some(true));
+    let detail = result.structured_content.expect("structured error");
+    assert_eq!(detail["error"], "forbidden");
+    assert!(!detail.to_string().contains("support-small-refunds"));
+    assert_eq!(h.upstream.requests_seen(), before);
+}
+
+#[tokio::test]
+async fn rmcp_client_in_handshake_mode() {
+    let h = Harness::start().await;
+    let token = h.demo_token().await;
+    let audit_before = h.audit_records().await;
+    let client = handshake(&h, &token).await;
+    scenario(&h, &client).await;
+    client.cancel().await.unwrap();
+    // Four tools/call requests, four records; listing and the handshake are not calls.
+    assert_eq!(h.audit_records().await - audit_before, 4);
+}
+
+#[tokio::test]
+async fn rmcp_client_in_stateless_mode() {
+    let h = Harness::start().await;
+    let token = h.demo_token().await;
+    let client = stateless(&h, &token).await;
+    scenario(&h, &client).await;
+    client.cancel().await.unwrap();
+
+    // Another agent sees another catalog through the same endpoint.
+    let readonly = h.token_for("readonly-agent", READONLY_SECRET).await;
+    let client = stateless(&h, &readonly).await;
+    let tools = client.list_all_tools().await.unwrap();
+    let names: BTreeSet<String> = tools.iter().map(|t| t.name.to_string()).collect();
+    assert_eq!(names, BTreeSet::from(["getOrder".into(), "listOrders".into()]));
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn mcp_endpoint_checks_host_and_origin() {
+    let h = Harness::start().await;
+    let token = h.demo_token().await;
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                   "clientInfo": {"name": "e2e", "version": "0"}}
+    });
+    let post = |origin: Option<&str>, host: Option<&str>| {
+        let mut request = h
+            .http
+            .post(format!("{}/mcp", h.base))
+            .bearer_auth(&token)
+            .header("accept", "application/json, text/event-stream")
+            .json(&initialize);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        if let Some(host) = host {
+            request = request.header("host", host);
+        }
+        request.send()
+    };
+    assert_eq!(post(None, None).await.unwrap().status(), 200);
+    assert_eq!(
+        post(Some("https://evil.example"), None).await.unwrap().status(),
+        403
+    );
+    let rebinding = post(None, Some("attacker.example:8080")).await.unwrap().status();
+    assert!(rebinding.is_client_error(), "bad Host accepted: {rebinding}");
+}
+
+/// The official Python SDK, installed by `scripts/test` into `.venv`.
+#[tokio::test]
+async fn python_mcp_client() {
+    let Some(python) = std::env::var_os("PORTCULLIS_PYTHON") else {
+        assert!(
+            std::env::var_os("PORTCULLIS_REQUIRE_EXTERNAL").is_none(),
+            "PORTCULLIS_PYTHON is not set but external clients are required"
+        );
+        eprintln!("skipped: PORTCULLIS_PYTHON is not set (scripts/test sets it)");
+        return;
+    };
+    let h = Harness::start().await;
+    let token = h.demo_token().await;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../python/mcp_smoke.py");
+    for version in ["2025-11-25", "2026-07-28"] {
+        let before = h.upstream.requests_seen();
+        let base = h.base.clone();
+        let token = token.clone();
+        let python = python.clone();
+        let script = script.clone();
+        let output = tokio::task::spawn_blocking(move || {
+            Command::new(python)
+                .arg(script)
+                .args(["--url", &format!("{base}/mcp"), "--protocol", version])
+                .env("PORTCULLIS_TOKEN", token)
+                .output()
+        })
+        .await
+        .unwrap()
+        .expect("python runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{version}:\n{stdout}\n{stderr}");
+        assert!(h.upstream.requests_seen() > before, "{version}: upstream not reached");
+    }
+}
