@@ -65,8 +65,7 @@ pub(crate) async fn run(listen: SocketAddr, data_dir: &Path) -> anyhow::Result<(
     });
 
     let resolver = Arc::new(portcullis_egress::SystemResolver::new()?);
-    let gateway =
-        Arc::new(portcullis_pipeline::Gateway::build(&loaded, &secrets, resolver).await?);
+    let gateway = Arc::new(portcullis_pipeline::Gateway::build(&loaded, &secrets, resolver).await?);
     let app = portcullis_http::app(Arc::clone(&gateway), &loaded.config)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -115,8 +114,9 @@ fn write_quickstart(dir: &Path) -> anyhow::Result<PathBuf> {
 /// Reads an agent's demo credentials, or creates them (file mode 0600) on first start.
 fn credentials(path: &Path, agent: &str) -> anyhow::Result<Credentials> {
     if let Ok(text) = std::fs::read_to_string(path) {
-        let creds: Credentials = serde_json::from_str(&text)
-            .with_context(|| format!("`{}` is not valid; delete it to start over", path.display()))?;
+        let creds: Credentials = serde_json::from_str(&text).with_context(|| {
+            format!("`{}` is not valid; delete it to start over", path.display())
+        })?;
         if creds.client_id == agent && !creds.client_secret.is_empty() {
             return Ok(creds);
         }
@@ -154,7 +154,9 @@ fn random_secret() -> String {
 fn upstream_address(base_url: &str) -> anyhow::Result<SocketAddr> {
     let url = url::Url::parse(base_url)?;
     let host = url.host_str().context("the orders API URL has no host")?;
-    let port = url.port_or_known_default().context("the orders API URL has no port")?;
+    let port = url
+        .port_or_known_default()
+        .context("the orders API URL has no port")?;
     format!("{host}:{port}")
         .parse()
         .with_context(|| format!("the example API must listen on an IP address, not `{host}`"))

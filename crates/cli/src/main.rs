@@ -20,7 +20,11 @@ const EXIT_CONFIG: u8 = 78;
 const EXIT_TAMPERED: u8 = 2;
 
 #[derive(Debug, Parser)]
-#[command(name = "portcullis", version, about = "Zero-trust gateway between AI agents and APIs")]
+#[command(
+    name = "portcullis",
+    version,
+    about = "Zero-trust gateway between AI agents and APIs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -122,7 +126,8 @@ struct AuditSource {
 
 /// `HumanDuration` owns the one duration syntax of the project.
 fn humantime_duration(text: &str) -> Result<Duration, String> {
-    text.parse::<portcullis_config::HumanDuration>().map(|d| d.0)
+    text.parse::<portcullis_config::HumanDuration>()
+        .map(|d| d.0)
 }
 
 fn main() -> ExitCode {
@@ -145,8 +150,12 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
-            if err.downcast_ref::<portcullis_config::ConfigError>().is_some()
-                || err.downcast_ref::<portcullis_pipeline::BuildError>().is_some()
+            if err
+                .downcast_ref::<portcullis_config::ConfigError>()
+                .is_some()
+                || err
+                    .downcast_ref::<portcullis_pipeline::BuildError>()
+                    .is_some()
             {
                 ExitCode::from(EXIT_CONFIG)
             } else {

@@ -223,10 +223,8 @@ impl FromStr for SecretRef {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         if let Some(name) = text.strip_prefix("env:") {
-            let valid = !name.is_empty()
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_');
+            let valid =
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !valid {
                 return Err(format!(
                     "`env:` must be followed by a variable name made of letters, digits and `_`, got `env:{}`",
@@ -692,7 +690,8 @@ impl Config {
                 file: self.policies.clone(),
             });
         }
-        if self.issuer.token_ttl.0.is_zero() || self.issuer.token_ttl.0 > self.issuer.max_token_ttl.0
+        if self.issuer.token_ttl.0.is_zero()
+            || self.issuer.token_ttl.0 > self.issuer.max_token_ttl.0
         {
             return Err(invalid(
                 "issuer.token_ttl".into(),

@@ -13,7 +13,11 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 fn fixture(extra: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "api.yaml", "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths: {}\n");
+    write(
+        dir.path(),
+        "api.yaml",
+        "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths: {}\n",
+    );
     std::fs::create_dir_all(dir.path().join("policies")).unwrap();
     let text = format!(
         "policies: policies\napis:\n  - name: orders\n    base_url: http://127.0.0.1:9\n    openapi: api.yaml\n{extra}"
@@ -44,7 +48,10 @@ fn unknown_key_names_line() {
 fn inline_secret_is_refused_without_echo() {
     let (_dir, path) = fixture("agents:\n  - id: a\n    client_secret: hunter2-very-secret\n");
     let err = Config::load(&path).unwrap_err().to_string();
-    assert!(err.contains("inline secret values are not allowed"), "{err}");
+    assert!(
+        err.contains("inline secret values are not allowed"),
+        "{err}"
+    );
     assert!(!err.contains("hunter2"), "{err}");
 }
 
@@ -58,7 +65,10 @@ fn missing_openapi_file_is_named() {
         "policies: policies\napis:\n  - name: x\n    base_url: http://127.0.0.1:9\n    openapi: nope.yaml\n",
     );
     let err = Config::load(&path).unwrap_err().to_string();
-    assert!(err.contains("apis[0].openapi") && err.contains("nope.yaml"), "{err}");
+    assert!(
+        err.contains("apis[0].openapi") && err.contains("nope.yaml"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -77,17 +87,25 @@ fn agent_needs_exactly_one_secret_form() {
 
 #[test]
 fn secret_refs_parse() {
-    assert_eq!("env:ABC_1".parse::<SecretRef>(), Ok(SecretRef::Env("ABC_1".into())));
+    assert_eq!(
+        "env:ABC_1".parse::<SecretRef>(),
+        Ok(SecretRef::Env("ABC_1".into()))
+    );
     assert!("env:".parse::<SecretRef>().is_err());
     assert!("env:A B".parse::<SecretRef>().is_err());
-    assert_eq!("file:x".parse::<SecretRef>(), Ok(SecretRef::File("x".into())));
+    assert_eq!(
+        "file:x".parse::<SecretRef>(),
+        Ok(SecretRef::File("x".into()))
+    );
 }
 
 #[test]
 fn schema_is_generated_and_names_sections() {
     let schema = json_schema();
     let props = &schema["properties"];
-    for key in ["listener", "issuer", "agents", "apis", "tools", "policies", "audit", "limits"] {
+    for key in [
+        "listener", "issuer", "agents", "apis", "tools", "policies", "audit", "limits",
+    ] {
         assert!(props.get(key).is_some(), "schema lacks {key}");
     }
 }

@@ -23,9 +23,9 @@ use axum::routing::{get, post};
 use portcullis_config::Config;
 use portcullis_core::{CallMeta, Denial, DenialKind, Front, Principal};
 use portcullis_mcp::{McpCaller, McpOptions, McpOptionsError, ToolBackend};
-use tokio_util::sync::CancellationToken;
 use portcullis_pipeline::Gateway;
 use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
 
 /// Paths of the well-known endpoints, relative to the public base URL.
 pub mod paths {
@@ -92,7 +92,10 @@ pub fn app(gateway: Arc<Gateway>, config: &Config) -> Result<App, McpOptionsErro
         .route(paths::TOKEN, post(token))
         .route(paths::JWKS, get(jwks))
         .route(paths::AS_METADATA, get(metadata))
-        .route("/healthz", get(|| async { axum::Json(json!({"ok": true})) }))
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(json!({"ok": true})) }),
+        )
         .merge(authenticated)
         .layer(DefaultBodyLimit::max(config.listener.max_body_bytes))
         .with_state(state);
@@ -149,8 +152,7 @@ pub(crate) async fn run_detached(
     args: Value,
 ) -> Result<portcullis_core::UpstreamResponse, Denial> {
     let gateway = Arc::clone(gateway);
-    let task =
-        tokio::spawn(async move { gateway.call(&principal, meta, &name, args).await });
+    let task = tokio::spawn(async move { gateway.call(&principal, meta, &name, args).await });
     match task.await {
         Ok(result) => result,
         Err(err) => {
@@ -173,10 +175,7 @@ fn client_ip(request: &Request) -> Option<IpAddr> {
 /// and recorded.
 async fn identify(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let ip = client_ip(&request);
-    let token_in_query = request
-        .uri()
-        .query()
-        .is_some_and(|q| url_query_has_token(q));
+    let token_in_query = request.uri().query().is_some_and(url_query_has_token);
     let authorization = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -222,9 +221,10 @@ fn unauthorized(denial: &Denial, meta: &CallMeta, presented: bool) -> Response {
         r#"Bearer realm="portcullis""#
     };
     let mut response = problem(denial, meta);
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
     response
 }
 
@@ -262,9 +262,10 @@ async fn token(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+            v.split(';').next().is_some_and(|m| {
+                m.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
         });
     let answer = if is_form {
         let form: Vec<(String, String)> = url::form_urlencoded::parse(&body)

@@ -163,8 +163,13 @@ impl Gateway {
         authorization: Option<&str>,
         token_in_query: bool,
     ) -> Result<Principal, Denial> {
-        let unauthenticated =
-            |detail: &str| Denial::new(DenialKind::Unauthenticated, "a valid bearer token is required").with_internal(detail);
+        let unauthenticated = |detail: &str| {
+            Denial::new(
+                DenialKind::Unauthenticated,
+                "a valid bearer token is required",
+            )
+            .with_internal(detail)
+        };
         if token_in_query {
             return Err(unauthenticated("token in query string refused"));
         }
@@ -236,7 +241,10 @@ impl Gateway {
             Ok(_) => denial,
             Err(err) => {
                 tracing::error!(%err, "audit write failed");
-                Denial::new(DenialKind::Internal, "the gateway could not record this request")
+                Denial::new(
+                    DenialKind::Internal,
+                    "the gateway could not record this request",
+                )
             }
         }
     }
@@ -266,7 +274,10 @@ impl Gateway {
         event.upstream_status = None;
         self.audit.record(event).await.map(|_| ()).map_err(|err| {
             tracing::error!(%err, "audit write failed");
-            Denial::new(DenialKind::Internal, "the gateway could not record this request")
+            Denial::new(
+                DenialKind::Internal,
+                "the gateway could not record this request",
+            )
         })
     }
 
@@ -295,7 +306,10 @@ impl Gateway {
         self.validator.validate(&tool.name, &args)?;
         let Value::Object(args) = args else {
             // INVARIANT: the validator refuses non-object arguments.
-            return Err(Denial::new(DenialKind::Internal, "arguments must be an object"));
+            return Err(Denial::new(
+                DenialKind::Internal,
+                "arguments must be an object",
+            ));
         };
 
         // Stage 7, authorize: Cedar with typed arguments and request context. The permit is
@@ -324,10 +338,19 @@ impl Gateway {
         started: Instant,
     ) -> AuditEvent {
         let (decision, mut reasons, policies) = match result {
-            Ok(_) => (Decision::Allow, vec!["permit".to_owned()], facts.policies.clone()),
+            Ok(_) => (
+                Decision::Allow,
+                vec!["permit".to_owned()],
+                facts.policies.clone(),
+            ),
             Err(denial) => {
                 let mut reasons = vec![format!("{}: {}", denial.kind.code(), denial.message)];
-                reasons.extend(denial.violations.iter().map(|v| format!("{} {}", v.path, v.rule)));
+                reasons.extend(
+                    denial
+                        .violations
+                        .iter()
+                        .map(|v| format!("{} {}", v.path, v.rule)),
+                );
                 reasons.extend(denial.internal.iter().cloned());
                 let policies = if denial.policies.is_empty() {
                     facts.policies.clone()
@@ -401,6 +424,9 @@ mod tests {
         let a = serde_json::json!({"a": 1, "b": [1, 2]});
         let b = serde_json::json!({"b": [1, 2], "a": 1});
         assert_eq!(digest(&a), digest(&b));
-        assert_ne!(digest(&a), digest(&serde_json::json!({"a": 2, "b": [1, 2]})));
+        assert_ne!(
+            digest(&a),
+            digest(&serde_json::json!({"a": 2, "b": [1, 2]}))
+        );
     }
 }

@@ -340,8 +340,9 @@ impl PolicyEngine {
 
     /// Decides one call: a [`Permit`] when Cedar allows it, else a [`DenialKind::Forbidden`]
     /// denial whose message names only the tool. The denial's `policies` are the forbid
-    /// policies that decided (empty when no permit matched), and `internal` says why for the
-    /// audit log: `no permit policy matched`, or Cedar's evaluation errors.
+    /// policies that decided (empty when the call is denied only for lack of a permit), and
+    /// `internal` says why for the audit log: `no permit policy matched`, the arguments not
+    /// fitting the schema, or Cedar's evaluation errors.
     pub fn authorize(&self, req: &AuthzRequest<'_>) -> Result<Permit, Denial> {
         let tool_name = &req.tool.name;
         let deny = |policies: Vec<String>, internal: Vec<String>| {
@@ -390,12 +391,11 @@ impl PolicyEngine {
         let entities = self
             .entities(principal)
             .map_err(|e| deny(Vec::new(), vec![e]))?;
-        // INVARIANT: the request conforms to the schema without Cedar checking it in release
-        // builds (the check costs about a third of a decision): principal and resource types are
-        // fixed, and the context is converted by the same types that generated the schema's
-        // context. Debug builds, and so every test, check it. Were it ever violated, a policy
-        // reading a mistyped value fails to evaluate, which denies: a permit does not apply, and a
-        // failing forbid denies below.
+        // INVARIANT: the request conforms to the schema the policies were validated against:
+        // principal and resource types are fixed, and the context is built by the same types
+        // that generated the schema's context (`context.rs` refuses a value of any other type).
+        // Cedar's own check of this costs about a third of a decision, so only debug builds (and
+        // so every test) run it.
         let request = Request::new(
             self.agent_uid(&principal.agent),
             tool.action.clone(),

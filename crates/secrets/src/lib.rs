@@ -224,7 +224,9 @@ impl fmt::Debug for Injector {
             InjectKind::Query(name) => format!("query {name}"),
             InjectKind::Basic(user) => format!("basic {user}"),
         };
-        f.debug_struct("Injector").field("kind", &kind).finish_non_exhaustive()
+        f.debug_struct("Injector")
+            .field("kind", &kind)
+            .finish_non_exhaustive()
     }
 }
 
@@ -293,10 +295,25 @@ mod tests {
         let file = dir.path().join("s");
         std::fs::write(&file, "from-file\n").unwrap();
         let store = store(&[("PC_TEST_A", "from-env")]);
-        assert!(store.resolve(&SecretRef::Env("PC_TEST_A".into())).unwrap().matches(b"from-env"));
-        assert!(store.resolve(&SecretRef::File(file)).unwrap().matches(b"from-file"));
-        let err = store.resolve(&SecretRef::Env("PC_TEST_MISSING_XYZ".into())).unwrap_err();
-        assert_eq!(err.to_string(), "secret `env:PC_TEST_MISSING_XYZ` is not set");
+        assert!(
+            store
+                .resolve(&SecretRef::Env("PC_TEST_A".into()))
+                .unwrap()
+                .matches(b"from-env")
+        );
+        assert!(
+            store
+                .resolve(&SecretRef::File(file))
+                .unwrap()
+                .matches(b"from-file")
+        );
+        let err = store
+            .resolve(&SecretRef::Env("PC_TEST_MISSING_XYZ".into()))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "secret `env:PC_TEST_MISSING_XYZ` is not set"
+        );
     }
 
     #[test]
@@ -306,7 +323,10 @@ mod tests {
         let mut url = url::Url::parse("http://h/p?a=1&key=evil").unwrap();
         let mut headers = http::HeaderMap::new();
         store
-            .injector(&CredentialConfig::Query { name: "key".into(), secret: k.clone() })
+            .injector(&CredentialConfig::Query {
+                name: "key".into(),
+                secret: k.clone(),
+            })
             .unwrap()
             .inject(&mut headers, &mut url);
         assert_eq!(url.query(), Some("a=1&key=s3cr3t"));
@@ -319,13 +339,19 @@ mod tests {
         assert!(headers[AUTHORIZATION].is_sensitive());
 
         store
-            .injector(&CredentialConfig::Basic { username: "u".into(), secret: k.clone() })
+            .injector(&CredentialConfig::Basic {
+                username: "u".into(),
+                secret: k.clone(),
+            })
             .unwrap()
             .inject(&mut headers, &mut url);
         assert_eq!(headers[AUTHORIZATION], "Basic dTpzM2NyM3Q=");
 
         let injector = store
-            .injector(&CredentialConfig::Header { name: "X-Api-Key".into(), secret: k })
+            .injector(&CredentialConfig::Header {
+                name: "X-Api-Key".into(),
+                secret: k,
+            })
             .unwrap();
         injector.inject(&mut headers, &mut url);
         assert_eq!(headers["x-api-key"], "s3cr3t");

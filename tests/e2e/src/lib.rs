@@ -59,14 +59,18 @@ impl Harness {
         let data_dir = dir.path().join("data");
 
         let upstream = ExampleApi::new(UPSTREAM_TOKEN.to_owned());
-        let api_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let api_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let api_addr = api_listener.local_addr().expect("addr");
         let serving = upstream.clone();
         tokio::spawn(async move {
             let _ = serving.serve(api_listener).await;
         });
 
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
 
         let mut loaded = Config::load(&config_path).expect("quickstart config loads");

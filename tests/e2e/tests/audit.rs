@@ -1,6 +1,13 @@
 //! The audit log end to end: exactly one record per call whatever its outcome, in order, with
 //! the facts that matter; a modified row breaks verification at that row.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed step must stop the test"
+)]
+
 use portcullis_e2e::{DEMO_SECRET, Harness};
 use serde_json::json;
 
@@ -13,12 +20,16 @@ async fn every_call_leaves_exactly_one_record_and_tampering_is_named() {
     let refused = h.token_response("demo-agent", "wrong").await; // 2: token refused
     assert_eq!(refused.status(), 401);
     let calls = [
-        ("getOrder", json!({"id": 1}), 200),                                    // 3 allow
-        ("getOrder", json!({"id": 999}), 200),                                  // 4 allow, upstream 404
-        ("getOrder", json!({"id": "x"}), 422),                                  // 5 invalid
-        ("nope", json!({}), 404),                                               // 6 unknown
-        ("deleteCustomer", json!({"id": 1}), 404),                              // 7 hidden
-        ("refundOrder", json!({"id": 1, "amount_cents": 99999, "reason": "r"}), 403), // 8 deny
+        ("getOrder", json!({"id": 1}), 200),       // 3 allow
+        ("getOrder", json!({"id": 999}), 200),     // 4 allow, upstream 404
+        ("getOrder", json!({"id": "x"}), 422),     // 5 invalid
+        ("nope", json!({}), 404),                  // 6 unknown
+        ("deleteCustomer", json!({"id": 1}), 404), // 7 hidden
+        (
+            "refundOrder",
+            json!({"id": 1, "amount_cents": 99999, "reason": "r"}),
+            403,
+        ), // 8 deny
     ];
     for (tool, args, status) in &calls {
         let response = h.call(Some(&token), tool, args).await;
@@ -42,8 +53,16 @@ async fn every_call_leaves_exactly_one_record_and_tampering_is_named() {
     assert_eq!(
         decisions,
         [
-            "allow", "unauthenticated", "allow", "allow", "invalid", "invalid", "invalid",
-            "deny", "invalid", "unauthenticated"
+            "allow",
+            "unauthenticated",
+            "allow",
+            "allow",
+            "invalid",
+            "invalid",
+            "invalid",
+            "deny",
+            "invalid",
+            "unauthenticated"
         ]
     );
     let allowed = &records[2].event;
@@ -52,7 +71,10 @@ async fn every_call_leaves_exactly_one_record_and_tampering_is_named() {
     assert_eq!(allowed.upstream_status, Some(200));
     assert_eq!(allowed.client_ip.as_deref(), Some("127.0.0.1"));
     assert!(allowed.args_digest.as_ref().is_some_and(|d| d.len() == 64));
-    assert!(!allowed.policies.is_empty(), "the determining permit policy is recorded");
+    assert!(
+        !allowed.policies.is_empty(),
+        "the determining permit policy is recorded"
+    );
     assert!(allowed.policy_version.is_some());
     assert_eq!(records[3].event.upstream_status, Some(404));
     let denied = &records[7].event;

@@ -1,6 +1,13 @@
 //! The HTTP tools API and the OAuth endpoints, end to end: real gateway, real upstream, real
 //! HTTP client on loopback.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed step must stop the test"
+)]
+
 use portcullis_e2e::{DEMO_SECRET, Harness, READONLY_SECRET, UPSTREAM_TOKEN};
 use serde_json::{Value, json};
 
@@ -65,7 +72,10 @@ async fn metadata_and_jwks_are_published() {
         .unwrap();
     assert_eq!(meta["issuer"], h.base);
     assert_eq!(meta["token_endpoint"], format!("{}/oauth/token", h.base));
-    assert_eq!(meta["jwks_uri"], format!("{}/.well-known/jwks.json", h.base));
+    assert_eq!(
+        meta["jwks_uri"],
+        format!("{}/.well-known/jwks.json", h.base)
+    );
     let jwks: Value = h
         .http
         .get(meta["jwks_uri"].as_str().unwrap())
@@ -77,7 +87,10 @@ async fn metadata_and_jwks_are_published() {
         .unwrap();
     let key = &jwks["keys"][0];
     assert_eq!(key["alg"], "ES256");
-    assert!(key.get("d").is_none(), "the private key must never be published");
+    assert!(
+        key.get("d").is_none(),
+        "the private key must never be published"
+    );
 }
 
 #[tokio::test]
@@ -103,7 +116,10 @@ async fn listing_shows_only_permitted_tools_in_both_formats() {
     assert_eq!(names, ["listOrders", "getOrder", "refundOrder"]);
     let get_order = &openai["tools"][1];
     assert_eq!(get_order["type"], "function");
-    assert_eq!(get_order["function"]["parameters"]["properties"]["id"]["type"], "integer");
+    assert_eq!(
+        get_order["function"]["parameters"]["properties"]["id"]["type"],
+        "integer"
+    );
 
     let anthropic: Value = h
         .http
@@ -161,7 +177,10 @@ async fn get_order_reaches_the_upstream_with_the_injected_credential() {
     let seen = h.upstream.last_request().expect("upstream saw the call");
     assert_eq!(seen.method, "GET");
     assert_eq!(seen.path, "/orders/42");
-    let auth = seen.headers.get("authorization").expect("credential injected");
+    let auth = seen
+        .headers
+        .get("authorization")
+        .expect("credential injected");
     assert_eq!(auth, &format!("Bearer {UPSTREAM_TOKEN}"));
     assert!(
         !format!("{:?}", seen.headers).contains(&token),
@@ -175,7 +194,9 @@ async fn wrong_argument_types_are_refused_before_the_upstream() {
     let h = Harness::start().await;
     let token = h.demo_token().await;
     let before = h.upstream.requests_seen();
-    let response = h.call(Some(&token), "getOrder", &json!({"id": "forty-two"})).await;
+    let response = h
+        .call(Some(&token), "getOrder", &json!({"id": "forty-two"}))
+        .await;
     assert_eq!(response.status(), 422);
     assert_eq!(
         response.headers()["content-type"],
@@ -188,7 +209,9 @@ async fn wrong_argument_types_are_refused_before_the_upstream() {
 
     let missing = h.call(Some(&token), "getOrder", &json!({})).await;
     assert_eq!(missing.status(), 422);
-    let extra = h.call(Some(&token), "getOrder", &json!({"id": 1, "sql": "x"})).await;
+    let extra = h
+        .call(Some(&token), "getOrder", &json!({"id": 1, "sql": "x"}))
+        .await;
     assert_eq!(extra.status(), 422);
     let not_json = h
         .http
@@ -202,7 +225,11 @@ async fn wrong_argument_types_are_refused_before_the_upstream() {
     assert_eq!(not_json.status(), 422);
     let body: Value = not_json.json().await.unwrap();
     assert!(body["detail"].as_str().unwrap().contains("not valid JSON"));
-    assert_eq!(h.upstream.requests_seen(), before, "the upstream must receive nothing");
+    assert_eq!(
+        h.upstream.requests_seen(),
+        before,
+        "the upstream must receive nothing"
+    );
 }
 
 #[tokio::test]
@@ -211,7 +238,11 @@ async fn oversized_bodies_are_refused() {
     let token = h.demo_token().await;
     let huge = "x".repeat(2 * 1024 * 1024);
     let response = h
-        .call(Some(&token), "refundOrder", &json!({"id": 1, "amount_cents": 1, "reason": huge}))
+        .call(
+            Some(&token),
+            "refundOrder",
+            &json!({"id": 1, "amount_cents": 1, "reason": huge}),
+        )
         .await;
     assert_eq!(response.status(), 422);
     let body: Value = response.json().await.unwrap();
@@ -224,7 +255,9 @@ async fn hidden_and_forbidden_tools_are_refused_without_leaking_policy() {
     let token = h.demo_token().await;
     let before = h.upstream.requests_seen();
 
-    let hidden = h.call(Some(&token), "deleteCustomer", &json!({"id": 3})).await;
+    let hidden = h
+        .call(Some(&token), "deleteCustomer", &json!({"id": 3}))
+        .await;
     assert_eq!(hidden.status(), 404);
     let hidden: Value = hidden.json().await.unwrap();
     let missing = h.call(Some(&token), "noSuchTool", &json!({"id": 3})).await;
@@ -232,8 +265,14 @@ async fn hidden_and_forbidden_tools_are_refused_without_leaking_policy() {
     let missing: Value = missing.json().await.unwrap();
     assert_eq!(hidden["code"], "unknown_tool");
     assert_eq!(
-        hidden["detail"].as_str().unwrap().replace("deleteCustomer", "X"),
-        missing["detail"].as_str().unwrap().replace("noSuchTool", "X"),
+        hidden["detail"]
+            .as_str()
+            .unwrap()
+            .replace("deleteCustomer", "X"),
+        missing["detail"]
+            .as_str()
+            .unwrap()
+            .replace("noSuchTool", "X"),
         "a hidden tool must look exactly like a missing one"
     );
 

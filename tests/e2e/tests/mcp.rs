@@ -2,6 +2,13 @@
 //! stateless one (2026-07-28), against the real gateway in front of the real example API; and the
 //! official Python `mcp` client the same way.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed step must stop the test"
+)]
+
 use std::collections::BTreeSet;
 use std::process::Command;
 
@@ -15,8 +22,7 @@ use serde_json::{Value, json};
 
 fn transport(h: &Harness, token: &str) -> StreamableHttpClientTransport<reqwest::Client> {
     StreamableHttpClientTransport::from_config(
-        StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", h.base))
-            .auth_header(token),
+        StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", h.base)).auth_header(token),
     )
 }
 
@@ -56,7 +62,10 @@ async fn stateless(h: &Harness, token: &str) -> RunningService<RoleClient, ()> {
 }
 
 /// The scenario of the spine, run by any rmcp client lifecycle.
-async fn scenario<S: rmcp::Service<RoleClient>>(h: &Harness, client: &RunningService<RoleClient, S>) {
+async fn scenario<S: rmcp::Service<RoleClient>>(
+    h: &Harness,
+    client: &RunningService<RoleClient, S>,
+) {
     // tools/list: only what the policies could allow; deleteCustomer absent.
     let tools = client.list_all_tools().await.unwrap();
     let names: BTreeSet<String> = tools.iter().map(|t| t.name.to_string()).collect();
@@ -65,7 +74,10 @@ async fn scenario<S: rmcp::Service<RoleClient>>(h: &Harness, client: &RunningSer
         BTreeSet::from(["getOrder".into(), "listOrders".into(), "refundOrder".into()])
     );
     let get_order = tools.iter().find(|t| t.name == "getOrder").unwrap();
-    assert_eq!(get_order.input_schema["properties"]["id"]["type"], "integer");
+    assert_eq!(
+        get_order.input_schema["properties"]["id"]["type"],
+        "integer"
+    );
 
     // tools/call getOrder: the real upstream answer comes back.
     let result = client
@@ -93,7 +105,9 @@ async fn scenario<S: rmcp::Service<RoleClient>>(h: &Harness, client: &RunningSer
 
     // deleteCustomer: refused, and indistinguishable from a tool that does not exist.
     let hidden = client
-        .call_tool(CallToolRequestParams::new("deleteCustomer").with_arguments(args(json!({"id": 1}))))
+        .call_tool(
+            CallToolRequestParams::new("deleteCustomer").with_arguments(args(json!({"id": 1}))),
+        )
         .await
         .unwrap_err();
     let ServiceError::McpError(hidden) = hidden else {
@@ -104,9 +118,11 @@ async fn scenario<S: rmcp::Service<RoleClient>>(h: &Harness, client: &RunningSer
 
     // A refund above the policy's limit: a tool error with a reason, no policy internals.
     let result = client
-        .call_tool(CallToolRequestParams::new("refundOrder").with_arguments(args(
-            json!({"id": 5, "amount_cents": 20000, "reason": "late"}),
-        )))
+        .call_tool(
+            CallToolRequestParams::new("refundOrder").with_arguments(args(
+                json!({"id": 5, "amount_cents": 20000, "reason": "late"}),
+            )),
+        )
         .await
         .unwrap();
     assert_eq!(result.is_error, Some(true));
@@ -141,7 +157,10 @@ async fn rmcp_client_in_stateless_mode() {
     let client = stateless(&h, &readonly).await;
     let tools = client.list_all_tools().await.unwrap();
     let names: BTreeSet<String> = tools.iter().map(|t| t.name.to_string()).collect();
-    assert_eq!(names, BTreeSet::from(["getOrder".into(), "listOrders".into()]));
+    assert_eq!(
+        names,
+        BTreeSet::from(["getOrder".into(), "listOrders".into()])
+    );
     client.cancel().await.unwrap();
 }
 
@@ -171,11 +190,20 @@ async fn mcp_endpoint_checks_host_and_origin() {
     };
     assert_eq!(post(None, None).await.unwrap().status(), 200);
     assert_eq!(
-        post(Some("https://evil.example"), None).await.unwrap().status(),
+        post(Some("https://evil.example"), None)
+            .await
+            .unwrap()
+            .status(),
         403
     );
-    let rebinding = post(None, Some("attacker.example:8080")).await.unwrap().status();
-    assert!(rebinding.is_client_error(), "bad Host accepted: {rebinding}");
+    let rebinding = post(None, Some("attacker.example:8080"))
+        .await
+        .unwrap()
+        .status();
+    assert!(
+        rebinding.is_client_error(),
+        "bad Host accepted: {rebinding}"
+    );
 }
 
 /// The official Python SDK, installed by `scripts/test` into `.venv`.
@@ -211,6 +239,9 @@ async fn python_mcp_client() {
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "{version}:\n{stdout}\n{stderr}");
-        assert!(h.upstream.requests_seen() > before, "{version}: upstream not reached");
+        assert!(
+            h.upstream.requests_seen() > before,
+            "{version}: upstream not reached"
+        );
     }
 }

@@ -2,6 +2,13 @@
 //! all get the same 401 with a `WWW-Authenticate: Bearer` challenge, on both fronts, and each
 //! refusal is recorded.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed step must stop the test"
+)]
+
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use portcullis_e2e::Harness;
@@ -66,12 +73,21 @@ async fn assert_refused(h: &Harness, token: Option<&str>, case: &str) {
     let before = h.upstream.requests_seen();
     let response = h.call(token, "getOrder", &json!({"id": 1})).await;
     assert_eq!(response.status(), 401, "{case}: HTTP front");
-    let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(challenge.starts_with("Bearer "), "{case}: {challenge}");
     let body = response.text().await.unwrap();
-    assert!(body.contains("a valid bearer token is required"), "{case}: {body}");
+    assert!(
+        body.contains("a valid bearer token is required"),
+        "{case}: {body}"
+    );
     for leak in ["expired", "signature", "audience", "alg", "kid"] {
-        assert!(!body.to_lowercase().contains(leak), "{case}: body says `{leak}`: {body}");
+        assert!(
+            !body.to_lowercase().contains(leak),
+            "{case}: body says `{leak}`: {body}"
+        );
     }
 
     let mut mcp = h
@@ -85,8 +101,15 @@ async fn assert_refused(h: &Harness, token: Option<&str>, case: &str) {
     }
     let response = mcp.send().await.unwrap();
     assert_eq!(response.status(), 401, "{case}: MCP front");
-    assert!(response.headers().contains_key("www-authenticate"), "{case}");
-    assert_eq!(h.upstream.requests_seen(), before, "{case}: upstream reached");
+    assert!(
+        response.headers().contains_key("www-authenticate"),
+        "{case}"
+    );
+    assert_eq!(
+        h.upstream.requests_seen(),
+        before,
+        "{case}: upstream reached"
+    );
 }
 
 #[tokio::test]
@@ -137,7 +160,10 @@ async fn tokens_in_the_query_string_are_refused() {
     let token = h.demo_token().await;
     let response = h
         .http
-        .post(format!("{}/v1/tools/getOrder/call?access_token={token}", h.base))
+        .post(format!(
+            "{}/v1/tools/getOrder/call?access_token={token}",
+            h.base
+        ))
         .json(&json!({"id": 1}))
         .send()
         .await
@@ -146,7 +172,10 @@ async fn tokens_in_the_query_string_are_refused() {
     // Even with a valid header, a token in the query is refused (it leaks into logs).
     let response = h
         .http
-        .post(format!("{}/v1/tools/getOrder/call?access_token={token}", h.base))
+        .post(format!(
+            "{}/v1/tools/getOrder/call?access_token={token}",
+            h.base
+        ))
         .bearer_auth(&token)
         .json(&json!({"id": 1}))
         .send()

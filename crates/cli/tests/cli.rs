@@ -1,0 +1,280 @@
+//! The `portcullis` binary: `check` gives each class of bad configuration its own message and a
+//! non-zero exit; `audit verify` names the first tampered record; `token` mints a usable token.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed step must stop the test"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
+
+/// A copy of the quickstart in a temporary folder, so each test can break it its own way.
+fn quickstart() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart");
+    copy_dir(&source, dir.path());
+    let config = dir.path().join("portcullis.yaml");
+    (dir, config)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn portcullis(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("PORTCULLIS_LOG", "error")
+        .env_remove("PORTCULLIS_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn check(config: &Path) -> (i32, String) {
+    let output = portcullis(&["check", "--config", config.to_str().unwrap()]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), text)
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "fixture lacks `{from}`");
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn check_accepts_the_quickstart() {
+    let (_dir, config) = quickstart();
+    let (code, text) = check(&config);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("ok: 4 tools, 4 policies"), "{text}");
+}
+
+#[test]
+fn check_prints_the_generated_cedar_schema() {
+    let (_dir, config) = quickstart();
+    let output = portcullis(&[
+        "check",
+        "--print-schema",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    assert!(text.contains("namespace Portcullis"), "{text}");
+    assert!(text.contains("\"getOrder\""), "{text}");
+}
+
+#[test]
+fn each_class_of_bad_config_gets_its_own_message() {
+    // Unknown key: named, with its line.
+    let (_dir, config) = quickstart();
+    edit(
+        &config,
+        "max_body_bytes: 1048576",
+        "max_body_bytes: 1048576\n  max_bodee: 3",
+    );
+    let (code, text) = check(&config);
+    assert_ne!(code, 0);
+    assert!(text.contains("portcullis.yaml:"), "{text}");
+    assert!(text.contains("max_bodee"), "{text}");
+
+    // Missing file.
+    let (_dir, config) = quickstart();
+    edit(
+        &config,
+        "openapi: orders.openapi.yaml",
+        "openapi: missing.yaml",
+    );
+    let (code, text) = check(&config);
+    assert_ne!(code, 0);
+    assert!(
+        text.contains("apis[0].openapi") && text.contains("missing.yaml"),
+        "{text}"
+    );
+    assert!(text.contains("does not exist"), "{text}");
+
+    // Inline secret: refused, and never echoed.
+    let (_dir, config) = quickstart();
+    edit(
+        &config,
+        "client_secret: env:PORTCULLIS_DEMO_CLIENT_SECRET",
+        "client_secret: sup3r-s3cret-value",
+    );
+    let (code, text) = check(&config);
+    assert_ne!(code, 0);
+    assert!(
+        text.contains("inline secret values are not allowed"),
+        "{text}"
+    );
+    assert!(!text.contains("sup3r-s3cret-value"), "{text}");
+
+    // A policy with a syntax error: file and line.
+    let (dir, config) = quickstart();
+    std::fs::write(
+        dir.path().join("policies/broken.cedar"),
+        "@id(\"broken\")\npermit (\n  principal,\n  action,\n  resource\n) when { context.args. };\n",
+    )
+    .unwrap();
+    let (code, text) = check(&config);
+    assert_ne!(code, 0);
+    assert!(text.contains("broken.cedar"), "{text}");
+    assert!(text.contains(":6"), "{text}");
+
+    // A policy naming a tool that does not exist.
+    let (dir, config) = quickstart();
+    std::fs::write(
+        dir.path().join("policies/typo.cedar"),
+        "@id(\"typo\")\npermit (\n  principal,\n  action == Portcullis::Action::\"deleteCustomr\",\n  resource\n);\n",
+    )
+    .unwrap();
+    let (code, text) = check(&config);
+    assert_ne!(code, 0);
+    assert!(text.contains("typo.cedar"), "{text}");
+    assert!(text.contains("deleteCustomr"), "{text}");
+
+    // A policy naming an argument the tool does not have.
+    let (dir, config) = quickstart();
+    std::fs::write(
+        dir.path().join("policies/arg.cedar"),
+        "@id(\"arg\")\npermit (\n  principal,\n  action == Portcullis::Action::\"refundOrder\",\n  resource\n) when { context.args.amount <= 5 };\n",
+    )
+    .unwrap();
+    let (code, text) = check(&config);
+    assert_ne!(code, 0);
+    assert!(text.contains("arg.cedar"), "{text}");
+    assert!(text.contains("amount"), "{text}");
+
+    // A tool selection naming an operation the document lacks.
+    let (_dir, config) = quickstart();
+    edit(
+        &config,
+        "operations: [refundOrder]",
+        "operations: [refundOrders]",
+    );
+    let (code, text) = check(&config);
+    assert_ne!(code, 0);
+    assert!(text.contains("refundOrders"), "{text}");
+}
+
+#[test]
+fn token_mints_a_token_the_identity_accepts() {
+    let (dir, config) = quickstart();
+    let data = dir.path().join("data");
+    let output = Command::new(BIN)
+        .args([
+            "token",
+            "--config",
+            config.to_str().unwrap(),
+            "--agent",
+            "demo-agent",
+        ])
+        .args(["--ttl", "2m", "--data-dir", data.to_str().unwrap()])
+        .env("PORTCULLIS_DEMO_CLIENT_SECRET", "x")
+        .env("PORTCULLIS_READONLY_CLIENT_SECRET", "y")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let token = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(token.trim().split('.').count(), 3, "{token}");
+    assert!(data.join("signing-key.pem").is_file());
+
+    let unknown = Command::new(BIN)
+        .args([
+            "token",
+            "--config",
+            config.to_str().unwrap(),
+            "--agent",
+            "nobody",
+        ])
+        .args(["--data-dir", data.to_str().unwrap()])
+        .env("PORTCULLIS_DEMO_CLIENT_SECRET", "x")
+        .env("PORTCULLIS_READONLY_CLIENT_SECRET", "y")
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+}
+
+#[test]
+fn audit_verify_names_the_tampered_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let log = portcullis_audit::AuditLog::open(&path, portcullis_config::AuditSync::Full)
+            .await
+            .unwrap();
+        for i in 0..5 {
+            log.record(portcullis_core::AuditEvent {
+                time: "2026-11-21T00:00:00.000000Z".into(),
+                request_id: format!("req-{i}"),
+                agent: Some("demo-agent".into()),
+                subject: None,
+                client_ip: Some("127.0.0.1".into()),
+                front: portcullis_core::Front::Http,
+                tool: Some("getOrder".into()),
+                args_digest: None,
+                decision: portcullis_core::Decision::Allow,
+                reasons: vec!["permit".into()],
+                policies: vec!["p".into()],
+                upstream_status: Some(200),
+                latency_us: 10,
+                policy_version: Some("v".into()),
+            })
+            .await
+            .unwrap();
+        }
+        log.close().await;
+    });
+    let data_dir = dir.path().to_str().unwrap();
+    let ok = portcullis(&["audit", "verify", "--data-dir", data_dir]);
+    assert!(ok.status.success());
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("5 records, chain intact"));
+
+    let tail = portcullis(&["audit", "tail", "--data-dir", data_dir, "-n", "2"]);
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&tail.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["request_id"], "req-4");
+
+    runtime.block_on(async {
+        let url = format!("sqlite://{}", path.display());
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::query("UPDATE audit_records SET tool = 'deleteCustomer' WHERE seq = 3")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    });
+    let broken = portcullis(&["audit", "verify", "--data-dir", data_dir]);
+    assert_eq!(broken.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&broken.stdout);
+    assert!(
+        text.contains("record 3") && text.contains("req-2"),
+        "{text}"
+    );
+}
