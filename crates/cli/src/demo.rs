@@ -27,7 +27,11 @@ struct Credentials {
 const DEMO_AGENT: &str = "demo-agent";
 const READONLY_AGENT: &str = "readonly-agent";
 
-pub(crate) async fn run(listen: SocketAddr, data_dir: &Path) -> anyhow::Result<()> {
+pub(crate) async fn run(
+    listen: SocketAddr,
+    data_dir: &Path,
+    api_listen: Option<SocketAddr>,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create data directory `{}`", data_dir.display()))?;
     let data_dir = std::fs::canonicalize(data_dir)?;
@@ -50,10 +54,20 @@ pub(crate) async fn run(listen: SocketAddr, data_dir: &Path) -> anyhow::Result<(
     let api = loaded
         .config
         .apis
-        .iter()
+        .iter_mut()
         .find(|a| a.name == "orders")
         .context("the quickstart config has no `orders` API")?;
-    let api_addr = upstream_address(&api.base_url)?;
+    let api_addr = match api_listen {
+        Some(addr) => {
+            api.base_url = format!("http://{addr}");
+            anyhow::ensure!(
+                addr.ip().is_loopback(),
+                "the example API must listen on loopback (the quickstart allowlists 127.0.0.1 only)"
+            );
+            addr
+        }
+        None => upstream_address(&api.base_url)?,
+    };
     let api_listener = tokio::net::TcpListener::bind(api_addr)
         .await
         .with_context(|| format!("cannot start the example API on {api_addr}"))?;

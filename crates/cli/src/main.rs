@@ -56,6 +56,10 @@ enum Command {
         /// State folder (signing key, audit log, demo credentials).
         #[arg(long, default_value = ".portcullis")]
         data_dir: PathBuf,
+        /// Example API listen address (default: the host and port of the quickstart config's
+        /// `orders` base URL, 127.0.0.1:8081).
+        #[arg(long)]
+        api_listen: Option<SocketAddr>,
     },
     /// Mint a short-lived access token for an agent (for scripts and batch jobs).
     Token {
@@ -189,8 +193,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             config,
             print_schema,
         } => check(&config, print_schema),
-        Command::Demo { listen, data_dir } => {
-            demo::run(listen, &data_dir).await?;
+        Command::Demo {
+            listen,
+            data_dir,
+            api_listen,
+        } => {
+            demo::run(listen, &data_dir, api_listen).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Token { config, agent, ttl } => {

@@ -278,3 +278,93 @@ fn audit_verify_names_the_tampered_record() {
         "{text}"
     );
 }
+
+/// `portcullis demo`: the banner, the credentials file, and a real call through the gateway.
+#[test]
+fn demo_runs_the_quickstart_end_to_end() {
+    use std::io::{BufRead as _, BufReader};
+
+    let dir = tempfile::tempdir().unwrap();
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+    };
+    let (gateway, api) = (free(), free());
+    let data = dir.path().join("state");
+    let mut child = Command::new(BIN)
+        .args([
+            "demo",
+            "--listen",
+            &gateway.to_string(),
+            "--api-listen",
+            &api.to_string(),
+        ])
+        .args(["--data-dir", data.to_str().unwrap()])
+        .env("PORTCULLIS_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut banner = String::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        banner.push_str(&line);
+        banner.push('\n');
+        if line.starts_with("Audit log:") {
+            break;
+        }
+    }
+    let result = std::panic::catch_unwind(|| {
+        let base = format!("http://{gateway}");
+        assert!(
+            banner.contains(&format!("MCP endpoint   {base}/mcp")),
+            "{banner}"
+        );
+        assert!(banner.contains("\"mcpServers\""), "{banner}");
+        let creds: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(data.join("demo-credentials.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(creds["client_id"], "demo-agent");
+        let secret = creds["client_secret"].as_str().unwrap();
+        assert!(
+            banner.contains(secret),
+            "the banner prints the secret for the user"
+        );
+
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let http = reqwest::Client::builder().no_proxy().build().unwrap();
+            let token: serde_json::Value = http
+                .post(format!("{base}/oauth/token"))
+                .basic_auth("demo-agent", Some(secret))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let token = token["access_token"].as_str().unwrap();
+            let order: serde_json::Value = http
+                .post(format!("{base}/v1/tools/getOrder/call"))
+                .bearer_auth(token)
+                .json(&serde_json::json!({"id": 42}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(order["result"]["id"], 42, "{order}");
+            assert!(order["result"]["customer"]["card_number"].is_string());
+        });
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}

@@ -274,11 +274,10 @@ async fn token(
         let authorization = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let agent = form
-            .iter()
-            .find(|(k, _)| k == "client_id")
-            .map(|(_, v)| v.clone())
-            .or_else(|| authorization.and_then(basic_user));
+        let agent = state
+            .gateway
+            .identity()
+            .requested_agent(&form, authorization);
         let authorization = authorization.map(str::to_owned);
         let gateway = Arc::clone(&state.gateway);
         // Client authentication runs argon2, tens of milliseconds of CPU: keep it off the
@@ -334,24 +333,6 @@ async fn token(
     response
 }
 
-/// The client id of a Basic `Authorization` header, for the audit record only.
-fn basic_user(header: &str) -> Option<String> {
-    use base64::Engine as _;
-    let (scheme, rest) = header.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(rest.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (user, _) = text.split_once(':')?;
-    let user: String = url::form_urlencoded::parse(format!("u={user}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())?;
-    Some(user)
-}
-
 /// `GET /.well-known/jwks.json`.
 async fn jwks(State(state): State<AppState>) -> Response {
     let mut response = axum::Json(state.gateway.identity().jwks()).into_response();
@@ -404,13 +385,5 @@ mod tests {
         assert!(url_query_has_token("a=1&access_token=x"));
         assert!(url_query_has_token("ACCESS_TOKEN=x"));
         assert!(!url_query_has_token("token=x"));
-    }
-
-    #[test]
-    fn basic_user_decodes_form_encoding() {
-        // "demo%2Dagent:secret"
-        let header = "Basic ZGVtbyUyRGFnZW50OnNlY3JldA==";
-        assert_eq!(basic_user(header).as_deref(), Some("demo-agent"));
-        assert_eq!(basic_user("Bearer x"), None);
     }
 }

@@ -262,6 +262,21 @@ impl Identity {
         self.issue(agent, scopes, self.token_ttl)
     }
 
+    /// The configured agent a token request names (by HTTP Basic or `client_id`), for the audit
+    /// record. `None` when the request names no configured agent: an unknown id is never
+    /// echoed, since callers sometimes send a secret in its place.
+    pub fn requested_agent(
+        &self,
+        form: &[(String, String)],
+        authorization: Option<&str>,
+    ) -> Option<String> {
+        let form = Form::parse(form).ok()?;
+        let presented = client::presented(&form, authorization).ok()?;
+        self.agents
+            .get(&presented.client_id)
+            .map(|agent| agent.id.clone())
+    }
+
     /// Issues a token for a configured agent without its secret (the `portcullis token`
     /// command). `ttl` defaults to `issuer.token_ttl` and is capped at `issuer.max_token_ttl`.
     pub fn mint(&self, agent: &str, ttl: Option<Duration>) -> Result<TokenResponse, OAuthError> {

@@ -206,10 +206,38 @@ async fn mcp_endpoint_checks_host_and_origin() {
     );
 }
 
-/// The official Python SDK, installed by `scripts/test` into `.venv`.
+/// Runs the Python smoke script once; returns (exit code, stdout, stderr).
+async fn python(
+    python: &std::ffi::OsStr,
+    url: &str,
+    token: &str,
+    version: &str,
+    env: &[(&str, &str)],
+) -> (i32, String, String) {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../python/mcp_smoke.py");
+    let mut command = Command::new(python);
+    command
+        .arg(script)
+        .args(["--url", url, "--protocol", version])
+        .env("PORTCULLIS_TOKEN", token);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("python runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The official Python SDK, installed by `scripts/test` into `.venv`, in both lifecycles.
 #[tokio::test]
 async fn python_mcp_client() {
-    let Some(python) = std::env::var_os("PORTCULLIS_PYTHON") else {
+    let Some(interpreter) = std::env::var_os("PORTCULLIS_PYTHON") else {
         assert!(
             std::env::var_os("PORTCULLIS_REQUIRE_EXTERNAL").is_none(),
             "PORTCULLIS_PYTHON is not set but external clients are required"
@@ -219,29 +247,75 @@ async fn python_mcp_client() {
     };
     let h = Harness::start().await;
     let token = h.demo_token().await;
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../python/mcp_smoke.py");
+    let url = format!("{}/mcp", h.base);
     for version in ["2025-11-25", "2026-07-28"] {
+        // Listing is exact (deleteCustomer absent) and getOrder returns the upstream's order.
         let before = h.upstream.requests_seen();
-        let base = h.base.clone();
-        let token = token.clone();
-        let python = python.clone();
-        let script = script.clone();
-        let output = tokio::task::spawn_blocking(move || {
-            Command::new(python)
-                .arg(script)
-                .args(["--url", &format!("{base}/mcp"), "--protocol", version])
-                .env("PORTCULLIS_TOKEN", token)
-                .output()
-        })
-        .await
-        .unwrap()
-        .expect("python runs");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "{version}:\n{stdout}\n{stderr}");
+        let (code, out, err) = python(
+            &interpreter,
+            &url,
+            &token,
+            version,
+            &[
+                ("MCP_EXPECT_TOOLS", "listOrders,getOrder,refundOrder"),
+                ("MCP_CALL_TOOL", "getOrder"),
+                ("MCP_CALL_ARGS", r#"{"id": 42}"#),
+            ],
+        )
+        .await;
+        assert_eq!(code, 0, "{version}:\n{out}\n{err}");
         assert!(
-            h.upstream.requests_seen() > before,
-            "{version}: upstream not reached"
+            out.contains("\"id\": 42") || out.contains("\"id\":42"),
+            "{version}: {out}"
         );
+        assert_eq!(h.upstream.requests_seen(), before + 1, "{version}");
+
+        // Wrong argument type: a tool error, and the upstream receives nothing.
+        let (code, out, err) = python(
+            &interpreter,
+            &url,
+            &token,
+            version,
+            &[
+                ("MCP_CALL_TOOL", "getOrder"),
+                ("MCP_CALL_ARGS", r#"{"id": "forty-two"}"#),
+                ("MCP_EXPECT_ERROR", "true"),
+            ],
+        )
+        .await;
+        assert_eq!(code, 0, "{version}:\n{out}\n{err}");
+        assert!(out.contains("invalid_arguments"), "{version}: {out}");
+        assert_eq!(h.upstream.requests_seen(), before + 1, "{version}");
+
+        // deleteCustomer: refused as an unknown tool.
+        let (code, out, err) = python(
+            &interpreter,
+            &url,
+            &token,
+            version,
+            &[
+                ("MCP_CALL_TOOL", "deleteCustomer"),
+                ("MCP_CALL_ARGS", r#"{"id": 1}"#),
+            ],
+        )
+        .await;
+        assert_eq!(code, 1, "{version}:\n{out}\n{err}");
+        assert!(
+            format!("{out}{err}").contains("unknown tool"),
+            "{version}: {out}{err}"
+        );
+
+        // A bad token: the SDK fails (it reports the 401 as a generic error), and the gateway
+        // recorded the refusal at the identify stage.
+        let (code, out, err) = python(&interpreter, &url, "not-a-token", version, &[]).await;
+        assert_eq!(code, 1, "{version}:\n{out}\n{err}");
+        let last = portcullis_audit::tail(&h.audit_path(), 1).await.unwrap();
+        assert_eq!(
+            last[0].event.decision.as_str(),
+            "unauthenticated",
+            "{version}"
+        );
+        assert_eq!(last[0].event.front.as_str(), "mcp", "{version}");
+        assert_eq!(h.upstream.requests_seen(), before + 1, "{version}");
     }
 }
