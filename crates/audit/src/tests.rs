@@ -616,3 +616,55 @@ async fn dropping_every_handle_stops_the_writer_cleanly() {
     within(async { while stopped.changed().await.is_ok() {} }).await;
     assert_eq!(verify(&path).await.expect("verify").records, 3);
 }
+
+/// Batches larger than one `INSERT` statement take the transaction path, smaller ones a single
+/// autocommit statement; both chain and commit every record.
+#[tokio::test]
+async fn large_and_small_batches_are_committed_and_chained() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = db_path(&dir);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    let mut conn = write_options(&path, AuditSync::Full)
+        .connect()
+        .await
+        .expect("connect");
+    migrator().run(&mut conn).await.expect("schema");
+    let head = load_head(&mut conn).await.expect("head");
+    let writer = Writer::new(conn, head, Arc::new(AtomicBool::new(false)));
+
+    let (commands, queue) = mpsc::channel(2 * MAX_BATCH);
+    let send = |i: u64| {
+        let (columns, parts) = Columns::from_event(event(i)).expect("encode");
+        let (ack, answer) = oneshot::channel();
+        commands
+            .try_send(Command::Record {
+                columns,
+                parts,
+                ack,
+            })
+            .map_err(|_| ())
+            .expect("queued");
+        answer
+    };
+    // Queued before the writer starts, so its first batch holds all of them.
+    let answers: Vec<_> = (1..=100).map(send).collect();
+    let running = tokio::spawn(writer.run(queue));
+    for (answer, expected) in answers.into_iter().zip(1..) {
+        let seq = within(answer).await.expect("answered").expect("committed");
+        assert_eq!(seq, expected);
+    }
+    let answers: Vec<_> = (101..=103).map(send).collect();
+    for (answer, expected) in answers.into_iter().zip(101..) {
+        let seq = within(answer).await.expect("answered").expect("committed");
+        assert_eq!(seq, expected);
+    }
+    commands
+        .try_send(Command::Close)
+        .map_err(|_| ())
+        .expect("close");
+    within(running).await.expect("writer");
+
+    let report = verify(&path).await.expect("verify");
+    assert_eq!(report.records, 103);
+    assert!(report.is_intact(), "{report:?}");
+}

@@ -205,42 +205,61 @@ impl Writer {
         }
     }
 
+    /// Inserts the rows atomically. A batch that fits in one statement is one autocommit
+    /// `INSERT`, which SQLite commits as its own transaction (with the configured fsync): one
+    /// round trip to the database thread instead of three (begin, insert, commit). A larger
+    /// batch is inserted in chunks inside an explicit transaction.
     async fn insert(&mut self, rows: Vec<Prepared>) -> Result<(), sqlx::Error> {
+        if rows.len() <= ROWS_PER_STATEMENT {
+            let query = insert_query(&self.inserts, rows)?;
+            query.execute(&mut self.conn).await?;
+            return Ok(());
+        }
         let mut tx = self.conn.begin_with("BEGIN IMMEDIATE").await?;
         let mut rows = rows.into_iter().peekable();
         while rows.peek().is_some() {
             let chunk: Vec<Prepared> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
-            let Some(sql) = self.inserts.get(chunk.len().saturating_sub(1)) else {
-                return Err(sqlx::Error::Protocol(
-                    "insert chunk size out of range".into(),
-                ));
-            };
-            let mut query = sqlx::query(sql.clone());
-            for row in chunk {
-                let c = row.columns;
-                query = query
-                    .bind(c.seq)
-                    .bind(c.time)
-                    .bind(c.request_id)
-                    .bind(c.agent)
-                    .bind(c.subject)
-                    .bind(c.client_ip)
-                    .bind(c.front)
-                    .bind(c.tool)
-                    .bind(c.args_digest)
-                    .bind(c.decision)
-                    .bind(c.reasons)
-                    .bind(c.policies)
-                    .bind(c.upstream_status)
-                    .bind(c.latency_us)
-                    .bind(c.policy_version)
-                    .bind(row.prev_hash)
-                    .bind(row.hash);
-            }
+            let query = insert_query(&self.inserts, chunk)?;
             query.execute(&mut *tx).await?;
         }
         tx.commit().await
     }
+}
+
+/// One multi-row `INSERT` of at most [`ROWS_PER_STATEMENT`] rows (`inserts[n - 1]` inserts
+/// `n`), with its values bound.
+fn insert_query(
+    inserts: &[SqlStr],
+    rows: Vec<Prepared>,
+) -> Result<sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>, sqlx::Error> {
+    let Some(sql) = inserts.get(rows.len().saturating_sub(1)) else {
+        return Err(sqlx::Error::Protocol(
+            "insert chunk size out of range".into(),
+        ));
+    };
+    let mut query = sqlx::query(sql.clone());
+    for row in rows {
+        let c = row.columns;
+        query = query
+            .bind(c.seq)
+            .bind(c.time)
+            .bind(c.request_id)
+            .bind(c.agent)
+            .bind(c.subject)
+            .bind(c.client_ip)
+            .bind(c.front)
+            .bind(c.tool)
+            .bind(c.args_digest)
+            .bind(c.decision)
+            .bind(c.reasons)
+            .bind(c.policies)
+            .bind(c.upstream_status)
+            .bind(c.latency_us)
+            .bind(c.policy_version)
+            .bind(row.prev_hash)
+            .bind(row.hash);
+    }
+    Ok(query)
 }
 
 /// `INSERT INTO audit_records (...) VALUES (?, ...), ...` for `rows` rows.

@@ -14,6 +14,13 @@ use clap::{Args, Parser, Subcommand};
 use portcullis_config::{Config, Loaded};
 use portcullis_secrets::SecretStore;
 
+/// jemalloc instead of the system allocator: a call allocates a few hundred times on the
+/// runtime thread and frees some of it on the audit log's database thread, and glibc's malloc
+/// spent about a tenth of the gateway's CPU on that (see docs/PERFORMANCE.md).
+#[cfg(all(unix, not(target_env = "musl")))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Exit code for a configuration the gateway refuses (`EX_CONFIG` of sysexits.h).
 const EXIT_CONFIG: u8 = 78;
 /// Exit code when `audit verify` finds a broken chain.

@@ -109,7 +109,16 @@ pub async fn serve(
     app: App,
     signal: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt as _;
+
     let App { router, shutdown } = app;
+    // Answers are small and often streamed in pieces (MCP event streams): without TCP_NODELAY,
+    // Nagle's algorithm meets the client's delayed ACK and each answer waits about 40 ms.
+    let listener = listener.tap_io(|stream| {
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(%err, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

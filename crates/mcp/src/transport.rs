@@ -292,6 +292,16 @@ fn too_large(limit: usize) -> Response<Body> {
 
 /// Decodes a POST body into an MCP client message, or the JSON-RPC error to answer with.
 fn parse_message(body: &[u8]) -> Result<ClientJsonRpcMessage, Box<JsonRpcError>> {
+    // Fast path for the common case, a well-formed JSON object: decode the message straight from
+    // the bytes, without the intermediate `Value` the error reporting below needs. Whatever it
+    // does not accept goes the full way, which decides (and words) every refusal.
+    let is_object = body
+        .iter()
+        .find(|byte| !byte.is_ascii_whitespace())
+        .is_some_and(|&byte| byte == b'{');
+    if is_object && let Ok(message) = serde_json::from_slice::<ClientJsonRpcMessage>(body) {
+        return refuse_malformed_served(message);
+    }
     let value: Value = serde_json::from_slice(body).map_err(|error| {
         Box::new(JsonRpcError::new(
             None,
@@ -320,18 +330,7 @@ fn parse_message(body: &[u8]) -> Result<ClientJsonRpcMessage, Box<JsonRpcError>>
         .get("id")
         .and_then(|id| RequestId::deserialize(id).ok());
     match ClientJsonRpcMessage::deserialize(&value) {
-        // `rmcp` decodes a served method with malformed params as a custom request, which it
-        // would answer with "method not found"; the truth is "invalid params".
-        Ok(ClientJsonRpcMessage::Request(request))
-            if matches!(&request.request, ClientRequest::CustomRequest(custom)
-                if SERVED_METHODS.contains(&custom.method.as_str())) =>
-        {
-            Err(Box::new(JsonRpcError::new(
-                Some(request.id),
-                invalid_params(request.request.method()),
-            )))
-        }
-        Ok(message) => Ok(message),
+        Ok(message) => refuse_malformed_served(message),
         Err(_) => {
             let method = object.get("method").and_then(Value::as_str);
             let error = match method {
@@ -345,6 +344,25 @@ fn parse_message(body: &[u8]) -> Result<ClientJsonRpcMessage, Box<JsonRpcError>>
             };
             Err(Box::new(JsonRpcError::new(id, error)))
         }
+    }
+}
+
+/// `rmcp` decodes a served method with malformed params as a custom request, which it would
+/// answer with "method not found"; the truth is "invalid params".
+fn refuse_malformed_served(
+    message: ClientJsonRpcMessage,
+) -> Result<ClientJsonRpcMessage, Box<JsonRpcError>> {
+    match message {
+        ClientJsonRpcMessage::Request(request)
+            if matches!(&request.request, ClientRequest::CustomRequest(custom)
+                if SERVED_METHODS.contains(&custom.method.as_str())) =>
+        {
+            Err(Box::new(JsonRpcError::new(
+                Some(request.id),
+                invalid_params(request.request.method()),
+            )))
+        }
+        message => Ok(message),
     }
 }
 

@@ -3,8 +3,11 @@
 //! Arguments are converted by the same [`ArgType`] that generated the `args` record of the
 //! schema: declared properties are converted (recursively), undeclared ones (including those whose
 //! JSON Schema Cedar cannot express) are left out, and a value of the wrong JSON type or a missing
-//! required property is an error, so the call is denied rather than judged on partial data. The
-//! request is then still checked against the schema by Cedar.
+//! required property is an error, so the call is denied rather than judged on partial data.
+//!
+//! Only the attributes the deciding policies can read are built ([`Needs`], worked out at load
+//! time); every argument is still checked against its type. Debug builds (and so every test) also
+//! build the whole context and have Cedar check it against the schema.
 //!
 //! Cedar's JSON context parser is not used: it costs tens of microseconds per call (untagged serde
 //! deserialization of every value), several times the whole decision. For the same reason the
@@ -20,6 +23,7 @@ use parking_lot::RwLock;
 use portcullis_core::{Arguments, Principal};
 use serde_json::Value;
 
+use crate::needs::Needs;
 use crate::schema::{ArgType, Field};
 
 /// Most client addresses whose `ipaddr` value is kept; the cache is emptied when full.
@@ -34,7 +38,7 @@ pub(crate) struct ContextBuilder {
 }
 
 impl ContextBuilder {
-    /// The context of one call: `args`, `ip`, `time`, `hour` and `token`.
+    /// The whole context of one call: `args`, `ip`, `time`, `hour` and `token`.
     pub(crate) fn build(
         &self,
         args: &[Field],
@@ -43,49 +47,42 @@ impl ContextBuilder {
         client_ip: Option<IpAddr>,
         received_at: DateTime<Utc>,
     ) -> Result<Context, String> {
-        let strings = |items: &[String]| {
-            RestrictedExpression::new_set(
-                items
-                    .iter()
-                    .map(|s| RestrictedExpression::new_string(s.clone())),
-            )
-        };
-        let token = RestrictedExpression::new_record([
-            (
-                "jti".to_owned(),
-                RestrictedExpression::new_string(principal.token_id.clone()),
-            ),
-            (
-                "sub".to_owned(),
-                RestrictedExpression::new_string(principal.subject.clone()),
-            ),
-            (
-                "client_id".to_owned(),
-                RestrictedExpression::new_string(principal.agent.clone()),
-            ),
-            ("scopes".to_owned(), strings(&principal.scopes)),
-            ("roles".to_owned(), strings(&principal.roles)),
-            (
-                "iat".to_owned(),
-                RestrictedExpression::new_long(principal.issued_at),
-            ),
-            (
-                "exp".to_owned(),
-                RestrictedExpression::new_long(principal.expires_at),
-            ),
-        ])
-        .map_err(|e| e.to_string())?;
-        Context::from_pairs([
-            ("args".to_owned(), record(args, values, &mut String::new())?),
-            ("ip".to_owned(), self.ip(client_ip)),
-            ("time".to_owned(), self.time(received_at)),
-            (
+        self.build_for(args, values, principal, client_ip, received_at, &Needs::All)
+    }
+
+    /// The part of the context of one call that `needs` says the deciding policies read.
+    ///
+    /// Every argument is checked against its type whether or not it is read, so an argument
+    /// that does not fit the schema is refused whatever the policies look at.
+    pub(crate) fn build_for(
+        &self,
+        args: &[Field],
+        values: &Arguments,
+        principal: &Principal,
+        client_ip: Option<IpAddr>,
+        received_at: DateTime<Utc>,
+        needs: &Needs,
+    ) -> Result<Context, String> {
+        let mut pairs = Vec::with_capacity(5);
+        if let Some(args) = record(args, values, &mut String::new(), needs.attribute("args"))? {
+            pairs.push(("args".to_owned(), args));
+        }
+        if needs.attribute("ip").is_some() {
+            pairs.push(("ip".to_owned(), self.ip(client_ip)));
+        }
+        if needs.attribute("time").is_some() {
+            pairs.push(("time".to_owned(), self.time(received_at)));
+        }
+        if needs.attribute("hour").is_some() {
+            pairs.push((
                 "hour".to_owned(),
                 RestrictedExpression::new_long(i64::from(received_at.hour())),
-            ),
-            ("token".to_owned(), token),
-        ])
-        .map_err(|e| e.to_string())
+            ));
+        }
+        if let Some(token_needs) = needs.attribute("token") {
+            pairs.push(("token".to_owned(), token(principal, token_needs)?));
+        }
+        Context::from_pairs(pairs).map_err(|e| e.to_string())
     }
 
     /// The caller address; IPv4-mapped IPv6 addresses as IPv4, unknown as `0.0.0.0`.
@@ -117,29 +114,80 @@ impl ContextBuilder {
     }
 }
 
-/// Converts a JSON value to the Cedar value of `ty`. `path` is the JSON pointer of the value,
-/// for the error message.
-fn convert(ty: &ArgType, value: &Value, path: &mut String) -> Result<RestrictedExpression, String> {
+/// The `token` record, with the attributes `needs` names.
+fn token(principal: &Principal, needs: &Needs) -> Result<RestrictedExpression, String> {
+    let strings = |items: &[String]| {
+        RestrictedExpression::new_set(
+            items
+                .iter()
+                .map(|s| RestrictedExpression::new_string(s.clone())),
+        )
+    };
+    let wanted = |name: &str| needs.attribute(name).is_some();
+    let mut attributes = Vec::with_capacity(7);
+    if wanted("jti") {
+        let jti = RestrictedExpression::new_string(principal.token_id.clone());
+        attributes.push(("jti".to_owned(), jti));
+    }
+    if wanted("sub") {
+        let sub = RestrictedExpression::new_string(principal.subject.clone());
+        attributes.push(("sub".to_owned(), sub));
+    }
+    if wanted("client_id") {
+        let client_id = RestrictedExpression::new_string(principal.agent.clone());
+        attributes.push(("client_id".to_owned(), client_id));
+    }
+    if wanted("scopes") {
+        attributes.push(("scopes".to_owned(), strings(&principal.scopes)));
+    }
+    if wanted("roles") {
+        attributes.push(("roles".to_owned(), strings(&principal.roles)));
+    }
+    if wanted("iat") {
+        let iat = RestrictedExpression::new_long(principal.issued_at);
+        attributes.push(("iat".to_owned(), iat));
+    }
+    if wanted("exp") {
+        let exp = RestrictedExpression::new_long(principal.expires_at);
+        attributes.push(("exp".to_owned(), exp));
+    }
+    RestrictedExpression::new_record(attributes).map_err(|e| e.to_string())
+}
+
+/// Checks a JSON value against `ty` and, when `needs` is given, converts the part it names to
+/// the Cedar value of `ty`. `path` is the JSON pointer of the value, for the error message.
+fn convert(
+    ty: &ArgType,
+    value: &Value,
+    path: &mut String,
+    needs: Option<&Needs>,
+) -> Result<Option<RestrictedExpression>, String> {
     let mismatch = |path: &str, expected: &str| format!("argument `{path}` is not {expected}");
     match (ty, value) {
-        (ArgType::String, Value::String(s)) => Ok(RestrictedExpression::new_string(s.clone())),
-        (ArgType::Bool, Value::Bool(b)) => Ok(RestrictedExpression::new_bool(*b)),
+        (ArgType::String, Value::String(s)) => {
+            Ok(needs.map(|_| RestrictedExpression::new_string(s.clone())))
+        }
+        (ArgType::Bool, Value::Bool(b)) => Ok(needs.map(|_| RestrictedExpression::new_bool(*b))),
         (ArgType::Long, Value::Number(n)) => n
             .as_i64()
             .or_else(|| integral(n))
-            .map(RestrictedExpression::new_long)
+            .map(|long| needs.map(|_| RestrictedExpression::new_long(long)))
             .ok_or_else(|| mismatch(path, "a 64-bit integer")),
         (ArgType::Set(item), Value::Array(items)) => {
+            // A set is only ever read whole: Cedar has no attribute access into its elements.
+            let element_needs = needs.map(|_| &Needs::All);
             let len = path.len();
-            let mut elements = Vec::with_capacity(items.len());
+            let mut elements = Vec::with_capacity(if needs.is_some() { items.len() } else { 0 });
             for (i, element) in items.iter().enumerate() {
                 path.push_str(&format!("/{i}"));
-                elements.push(convert(item, element, path)?);
+                if let Some(element) = convert(item, element, path, element_needs)? {
+                    elements.push(element);
+                }
                 path.truncate(len);
             }
-            Ok(RestrictedExpression::new_set(elements))
+            Ok(needs.map(|_| RestrictedExpression::new_set(elements)))
         }
-        (ArgType::Record(fields), Value::Object(map)) => record(fields, map, path),
+        (ArgType::Record(fields), Value::Object(map)) => record(fields, map, path, needs),
         (ArgType::String, _) => Err(mismatch(path, "a string")),
         (ArgType::Bool, _) => Err(mismatch(path, "a boolean")),
         (ArgType::Long, _) => Err(mismatch(path, "an integer")),
@@ -148,20 +196,25 @@ fn convert(ty: &ArgType, value: &Value, path: &mut String) -> Result<RestrictedE
     }
 }
 
-/// Converts an object to a record of the declared fields; undeclared properties are left out.
+/// Checks an object against the declared fields and, when `needs` is given, converts it to a
+/// record of the declared fields it names; undeclared properties are left out.
 fn record(
     fields: &[Field],
     map: &serde_json::Map<String, Value>,
     path: &mut String,
-) -> Result<RestrictedExpression, String> {
+    needs: Option<&Needs>,
+) -> Result<Option<RestrictedExpression>, String> {
     let len = path.len();
-    let mut attributes = Vec::with_capacity(fields.len());
+    let mut attributes = Vec::new();
     for field in fields {
         match map.get(&field.name) {
             Some(value) => {
                 path.push('/');
                 path.push_str(&field.name.replace('~', "~0").replace('/', "~1"));
-                attributes.push((field.name.clone(), convert(&field.ty, value, path)?));
+                let field_needs = needs.and_then(|needs| needs.attribute(&field.name));
+                if let Some(converted) = convert(&field.ty, value, path, field_needs)? {
+                    attributes.push((field.name.clone(), converted));
+                }
                 path.truncate(len);
             }
             None if field.required => {
@@ -173,7 +226,9 @@ fn record(
             None => {}
         }
     }
-    RestrictedExpression::new_record(attributes).map_err(|e| e.to_string())
+    needs
+        .map(|_| RestrictedExpression::new_record(attributes).map_err(|e| e.to_string()))
+        .transpose()
 }
 
 /// `3.0` as `3`: JSON Schema counts integral floats as integers. `None` unless the number is

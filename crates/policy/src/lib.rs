@@ -53,13 +53,16 @@
 //!   the conditions are decided per call.
 //! - Per request only the context is built, directly as Cedar values (not through Cedar's JSON
 //!   parser, which costs several times a whole decision), by the same types that generated the
-//!   schema. The rest is built once and cached: the policy set per distinct selection, the
-//!   entity store per agent and role set, and the `ipaddr`/`datetime` values (the caches are
-//!   bounded and emptied when full).
+//!   schema, and only the attributes the selected policies can read (their attribute paths are
+//!   read from each policy at load; a context the analysis cut too short makes a policy fail to
+//!   evaluate, which denies). The rest is built once and cached: the policy set and the
+//!   attributes it reads per distinct selection, the entity store per agent and role set, and the
+//!   `ipaddr`/`datetime` values (the caches are bounded and emptied when full).
 
 mod context;
 mod error;
 mod load;
+mod needs;
 mod schema;
 mod scope;
 
@@ -79,6 +82,7 @@ use portcullis_core::{Arguments, CallMeta, Denial, DenialKind, Principal, trunca
 pub use error::{PolicyError, Problem};
 
 use context::ContextBuilder;
+use needs::Needs;
 use schema::{ArgType, Field};
 use scope::{ActionScope, HeadScope, PrincipalIndex, Principals};
 
@@ -103,7 +107,7 @@ pub struct PolicyEngine {
     action_entities: Vec<Entity>,
     contexts: ContextBuilder,
     /// Policy sets by the (sorted) indices of the policies in them.
-    sets: RwLock<HashMap<Vec<u32>, Arc<PolicySet>>>,
+    sets: RwLock<HashMap<Vec<u32>, Arc<Selection>>>,
     /// Entity stores (the agent and every action) by agent and sorted role set.
     entities: RwLock<HashMap<PrincipalKey, Arc<Entities>>>,
 }
@@ -116,6 +120,15 @@ struct LoadedPolicy {
     permit: bool,
     /// A forbid without conditions: whenever its scope holds, the call is denied.
     unconditional_forbid: bool,
+    /// The parts of the context its conditions read.
+    needs: Needs,
+}
+
+/// The policies that decide a call, as a Cedar policy set, and the parts of the context they
+/// read.
+struct Selection {
+    set: PolicySet,
+    needs: Needs,
 }
 
 /// Everything about one tool that is known before any request.
@@ -255,6 +268,7 @@ impl PolicyEngine {
                 permit: p.policy.effect() == Effect::Permit,
                 unconditional_forbid: p.policy.effect() == Effect::Forbid
                     && !p.policy.has_non_scope_constraint(),
+                needs: Needs::of_policy(&p.policy),
                 policy: p.policy,
             })
             .collect();
@@ -375,19 +389,22 @@ impl PolicyEngine {
                 vec![format!("the call does not fit the policy schema: {e}")],
             )
         };
+        let selection = self
+            .selection(&selected)
+            .map_err(|e| deny(Vec::new(), vec![e]))?;
+        let policies = &selection.set;
+        // Only what the selected policies can read (see `needs.rs`).
         let context = self
             .contexts
-            .build(
+            .build_for(
                 &tool.args,
                 req.args,
                 principal,
                 req.meta.client_ip,
                 req.meta.received_at,
+                &selection.needs,
             )
             .map_err(misfit)?;
-        let policies = self
-            .policy_set(&selected)
-            .map_err(|e| deny(Vec::new(), vec![e]))?;
         let entities = self
             .entities(principal)
             .map_err(|e| deny(Vec::new(), vec![e]))?;
@@ -395,18 +412,37 @@ impl PolicyEngine {
         // principal and resource types are fixed, and the context is built by the same types
         // that generated the schema's context (`context.rs` refuses a value of any other type).
         // Cedar's own check of this costs about a third of a decision, so only debug builds (and
-        // so every test) run it.
+        // so every test) run it, on the whole context: the one decided on may leave out
+        // attributes no selected policy reads, which the schema check would refuse.
+        if cfg!(debug_assertions) {
+            let whole = self
+                .contexts
+                .build(
+                    &tool.args,
+                    req.args,
+                    principal,
+                    req.meta.client_ip,
+                    req.meta.received_at,
+                )
+                .map_err(misfit)?;
+            Request::new(
+                self.agent_uid(&principal.agent),
+                tool.action.clone(),
+                tool.resource.clone(),
+                whole,
+                Some(&self.schema),
+            )
+            .map_err(|e| misfit(e.to_string()))?;
+        }
         let request = Request::new(
             self.agent_uid(&principal.agent),
             tool.action.clone(),
             tool.resource.clone(),
             context,
-            cfg!(debug_assertions).then_some(&self.schema),
+            None,
         )
         .map_err(|e| misfit(e.to_string()))?;
-        let response = self
-            .authorizer
-            .is_authorized(&request, &policies, &entities);
+        let response = self.authorizer.is_authorized(&request, policies, &entities);
         let diagnostics = response.diagnostics();
         let errors: Vec<String> = diagnostics.errors().map(ToString::to_string).collect();
         let reasons: Vec<String> = diagnostics.reason().map(ToString::to_string).collect();
@@ -465,25 +501,30 @@ impl PolicyEngine {
         flags().any(|p| p.permit) && !flags().any(|p| p.unconditional_forbid)
     }
 
-    /// The policy set of the given policies, built once per distinct selection.
-    fn policy_set(&self, selected: &[u32]) -> Result<Arc<PolicySet>, String> {
-        if let Some(set) = self.sets.read().get(selected) {
-            return Ok(Arc::clone(set));
+    /// The policy set of the given policies and what they read, built once per distinct
+    /// selection.
+    fn selection(&self, selected: &[u32]) -> Result<Arc<Selection>, String> {
+        if let Some(selection) = self.sets.read().get(selected) {
+            return Ok(Arc::clone(selection));
         }
-        let policies = selected
-            .iter()
-            .filter_map(|&i| self.policies.get(i as usize))
-            .map(|p| p.policy.clone());
-        let set = Arc::new(
-            PolicySet::from_policies(policies)
-                .map_err(|e| format!("cannot assemble the policy set: {e}"))?,
-        );
+        let loaded = || {
+            selected
+                .iter()
+                .filter_map(|&i| self.policies.get(i as usize))
+        };
+        let set = PolicySet::from_policies(loaded().map(|p| p.policy.clone()))
+            .map_err(|e| format!("cannot assemble the policy set: {e}"))?;
+        let mut needs = Needs::default();
+        for policy in loaded() {
+            needs.merge(&policy.needs);
+        }
+        let selection = Arc::new(Selection { set, needs });
         let mut sets = self.sets.write();
         if sets.len() >= MAX_CACHED_SETS {
             sets.clear();
         }
-        sets.insert(selected.to_vec(), Arc::clone(&set));
-        Ok(set)
+        sets.insert(selected.to_vec(), Arc::clone(&selection));
+        Ok(selection)
     }
 
     /// The entity store for a principal: its agent entity (parents: its roles) and every action

@@ -834,3 +834,68 @@ permit(principal == Portcullis::Agent::"auditor", action == Portcullis::Action::
         assert_eq!(permit.policies(), ["p.cedar#1"]);
     }
 }
+
+#[test]
+fn contexts_hold_only_what_the_selected_policies_read() {
+    let engine = engine(
+        r#"
+permit(principal in Portcullis::Role::"support", action == Portcullis::Action::"getOrder", resource)
+when { context.token.scopes.contains("orders:read") };
+permit(principal, action == Portcullis::Action::"refundOrder", resource)
+when { context.args has amount_cents && context.ip.isLoopback() };
+"#,
+    );
+    let who = support();
+    let attributes = |tool_name: &str, args: Value| {
+        let tool = engine.tools.get(tool_name).expect("tool");
+        let selected = tool.index.select(&who.agent, &who.roles);
+        let selection = engine.selection(&selected).expect("selection");
+        let Value::Object(args) = args else {
+            panic!("object")
+        };
+        let context = engine
+            .contexts
+            .build_for(
+                &tool.args,
+                &args,
+                &who,
+                None,
+                chrono::Utc::now(),
+                &selection.needs,
+            )
+            .expect("converts");
+        let mut names: Vec<String> = context.into_iter().map(|(name, _)| name).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(attributes("getOrder", json!({"id": 1})), ["token"]);
+    assert_eq!(
+        attributes("refundOrder", json!({"id": 1, "amount_cents": 5})),
+        ["args", "ip"]
+    );
+    // Arguments nobody reads are still checked.
+    let tool = engine.tools.get("getOrder").expect("tool");
+    let Value::Object(args) = json!({"id": "seven"}) else {
+        panic!("object")
+    };
+    assert!(
+        engine
+            .contexts
+            .build_for(
+                &tool.args,
+                &args,
+                &who,
+                None,
+                chrono::Utc::now(),
+                &Needs::default()
+            )
+            .is_err()
+    );
+    // The decisions are the ones the whole context gives.
+    assert!(call(&engine, &who, "getOrder", json!({"id": 1})).is_ok());
+    let loopback = Some(IpAddr::from([127, 0, 0, 1]));
+    let refund = json!({"id": 1, "amount_cents": 5});
+    assert!(call_from(&engine, &who, "refundOrder", refund.clone(), loopback).is_ok());
+    assert!(call(&engine, &who, "refundOrder", refund).is_err());
+    assert!(call_from(&engine, &who, "refundOrder", json!({"id": 1}), loopback).is_err());
+}

@@ -188,3 +188,23 @@ fn non_numeric_ports_are_rejected_everywhere() {
     headers.insert(header::HOST, HeaderValue::from_static("localhost:abc"));
     assert!(request_host(&http::Uri::from_static("/mcp"), &headers).is_none());
 }
+
+#[test]
+fn decoding_from_bytes_agrees_with_decoding_through_a_value() {
+    let bodies = [
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"getOrder","arguments":{"id":42,"x":[1.5,{"a":null}]},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#,
+        r#" {"jsonrpc":"2.0","id":"s","method":"tools/list","params":{}}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        r#"{"jsonrpc":"2.0","id":7,"result":{}}"#,
+        r#"{"jsonrpc":"2.0","id":3,"method":"x/unknown","params":{"k":1,"k":2}}"#,
+        r#"{"jsonrpc":"2.0","id":4,"id":5,"method":"tools/list"}"#,
+    ];
+    for body in bodies {
+        let fast = parse_message(body.as_bytes()).map(|m| serde_json::to_value(m).unwrap());
+        let value: Value = serde_json::from_str(body).unwrap();
+        let slow = ClientJsonRpcMessage::deserialize(&value)
+            .map(|m| serde_json::to_value(m).unwrap())
+            .ok();
+        assert_eq!(fast.ok(), slow, "{body}");
+    }
+}
