@@ -208,16 +208,8 @@ impl Gateway {
         let result = self.run(principal, &meta, tool, args, &mut facts).await;
         let event = self.event(Some(principal), &meta, Some(tool), &facts, &result, started);
         // Stage 12, audit: on every exit path, before the answer leaves.
-        match self.audit.record(event).await {
-            Ok(_) => result,
-            Err(err) => {
-                tracing::error!(%err, request_id = %meta.request_id, "audit write failed; refusing to answer");
-                Err(Denial::new(
-                    DenialKind::Internal,
-                    "the gateway could not record this call; try again later",
-                ))
-            }
-        }
+        self.write(event).await?;
+        result
     }
 
     /// Records a request refused by the front before the pipeline could run: no valid token
@@ -237,15 +229,9 @@ impl Gateway {
             Err(denial) => denial,
             Ok(_) => Denial::new(DenialKind::Internal, "internal error"),
         };
-        match self.audit.record(event).await {
-            Ok(_) => denial,
-            Err(err) => {
-                tracing::error!(%err, "audit write failed");
-                Denial::new(
-                    DenialKind::Internal,
-                    "the gateway could not record this request",
-                )
-            }
+        match self.write(event).await {
+            Ok(()) => denial,
+            Err(failure) => failure,
         }
     }
 
@@ -272,11 +258,18 @@ impl Gateway {
         let mut event = self.event(None, &meta, None, &facts, &result, Instant::now());
         event.agent = agent.map(|a| portcullis_core::truncate_for_message(a, 128));
         event.upstream_status = None;
+        self.write(event).await
+    }
+
+    /// Appends one audit record. A record that cannot be written becomes an internal denial:
+    /// the caller gets an error rather than an unrecorded answer (fail closed).
+    async fn write(&self, event: AuditEvent) -> Result<(), Denial> {
+        let request_id = event.request_id.clone();
         self.audit.record(event).await.map(|_| ()).map_err(|err| {
-            tracing::error!(%err, "audit write failed");
+            tracing::error!(%err, %request_id, "audit write failed; refusing to answer");
             Denial::new(
                 DenialKind::Internal,
-                "the gateway could not record this request",
+                "the gateway could not record this request; try again later",
             )
         })
     }
