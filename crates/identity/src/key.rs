@@ -14,12 +14,13 @@ use aws_lc_rs::signature::{
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use jsonwebtoken::{Algorithm, EncodingKey};
 use portcullis_config::SigningAlgorithm;
 use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::error::IdentityError;
+use crate::jws::VerifyingKey;
 
 /// The key file's name inside the data folder.
 pub(crate) const KEY_FILE: &str = "signing-key.pem";
@@ -37,8 +38,8 @@ pub(crate) struct SigningKey {
     pub(crate) kid: String,
     /// The private key, for signing.
     pub(crate) encoding: EncodingKey,
-    /// The public key, for verifying.
-    pub(crate) decoding: DecodingKey,
+    /// The public key, for verifying; built from `jwk` by the same rule as any JWK.
+    pub(crate) public: VerifyingKey,
     /// The public JWK with `kid`, `alg` and `use`.
     pub(crate) jwk: serde_json::Value,
 }
@@ -98,34 +99,33 @@ pub(crate) fn from_pkcs8(der: &[u8]) -> Result<SigningKey, &'static str> {
         let kid = thumbprint(&format!(
             r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#
         ));
-        let decoding = DecodingKey::from_ec_components(&x, &y)
-            .map_err(|_| "P-256 public key is not usable")?;
         let jwk = json!({
             "kty": "EC", "crv": "P-256", "x": x, "y": y,
             "kid": kid, "alg": "ES256", "use": "sig",
         });
+        let public = VerifyingKey::from_jwk(&jwk).map_err(|_| "P-256 public key is not usable")?;
         return Ok(SigningKey {
             algorithm: Algorithm::ES256,
             kid,
             encoding: EncodingKey::from_ec_der(der),
-            decoding,
+            public,
             jwk,
         });
     }
     if let Ok(pair) = Ed25519KeyPair::from_pkcs8(der) {
         let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
         let kid = thumbprint(&format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#));
-        let decoding =
-            DecodingKey::from_ed_components(&x).map_err(|_| "Ed25519 public key is not usable")?;
         let jwk = json!({
             "kty": "OKP", "crv": "Ed25519", "x": x,
             "kid": kid, "alg": "EdDSA", "use": "sig",
         });
+        let public =
+            VerifyingKey::from_jwk(&jwk).map_err(|_| "Ed25519 public key is not usable")?;
         return Ok(SigningKey {
             algorithm: Algorithm::EdDSA,
             kid,
             encoding: EncodingKey::from_ed_der(der),
-            decoding,
+            public,
             jwk,
         });
     }

@@ -23,6 +23,7 @@
 mod cache;
 mod client;
 mod error;
+mod jws;
 mod key;
 mod token;
 
@@ -31,7 +32,6 @@ use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use argon2::{Argon2, PasswordHasher as _};
-use jsonwebtoken::Validation;
 use portcullis_config::Config;
 pub use portcullis_core::Principal;
 use portcullis_secrets::SecretStore;
@@ -62,7 +62,6 @@ pub struct Identity {
     issuer: String,
     audience: String,
     key: SigningKey,
-    validation: Validation,
     agents: HashMap<String, Agent>,
     decoy: Credential,
     token_ttl: u64,
@@ -161,12 +160,10 @@ impl Identity {
         let issuer = config.issuer_url();
         let audience = config.audience();
         let leeway = config.issuer.leeway.0.as_secs();
-        let validation = token::validation(key.algorithm, &issuer, &audience, leeway);
         let identity = Self {
             issuer,
             audience,
             key,
-            validation,
             agents,
             decoy,
             token_ttl: config.issuer.token_ttl.0.as_secs(),
@@ -185,17 +182,17 @@ impl Identity {
         let message = b"portcullis signing key self-test";
         let signature = jsonwebtoken::crypto::sign(message, &self.key.encoding, self.key.algorithm)
             .map_err(|e| IdentityError::Crypto(e.to_string()))?;
-        match jsonwebtoken::crypto::verify(
-            &signature,
+        if jws::verify_detached(
             message,
-            &self.key.decoding,
-            self.key.algorithm,
+            &signature,
+            &self.key.public.decoding,
+            self.key.public.algorithm,
         ) {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(IdentityError::Crypto(
+            Ok(())
+        } else {
+            Err(IdentityError::Crypto(
                 "the public key does not verify the private key's signature".to_owned(),
-            )),
-            Err(e) => Err(IdentityError::Crypto(e.to_string())),
+            ))
         }
     }
 
@@ -358,13 +355,14 @@ impl Identity {
     }
 
     fn verify_uncached(&self, token: &str, now: i64) -> Result<Principal, VerifyError> {
-        token::check_header(token, &self.key)?;
-        let data =
-            jsonwebtoken::decode::<VerifiedClaims>(token, &self.key.decoding, &self.validation)
-                .map_err(|e| token::map_jwt_error(&e))?;
-        let claims = data.claims;
-        // jsonwebtoken checked these with the system clock; they are repeated with ours, and
-        // `iat` is checked only here.
+        // RFC 8725 order: structure, key binding (forbidden members, pinned `alg`), RFC 9068
+        // type and our key id, and only then the signature; the claims are read only from a
+        // payload whose signature verified.
+        let jws = jws::Jws::parse(token)?;
+        jws.check_key_binding(self.key.public.algorithm)?;
+        token::check_header(&jws.header, &self.key)?;
+        let payload = jws.verify_signature(&self.key.public)?;
+        let claims: VerifiedClaims = token::claims(&payload)?;
         if claims.iss != self.issuer {
             return Err(VerifyError::Issuer);
         }

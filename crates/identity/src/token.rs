@@ -1,12 +1,11 @@
 //! Access token format (RFC 9068 JWT) and the header and claim checks of RFC 8725.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, Header, Validation};
-use serde::de::{Deserializer, IgnoredAny};
+use jsonwebtoken::Header;
 use serde::{Deserialize, Serialize};
 
 use crate::error::VerifyError;
+use crate::jws::Header as JwsHeader;
+pub(crate) use crate::jws::alg_str;
 use crate::key::SigningKey;
 
 /// The `typ` header of an RFC 9068 access token.
@@ -65,32 +64,6 @@ impl Audience {
     }
 }
 
-/// The header fields checked before the signature. Duplicate names are a parse error.
-#[derive(Deserialize)]
-struct RawHeader {
-    #[serde(default)]
-    alg: Option<String>,
-    #[serde(default)]
-    typ: Option<String>,
-    #[serde(default)]
-    kid: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    jku: bool,
-    #[serde(default, deserialize_with = "present")]
-    jwk: bool,
-    #[serde(default, deserialize_with = "present")]
-    x5u: bool,
-    #[serde(default, deserialize_with = "present")]
-    x5c: bool,
-    #[serde(default, deserialize_with = "present")]
-    crit: bool,
-}
-
-/// True whenever the member is there, whatever its value (`null` included).
-fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
-    IgnoredAny::deserialize(deserializer).map(|_| true)
-}
-
 /// The JWS header of a token we issue.
 pub(crate) fn header(key: &SigningKey) -> Header {
     let mut header = Header::new(key.algorithm);
@@ -99,101 +72,29 @@ pub(crate) fn header(key: &SigningKey) -> Header {
     header
 }
 
-/// The JWS `alg` name of a key's algorithm.
-pub(crate) fn alg_str(algorithm: Algorithm) -> &'static str {
-    match algorithm {
-        Algorithm::EdDSA => "EdDSA",
-        _ => "ES256",
-    }
-}
-
-/// RFC 8725 header checks, before any cryptography: pinned algorithm, explicit type, our key id,
-/// and none of the members that would let a token choose its own key.
-pub(crate) fn check_header(token: &str, key: &SigningKey) -> Result<(), VerifyError> {
-    let mut parts = token.split('.');
-    let (Some(header), Some(payload), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(VerifyError::Malformed("not three dot-separated parts"));
-    };
-    if header.is_empty() || payload.is_empty() || signature.is_empty() {
-        return Err(VerifyError::Malformed("a part is empty"));
-    }
-    let bytes = URL_SAFE_NO_PAD
-        .decode(header)
-        .map_err(|_| VerifyError::Malformed("header is not base64url"))?;
-    let raw: RawHeader = serde_json::from_slice(&bytes)
-        .map_err(|_| VerifyError::Malformed("header is not a JSON object"))?;
-    for (name, there) in [
-        ("jku", raw.jku),
-        ("jwk", raw.jwk),
-        ("x5u", raw.x5u),
-        ("x5c", raw.x5c),
-        ("crit", raw.crit),
-    ] {
-        if there {
-            return Err(VerifyError::ForbiddenHeader(name));
-        }
-    }
-    let alg = raw.alg.unwrap_or_default();
-    if alg != alg_str(key.algorithm) {
-        return Err(VerifyError::Algorithm(clip(&alg)));
-    }
-    let typ = raw.typ.unwrap_or_default();
+/// The RFC 9068 header checks that come after [`crate::jws::Jws::check_key_binding`]: explicit
+/// type and our key id.
+pub(crate) fn check_header(header: &JwsHeader, key: &SigningKey) -> Result<(), VerifyError> {
+    let typ = header.typ.as_deref().unwrap_or_default();
     if !typ.eq_ignore_ascii_case(TOKEN_TYPE) && !typ.eq_ignore_ascii_case("application/at+jwt") {
-        return Err(VerifyError::Type(clip(&typ)));
+        return Err(VerifyError::Type(clip(typ)));
     }
-    let kid = raw.kid.unwrap_or_default();
+    let kid = header.kid.as_deref().unwrap_or_default();
     if kid != key.kid {
-        return Err(VerifyError::KeyId(clip(&kid)));
+        return Err(VerifyError::KeyId(clip(kid)));
     }
     Ok(())
 }
 
-/// The jsonwebtoken validation: exactly one algorithm, issuer, audience and the registered
-/// claims it knows how to require. Time checks are repeated by the caller with its own clock.
-pub(crate) fn validation(
-    algorithm: Algorithm,
-    issuer: &str,
-    audience: &str,
-    leeway: u64,
-) -> Validation {
-    let mut validation = Validation::new(algorithm);
-    validation.algorithms = vec![algorithm];
-    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    validation.set_issuer(&[issuer]);
-    validation.set_audience(&[audience]);
-    validation.leeway = leeway;
-    validation.validate_exp = true;
-    validation.validate_nbf = true;
-    validation.validate_aud = true;
-    validation
-}
-
-/// Maps a jsonwebtoken failure onto our reasons.
-pub(crate) fn map_jwt_error(error: &jsonwebtoken::errors::Error) -> VerifyError {
-    use jsonwebtoken::errors::ErrorKind;
-    match error.kind() {
-        ErrorKind::InvalidSignature => VerifyError::Signature,
-        ErrorKind::ExpiredSignature => VerifyError::Expired,
-        ErrorKind::ImmatureSignature => VerifyError::NotYetValid,
-        ErrorKind::InvalidIssuer => VerifyError::Issuer,
-        ErrorKind::InvalidAudience => VerifyError::Audience,
-        ErrorKind::InvalidAlgorithm
-        | ErrorKind::InvalidAlgorithmName
-        | ErrorKind::UnsupportedAlgorithm => VerifyError::Algorithm("mismatch".to_owned()),
-        ErrorKind::MissingRequiredClaim(claim) => {
-            VerifyError::Claims(format!("`{}` is missing", clip(claim)))
-        }
-        ErrorKind::InvalidClaimFormat(claim) => {
-            VerifyError::Claims(format!("`{}` has the wrong type", clip(claim)))
-        }
-        ErrorKind::Json(e) => VerifyError::Claims(clip(&e.to_string())),
-        ErrorKind::Base64(_) | ErrorKind::Utf8(_) | ErrorKind::InvalidToken => {
-            VerifyError::Malformed("payload or signature is not valid")
-        }
-        _ => VerifyError::Signature,
+/// Reads the claims of a payload whose signature verified. A missing or mistyped claim, a
+/// duplicated claim name or a payload that is not a JSON object is [`VerifyError::Claims`].
+pub(crate) fn claims(payload: &[u8]) -> Result<VerifiedClaims, VerifyError> {
+    if !crate::jws::is_json_object(payload) {
+        return Err(VerifyError::Claims(
+            "the payload is not a JSON object".to_owned(),
+        ));
     }
+    serde_json::from_slice(payload).map_err(|e| VerifyError::Claims(clip(&e.to_string())))
 }
 
 /// Attacker-controlled text shortened for a log line.

@@ -1,0 +1,262 @@
+//! Compact JWS (RFC 7515) parsing and signature checking, and the rule for turning a public JWK
+//! into a verifying key.
+//!
+//! This is the single place where a token's signature is checked: [`crate::Identity::verify`]
+//! goes through [`Jws::check_key_binding`] and [`Jws::verify_signature`], and the Wycheproof
+//! vector tests drive the same functions. Only ES256 (P-256, signature as `r || s`) and EdDSA
+//! (Ed25519) are accepted; every other algorithm, symmetric keys included, is refused before
+//! any cryptography runs.
+
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, ED25519, ParsedPublicKey};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, KeyOperations, PublicKeyUse,
+};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny};
+
+use crate::error::VerifyError;
+
+/// The JWS `alg` name of an algorithm this crate verifies.
+pub(crate) fn alg_str(algorithm: Algorithm) -> &'static str {
+    match algorithm {
+        Algorithm::EdDSA => "EdDSA",
+        _ => "ES256",
+    }
+}
+
+/// A public key with the one algorithm it may verify.
+pub(crate) struct VerifyingKey {
+    pub(crate) algorithm: Algorithm,
+    pub(crate) decoding: DecodingKey,
+}
+
+/// Why a JWK is not accepted as a verifying key.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum JwkRefused {
+    /// Not a JSON object, or members of the wrong type.
+    #[error("not a well-formed JWK")]
+    Malformed,
+    /// A private or symmetric key: never published in a key set.
+    #[error("the JWK carries private or symmetric key material")]
+    Secret,
+    /// A key type or curve other than EC P-256 or OKP Ed25519.
+    #[error("key type or curve is not accepted")]
+    KeyType,
+    /// `alg` names another algorithm than the key's type allows.
+    #[error("`alg` does not match the key")]
+    Algorithm,
+    /// `use` is not `sig`, or `key_ops` does not allow `verify`.
+    #[error("the key is not meant for signature verification")]
+    Usage,
+    /// The coordinates do not form a valid public key.
+    #[error("the public key is not a valid point")]
+    Point,
+}
+
+impl VerifyingKey {
+    /// The key of a public JWK, as an external issuer's key set would carry it.
+    ///
+    /// Accepted: `kty: EC` with `crv: P-256` (for ES256) and `kty: OKP` with `crv: Ed25519` (for
+    /// EdDSA), with `alg` absent or matching, `use` absent or `sig`, `key_ops` absent or
+    /// containing `verify`, and coordinates of the right length that form a valid point.
+    /// Anything with private members (`d`, RSA primes, `k`) is refused.
+    pub(crate) fn from_jwk(value: &serde_json::Value) -> Result<Self, JwkRefused> {
+        let object = value.as_object().ok_or(JwkRefused::Malformed)?;
+        if ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
+            .iter()
+            .any(|member| object.contains_key(*member))
+        {
+            return Err(JwkRefused::Secret);
+        }
+        let jwk: Jwk = serde_json::from_value(value.clone()).map_err(|_| JwkRefused::Malformed)?;
+        match &jwk.common.public_key_use {
+            None | Some(PublicKeyUse::Signature) => {}
+            Some(_) => return Err(JwkRefused::Usage),
+        }
+        if let Some(ops) = &jwk.common.key_operations
+            && !ops.contains(&KeyOperations::Verify)
+        {
+            return Err(JwkRefused::Usage);
+        }
+        let (algorithm, decoding) = match &jwk.algorithm {
+            AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => {
+                let x = decode_exact(&ec.x, 32)?;
+                let y = decode_exact(&ec.y, 32)?;
+                let point = [&[0x04u8][..], x.as_slice(), y.as_slice()].concat();
+                ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &point)
+                    .map_err(|_| JwkRefused::Point)?;
+                let decoding =
+                    DecodingKey::from_ec_components(&ec.x, &ec.y).map_err(|_| JwkRefused::Point)?;
+                (Algorithm::ES256, decoding)
+            }
+            AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => {
+                let x = decode_exact(&okp.x, 32)?;
+                ParsedPublicKey::new(&ED25519, &x).map_err(|_| JwkRefused::Point)?;
+                let decoding =
+                    DecodingKey::from_ed_components(&okp.x).map_err(|_| JwkRefused::Point)?;
+                (Algorithm::EdDSA, decoding)
+            }
+            AlgorithmParameters::OctetKey(_) => return Err(JwkRefused::Secret),
+            _ => return Err(JwkRefused::KeyType),
+        };
+        let expected = match algorithm {
+            Algorithm::EdDSA => KeyAlgorithm::EdDSA,
+            _ => KeyAlgorithm::ES256,
+        };
+        match jwk.common.key_algorithm {
+            None => {}
+            Some(alg) if alg == expected => {}
+            Some(_) => return Err(JwkRefused::Algorithm),
+        }
+        Ok(Self {
+            algorithm,
+            decoding,
+        })
+    }
+}
+
+/// Strict base64url without padding, of exactly `len` bytes.
+fn decode_exact(text: &str, len: usize) -> Result<Vec<u8>, JwkRefused> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| JwkRefused::Malformed)?;
+    if bytes.len() == len {
+        Ok(bytes)
+    } else {
+        Err(JwkRefused::Point)
+    }
+}
+
+/// The protected header members that are looked at. Duplicate names are a parse error.
+#[derive(Deserialize)]
+pub(crate) struct Header {
+    #[serde(default)]
+    pub(crate) alg: Option<String>,
+    #[serde(default)]
+    pub(crate) typ: Option<String>,
+    #[serde(default)]
+    pub(crate) kid: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    jku: bool,
+    #[serde(default, deserialize_with = "present")]
+    jwk: bool,
+    #[serde(default, deserialize_with = "present")]
+    x5u: bool,
+    #[serde(default, deserialize_with = "present")]
+    x5c: bool,
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+}
+
+/// True whenever the member is there, whatever its value (`null` included).
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    IgnoredAny::deserialize(deserializer).map(|_| true)
+}
+
+/// A compact JWS split into its parts, with the header decoded but nothing verified.
+pub(crate) struct Jws<'a> {
+    pub(crate) header: Header,
+    signing_input: &'a str,
+    payload: &'a str,
+    signature: &'a str,
+}
+
+impl<'a> Jws<'a> {
+    /// Splits `text` into exactly three dot-separated parts and decodes the header, which must
+    /// be strict base64url of a JSON object. The payload may be empty; the signature may not.
+    pub(crate) fn parse(text: &'a str) -> Result<Self, VerifyError> {
+        let mut parts = text.split('.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(VerifyError::Malformed("not three dot-separated parts"));
+        };
+        if header.is_empty() || signature.is_empty() {
+            return Err(VerifyError::Malformed("a part is empty"));
+        }
+        let bytes = URL_SAFE_NO_PAD
+            .decode(header)
+            .map_err(|_| VerifyError::Malformed("header is not base64url"))?;
+        // A derived struct would also accept a JSON array; RFC 7515 requires an object.
+        if !is_json_object(&bytes) {
+            return Err(VerifyError::Malformed("header is not a JSON object"));
+        }
+        let header: Header = serde_json::from_slice(&bytes)
+            .map_err(|_| VerifyError::Malformed("header is not a JSON object"))?;
+        let signing_input = text
+            .get(..text.len() - signature.len() - 1)
+            .ok_or(VerifyError::Malformed("not three dot-separated parts"))?;
+        Ok(Self {
+            header,
+            signing_input,
+            payload,
+            signature,
+        })
+    }
+
+    /// RFC 8725 checks that bind the token to the key we chose, before any cryptography: no
+    /// member that would let the token name its own key or demand unknown processing, and an
+    /// `alg` equal to the key's one algorithm.
+    pub(crate) fn check_key_binding(&self, algorithm: Algorithm) -> Result<(), VerifyError> {
+        for (name, there) in [
+            ("jku", self.header.jku),
+            ("jwk", self.header.jwk),
+            ("x5u", self.header.x5u),
+            ("x5c", self.header.x5c),
+            ("crit", self.header.crit),
+        ] {
+            if there {
+                return Err(VerifyError::ForbiddenHeader(name));
+            }
+        }
+        let alg = self.header.alg.as_deref().unwrap_or_default();
+        if alg != alg_str(algorithm) {
+            return Err(VerifyError::Algorithm(
+                portcullis_core::truncate_for_message(alg, 64),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks the signature with `key` and returns the decoded payload. Call
+    /// [`Self::check_key_binding`] first; this only checks the cryptography.
+    pub(crate) fn verify_signature(&self, key: &VerifyingKey) -> Result<Vec<u8>, VerifyError> {
+        if !verify_detached(
+            self.signing_input.as_bytes(),
+            self.signature,
+            &key.decoding,
+            key.algorithm,
+        ) {
+            return Err(VerifyError::Signature);
+        }
+        URL_SAFE_NO_PAD
+            .decode(self.payload)
+            .map_err(|_| VerifyError::Malformed("payload is not base64url"))
+    }
+}
+
+/// Whether JSON text is an object (its first non-blank byte is `{`); the parser checks the rest.
+pub(crate) fn is_json_object(json: &[u8]) -> bool {
+    json.trim_ascii_start().first() == Some(&b'{')
+}
+
+/// The signature primitive: true only when `signature` (base64url) verifies `message` under
+/// `key` with `algorithm`, which must be ES256 or EdDSA. A signature of the wrong length, or
+/// one that is not strict base64url, is simply false.
+pub(crate) fn verify_detached(
+    message: &[u8],
+    signature: &str,
+    key: &DecodingKey,
+    algorithm: Algorithm,
+) -> bool {
+    if !matches!(algorithm, Algorithm::ES256 | Algorithm::EdDSA) {
+        return false;
+    }
+    matches!(
+        jsonwebtoken::crypto::verify(signature, message, key, algorithm),
+        Ok(true)
+    )
+}
