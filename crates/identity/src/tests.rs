@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::*;
 
 mod hardening;
+mod wycheproof;
 
 const SECRET: &str = "s3cret+with:odd/chars";
 const ENV_SECRET: &str = "from-the-environment";
