@@ -36,8 +36,6 @@ pub struct Param {
     pub location: ParamLocation,
     /// Whether the operation requires it.
     pub required: bool,
-    /// Its JSON Schema, with local `$ref`s resolved.
-    pub schema: Value,
 }
 
 /// How the JSON request body is built from the arguments.

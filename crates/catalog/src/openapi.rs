@@ -304,13 +304,13 @@ impl<'c> Document<'c> {
         risk: RiskClass,
     ) -> Result<Tool, CatalogError> {
         let mut resolver = SchemaResolver::new(&self.root, self.version, self.file);
-        let params = self.params(operation, &mut resolver)?;
+        let (params, schemas) = self.params(operation, &mut resolver)?;
         let body = self.body(operation, &params, &mut resolver)?;
 
         let mut properties = Map::new();
         let mut required = Vec::new();
-        for param in &params {
-            properties.insert(param.name.clone(), param.schema.clone());
+        for (param, schema) in params.iter().zip(schemas) {
+            properties.insert(param.name.clone(), schema);
             if param.required {
                 required.push(Value::String(param.name.clone()));
             }
@@ -366,7 +366,7 @@ impl<'c> Document<'c> {
         &self,
         operation: &Operation<'_>,
         resolver: &mut SchemaResolver<'_>,
-    ) -> Result<Vec<Param>, CatalogError> {
+    ) -> Result<(Vec<Param>, Vec<Value>), CatalogError> {
         let mut raw: Vec<RawParam<'_>> = Vec::new();
         for (holder, holder_pointer) in [
             (operation.item, &operation.item_pointer),
@@ -413,6 +413,9 @@ impl<'c> Document<'c> {
         }
 
         let mut params: Vec<Param> = Vec::with_capacity(raw.len());
+        // Each parameter's schema, in the order of `params`; they end up only in the tool's
+        // input schema, so the tool does not keep a second copy.
+        let mut schemas: Vec<Value> = Vec::with_capacity(raw.len());
         let mut pointers: Vec<String> = Vec::with_capacity(raw.len());
         for param in raw {
             let at = &param.pointer;
@@ -481,8 +484,8 @@ impl<'c> Document<'c> {
                 name: param.name.to_owned(),
                 location,
                 required: required || location == ParamLocation::Path,
-                schema,
             });
+            schemas.push(schema);
             pointers.push(param.pointer);
         }
 
@@ -514,7 +517,7 @@ impl<'c> Document<'c> {
                 ));
             }
         }
-        Ok(params)
+        Ok((params, schemas))
     }
 
     /// The schema of a parameter: `schema`, or the schema of its single `content` entry.

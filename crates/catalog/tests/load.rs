@@ -123,15 +123,22 @@ fn openapi_30_yaml_document() {
                 name: "id".into(),
                 location: ParamLocation::Path,
                 required: true,
-                schema: json!({"type": "integer", "exclusiveMinimum": 0, "description": "Order id."}),
             },
             Param {
                 name: "X-Trace".into(),
                 location: ParamLocation::Header,
                 required: false,
-                schema: json!({"type": "string", "maxLength": 64, "description": "Trace id."}),
             },
         ]
+    );
+    // Each parameter's schema lives in the input schema, with its description.
+    assert_eq!(
+        get.input_schema["properties"]["id"],
+        json!({"type": "integer", "exclusiveMinimum": 0, "description": "Order id."})
+    );
+    assert_eq!(
+        get.input_schema["properties"]["X-Trace"],
+        json!({"type": "string", "maxLength": 64, "description": "Trace id."})
     );
     assert_eq!(get.input_schema["required"], json!(["id"]));
 }

@@ -81,6 +81,7 @@ pub(crate) async fn run(
     let resolver = Arc::new(portcullis_egress::SystemResolver::new()?);
     let gateway = Arc::new(portcullis_pipeline::Gateway::build(&loaded, &secrets, resolver).await?);
     let app = portcullis_http::app(Arc::clone(&gateway), &loaded.config)?;
+    crate::release_startup_memory();
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

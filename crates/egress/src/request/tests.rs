@@ -9,7 +9,6 @@ fn param(name: &str, location: ParamLocation) -> Param {
         name: name.to_owned(),
         location,
         required: false,
-        schema: json!({}),
     }
 }
 

@@ -212,7 +212,6 @@ pub(crate) fn param(name: &str, location: ParamLocation) -> Param {
         name: name.to_owned(),
         location,
         required: location == ParamLocation::Path,
-        schema: json!({}),
     }
 }
 
