@@ -66,6 +66,59 @@ pub struct McpService {
     inner: StreamableHttpService<GatewayHandler, LocalSessionManager>,
     sessions: Arc<LocalSessionManager>,
     checks: Arc<Checks>,
+    in_flight: Arc<InFlight>,
+}
+
+/// JSON-RPC request ids in flight, per session.
+///
+/// A session answers each request on the stream of the POST that carried it, matched by id. A
+/// second request reusing an id still in flight would leave one of the two streams without an
+/// answer, holding the client's connection until it gives up; such a request is refused at
+/// once. (MCP forbids reusing an id within a session at all; ids already answered are not
+/// remembered, so only the case that would hang is refused.)
+#[derive(Debug, Default)]
+struct InFlight {
+    ids: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
+}
+
+/// Removes its id from [`InFlight`] when the answer stream ends or is dropped.
+struct InFlightGuard {
+    owner: Arc<InFlight>,
+    key: Option<(String, String)>,
+}
+
+impl InFlight {
+    /// Claims `(session, id)`; `None` when it is already in flight.
+    fn claim(self: &Arc<Self>, session: &str, id: &RequestId) -> Option<InFlightGuard> {
+        // The JSON form keeps the number 7 and the string "7" apart, as JSON-RPC does.
+        let key = (
+            session.to_owned(),
+            serde_json::to_string(id).unwrap_or_default(),
+        );
+        let mut ids = self
+            .ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !ids.insert(key.clone()) {
+            return None;
+        }
+        Some(InFlightGuard {
+            owner: Arc::clone(self),
+            key: Some(key),
+        })
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.owner
+                .ids
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&key);
+        }
+    }
 }
 
 /// The transport checks, parsed once from [`McpOptions`].
@@ -174,6 +227,7 @@ impl McpService {
                 max_body_bytes: options.max_body_bytes,
                 max_sessions: options.max_sessions,
             }),
+            in_flight: Arc::new(InFlight::default()),
         }
     }
 
@@ -191,6 +245,7 @@ impl McpService {
             Ok(body) => body,
             Err(refusal) => return refusal,
         };
+        let mut guard = None;
         if is_json(&parts.headers) {
             let message = match parse_message(&body) {
                 Ok(message) => message,
@@ -206,10 +261,40 @@ impl McpService {
                 );
                 return jsonrpc_error_response(StatusCode::SERVICE_UNAVAILABLE, error);
             }
+            if let (Some(session), ClientJsonRpcMessage::Request(request)) = (
+                parts
+                    .headers
+                    .get(SESSION_ID_HEADER)
+                    .and_then(|value| value.to_str().ok()),
+                &message,
+            ) {
+                guard = self.in_flight.claim(session, &request.id);
+                if guard.is_none() {
+                    tracing::warn!("refused an MCP request reusing an id still in flight");
+                    let error = JsonRpcError::new(
+                        Some(request.id.clone()),
+                        ErrorData::invalid_request(
+                            "this request id is already in flight in the session; use a new id",
+                            None,
+                        ),
+                    );
+                    return jsonrpc_error_response(StatusCode::BAD_REQUEST, error);
+                }
+            }
         }
         // Anything else (a wrong content type, say) is rmcp's to refuse.
         let request = Request::from_parts(parts, Full::new(body));
-        self.inner.handle(request).await.map(Body::new)
+        let response = self.inner.handle(request).await;
+        match guard {
+            // The id stays claimed until the answer stream is finished or dropped.
+            Some(guard) => response.map(|body| {
+                Body::new(body.map_frame(move |frame| {
+                    let _claimed = &guard;
+                    frame
+                }))
+            }),
+            None => response.map(Body::new),
+        }
     }
 }
 

@@ -58,7 +58,7 @@ async fn handshake_client_round_trip(version: ProtocolVersion) {
     assert!(peer.instructions.is_some());
 
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 5);
+    assert_eq!(tools.len(), 6);
     let list_orders = tools.iter().find(|t| t.name == "list_orders").unwrap();
     assert_eq!(list_orders.description.as_deref(), Some("List orders."));
     assert_eq!(list_orders.input_schema["type"], "object");
@@ -238,7 +238,8 @@ async fn raw_session_list_and_call() {
             "explode",
             "flaky_report",
             "list_orders",
-            "refund_order"
+            "refund_order",
+            "slow_report"
         ])
     );
     // Legacy peers get no 2026-07-28 result fields.
@@ -320,6 +321,74 @@ async fn raw_session_list_and_call() {
         assert!(!wire.contains("sk-live-123"), "{wire}");
         assert!(!wire.contains("audit store down"), "{wire}");
     }
+}
+
+#[tokio::test]
+async fn a_request_id_in_flight_cannot_be_reused_in_the_session() {
+    let server = start(test_options()).await;
+    let url = server.url();
+    let session = open_session(&url, "alice", "2025-11-25").await;
+
+    let slow = {
+        let (url, session) = (url.clone(), session.clone());
+        tokio::spawn(async move {
+            session_call(
+                &url,
+                "alice",
+                &session,
+                tool_call(7, "slow_report", json!({})),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+
+    // The same id while the first call runs: refused at once, naming the id.
+    let started = std::time::Instant::now();
+    let response = post(
+        &url,
+        Some("alice"),
+        &[
+            ("mcp-session-id", &session),
+            ("mcp-protocol-version", "2025-11-25"),
+        ],
+        tool_call(7, "list_orders", json!({})).to_string(),
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["id"], 7);
+    assert_eq!(answer["error"]["code"], -32600);
+    assert!(started.elapsed() < std::time::Duration::from_millis(300));
+
+    // The string "7" is another id, and so is 8: both are served while 7 is in flight.
+    let mut call = tool_call(0, "list_orders", json!({}));
+    call["id"] = json!("7");
+    let answer = session_call(&url, "alice", &session, call).await;
+    assert_eq!(answer["id"], "7");
+    assert_eq!(answer["result"]["isError"], false);
+    let answer = session_call(
+        &url,
+        "alice",
+        &session,
+        tool_call(8, "list_orders", json!({})),
+    )
+    .await;
+    assert_eq!(answer["result"]["isError"], false);
+
+    // The first call still gets its own answer, and then its id is free again.
+    let first = slow.await.unwrap();
+    assert_eq!(first["id"], 7);
+    assert_eq!(first["result"]["structuredContent"]["report"], "done");
+    let answer = session_call(
+        &url,
+        "alice",
+        &session,
+        tool_call(7, "list_orders", json!({})),
+    )
+    .await;
+    assert_eq!(answer["id"], 7);
+    assert_eq!(answer["result"]["isError"], false);
 }
 
 #[tokio::test]
@@ -412,7 +481,7 @@ async fn raw_stateless_requests_need_no_session() {
     assert_eq!(response.status(), 200);
     assert!(response.headers().get("mcp-session-id").is_none());
     let list = jsonrpc_answer(response).await;
-    assert_eq!(list["result"]["tools"].as_array().unwrap().len(), 5);
+    assert_eq!(list["result"]["tools"].as_array().unwrap().len(), 6);
     // The list depends on the caller: it must not be cached for anyone else.
     assert_eq!(list["result"]["cacheScope"], "private");
 

@@ -34,8 +34,8 @@ pub(crate) struct RecordedCall {
     pub(crate) args: Value,
 }
 
-/// Tools: `list_orders` (everyone), `refund_order`, `create_order`, `flaky_report`, `explode`
-/// (alice only). Bob is the restricted agent.
+/// Tools: `list_orders` (everyone), `refund_order`, `create_order`, `flaky_report`, `explode`,
+/// `slow_report` (alice only). Bob is the restricted agent.
 pub(crate) struct FakeBackend {
     tools: Vec<Arc<Tool>>,
     pub(crate) calls: Mutex<Vec<RecordedCall>>,
@@ -69,6 +69,7 @@ impl FakeBackend {
                 tool("create_order", "Create an order."),
                 tool("flaky_report", "A report the upstream often fails."),
                 tool("explode", "Fails inside the gateway."),
+                tool("slow_report", "Answers after half a second."),
             ],
             calls: Mutex::new(Vec::new()),
         })
@@ -122,6 +123,14 @@ impl ToolBackend for FakeBackend {
                     body: json!({"orders": [{"id": "o-1"}], "echo": args}),
                     content_type: Some("application/json".into()),
                 }),
+                "slow_report" => {
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    Ok(UpstreamResponse {
+                        status: 200,
+                        body: json!({"report": "done"}),
+                        content_type: Some("application/json".into()),
+                    })
+                }
                 "flaky_report" => Ok(UpstreamResponse {
                     status: 503,
                     body: json!("maintenance"),
