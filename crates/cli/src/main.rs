@@ -200,6 +200,7 @@ fn main() -> ExitCode {
                 || err
                     .downcast_ref::<portcullis_pipeline::BuildError>()
                     .is_some()
+                || err.downcast_ref::<portcullis_http::TlsError>().is_some()
             {
                 ExitCode::from(EXIT_CONFIG)
             } else {
@@ -311,6 +312,13 @@ fn check(args: &ConfigArgs, print_schema: bool) -> anyhow::Result<ExitCode> {
             unresolved.push(format!("apis `{}`: {err}", api.name));
         }
     }
+    if let Some(tls) = &loaded.config.listener.tls {
+        match secrets.resolve(&tls.key) {
+            Err(err) => unresolved.push(format!("listener.tls.key: {err}")),
+            // With the key at hand, certificate, key and CAs must form a usable configuration.
+            Ok(_) => drop(portcullis_http::Tls::load(tls, &secrets)?),
+        }
+    }
     if print_schema {
         println!("{}", checked.policy.schema_text());
     }
@@ -329,9 +337,16 @@ fn check(args: &ConfigArgs, print_schema: bool) -> anyhow::Result<ExitCode> {
 
 async fn serve(loaded: Loaded, secrets: &SecretStore) -> anyhow::Result<()> {
     let address = loaded.config.listener.address;
+    let tls = match &loaded.config.listener.tls {
+        Some(tls) => Some(portcullis_http::Tls::load(tls, secrets)?),
+        None => None,
+    };
     let resolver = Arc::new(portcullis_egress::SystemResolver::new()?);
     let gateway = Arc::new(portcullis_pipeline::Gateway::build(&loaded, secrets, resolver).await?);
-    let app = portcullis_http::app(Arc::clone(&gateway), &loaded.config)?;
+    let mut app = portcullis_http::app(Arc::clone(&gateway), &loaded.config)?;
+    if let Some(tls) = tls {
+        app = app.with_tls(tls);
+    }
     drop(loaded);
     release_startup_memory();
     let listener = tokio::net::TcpListener::bind(address)

@@ -83,6 +83,53 @@ pub struct ListenerConfig {
     /// Largest accepted request body in bytes.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
+    /// TLS on the listener (rustls). Without it the listener speaks plain HTTP, which suits
+    /// loopback and a TLS-terminating proxy in front, nothing else.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+}
+
+/// TLS on the listener, optionally asking clients for certificates.
+#[derive(Clone, Debug, Deserialize, JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The server certificate chain, PEM, leaf first.
+    #[schemars(with = "String")]
+    pub cert: PathBuf,
+    /// The server private key (PEM: PKCS#8, PKCS#1 or SEC1), as a secret reference:
+    /// `file:PATH` or `env:NAME` holding the PEM text.
+    pub key: SecretRef,
+    /// PEM bundle of the certificate authorities whose client certificates are accepted.
+    /// Required when `client_auth` is `optional` or `required`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub client_ca: Option<PathBuf>,
+    /// Whether clients must present a certificate: `none` (never asked), `optional` (verified
+    /// against `client_ca` when presented) or `required` (the handshake fails without one).
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+    /// How often the certificate, key and CA files are checked for changes; a change applies
+    /// to new connections without a restart. A file that fails to load keeps the previous
+    /// configuration in place (and is logged).
+    #[serde(default = "default_tls_reload")]
+    pub reload_interval: HumanDuration,
+}
+
+/// Whether the listener asks TLS clients for a certificate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, JsonSchema, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// Client certificates are not requested.
+    #[default]
+    None,
+    /// Requested, and verified against `client_ca` when presented.
+    Optional,
+    /// Required: a client without a certificate from `client_ca` cannot connect.
+    Required,
+}
+
+fn default_tls_reload() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(30))
 }
 
 fn default_listen() -> SocketAddr {
@@ -101,6 +148,7 @@ impl Default for ListenerConfig {
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
             max_body_bytes: default_max_body(),
+            tls: None,
         }
     }
 }
@@ -110,6 +158,7 @@ impl ListenerConfig {
     pub fn base_url(&self) -> String {
         match &self.public_url {
             Some(url) => url.trim_end_matches('/').to_owned(),
+            None if self.tls.is_some() => format!("https://{}", self.address),
             None => format!("http://{}", self.address),
         }
     }
@@ -546,6 +595,40 @@ impl Config {
         }
         if let Some(url) = &self.listener.public_url {
             check_http_url(url).map_err(|m| invalid("listener.public_url".into(), m))?;
+        }
+        if let Some(tls) = self.listener.tls.as_mut() {
+            tls.cert = join(base, &tls.cert);
+            resolve_secret(base, &mut tls.key);
+            if let Some(ca) = tls.client_ca.as_mut() {
+                *ca = join(base, ca);
+            }
+            for (key, file) in [
+                ("cert", Some(&tls.cert)),
+                ("client_ca", tls.client_ca.as_ref()),
+            ] {
+                if let Some(file) = file
+                    && !file.is_file()
+                {
+                    return Err(ConfigError::MissingFile {
+                        path: origin.to_owned(),
+                        key: format!("listener.tls.{key}"),
+                        file: file.clone(),
+                    });
+                }
+            }
+            if tls.client_auth != ClientAuth::None && tls.client_ca.is_none() {
+                return Err(invalid(
+                    "listener.tls.client_ca".into(),
+                    "client certificates need `client_ca`, the CAs they are verified against"
+                        .into(),
+                ));
+            }
+            if tls.reload_interval.0.is_zero() {
+                return Err(invalid(
+                    "listener.tls.reload_interval".into(),
+                    "must be greater than zero".into(),
+                ));
+            }
         }
 
         let mut agent_ids = HashSet::new();

@@ -8,6 +8,7 @@
 //!   answers, so every handler is infallible.
 //! - Tower layers are used only for transport plumbing (body limits, request timeouts).
 
+mod tls;
 mod tools;
 
 use std::net::{IpAddr, SocketAddr};
@@ -26,6 +27,8 @@ use portcullis_mcp::{McpCaller, McpOptions, McpOptionsError, ToolBackend};
 use portcullis_pipeline::Gateway;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
+
+pub use tls::{ClientCertificate, Tls, TlsError};
 
 /// Paths of the well-known endpoints, relative to the public base URL.
 pub mod paths {
@@ -54,6 +57,16 @@ struct AppState {
 pub struct App {
     router: Router,
     shutdown: CancellationToken,
+    tls: Option<Tls>,
+}
+
+impl App {
+    /// Serves over TLS with this configuration (see [`Tls::load`]).
+    #[must_use]
+    pub fn with_tls(mut self, tls: Tls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
 }
 
 impl std::fmt::Debug for App {
@@ -99,7 +112,11 @@ pub fn app(gateway: Arc<Gateway>, config: &Config) -> Result<App, McpOptionsErro
         .merge(authenticated)
         .layer(DefaultBodyLimit::max(config.listener.max_body_bytes))
         .with_state(state);
-    Ok(App { router, shutdown })
+    Ok(App {
+        router,
+        shutdown,
+        tls: None,
+    })
 }
 
 /// Serves `app` on `listener` until `signal` completes, then ends MCP streams and drains
@@ -111,7 +128,14 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     use axum::serve::ListenerExt as _;
 
-    let App { router, shutdown } = app;
+    let App {
+        router,
+        shutdown,
+        tls,
+    } = app;
+    if let Some(tls) = tls {
+        return serve_tls(listener, router, shutdown, tls, signal).await;
+    }
     // Answers are small and often streamed in pieces (MCP event streams): without TCP_NODELAY,
     // Nagle's algorithm meets the client's delayed ACK and each answer waits about 40 ms.
     let listener = listener.tap_io(|stream| {
@@ -128,6 +152,86 @@ pub async fn serve(
         shutdown.cancel();
     })
     .await
+}
+
+/// The TLS accept loop: one task per connection, the handshake bounded by a timeout, the
+/// client's verified certificate and address put into every request's extensions, and the
+/// same graceful shutdown as the plain listener.
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+    tls: Tls,
+    signal: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto::Builder;
+    use tower::ServiceExt as _;
+
+    tls.spawn_reloader(shutdown.clone());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let builder = Builder::new(TokioExecutor::new());
+    tokio::pin!(signal);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut signal => break,
+        };
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
+        let router = router.clone();
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let stream =
+                match tokio::time::timeout(tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(error)) => {
+                        tracing::debug!(%error, %peer, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                };
+            let certificate = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .map(|leaf| ClientCertificate {
+                    der: Arc::new(leaf.clone().into_owned()),
+                });
+            let service = hyper::service::service_fn(
+                move |mut request: http::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    if let Some(certificate) = &certificate {
+                        request.extensions_mut().insert(certificate.clone());
+                    }
+                    router.clone().oneshot(request.map(Body::new))
+                },
+            );
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            if let Err(error) = watcher.watch(connection.into_owned()).await {
+                tracing::debug!(%error, %peer, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    shutdown.cancel();
+    graceful.shutdown().await;
+    Ok(())
 }
 
 /// Adapts the gateway to the MCP front's backend trait.

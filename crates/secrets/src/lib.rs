@@ -125,6 +125,7 @@ impl Secret {
 }
 
 /// Resolves secret references and injects upstream credentials.
+#[derive(Clone)]
 pub struct SecretStore {
     env: Arc<dyn EnvSource>,
 }

@@ -95,7 +95,12 @@ impl Harness {
                 .await
                 .expect("gateway builds"),
         );
-        let app = portcullis_http::app(Arc::clone(&gateway), &loaded.config).expect("app builds");
+        let mut app =
+            portcullis_http::app(Arc::clone(&gateway), &loaded.config).expect("app builds");
+        if let Some(tls) = &loaded.config.listener.tls {
+            app = app.with_tls(portcullis_http::Tls::load(tls, &secrets).expect("TLS loads"));
+        }
+        let base = loaded.config.listener.base_url();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = portcullis_http::serve(listener, app, async {
@@ -108,7 +113,7 @@ impl Harness {
             .build()
             .expect("client");
         Self {
-            base: format!("http://{addr}"),
+            base,
             addr,
             data_dir,
             config_path,
