@@ -274,6 +274,44 @@ impl Gateway {
         })
     }
 
+    /// Stage 4, resolve: an unknown tool and a tool the caller may not see get the same answer.
+    fn resolve(&self, principal: &Principal, name: &str) -> Result<&Arc<Tool>, Denial> {
+        match self.catalog.get(name) {
+            Some(tool) if self.policy.may_see(principal, tool) => Ok(tool),
+            _ => Err(Denial::unknown_tool(name)),
+        }
+    }
+
+    /// The scope check of [`Gateway::call`] on its own, for a front that must answer a missing
+    /// scope at the HTTP level before it hands the request on (MCP: an HTTP 403 with a step-up
+    /// challenge instead of a result inside the JSON-RPC stream).
+    ///
+    /// `None` when the call may go on: the tool is unknown or hidden (the pipeline gives that
+    /// answer itself) or the token has the scopes. Otherwise the refusal is recorded (one audit
+    /// record, as for any refusal) and returned; the call must then not be run.
+    pub async fn scope_challenge(
+        &self,
+        principal: &Principal,
+        meta: &CallMeta,
+        name: &str,
+        args: &Value,
+    ) -> Option<Denial> {
+        let tool = self.resolve(principal, name).ok()?;
+        let denial = check_scopes(principal, tool).err()?;
+        let started = Instant::now();
+        let facts = Facts {
+            args_digest: Some(digest(args)),
+            ..Facts::default()
+        };
+        let result: Result<UpstreamResponse, Denial> = Err(denial);
+        let event = self.event(Some(principal), meta, Some(name), &facts, &result, started);
+        let denial = result.err()?;
+        Some(match self.write(event).await {
+            Ok(()) => denial,
+            Err(failure) => failure,
+        })
+    }
+
     /// The stages after identify, in order. Each returns early with a denial; nothing here
     /// answers the caller or writes the audit record.
     async fn run(
@@ -289,10 +327,13 @@ impl Gateway {
 
         // Stage 4, resolve: an unknown tool and a tool the caller may not see get the same
         // answer, so the catalog cannot be probed.
-        let tool = match self.catalog.get(name) {
-            Some(tool) if self.policy.may_see(principal, tool) => tool,
-            _ => return Err(Denial::unknown_tool(name)),
-        };
+        let tool = self.resolve(principal, name)?;
+
+        // Scope: the token must carry every scope the tool requires. It comes after resolve, so
+        // the step-up answer (which names the scopes) is given only for a tool the caller may
+        // see, and before validate and authorize, because no argument can make up for a
+        // missing scope and the client's remedy is a new token, not new arguments.
+        check_scopes(principal, tool)?;
 
         // Stage 5, validate: nothing downstream (guards, policy, egress) reads arguments that
         // did not pass the tool's schema and the input limits.
@@ -384,6 +425,24 @@ struct Facts {
     policies: Vec<String>,
     upstream_status: Option<u16>,
     reasons: Vec<String>,
+}
+
+/// The scope stage: every scope the tool requires must be in the token.
+fn check_scopes(principal: &Principal, tool: &Tool) -> Result<(), Denial> {
+    let missing: Vec<&String> = tool
+        .scopes
+        .iter()
+        .filter(|scope| !principal.scopes.contains(scope))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Denial::insufficient_scope(
+            &tool.name,
+            &tool.scopes,
+            &missing,
+        ))
+    }
 }
 
 /// SHA-256 (hex) of the canonical JSON of a value.

@@ -174,6 +174,7 @@ fn catalog_tool(schema: Value) -> portcullis_catalog::Tool {
         body: None,
         input_schema: schema,
         risk: RiskClass::Low,
+        scopes: Vec::new(),
     }
 }
 
