@@ -63,6 +63,9 @@ const MERGEABLE_KEYWORDS: &[&str] = &[
     "xml",
 ];
 
+/// What the `tools` selections say about one operation: its risk class and required scopes.
+type Selected = (RiskClass, Vec<String>);
+
 /// Loads every selected operation of every API in `config` as a tool.
 ///
 /// Tools come in API order (as in the config), then in document order.
@@ -268,8 +271,8 @@ impl<'c> Document<'c> {
         &self,
         operations: &[Operation<'_>],
         selections: impl Iterator<Item = &'s ToolSelection>,
-    ) -> Result<Vec<Option<(RiskClass, Vec<String>)>>, CatalogError> {
-        let mut risks: Vec<Option<(RiskClass, Vec<String>)>> = vec![None; operations.len()];
+    ) -> Result<Vec<Option<Selected>>, CatalogError> {
+        let mut risks: Vec<Option<Selected>> = vec![None; operations.len()];
         for selection in selections {
             for pattern in &selection.operations {
                 let matcher = OperationMatcher::new(pattern).map_err(|message| {

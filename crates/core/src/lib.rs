@@ -158,8 +158,9 @@ pub struct Denial {
     /// Detail for the audit log only (upstream error text, guard findings).
     pub internal: Vec<String>,
     /// For [`DenialKind::InsufficientScope`]: the scopes the tool requires, which the fronts
-    /// name in their step-up challenge.
-    pub required_scopes: Vec<String>,
+    /// name in their step-up challenge. A boxed slice keeps `Denial` small enough to be the
+    /// error of every stage's `Result`.
+    pub required_scopes: Box<[String]>,
 }
 
 impl Denial {
@@ -171,7 +172,7 @@ impl Denial {
             violations: Vec::new(),
             policies: Vec::new(),
             internal: Vec::new(),
-            required_scopes: Vec::new(),
+            required_scopes: Box::default(),
         }
     }
 
@@ -186,7 +187,7 @@ impl Denial {
                 required.join(" ")
             ),
         );
-        denial.required_scopes = required.to_vec();
+        denial.required_scopes = required.into();
         let missing: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
         denial
             .internal

@@ -180,7 +180,7 @@ impl McpService {
                 origins,
                 max_body_bytes: options.max_body_bytes,
                 max_sessions: options.max_sessions,
-                resource_metadata: options.resource_metadata.clone(),
+                resource_metadata: options.resource_metadata,
             }),
             backend,
         }
@@ -279,7 +279,7 @@ impl McpService {
         let error = JsonRpcError::new(
             Some(request.id.clone()),
             ErrorData::invalid_request(
-                denial.message.clone(),
+                denial.message,
                 Some(serde_json::json!({
                     "error": DenialKind::InsufficientScope.code(),
                     "scope": scope,
