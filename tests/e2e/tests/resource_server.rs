@@ -496,3 +496,59 @@ async fn an_mcp_client_discovers_its_way_from_the_bare_url_to_a_token() {
     assert_eq!(token["scope"], "");
     assert_eq!(names, ["listOrders", "getOrder"]);
 }
+
+/// The same discovery with the official Python SDK's own helpers (`tests/python/mcp_discovery.py`):
+/// its parsers accept the challenge and the protected-resource metadata, its resource check
+/// passes, and its scope selection leads to a token that lists the tools.
+#[tokio::test]
+async fn python_sdk_discovery_from_the_bare_url() {
+    let Some(interpreter) = std::env::var_os("PORTCULLIS_PYTHON") else {
+        assert!(
+            std::env::var_os("PORTCULLIS_REQUIRE_EXTERNAL").is_none(),
+            "PORTCULLIS_PYTHON is not set but external clients are required"
+        );
+        eprintln!("skipped: PORTCULLIS_PYTHON is not set (scripts/test sets it)");
+        return;
+    };
+    let h = Harness::start().await;
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../python/mcp_discovery.py");
+    for (agent, secret, tools, granted) in [
+        (
+            "demo-agent",
+            DEMO_SECRET,
+            json!(["listOrders", "getOrder", "refundOrder"]),
+            "orders:read orders:write",
+        ),
+        (
+            "readonly-agent",
+            READONLY_SECRET,
+            json!(["listOrders", "getOrder"]),
+            "",
+        ),
+    ] {
+        let mut command = std::process::Command::new(&interpreter);
+        command
+            .arg(&script)
+            .args([format!("{}/mcp", h.base).as_str(), agent, secret]);
+        let output = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .unwrap()
+            .expect("python runs");
+        let out = String::from_utf8_lossy(&output.stdout);
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{agent}:\n{out}\n{err}");
+        let report: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            report["resource_metadata"],
+            format!("{}/.well-known/oauth-protected-resource/mcp", h.base)
+        );
+        assert_eq!(report["resource"], format!("{}/mcp", h.base));
+        assert_eq!(report["requested_scope"], "orders:read orders:write");
+        assert_eq!(report["granted_scope"], granted, "{agent}");
+        assert_eq!(report["tools"], tools, "{agent}");
+        // Recorded so that a change on either side is noticed: the SDK's RFC 8414 model
+        // requires an `authorization_endpoint`, which this server has not.
+        assert_eq!(report["sdk_accepts_as_metadata"], false);
+    }
+}
