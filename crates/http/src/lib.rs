@@ -174,17 +174,20 @@ impl ToolBackend for Backend {
 
     fn scope_challenge(
         &self,
-        principal: Principal,
-        meta: CallMeta,
-        name: String,
-        args: Value,
-    ) -> portcullis_mcp::ChallengeFuture {
+        principal: &Principal,
+        meta: &CallMeta,
+        name: &str,
+        args: Option<&serde_json::Map<String, Value>>,
+    ) -> Option<portcullis_mcp::ChallengeFuture> {
+        let denial = self.0.scope_denial(principal, name)?;
         let gateway = Arc::clone(&self.0);
-        Box::pin(async move {
+        let args = Value::Object(args.cloned().unwrap_or_default());
+        let (principal, meta, name) = (principal.clone(), meta.clone(), name.to_owned());
+        Some(Box::pin(async move {
             gateway
-                .scope_challenge(&principal, &meta, &name, &args)
+                .record_scope_refusal(&principal, &meta, &name, &args, denial)
                 .await
-        })
+        }))
     }
 }
 

@@ -68,23 +68,24 @@ pub trait ToolBackend: Send + Sync + 'static {
     ) -> CallFuture;
 
     /// Checks, before the call enters the MCP session, whether the token lacks a scope the tool
-    /// requires. `Some(denial)` (already recorded by the backend) makes the front answer with
-    /// HTTP 403 and a step-up challenge instead of running the call; `None` lets it go on to
-    /// [`ToolBackend::call_tool`]. The default never refuses.
+    /// requires. `None` lets the call go on to [`ToolBackend::call_tool`]; `Some(future)` means
+    /// refuse: the future records the refusal and yields the denial to answer with (HTTP 403
+    /// with a step-up challenge for `insufficient_scope`, an internal error for anything else).
+    /// The check itself must be cheap: it runs for every `tools/call`. The default never refuses.
     fn scope_challenge(
         &self,
-        principal: Principal,
-        meta: CallMeta,
-        name: String,
-        args: serde_json::Value,
-    ) -> ChallengeFuture {
+        principal: &Principal,
+        meta: &CallMeta,
+        name: &str,
+        args: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) -> Option<ChallengeFuture> {
         let _ = (principal, meta, name, args);
-        Box::pin(std::future::ready(None))
+        None
     }
 }
 
 /// The future returned by [`ToolBackend::scope_challenge`].
-pub type ChallengeFuture = Pin<Box<dyn Future<Output = Option<Denial>> + Send>>;
+pub type ChallengeFuture = Pin<Box<dyn Future<Output = Denial> + Send>>;
 
 /// Connection facts the authentication middleware puts into the HTTP request extensions next to
 /// the [`Principal`].

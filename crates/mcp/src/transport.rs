@@ -240,20 +240,23 @@ impl McpService {
             return None;
         };
         // Without a principal the handler fails closed on its own.
-        let principal = parts.extensions.get::<Principal>()?.clone();
+        let principal = parts.extensions.get::<Principal>()?;
         let client_ip = parts
             .extensions
             .get::<McpCaller>()
             .and_then(|caller| caller.client_ip);
         let meta = CallMeta::now(Front::Mcp, client_ip);
-        let args = Value::Object(call.params.arguments.clone().unwrap_or_default());
-        let name = call.params.name.to_string();
+        let record = self.backend.scope_challenge(
+            principal,
+            &meta,
+            &call.params.name,
+            call.params.arguments.as_ref(),
+        )?;
         // On its own task, like a call: a client that hangs up cannot cut the audit write.
-        let check = self.backend.scope_challenge(principal, meta, name, args);
-        let denial = match tokio::spawn(check).await {
-            Ok(denial) => denial?,
+        let denial = match tokio::spawn(record).await {
+            Ok(denial) => denial,
             Err(error) => {
-                tracing::error!(%error, "the scope check task failed");
+                tracing::error!(%error, "the scope refusal task failed");
                 let error = JsonRpcError::new(
                     Some(request.id.clone()),
                     ErrorData::internal_error(crate::answer::INTERNAL_MESSAGE, None),

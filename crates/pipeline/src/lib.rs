@@ -284,32 +284,48 @@ impl Gateway {
 
     /// The scope check of [`Gateway::call`] on its own, for a front that must answer a missing
     /// scope at the HTTP level before it hands the request on (MCP: an HTTP 403 with a step-up
-    /// challenge instead of a result inside the JSON-RPC stream).
+    /// challenge instead of a result inside the JSON-RPC stream). Cheap and synchronous, so the
+    /// common case (nothing missing) costs no task and no audit write.
     ///
     /// `None` when the call may go on: the tool is unknown or hidden (the pipeline gives that
-    /// answer itself) or the token has the scopes. Otherwise the refusal is recorded (one audit
-    /// record, as for any refusal) and returned; the call must then not be run.
-    pub async fn scope_challenge(
+    /// answer itself) or the token has the scopes. Otherwise the denial, which the front must
+    /// record with [`Gateway::record_scope_refusal`] and answer instead of running the call.
+    pub fn scope_denial(&self, principal: &Principal, name: &str) -> Option<Denial> {
+        let tool = self.resolve(principal, name).ok()?;
+        check_scopes(principal, tool).err()
+    }
+
+    /// Records a refusal from [`Gateway::scope_denial`] (one audit record, as for any refusal,
+    /// with the digest of the arguments) and returns the denial to answer with, which becomes
+    /// an internal error if the record cannot be written.
+    pub async fn record_scope_refusal(
         &self,
         principal: &Principal,
         meta: &CallMeta,
         name: &str,
         args: &Value,
-    ) -> Option<Denial> {
-        let tool = self.resolve(principal, name).ok()?;
-        let denial = check_scopes(principal, tool).err()?;
-        let started = Instant::now();
+        denial: Denial,
+    ) -> Denial {
         let facts = Facts {
             args_digest: Some(digest(args)),
             ..Facts::default()
         };
         let result: Result<UpstreamResponse, Denial> = Err(denial);
-        let event = self.event(Some(principal), meta, Some(name), &facts, &result, started);
-        let denial = result.err()?;
-        Some(match self.write(event).await {
+        let event = self.event(
+            Some(principal),
+            meta,
+            Some(name),
+            &facts,
+            &result,
+            Instant::now(),
+        );
+        let Err(denial) = result else {
+            return Denial::new(DenialKind::Internal, "internal error");
+        };
+        match self.write(event).await {
             Ok(()) => denial,
             Err(failure) => failure,
-        })
+        }
     }
 
     /// The stages after identify, in order. Each returns early with a denial; nothing here
