@@ -531,6 +531,14 @@ async fn python_sdk_discovery_from_the_bare_url() {
         command
             .arg(&script)
             .args([format!("{}/mcp", h.base).as_str(), agent, secret]);
+        let steps_up = agent == "demo-agent";
+        if steps_up {
+            command.arg(
+                json!({"scope": "orders:read", "call": {"name": "refundOrder",
+                    "arguments": {"id": 7, "amount_cents": 500, "reason": "damaged"}}})
+                .to_string(),
+            );
+        }
         let output = tokio::task::spawn_blocking(move || command.output())
             .await
             .unwrap()
@@ -550,5 +558,14 @@ async fn python_sdk_discovery_from_the_bare_url() {
         // Recorded so that a change on either side is noticed: the SDK's RFC 8414 model
         // requires an `authorization_endpoint`, which this server has not.
         assert_eq!(report["sdk_accepts_as_metadata"], false);
+        if steps_up {
+            let step = &report["step_up"];
+            assert_eq!(step["status"], 403, "{step}");
+            assert_eq!(step["error"], "insufficient_scope");
+            assert_eq!(step["challenged_scope"], "orders:write");
+            assert_eq!(step["requested_scope"], "orders:read orders:write");
+            assert_eq!(step["retry_status"], 200, "{step}");
+            assert_eq!(step["retry_is_error"], false, "{step}");
+        }
     }
 }
