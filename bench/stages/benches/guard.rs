@@ -112,6 +112,7 @@ fn large() -> (Validator, Value) {
         body: None,
         input_schema: schema,
         risk: RiskClass::Medium,
+        scopes: Vec::new(),
     }]);
     let validator = or_exit(
         Validator::new(&catalog, &InputLimits::default()),

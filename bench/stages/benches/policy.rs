@@ -165,6 +165,7 @@ fn catalog(specs: &[ToolSpec]) -> Catalog {
                     body: None,
                     input_schema: input_schema(spec.shape),
                     risk: spec.risk,
+                    scopes: Vec::new(),
                 }
             })
             .collect(),

@@ -89,6 +89,8 @@ pub struct Tool {
     pub input_schema: Value,
     /// Risk class from the config.
     pub risk: RiskClass,
+    /// OAuth scopes a token must carry to call the tool (`tools[].scopes`); empty: none.
+    pub scopes: Vec<String>,
 }
 
 /// All tools the config exposes, by name.

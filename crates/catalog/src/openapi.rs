@@ -63,6 +63,9 @@ const MERGEABLE_KEYWORDS: &[&str] = &[
     "xml",
 ];
 
+/// What the `tools` selections say about one operation: its risk class and required scopes.
+type Selected = (RiskClass, Vec<String>);
+
 /// Loads every selected operation of every API in `config` as a tool.
 ///
 /// Tools come in API order (as in the config), then in document order.
@@ -74,9 +77,9 @@ pub fn load_catalog(config: &Config) -> Result<Catalog, CatalogError> {
         let selections = config.tools.iter().filter(|s| s.api == api.name);
         let risks = document.select(&operations, selections)?;
         for (operation, risk) in operations.iter().zip(risks) {
-            if let (Some(risk), Some(operation_id)) = (risk, operation.operation_id) {
+            if let (Some((risk, scopes)), Some(operation_id)) = (risk, operation.operation_id) {
                 built.push(Built {
-                    tool: document.tool(operation, operation_id, risk)?,
+                    tool: document.tool(operation, operation_id, risk, scopes)?,
                     file: document.file.to_owned(),
                     pointer: operation.pointer.clone(),
                 });
@@ -262,13 +265,14 @@ impl<'c> Document<'c> {
         Ok(operations)
     }
 
-    /// The risk class of each operation the selections pick (`None`: not selected).
+    /// The risk class and required scopes of each operation the selections pick (`None`: not
+    /// selected). An operation picked twice takes the higher risk and the scopes of both.
     fn select<'s>(
         &self,
         operations: &[Operation<'_>],
         selections: impl Iterator<Item = &'s ToolSelection>,
-    ) -> Result<Vec<Option<RiskClass>>, CatalogError> {
-        let mut risks: Vec<Option<RiskClass>> = vec![None; operations.len()];
+    ) -> Result<Vec<Option<Selected>>, CatalogError> {
+        let mut risks: Vec<Option<Selected>> = vec![None; operations.len()];
         for selection in selections {
             for pattern in &selection.operations {
                 let matcher = OperationMatcher::new(pattern).map_err(|message| {
@@ -278,10 +282,16 @@ impl<'c> Document<'c> {
                 for (operation, risk) in operations.iter().zip(risks.iter_mut()) {
                     if operation.operation_id.is_some_and(|id| matcher.matches(id)) {
                         matched = true;
-                        *risk = Some(match *risk {
-                            Some(previous) if rank(previous) >= rank(selection.risk) => previous,
-                            _ => selection.risk,
-                        });
+                        let (class, scopes) =
+                            risk.get_or_insert_with(|| (selection.risk, Vec::new()));
+                        if rank(selection.risk) > rank(*class) {
+                            *class = selection.risk;
+                        }
+                        for scope in &selection.scopes {
+                            if !scopes.contains(scope) {
+                                scopes.push(scope.clone());
+                            }
+                        }
                     }
                 }
                 if !matched {
@@ -302,6 +312,7 @@ impl<'c> Document<'c> {
         operation: &Operation<'_>,
         operation_id: &str,
         risk: RiskClass,
+        scopes: Vec<String>,
     ) -> Result<Tool, CatalogError> {
         let mut resolver = SchemaResolver::new(&self.root, self.version, self.file);
         let (params, schemas) = self.params(operation, &mut resolver)?;
@@ -358,6 +369,7 @@ impl<'c> Document<'c> {
             body,
             input_schema: Value::Object(input_schema),
             risk,
+            scopes,
         })
     }
 

@@ -276,6 +276,20 @@ fn glob_selection_and_highest_risk_wins() {
 }
 
 #[test]
+fn an_operation_picked_twice_needs_the_scopes_of_both_selections() {
+    let catalog = load_catalog(&config(
+        &[("store", data("store-3.1.json"))],
+        "  - api: store\n    operations: ['*Items']\n    scopes: [store:read]\n  - api: store\n    operations: [bulkItems]\n    scopes: [store:write, store:read]\n",
+    ))
+    .unwrap();
+    assert_eq!(catalog.get("listItems").unwrap().scopes, ["store:read"]);
+    assert_eq!(
+        catalog.get("bulkItems").unwrap().scopes,
+        ["store:read", "store:write"]
+    );
+}
+
+#[test]
 fn shared_operation_id_prefixes_both_tools() {
     let catalog = load_catalog(&config(
         &[

@@ -470,6 +470,11 @@ pub struct ToolSelection {
     /// Risk class of the selected tools.
     #[serde(default)]
     pub risk: RiskClass,
+    /// OAuth scopes a token must carry to call the selected tools. A call whose token lacks one
+    /// is refused with `insufficient_scope` (HTTP 403 naming the scopes, for step-up) before
+    /// any policy is evaluated. Empty by default: the policies alone decide.
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 /// Durability of the audit log.
@@ -681,6 +686,7 @@ impl Config {
                     ));
                 }
             }
+            check_scopes(&agent.scopes).map_err(|m| invalid(format!("{key}.scopes"), m))?;
         }
 
         let mut api_names = HashSet::new();
@@ -764,6 +770,7 @@ impl Config {
                     )
                 })?;
             }
+            check_scopes(&selection.scopes).map_err(|m| invalid(format!("{key}.scopes"), m))?;
         }
 
         if !self.policies.is_dir() {
@@ -804,6 +811,39 @@ impl Config {
             .audience
             .clone()
             .unwrap_or_else(|| self.listener.base_url())
+    }
+
+    /// The URLs that name this gateway as an OAuth protected resource (RFC 9728, RFC 8707):
+    /// the public base URL and the MCP endpoint under it. A token request's `resource` must be
+    /// one of them (or the configured audience); the token's `aud` is always [`Self::audience`].
+    pub fn resource_identifiers(&self) -> Vec<String> {
+        let base = self.listener.base_url();
+        let mut ids = vec![format!("{base}{MCP_PATH}"), base, self.audience()];
+        ids.dedup();
+        ids
+    }
+
+    /// The authorization servers whose tokens this gateway accepts, for the `authorization_servers`
+    /// of its protected-resource metadata: today only its own issuer.
+    pub fn authorization_servers(&self) -> Vec<String> {
+        vec![self.issuer_url()]
+    }
+
+    /// Every scope the configuration mentions, agents' first, then the tools' requirements, in
+    /// order of appearance without duplicates: the `scopes_supported` of the metadata.
+    pub fn scopes_supported(&self) -> Vec<String> {
+        let mut scopes: Vec<String> = Vec::new();
+        let all = self
+            .agents
+            .iter()
+            .flat_map(|a| a.scopes.iter())
+            .chain(self.tools.iter().flat_map(|t| t.scopes.iter()));
+        for scope in all {
+            if !scopes.contains(scope) {
+                scopes.push(scope.clone());
+            }
+        }
+        scopes
     }
 
     /// The audit database path.
@@ -854,6 +894,28 @@ fn http_header_name_invalid(name: &str) -> bool {
         || !name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// The path of the MCP endpoint under the public base URL.
+pub const MCP_PATH: &str = "/mcp";
+
+/// Scope names must be RFC 6749 section 3.3 scope tokens (printable ASCII without space, `"`
+/// and `\\`), so that they can be requested and named in a `WWW-Authenticate` challenge.
+fn check_scopes(scopes: &[String]) -> Result<(), String> {
+    for scope in scopes {
+        let valid = !scope.is_empty()
+            && scope.len() <= 128
+            && scope
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
+        if !valid {
+            return Err(format!(
+                "`{}` is not a valid scope; use printable ASCII without spaces, quotes or backslashes",
+                portcullis_core::truncate_for_message(scope, 64)
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_http_url(text: &str) -> Result<(), String> {

@@ -37,6 +37,33 @@ fn minimal_config_loads_and_resolves_paths() {
 }
 
 #[test]
+fn scopes_must_be_scope_tokens() {
+    for extra in [
+        "tools:\n  - api: orders\n    operations: [a]\n    scopes: ['has space']\n",
+        "tools:\n  - api: orders\n    operations: [a]\n    scopes: ['quo\"te']\n",
+        "agents:\n  - id: a\n    client_secret: env:A\n    scopes: ['']\n",
+    ] {
+        let (_dir, path) = fixture(extra);
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.contains("is not a valid scope"), "{err}");
+    }
+}
+
+#[test]
+fn resource_identifiers_and_scopes_come_from_the_file() {
+    let (_dir, path) = fixture(
+        "listener:\n  public_url: https://gw.example/\nagents:\n  - id: a\n    client_secret: env:A\n    scopes: [r, w]\ntools:\n  - api: orders\n    operations: [a]\n    scopes: [w, x]\n",
+    );
+    let config = Config::load(&path).unwrap().config;
+    assert_eq!(
+        config.resource_identifiers(),
+        ["https://gw.example/mcp", "https://gw.example"]
+    );
+    assert_eq!(config.authorization_servers(), ["https://gw.example"]);
+    assert_eq!(config.scopes_supported(), ["r", "w", "x"]);
+}
+
+#[test]
 fn unknown_key_names_line() {
     let (_dir, path) = fixture("bogus: 1\n");
     let err = Config::load(&path).unwrap_err().to_string();

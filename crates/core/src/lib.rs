@@ -98,6 +98,9 @@ pub enum DenialKind {
     UnknownTool,
     /// The arguments failed schema validation or input limits.
     InvalidArguments,
+    /// The token lacks a scope the tool requires (`tools[].scopes`); a token with more scope
+    /// may succeed (RFC 6750 `insufficient_scope`, the step-up signal of MCP authorization).
+    InsufficientScope,
     /// Authorization denied the call.
     Forbidden,
     /// The upstream could not be reached or failed; not the caller's fault.
@@ -115,6 +118,7 @@ impl DenialKind {
             Self::Unauthenticated => "unauthenticated",
             Self::UnknownTool => "unknown_tool",
             Self::InvalidArguments => "invalid_arguments",
+            Self::InsufficientScope => "insufficient_scope",
             Self::Forbidden => "forbidden",
             Self::UpstreamFailure => "upstream_failure",
             Self::EgressBlocked => "egress_blocked",
@@ -128,6 +132,7 @@ impl DenialKind {
             Self::Unauthenticated => 401,
             Self::UnknownTool => 404,
             Self::InvalidArguments => 422,
+            Self::InsufficientScope => 403,
             Self::Forbidden => 403,
             Self::UpstreamFailure => 502,
             Self::EgressBlocked => 502,
@@ -152,6 +157,10 @@ pub struct Denial {
     pub policies: Vec<String>,
     /// Detail for the audit log only (upstream error text, guard findings).
     pub internal: Vec<String>,
+    /// For [`DenialKind::InsufficientScope`]: the scopes the tool requires, which the fronts
+    /// name in their step-up challenge. A boxed slice keeps `Denial` small enough to be the
+    /// error of every stage's `Result`.
+    pub required_scopes: Box<[String]>,
 }
 
 impl Denial {
@@ -163,7 +172,27 @@ impl Denial {
             violations: Vec::new(),
             policies: Vec::new(),
             internal: Vec::new(),
+            required_scopes: Box::default(),
         }
+    }
+
+    /// The answer for a token that lacks some of the scopes a tool requires. `required` are all
+    /// of the tool's scopes (a client asks for them all at once); `missing` go to the audit log.
+    pub fn insufficient_scope(tool: &str, required: &[String], missing: &[&String]) -> Self {
+        let mut denial = Self::new(
+            DenialKind::InsufficientScope,
+            format!(
+                "the access token lacks a scope `{}` requires; get a token with scope `{}`",
+                truncate_for_message(tool, 128),
+                required.join(" ")
+            ),
+        );
+        denial.required_scopes = required.into();
+        let missing: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+        denial
+            .internal
+            .push(format!("missing scope: {}", missing.join(" ")));
+        denial
     }
 
     /// Adds audit-only detail.
@@ -198,6 +227,31 @@ pub fn truncate_for_message(text: &str, max_chars: usize) -> String {
     let mut out: String = text.chars().take(max_chars).collect();
     if out.len() < text.len() {
         out.push('…');
+    }
+    out
+}
+
+/// An RFC 6750 `WWW-Authenticate` challenge: `Bearer` followed by `name="value"` parameters,
+/// each value written as an RFC 9110 quoted string (`"` and `\` escaped). Parameters with an
+/// empty value are left out.
+pub fn bearer_challenge(params: &[(&str, &str)]) -> String {
+    let mut out = String::from("Bearer");
+    let mut first = true;
+    for (name, value) in params {
+        if value.is_empty() {
+            continue;
+        }
+        out.push_str(if first { " " } else { ", " });
+        first = false;
+        out.push_str(name);
+        out.push_str("=\"");
+        for c in value.chars() {
+            if c == '"' || c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push('"');
     }
     out
 }
@@ -266,7 +320,9 @@ impl From<DenialKind> for Decision {
         match kind {
             DenialKind::Unauthenticated => Self::Unauthenticated,
             DenialKind::UnknownTool | DenialKind::InvalidArguments => Self::Invalid,
-            DenialKind::Forbidden | DenialKind::EgressBlocked => Self::Deny,
+            DenialKind::InsufficientScope | DenialKind::Forbidden | DenialKind::EgressBlocked => {
+                Self::Deny
+            }
             DenialKind::UpstreamFailure | DenialKind::Internal => Self::Error,
         }
     }
@@ -364,6 +420,15 @@ mod tests {
     fn truncation_respects_char_boundaries() {
         assert_eq!(truncate_for_message("héllo", 2), "hé…");
         assert_eq!(truncate_for_message("ok", 5), "ok");
+    }
+
+    #[test]
+    fn bearer_challenges_quote_their_values() {
+        assert_eq!(bearer_challenge(&[]), "Bearer");
+        assert_eq!(
+            bearer_challenge(&[("realm", "a\"b\\c"), ("scope", ""), ("error", "x")]),
+            r#"Bearer realm="a\"b\\c", error="x""#
+        );
     }
 
     #[test]

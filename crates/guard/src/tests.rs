@@ -17,6 +17,7 @@ fn tool(name: &str, input_schema: Value) -> Tool {
         body: None,
         input_schema,
         risk: RiskClass::Low,
+        scopes: Vec::new(),
     }
 }
 

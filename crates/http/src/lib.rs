@@ -38,8 +38,12 @@ pub mod paths {
     pub const JWKS: &str = "/.well-known/jwks.json";
     /// RFC 8414 authorization-server metadata.
     pub const AS_METADATA: &str = "/.well-known/oauth-authorization-server";
+    /// RFC 9728 protected-resource metadata of the gateway as a whole (resource: the base URL).
+    pub const RESOURCE_METADATA: &str = "/.well-known/oauth-protected-resource";
+    /// RFC 9728 protected-resource metadata of the MCP endpoint (resource: the `/mcp` URL).
+    pub const MCP_RESOURCE_METADATA: &str = "/.well-known/oauth-protected-resource/mcp";
     /// MCP Streamable HTTP endpoint.
-    pub const MCP: &str = "/mcp";
+    pub const MCP: &str = portcullis_config::MCP_PATH;
     /// HTTP tools API: list.
     pub const TOOLS: &str = "/v1/tools";
 }
@@ -50,6 +54,13 @@ struct AppState {
     gateway: Arc<Gateway>,
     base_url: Arc<str>,
     max_body_bytes: usize,
+    resource: Arc<ResourceInfo>,
+}
+
+/// What the gateway says about itself as an OAuth protected resource (RFC 9728).
+struct ResourceInfo {
+    authorization_servers: Vec<String>,
+    scopes_supported: Vec<String>,
 }
 
 /// The assembled HTTP application: the router and the signal that ends long-lived MCP streams
@@ -81,6 +92,10 @@ pub fn app(gateway: Arc<Gateway>, config: &Config) -> Result<App, McpOptionsErro
         gateway: Arc::clone(&gateway),
         base_url: config.listener.base_url().into(),
         max_body_bytes: config.listener.max_body_bytes,
+        resource: Arc::new(ResourceInfo {
+            authorization_servers: config.authorization_servers(),
+            scopes_supported: config.scopes_supported(),
+        }),
     };
     let shutdown = CancellationToken::new();
     let options = McpOptions {
@@ -88,6 +103,11 @@ pub fn app(gateway: Arc<Gateway>, config: &Config) -> Result<App, McpOptionsErro
         allowed_origins: config.listener.allowed_origins.clone(),
         max_body_bytes: config.listener.max_body_bytes,
         shutdown: shutdown.clone(),
+        resource_metadata: Some(format!(
+            "{}{}",
+            state.base_url,
+            paths::MCP_RESOURCE_METADATA
+        )),
         ..McpOptions::default()
     };
     // A host or origin entry that cannot be parsed would match nothing; stop at start-up instead.
@@ -105,6 +125,8 @@ pub fn app(gateway: Arc<Gateway>, config: &Config) -> Result<App, McpOptionsErro
         .route(paths::TOKEN, post(token))
         .route(paths::JWKS, get(jwks))
         .route(paths::AS_METADATA, get(metadata))
+        .route(paths::RESOURCE_METADATA, get(resource_metadata))
+        .route(paths::MCP_RESOURCE_METADATA, get(mcp_resource_metadata))
         .route(
             "/healthz",
             get(|| async { axum::Json(json!({"ok": true})) }),
@@ -253,6 +275,24 @@ impl ToolBackend for Backend {
         let gateway = Arc::clone(&self.0);
         Box::pin(async move { gateway.call(&principal, meta, &name, args).await })
     }
+
+    fn scope_challenge(
+        &self,
+        principal: &Principal,
+        meta: &CallMeta,
+        name: &str,
+        args: Option<&serde_json::Map<String, Value>>,
+    ) -> Option<portcullis_mcp::ChallengeFuture> {
+        let denial = self.0.scope_denial(principal, name)?;
+        let gateway = Arc::clone(&self.0);
+        let args = Value::Object(args.cloned().unwrap_or_default());
+        let (principal, meta, name) = (principal.clone(), meta.clone(), name.to_owned());
+        Some(Box::pin(async move {
+            gateway
+                .record_scope_refusal(&principal, &meta, &name, &args, denial)
+                .await
+        }))
+    }
 }
 
 /// Runs a call on its own task, so a client that disconnects (which drops the handler's future)
@@ -312,7 +352,8 @@ async fn identify(State(state): State<AppState>, mut request: Request, next: Nex
                 .gateway
                 .record_refusal(None, &meta, tool.as_deref(), denial)
                 .await;
-            unauthorized(&denial, &meta, presented)
+            let metadata = state.resource_metadata_url(front);
+            unauthorized(&denial, &meta, presented, &metadata)
         }
     }
 }
@@ -322,23 +363,76 @@ fn url_query_has_token(query: &str) -> bool {
         .any(|(k, _)| k.eq_ignore_ascii_case("access_token"))
 }
 
-/// 401 with a `WWW-Authenticate: Bearer` challenge (RFC 6750). The body says only that a valid
-/// token is needed; why a presented token failed stays in the audit log.
-fn unauthorized(denial: &Denial, meta: &CallMeta, presented: bool) -> Response {
+/// 401 with a `WWW-Authenticate: Bearer` challenge (RFC 6750) that names the protected-resource
+/// metadata (RFC 9728 section 5.1), where an MCP client starts its discovery. The body says only
+/// that a valid token is needed; why a presented token failed stays in the audit log.
+///
+/// The challenge names no `scope`: no scope is needed to use the endpoint as such (listing tools
+/// needs none), and naming the scope of the tool in the URL would tell an anonymous caller that
+/// the tool exists. A client then asks for the metadata's `scopes_supported` (the MCP scope
+/// selection rule) and is granted those its agent holds.
+fn unauthorized(denial: &Denial, meta: &CallMeta, presented: bool, metadata: &str) -> Response {
     if denial.kind != DenialKind::Unauthenticated {
         return problem(denial, meta);
     }
-    let challenge = if presented {
-        r#"Bearer realm="portcullis", error="invalid_token""#
-    } else {
-        r#"Bearer realm="portcullis""#
-    };
+    let mut params = vec![("realm", "portcullis")];
+    if presented {
+        params.push(("error", "invalid_token"));
+    }
+    params.push(("resource_metadata", metadata));
     let mut response = problem(denial, meta);
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static(challenge),
-    );
+    set_challenge(&mut response, &params);
     response
+}
+
+/// Puts a `WWW-Authenticate: Bearer ...` header on a response.
+fn set_challenge(response: &mut Response, params: &[(&str, &str)]) {
+    match HeaderValue::from_str(&portcullis_core::bearer_challenge(params)) {
+        Ok(value) => {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
+        Err(_) => {
+            // INVARIANT: the URLs were checked at load and scopes are checked scope tokens.
+            tracing::error!("a WWW-Authenticate challenge is not a valid header value");
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer realm="portcullis""#),
+            );
+        }
+    }
+}
+
+impl AppState {
+    /// The protected-resource metadata URL for requests to `front`.
+    fn resource_metadata_url(&self, front: Front) -> String {
+        let path = match front {
+            Front::Mcp => paths::MCP_RESOURCE_METADATA,
+            Front::Http | Front::Token => paths::RESOURCE_METADATA,
+        };
+        format!("{}{path}", self.base_url)
+    }
+
+    /// A denial of the HTTP tools API as problem+json; `insufficient_scope` also carries the
+    /// RFC 6750 step-up challenge with the scopes the tool requires.
+    fn refusal(&self, denial: &Denial, meta: &CallMeta) -> Response {
+        let mut response = problem(denial, meta);
+        if denial.kind == DenialKind::InsufficientScope {
+            let scope = denial.required_scopes.join(" ");
+            let metadata = self.resource_metadata_url(Front::Http);
+            set_challenge(
+                &mut response,
+                &[
+                    ("realm", "portcullis"),
+                    ("error", "insufficient_scope"),
+                    ("scope", &scope),
+                    ("resource_metadata", &metadata),
+                ],
+            );
+        }
+        response
+    }
 }
 
 /// A denial as an RFC 9457 problem+json response.
@@ -459,11 +553,44 @@ async fn jwks(State(state): State<AppState>) -> Response {
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414).
 async fn metadata(State(state): State<AppState>) -> Response {
     let base = &state.base_url;
-    axum::Json(state.gateway.identity().metadata(
+    let mut metadata = state.gateway.identity().metadata(
         &format!("{base}{}", paths::TOKEN),
         &format!("{base}{}", paths::JWKS),
-    ))
-    .into_response()
+    );
+    metadata["scopes_supported"] = json!(state.resource.scopes_supported);
+    axum::Json(metadata).into_response()
+}
+
+/// `GET /.well-known/oauth-protected-resource` (RFC 9728): the gateway as a whole, the
+/// resource of the HTTP tools API.
+async fn resource_metadata(State(state): State<AppState>) -> Response {
+    protected_resource(&state, state.base_url.to_string(), "Portcullis")
+}
+
+/// `GET /.well-known/oauth-protected-resource/mcp` (RFC 9728 section 3.1, the well-known
+/// suffix inserted before the resource's path): the MCP endpoint.
+async fn mcp_resource_metadata(State(state): State<AppState>) -> Response {
+    let resource = format!("{}{}", state.base_url, paths::MCP);
+    protected_resource(&state, resource, "Portcullis MCP endpoint")
+}
+
+/// RFC 9728 section 2 metadata for `resource`. Tokens go in the `Authorization` header only, so
+/// `bearer_methods_supported` is `header`. Section 3.3: `resource` must be the identifier the
+/// well-known URL was built from, which the client checks.
+fn protected_resource(state: &AppState, resource: String, name: &str) -> Response {
+    let body = json!({
+        "resource": resource,
+        "authorization_servers": state.resource.authorization_servers,
+        "scopes_supported": state.resource.scopes_supported,
+        "bearer_methods_supported": ["header"],
+        "resource_name": name,
+    });
+    let mut response = axum::Json(body).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
 }
 
 /// Reads a request body that must be JSON, answering the front's problem on failure.

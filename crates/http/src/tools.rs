@@ -107,7 +107,7 @@ pub(crate) async fn call(
             });
             (StatusCode::OK, axum::Json(body)).into_response()
         }
-        Err(denial) => problem(&denial, &meta),
+        Err(denial) => state.refusal(&denial, &meta),
     }
 }
 

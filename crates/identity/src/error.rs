@@ -142,6 +142,16 @@ impl OAuthError {
         }
     }
 
+    /// The requested `resource` (RFC 8707) is not this gateway.
+    pub fn invalid_target() -> Self {
+        Self {
+            error: "invalid_target",
+            error_description: "`resource` does not name this gateway; use the URL of its MCP endpoint or its public URL".to_owned(),
+            status: 400,
+            challenge: false,
+        }
+    }
+
     /// The gateway failed to produce a token (signing failure); not the client's fault.
     pub fn server_error() -> Self {
         Self {

@@ -67,6 +67,8 @@ pub struct Identity {
     token_ttl: u64,
     max_token_ttl: u64,
     leeway: i64,
+    /// The `resource` values (RFC 8707) a token request may name: this gateway's identifiers.
+    resources: Vec<String>,
     cache: TokenCache,
     #[cfg(test)]
     clock_skew: std::sync::atomic::AtomicI64,
@@ -95,8 +97,8 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     /// Lifetime in seconds.
     pub expires_in: u64,
-    /// Granted scopes, space-separated; omitted from the JSON when empty.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    /// Granted scopes, space-separated. Always sent, even empty, because it may differ from
+    /// the scope requested (RFC 6749 section 5.1).
     pub scope: String,
 }
 
@@ -169,6 +171,7 @@ impl Identity {
             token_ttl: config.issuer.token_ttl.0.as_secs(),
             max_token_ttl: config.issuer.max_token_ttl.0.as_secs(),
             leeway: i64::try_from(leeway).unwrap_or(i64::MAX),
+            resources: config.resource_identifiers(),
             cache: TokenCache::new(cache::DEFAULT_CAPACITY),
             #[cfg(test)]
             clock_skew: std::sync::atomic::AtomicI64::new(0),
@@ -212,8 +215,11 @@ impl Identity {
     /// `invalid_request`. `authorization` is the raw `Authorization` header, if any. Supports
     /// `grant_type=client_credentials` with the client authenticated by HTTP Basic
     /// (`client_secret_basic`) or by `client_id` and `client_secret` in the body
-    /// (`client_secret_post`); both at once is `invalid_request`. An optional `scope` must be a
-    /// subset of the agent's scopes (else `invalid_scope`); without one, all of them are granted.
+    /// (`client_secret_post`); both at once is `invalid_request`. An optional `scope` grants
+    /// those requested scopes the agent holds (a malformed one is `invalid_scope`); without one,
+    /// all of them are granted. An optional `resource` (RFC 8707) must name this gateway (one of
+    /// [`portcullis_config::Config::resource_identifiers`]), else `invalid_target`; the token's
+    /// audience is the configured audience either way.
     ///
     /// CPU-bound for tens of milliseconds (argon2): run it on a blocking thread.
     pub fn token_endpoint(
@@ -252,6 +258,11 @@ impl Identity {
                 return Err(OAuthError::invalid_client());
             }
         };
+        if let Some(resource) = form.get("resource")
+            && !self.resources.iter().any(|r| r == resource)
+        {
+            return Err(OAuthError::invalid_target());
+        }
         let scopes = match form.get("scope") {
             Some(requested) => granted_scopes(agent, requested)?,
             None => agent.scopes.clone(),
@@ -445,7 +456,9 @@ impl Identity {
 }
 
 /// The scopes granted for a `scope` request parameter: each must be a well-formed scope token
-/// (RFC 6749 section 3.3) the agent holds. Duplicates are dropped; order is kept.
+/// (RFC 6749 section 3.3); those the agent holds are granted, the others left out (section 3.3
+/// lets the server grant less than asked, and MCP clients ask for every scope the resource
+/// supports). Duplicates are dropped; order is kept.
 fn granted_scopes(agent: &Agent, requested: &str) -> Result<Vec<String>, OAuthError> {
     let mut granted: Vec<String> = Vec::new();
     for scope in requested.split(' ').filter(|s| !s.is_empty()) {
@@ -455,13 +468,7 @@ fn granted_scopes(agent: &Agent, requested: &str) -> Result<Vec<String>, OAuthEr
         if !well_formed {
             return Err(OAuthError::invalid_scope("`scope` is malformed"));
         }
-        if !agent.scopes.iter().any(|s| s == scope) {
-            return Err(OAuthError::invalid_scope(format!(
-                "scope `{}` is not granted to this client",
-                portcullis_core::truncate_for_message(scope, 64)
-            )));
-        }
-        if !granted.iter().any(|s| s == scope) {
+        if agent.scopes.iter().any(|s| s == scope) && !granted.iter().any(|s| s == scope) {
             granted.push(scope.to_owned());
         }
     }

@@ -361,16 +361,27 @@ fn malformed_requests_get_rfc6749_codes() {
             Some("Bearer abc".to_owned()),
             "invalid_client",
         ),
-        // Scope the agent does not hold.
+        // A resource (RFC 8707) that is not this gateway.
         (
             form(&[
                 ("grant_type", "client_credentials"),
                 ("client_id", "reporter"),
                 ("client_secret", SECRET),
-                ("scope", "orders:read admin"),
+                ("resource", "https://other.example/mcp"),
             ]),
             None,
-            "invalid_scope",
+            "invalid_target",
+        ),
+        // Close to this gateway's identifier is not this gateway.
+        (
+            form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "reporter"),
+                ("client_secret", SECRET),
+                ("resource", "https://gw.example/mcp/"),
+            ]),
+            None,
+            "invalid_target",
         ),
         // Malformed scope token.
         (
@@ -401,6 +412,40 @@ fn malformed_requests_get_rfc6749_codes() {
         );
         assert_eq!(err.challenge, expected == "invalid_client", "case {n}");
         assert!(!err.to_string().contains(SECRET), "case {n}");
+    }
+}
+
+#[test]
+fn scopes_the_agent_does_not_hold_are_left_out() {
+    let f = fixture("ES256");
+    let mut body = post_form();
+    body.push(("scope".into(), "orders:read admin".into()));
+    let response = f.identity.token_endpoint(&body, None).unwrap();
+    assert_eq!(response.scope, "orders:read");
+    let mut body = post_form();
+    body.push(("scope".into(), "admin".into()));
+    let response = f.identity.token_endpoint(&body, None).unwrap();
+    assert_eq!(response.scope, "");
+    assert!(
+        f.identity
+            .verify(&response.access_token)
+            .unwrap()
+            .scopes
+            .is_empty()
+    );
+    // The JSON answer says what was granted even when it is nothing (RFC 6749 section 5.1).
+    assert_eq!(serde_json::to_value(&response).unwrap()["scope"], "");
+}
+
+#[test]
+fn resource_naming_this_gateway_is_accepted() {
+    let f = fixture("ES256");
+    for resource in ["https://gw.example/mcp", "https://gw.example"] {
+        let mut body = post_form();
+        body.push(("resource".into(), resource.into()));
+        let response = f.identity.token_endpoint(&body, None).unwrap();
+        // The audience stays the configured one, which `verify` requires.
+        f.identity.verify(&response.access_token).unwrap();
     }
 }
 

@@ -76,6 +76,7 @@ fn denial_answer(name: &str, denial: Denial) -> Result<CallToolResult, ErrorData
                 None,
             ))
         }
+        DenialKind::InsufficientScope => Ok(insufficient_scope_result(&denial)),
         DenialKind::InvalidArguments
         | DenialKind::Forbidden
         | DenialKind::EgressBlocked
@@ -108,6 +109,18 @@ fn refusal_result(denial: &Denial) -> CallToolResult {
         "error": denial.kind.code(),
         "message": denial.message,
         "violations": violations,
+    }));
+    result
+}
+
+/// A missing scope found inside the session (the transport normally answers it with HTTP 403
+/// before the call gets here): a tool error that names the scopes to ask for.
+fn insufficient_scope_result(denial: &Denial) -> CallToolResult {
+    let mut result = CallToolResult::error(vec![ContentBlock::text(denial.message.clone())]);
+    result.structured_content = Some(json!({
+        "error": denial.kind.code(),
+        "message": denial.message,
+        "scope": denial.required_scopes.join(" "),
     }));
     result
 }

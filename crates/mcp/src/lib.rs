@@ -23,6 +23,12 @@
 //!   `Origin` allowlist, body size limit, JSON-RPC envelope parsing (so that malformed input
 //!   gets a JSON-RPC error rather than an SDK-specific plain-text answer) and a cap on open
 //!   sessions. The same allowlists are also given to the SDK as a second line of defence.
+//! - A `tools/call` whose token lacks a scope the tool requires is answered at the HTTP level,
+//!   before `rmcp` sees it: 403 with `WWW-Authenticate: Bearer error="insufficient_scope",
+//!   scope=..., resource_metadata=...`, as the MCP authorization specification (2025-11-25 and
+//!   later) asks for step-up, so that a client can get a token with more scope and retry. A
+//!   tool result could not carry that challenge, and the HTTP status of a session's answer is
+//!   already sent when the handler runs.
 //! - `rmcp` moves fast, so its types stay behind this crate's API: callers see [`ToolBackend`],
 //!   [`McpOptions`] and a tower service, nothing from `rmcp`.
 
@@ -60,7 +66,26 @@ pub trait ToolBackend: Send + Sync + 'static {
         name: String,
         args: serde_json::Value,
     ) -> CallFuture;
+
+    /// Checks, before the call enters the MCP session, whether the token lacks a scope the tool
+    /// requires. `None` lets the call go on to [`ToolBackend::call_tool`]; `Some(future)` means
+    /// refuse: the future records the refusal and yields the denial to answer with (HTTP 403
+    /// with a step-up challenge for `insufficient_scope`, an internal error for anything else).
+    /// The check itself must be cheap: it runs for every `tools/call`. The default never refuses.
+    fn scope_challenge(
+        &self,
+        principal: &Principal,
+        meta: &CallMeta,
+        name: &str,
+        args: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) -> Option<ChallengeFuture> {
+        let _ = (principal, meta, name, args);
+        None
+    }
 }
+
+/// The future returned by [`ToolBackend::scope_challenge`].
+pub type ChallengeFuture = Pin<Box<dyn Future<Output = Denial> + Send>>;
 
 /// Connection facts the authentication middleware puts into the HTTP request extensions next to
 /// the [`Principal`].
@@ -90,6 +115,9 @@ pub struct McpOptions {
     pub session_idle_timeout: Duration,
     /// Cancel to end every open session and event stream, for graceful shutdown.
     pub shutdown: CancellationToken,
+    /// The URL of the RFC 9728 protected-resource metadata of this endpoint, named in the
+    /// `WWW-Authenticate` challenge of an `insufficient_scope` refusal.
+    pub resource_metadata: Option<String>,
 }
 
 impl Default for McpOptions {
@@ -103,6 +131,7 @@ impl Default for McpOptions {
             max_sessions: 1024,
             session_idle_timeout: Duration::from_secs(300),
             shutdown: CancellationToken::new(),
+            resource_metadata: None,
         }
     }
 }

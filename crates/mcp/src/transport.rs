@@ -7,6 +7,8 @@
 //! 4. POST body as a JSON-RPC message: a JSON-RPC parse, invalid-request or invalid-params error
 //!    with HTTP 400 instead of `rmcp`'s plain-text 415.
 //! 5. Session cap for new handshake sessions: 503.
+//! 6. For `tools/call`, the tool's required scopes ([`ToolBackend::scope_challenge`]): 403 with
+//!    an `insufficient_scope` challenge.
 //!
 //! Then `rmcp` routes the message: `initialize` and session traffic to a handshake session,
 //! 2026-07-28 requests (protocol version in `_meta`) and `server/discover` to the stateless path.
@@ -29,8 +31,10 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use serde::Deserialize;
 use serde_json::Value;
 
+use portcullis_core::{CallMeta, DenialKind, Front, Principal};
+
 use crate::handler::GatewayHandler;
-use crate::{McpOptions, ToolBackend};
+use crate::{McpCaller, McpOptions, ToolBackend};
 
 const SESSION_ID_HEADER: &str = "mcp-session-id";
 
@@ -67,6 +71,7 @@ pub struct McpService {
     sessions: Arc<LocalSessionManager>,
     checks: Arc<Checks>,
     in_flight: Arc<InFlight>,
+    backend: Arc<dyn ToolBackend>,
 }
 
 /// JSON-RPC request ids in flight, per session.
@@ -128,6 +133,7 @@ struct Checks {
     origins: Vec<OriginTuple>,
     max_body_bytes: usize,
     max_sessions: usize,
+    resource_metadata: Option<String>,
 }
 
 impl std::fmt::Debug for McpService {
@@ -213,8 +219,9 @@ impl McpService {
         sessions.session_config.keep_alive = Some(options.session_idle_timeout);
         let sessions = Arc::new(sessions);
 
+        let handler_backend = Arc::clone(&backend);
         let inner = StreamableHttpService::new(
-            move || Ok(GatewayHandler::new(backend.clone())),
+            move || Ok(GatewayHandler::new(handler_backend.clone())),
             sessions.clone(),
             config,
         );
@@ -226,8 +233,10 @@ impl McpService {
                 origins,
                 max_body_bytes: options.max_body_bytes,
                 max_sessions: options.max_sessions,
+                resource_metadata: options.resource_metadata,
             }),
             in_flight: Arc::new(InFlight::default()),
+            backend,
         }
     }
 
@@ -260,6 +269,9 @@ impl McpService {
                     ErrorData::internal_error("too many open sessions; retry later", None),
                 );
                 return jsonrpc_error_response(StatusCode::SERVICE_UNAVAILABLE, error);
+            }
+            if let Some(refusal) = self.scope_refusal(&message, &parts).await {
+                return refusal;
             }
             if let (Some(session), ClientJsonRpcMessage::Request(request)) = (
                 parts
@@ -295,6 +307,87 @@ impl McpService {
             }),
             None => response.map(Body::new),
         }
+    }
+}
+
+impl McpService {
+    /// The step-up answer for a `tools/call` whose token lacks a required scope, or `None`
+    /// when the call may go on.
+    async fn scope_refusal(
+        &self,
+        message: &ClientJsonRpcMessage,
+        parts: &http::request::Parts,
+    ) -> Option<Response<Body>> {
+        let ClientJsonRpcMessage::Request(request) = message else {
+            return None;
+        };
+        let ClientRequest::CallToolRequest(call) = &request.request else {
+            return None;
+        };
+        // Without a principal the handler fails closed on its own.
+        let principal = parts.extensions.get::<Principal>()?;
+        let client_ip = parts
+            .extensions
+            .get::<McpCaller>()
+            .and_then(|caller| caller.client_ip);
+        let meta = CallMeta::now(Front::Mcp, client_ip);
+        let record = self.backend.scope_challenge(
+            principal,
+            &meta,
+            &call.params.name,
+            call.params.arguments.as_ref(),
+        )?;
+        // On its own task, like a call: a client that hangs up cannot cut the audit write.
+        let denial = match tokio::spawn(record).await {
+            Ok(denial) => denial,
+            Err(error) => {
+                tracing::error!(%error, "the scope refusal task failed");
+                let error = JsonRpcError::new(
+                    Some(request.id.clone()),
+                    ErrorData::internal_error(crate::answer::INTERNAL_MESSAGE, None),
+                );
+                return Some(jsonrpc_error_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    error,
+                ));
+            }
+        };
+        if denial.kind != DenialKind::InsufficientScope {
+            // The refusal could not be recorded: fail closed without detail.
+            let error = JsonRpcError::new(
+                Some(request.id.clone()),
+                ErrorData::internal_error(crate::answer::INTERNAL_MESSAGE, None),
+            );
+            return Some(jsonrpc_error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                error,
+            ));
+        }
+        let scope = denial.required_scopes.join(" ");
+        let error = JsonRpcError::new(
+            Some(request.id.clone()),
+            ErrorData::invalid_request(
+                denial.message,
+                Some(serde_json::json!({
+                    "error": DenialKind::InsufficientScope.code(),
+                    "scope": scope,
+                })),
+            ),
+        );
+        let mut response = jsonrpc_error_response(StatusCode::FORBIDDEN, error);
+        let mut params = vec![("error", "insufficient_scope"), ("scope", scope.as_str())];
+        if let Some(url) = &self.checks.resource_metadata {
+            params.push(("resource_metadata", url.as_str()));
+        }
+        match HeaderValue::from_str(&portcullis_core::bearer_challenge(&params)) {
+            Ok(value) => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, value);
+            }
+            Err(_) => tracing::error!("the step-up challenge is not a valid header value"),
+        }
+        Some(response)
     }
 }
 

@@ -274,6 +274,60 @@ impl Gateway {
         })
     }
 
+    /// Stage 4, resolve: an unknown tool and a tool the caller may not see get the same answer.
+    fn resolve(&self, principal: &Principal, name: &str) -> Result<&Arc<Tool>, Denial> {
+        match self.catalog.get(name) {
+            Some(tool) if self.policy.may_see(principal, tool) => Ok(tool),
+            _ => Err(Denial::unknown_tool(name)),
+        }
+    }
+
+    /// The scope check of [`Gateway::call`] on its own, for a front that must answer a missing
+    /// scope at the HTTP level before it hands the request on (MCP: an HTTP 403 with a step-up
+    /// challenge instead of a result inside the JSON-RPC stream). Cheap and synchronous, so the
+    /// common case (nothing missing) costs no task and no audit write.
+    ///
+    /// `None` when the call may go on: the tool is unknown or hidden (the pipeline gives that
+    /// answer itself) or the token has the scopes. Otherwise the denial, which the front must
+    /// record with [`Gateway::record_scope_refusal`] and answer instead of running the call.
+    pub fn scope_denial(&self, principal: &Principal, name: &str) -> Option<Denial> {
+        let tool = self.resolve(principal, name).ok()?;
+        check_scopes(principal, tool).err()
+    }
+
+    /// Records a refusal from [`Gateway::scope_denial`] (one audit record, as for any refusal,
+    /// with the digest of the arguments) and returns the denial to answer with, which becomes
+    /// an internal error if the record cannot be written.
+    pub async fn record_scope_refusal(
+        &self,
+        principal: &Principal,
+        meta: &CallMeta,
+        name: &str,
+        args: &Value,
+        denial: Denial,
+    ) -> Denial {
+        let facts = Facts {
+            args_digest: Some(digest(args)),
+            ..Facts::default()
+        };
+        let result: Result<UpstreamResponse, Denial> = Err(denial);
+        let event = self.event(
+            Some(principal),
+            meta,
+            Some(name),
+            &facts,
+            &result,
+            Instant::now(),
+        );
+        let Err(denial) = result else {
+            return Denial::new(DenialKind::Internal, "internal error");
+        };
+        match self.write(event).await {
+            Ok(()) => denial,
+            Err(failure) => failure,
+        }
+    }
+
     /// The stages after identify, in order. Each returns early with a denial; nothing here
     /// answers the caller or writes the audit record.
     async fn run(
@@ -289,10 +343,13 @@ impl Gateway {
 
         // Stage 4, resolve: an unknown tool and a tool the caller may not see get the same
         // answer, so the catalog cannot be probed.
-        let tool = match self.catalog.get(name) {
-            Some(tool) if self.policy.may_see(principal, tool) => tool,
-            _ => return Err(Denial::unknown_tool(name)),
-        };
+        let tool = self.resolve(principal, name)?;
+
+        // Scope: the token must carry every scope the tool requires. It comes after resolve, so
+        // the step-up answer (which names the scopes) is given only for a tool the caller may
+        // see, and before validate and authorize, because no argument can make up for a
+        // missing scope and the client's remedy is a new token, not new arguments.
+        check_scopes(principal, tool)?;
 
         // Stage 5, validate: nothing downstream (guards, policy, egress) reads arguments that
         // did not pass the tool's schema and the input limits.
@@ -384,6 +441,24 @@ struct Facts {
     policies: Vec<String>,
     upstream_status: Option<u16>,
     reasons: Vec<String>,
+}
+
+/// The scope stage: every scope the tool requires must be in the token.
+fn check_scopes(principal: &Principal, tool: &Tool) -> Result<(), Denial> {
+    let missing: Vec<&String> = tool
+        .scopes
+        .iter()
+        .filter(|scope| !principal.scopes.contains(scope))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Denial::insufficient_scope(
+            &tool.name,
+            &tool.scopes,
+            &missing,
+        ))
+    }
 }
 
 /// SHA-256 (hex) of the canonical JSON of a value.

@@ -18,6 +18,7 @@ fn tool(name: &str, method: &str, path: &str, risk: RiskClass, input_schema: Val
         body: None,
         input_schema,
         risk,
+        scopes: Vec::new(),
     }
 }
 

@@ -24,6 +24,7 @@ fn tool(method: &str, path: &str, params: Vec<Param>, body: Option<Body>) -> Too
         body,
         input_schema: json!({"type": "object"}),
         risk: RiskClass::Low,
+        scopes: Vec::new(),
     }
 }
 

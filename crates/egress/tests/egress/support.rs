@@ -227,6 +227,7 @@ pub(crate) fn tool(api: &str, name: &str, method: &str, path: &str, params: Vec<
         body: None,
         input_schema: json!({"type": "object"}),
         risk: RiskClass::Low,
+        scopes: Vec::new(),
     }
 }
 

@@ -109,6 +109,21 @@ fn refusals_are_tool_errors_with_code_and_message_only() {
 }
 
 #[test]
+fn a_missing_scope_inside_a_session_is_a_tool_error_naming_the_scopes() {
+    let required = vec!["orders:write".to_owned(), "orders:read".to_owned()];
+    let missing = &required[..1];
+    let refusal =
+        Denial::insufficient_scope("refund", &required, &missing.iter().collect::<Vec<_>>());
+    let result = call_answer("refund", Err(refusal)).unwrap();
+    assert_eq!(result.is_error, Some(true));
+    let detail = result.structured_content.unwrap();
+    assert_eq!(detail["error"], "insufficient_scope");
+    assert_eq!(detail["scope"], "orders:write orders:read");
+    // What is missing is for the audit log only.
+    assert!(!serde_json::to_string(&detail).unwrap().contains("missing"));
+}
+
+#[test]
 fn invalid_arguments_list_each_violation() {
     let mut refusal = denial(DenialKind::InvalidArguments, "the arguments are invalid");
     refusal.violations = vec![
@@ -174,6 +189,7 @@ fn catalog_tool(schema: Value) -> portcullis_catalog::Tool {
         body: None,
         input_schema: schema,
         risk: RiskClass::Low,
+        scopes: Vec::new(),
     }
 }
 

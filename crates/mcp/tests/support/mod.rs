@@ -57,6 +57,7 @@ fn tool(name: &str, description: &str) -> Arc<Tool> {
             "additionalProperties": true
         }),
         risk: RiskClass::Low,
+        scopes: Vec::new(),
     })
 }
 
