@@ -16,7 +16,7 @@ use std::sync::Arc;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use portcullis_bench_stages::{Latencies, or_exit, scratch_dir};
 use portcullis_config::Config;
-use portcullis_identity::Identity;
+use portcullis_identity::{Identity, Revocations};
 use portcullis_secrets::{OverlayEnv, SecretStore};
 
 const AGENT: &str = "bench-agent";
@@ -49,7 +49,20 @@ agents:
     let mut env = OverlayEnv::new();
     env.set(SECRET_ENV, "bench-only-client-secret-not-used-for-login");
     let secrets = SecretStore::new(Arc::new(env));
-    or_exit(Identity::open(&config, &secrets), "open the identity")
+    // The revocation store is real (SQLite in the scratch folder) and empty, as on most
+    // requests; opening it needs a runtime, verifying does not.
+    let runtime = or_exit(tokio::runtime::Runtime::new(), "start a runtime");
+    let revocations = or_exit(
+        runtime.block_on(Revocations::open(
+            data_dir,
+            Identity::revocation_retention(&config),
+        )),
+        "open the revocation store",
+    );
+    or_exit(
+        Identity::open(&config, &secrets, Arc::new(revocations)),
+        "open the identity",
+    )
 }
 
 fn mint(identity: &Identity) -> String {

@@ -7,7 +7,10 @@
 //! - One function per front maps a [`Denial`] to a response ([`problem`] for HTTP); denials are
 //!   answers, so every handler is infallible.
 //! - Tower layers are used only for transport plumbing (body limits, request timeouts).
+//! - The admin API ([`admin`]) is a separate application for a separate listener, with its own
+//!   credential; nothing routes between it and the agents' application.
 
+pub mod admin;
 mod tools;
 
 use std::net::{IpAddr, SocketAddr};
@@ -26,6 +29,8 @@ use portcullis_mcp::{McpCaller, McpOptions, McpOptionsError, ToolBackend};
 use portcullis_pipeline::Gateway;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
+
+pub use crate::admin::admin_app;
 
 /// Paths of the well-known endpoints, relative to the public base URL.
 pub mod paths {
@@ -189,7 +194,7 @@ async fn identify(State(state): State<AppState>, mut request: Request, next: Nex
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    match state.gateway.identify(authorization, token_in_query) {
+    match state.gateway.identify(authorization, token_in_query).await {
         Ok(principal) => {
             request.extensions_mut().insert(principal);
             request.extensions_mut().insert(McpCaller { client_ip: ip });
@@ -288,6 +293,8 @@ async fn token(
             .identity()
             .requested_agent(&form, authorization);
         let authorization = authorization.map(str::to_owned);
+        // A disabled agent gets no token: pick up changes made by another process (the CLI).
+        state.gateway.identity().refresh_revocations().await;
         let gateway = Arc::clone(&state.gateway);
         // Client authentication runs argon2, tens of milliseconds of CPU: keep it off the
         // threads that serve other requests.
@@ -310,7 +317,7 @@ async fn token(
     let (agent, result) = answer;
     let outcome = match &result {
         Ok(_) => Ok(()),
-        Err(err) => Err(err.error),
+        Err(err) => Err((err.error, err.internal)),
     };
     if let Err(denial) = state
         .gateway

@@ -7,7 +7,7 @@ use serde::de::{Deserializer, IgnoredAny};
 use serde::{Deserialize, Serialize};
 
 use crate::error::VerifyError;
-use crate::key::SigningKey;
+use crate::key::{KeySet, SigningKey};
 
 /// The `typ` header of an RFC 9068 access token.
 pub(crate) const TOKEN_TYPE: &str = "at+jwt";
@@ -107,9 +107,13 @@ pub(crate) fn alg_str(algorithm: Algorithm) -> &'static str {
     }
 }
 
-/// RFC 8725 header checks, before any cryptography: pinned algorithm, explicit type, our key id,
-/// and none of the members that would let a token choose its own key.
-pub(crate) fn check_header(token: &str, key: &SigningKey) -> Result<(), VerifyError> {
+/// RFC 8725 header checks, before any cryptography: a key id naming a key in force, the
+/// algorithm pinned to that key, explicit type, and none of the members that would let a token
+/// choose its own key. Returns the key to verify with.
+pub(crate) fn check_header<'k>(
+    token: &str,
+    keys: &'k KeySet,
+) -> Result<&'k SigningKey, VerifyError> {
     let mut parts = token.split('.');
     let (Some(header), Some(payload), Some(signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -135,19 +139,24 @@ pub(crate) fn check_header(token: &str, key: &SigningKey) -> Result<(), VerifyEr
             return Err(VerifyError::ForbiddenHeader(name));
         }
     }
+    let kid = raw.kid.unwrap_or_default();
+    let key = keys.find(&kid);
     let alg = raw.alg.unwrap_or_default();
-    if alg != alg_str(key.algorithm) {
+    // The algorithm of the named key; for an unknown key id, one any key in force uses, so that
+    // a foreign algorithm is reported as such whatever the key id.
+    let alg_known = match key {
+        Some(key) => alg == alg_str(key.algorithm),
+        None => keys.keys().iter().any(|k| alg == alg_str(k.algorithm)),
+    };
+    if !alg_known {
         return Err(VerifyError::Algorithm(clip(&alg)));
     }
     let typ = raw.typ.unwrap_or_default();
     if !typ.eq_ignore_ascii_case(TOKEN_TYPE) && !typ.eq_ignore_ascii_case("application/at+jwt") {
         return Err(VerifyError::Type(clip(&typ)));
     }
-    let kid = raw.kid.unwrap_or_default();
-    if kid != key.kid {
-        return Err(VerifyError::KeyId(clip(&kid)));
-    }
-    Ok(())
+    key.map(|key| &**key)
+        .ok_or_else(|| VerifyError::KeyId(clip(&kid)))
 }
 
 /// The jsonwebtoken validation: exactly one algorithm, issuer, audience and the registered
