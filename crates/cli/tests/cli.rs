@@ -516,3 +516,134 @@ fn jsonwebtoken_kid(token: &str) -> String {
     let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
     header["kid"].as_str().unwrap().to_owned()
 }
+
+/// `portcullis serve` starts the admin API on its own address only when `admin.token` is set,
+/// says so in the log when it is not, and refuses to start when the credential cannot be read.
+#[test]
+fn serve_starts_the_admin_api_only_with_its_credential() {
+    use std::io::{BufRead as _, BufReader};
+
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+    };
+    let (dir, config) = quickstart();
+    let data = dir.path().join("state");
+    let serve = |listen: std::net::SocketAddr| {
+        let mut command = Command::new(BIN);
+        command
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .args(["--data-dir", data.to_str().unwrap()])
+            .args(["--listen", &listen.to_string()])
+            .env("PORTCULLIS_LOG", "info")
+            .env("PORTCULLIS_DEMO_CLIENT_SECRET", "demo-secret")
+            .env("PORTCULLIS_READONLY_CLIENT_SECRET", "readonly-secret")
+            .env("ORDERS_API_TOKEN", "upstream")
+            .env_remove("PORTCULLIS_CONFIG");
+        command
+    };
+
+    // Without `admin.token`: no admin listener, and the log says why.
+    let mut child = serve(free())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = String::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if line.contains("portcullis is listening") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(log.contains("the admin API is off"), "{log}");
+
+    // With a credential that cannot be read: the gateway does not start.
+    let admin = free();
+    edit(
+        &config,
+        "  # token: env:PORTCULLIS_ADMIN_TOKEN",
+        "  token: env:PORTCULLIS_ADMIN_TOKEN",
+    );
+    edit(
+        &config,
+        "  listen: 127.0.0.1:9091",
+        &format!("  listen: {admin}"),
+    );
+    let refused = serve(free()).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("admin.token"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    // With it: the admin API answers on its own address and only with the credential.
+    let gateway = free();
+    let mut child = serve(gateway)
+        .env("PORTCULLIS_ADMIN_TOKEN", "the-admin-credential")
+        .env("PORTCULLIS_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let result = std::panic::catch_unwind(|| {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let http = reqwest::Client::builder().no_proxy().build().unwrap();
+            let keys = format!("http://{admin}/admin/keys");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            let anonymous = loop {
+                match http.get(&keys).send().await {
+                    Ok(response) => break response,
+                    Err(_) if std::time::Instant::now() < deadline => {
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    Err(err) => panic!("the admin API never answered: {err}"),
+                }
+            };
+            assert_eq!(anonymous.status(), 401);
+            let listed = http
+                .get(&keys)
+                .bearer_auth("the-admin-credential")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(listed.status(), 200);
+            let body: serde_json::Value = listed.json().await.unwrap();
+            assert_eq!(body["keys"].as_array().unwrap().len(), 1);
+
+            let disabled = http
+                .post(format!("http://{admin}/admin/agents/demo-agent/disable"))
+                .bearer_auth("the-admin-credential")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(disabled.status(), 200);
+            let token = http
+                .post(format!("http://{gateway}/oauth/token"))
+                .basic_auth("demo-agent", Some("demo-secret"))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(token.status(), 401);
+            let other = http
+                .post(format!("http://{gateway}/oauth/token"))
+                .basic_auth("readonly-agent", Some("readonly-secret"))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(other.status(), 200);
+        });
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
