@@ -138,9 +138,10 @@ impl fmt::Debug for TokenResponse {
 }
 
 impl Identity {
-    /// Loads or generates the signing key in `config.data_dir` (created with mode 0700 if
-    /// missing; the key file is written with mode 0600 and reused on later starts; a corrupt key
-    /// file is an error, never replaced) and resolves the agents' secret references through
+    /// Loads the signing key set from `config.data_dir` (folders created with mode 0700 if
+    /// missing; the first key is generated, key files are written with mode 0600; a
+    /// `signing-key.pem` of earlier versions becomes the first key; a corrupt key file is an
+    /// error, never replaced) and resolves the agents' secret references through
     /// `secrets`, so that a missing secret fails now rather than on the first token request.
     /// `revocations` is the store opened with [`Revocations::open`] on the same data folder.
     pub fn open(
