@@ -50,6 +50,21 @@ async fn assert_generic_401(h: &Harness, token: &str) {
         !text.contains("revoked") && !text.contains("disabled"),
         "{text}"
     );
+    // The MCP front goes through the same identify stage.
+    let mcp = h
+        .http
+        .post(format!("{}/mcp", h.base))
+        .bearer_auth(token)
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                       "clientInfo": {"name": "e2e", "version": "1"}},
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mcp.status(), 401, "MCP front");
 }
 
 async fn last_reasons(h: &Harness) -> Vec<String> {
