@@ -6,8 +6,10 @@
 //!   (`iter_batched`), each verified exactly once.
 //! - `cached`: the same token again and again: SHA-256 of the token, a cache lookup and a
 //!   clone of the principal.
+//! - `cached_revoked_1000`: `cached` with 1,000 other revoked token ids in the revocation
+//!   snapshot, which every verification consults after the cache.
 //!
-//! Both for ES256 (the default) and EdDSA.
+//! Both for ES256 (the default) and EdDSA; the revocation case for ES256 only.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -16,7 +18,7 @@ use std::sync::Arc;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use portcullis_bench_stages::{Latencies, or_exit, scratch_dir};
 use portcullis_config::Config;
-use portcullis_identity::Identity;
+use portcullis_identity::{ChangeSource, Identity, Revocations};
 use portcullis_secrets::{OverlayEnv, SecretStore};
 
 const AGENT: &str = "bench-agent";
@@ -49,7 +51,20 @@ agents:
     let mut env = OverlayEnv::new();
     env.set(SECRET_ENV, "bench-only-client-secret-not-used-for-login");
     let secrets = SecretStore::new(Arc::new(env));
-    or_exit(Identity::open(&config, &secrets), "open the identity")
+    // The revocation store is real (SQLite in the scratch folder) and empty, as on most
+    // requests; opening it needs a runtime, verifying does not.
+    let runtime = or_exit(tokio::runtime::Runtime::new(), "start a runtime");
+    let revocations = or_exit(
+        runtime.block_on(Revocations::open(
+            data_dir,
+            Identity::revocation_retention(&config),
+        )),
+        "open the revocation store",
+    );
+    or_exit(
+        Identity::open(&config, &secrets, Arc::new(revocations)),
+        "open the identity",
+    )
 }
 
 fn mint(identity: &Identity) -> String {
@@ -98,6 +113,25 @@ fn verify(c: &mut Criterion) {
             b.iter(|| identity.verify(black_box(&token)));
         });
     }
+
+    // The revocation snapshot is consulted on every verification, cached or not.
+    let identity = identity(&scratch.path().join("revocations"), "ES256");
+    let runtime = or_exit(tokio::runtime::Runtime::new(), "start a runtime");
+    runtime.block_on(async {
+        for n in 0..1_000 {
+            or_exit(
+                identity
+                    .revoke_token(&format!("revoked-{n:04}"), ChangeSource::Cli)
+                    .await,
+                "revoke a token",
+            );
+        }
+    });
+    let token = mint(&identity);
+    or_exit(identity.verify(&token), "verify the cached token");
+    group.bench_function(BenchmarkId::new("cached_revoked_1000", "ES256"), |b| {
+        b.iter(|| identity.verify(black_box(&token)));
+    });
     group.finish();
 }
 

@@ -87,7 +87,7 @@ pub(crate) async fn run(
         .with_context(|| format!("cannot listen on {listen}"))?;
     let base = loaded.config.listener.base_url();
     print_banner(&base, &demo, &data_dir, api_addr);
-    crate::serve_until_signal(listener, app, &gateway).await
+    crate::serve_until_signal(listener, app, None, &gateway).await
 }
 
 fn print_banner(base: &str, demo: &Credentials, data_dir: &Path, api: SocketAddr) {

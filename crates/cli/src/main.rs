@@ -112,6 +112,22 @@ enum Command {
         #[arg(long, value_parser = humantime_duration)]
         ttl: Option<Duration>,
     },
+    /// Revoke access tokens: one by its `jti`, or every token an agent holds. Takes effect on a
+    /// running gateway that shares the data directory within 50 ms, and survives restarts.
+    Revoke {
+        #[command(subcommand)]
+        command: RevokeCommand,
+    },
+    /// Disable an agent (its tokens and token requests are refused) or enable it again.
+    Agent {
+        #[command(subcommand)]
+        command: AgentCommand,
+    },
+    /// Manage the token signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Inspect the audit log.
     Audit {
         #[command(subcommand)]
@@ -127,6 +143,57 @@ enum Command {
         /// Listen address.
         #[arg(long, default_value = "127.0.0.1:8081")]
         listen: SocketAddr,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RevokeCommand {
+    /// Revoke one token by its `jti` claim.
+    Token {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The token's `jti`.
+        jti: String,
+    },
+    /// Revoke every token the agent holds now; tokens it obtains afterwards are valid.
+    Agent {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The agent id.
+        agent: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AgentCommand {
+    /// Refuse the agent's tokens and token requests until it is enabled again.
+    Disable {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The agent id.
+        agent: String,
+    },
+    /// Lift `agent disable`.
+    Enable {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The agent id.
+        agent: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Generate a new signing key now. A running gateway on the same data directory signs with
+    /// it within a second; tokens signed by the previous keys keep verifying until they expire.
+    Rotate {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// List the signing keys in force, oldest first (times in seconds since the Unix epoch).
+    List {
+        #[command(flatten)]
+        config: ConfigArgs,
     },
 }
 
@@ -245,13 +312,21 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Token { config, agent, ttl } => {
             let loaded = load(&config)?;
             let secrets = SecretStore::from_process_env();
-            let identity = portcullis_identity::Identity::open(&loaded.config, &secrets)?;
+            let revocations = open_revocations(&loaded).await?;
+            let identity = portcullis_identity::Identity::open(
+                &loaded.config,
+                &secrets,
+                Arc::new(revocations),
+            )?;
             let token = identity
                 .mint(&agent, ttl)
                 .map_err(|e| anyhow::anyhow!("{}: {}", e.error, e.error_description))?;
             println!("{}", token.access_token);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Revoke { command } => revoke(command).await,
+        Command::Agent { command } => agent(command).await,
+        Command::Keys { command } => keys(command),
         Command::Audit { command } => audit(command).await,
         Command::HashSecret => {
             let mut secret = String::new();
@@ -341,24 +416,51 @@ async fn serve(loaded: Loaded, secrets: &SecretStore) -> anyhow::Result<()> {
         Some(tls) => Some(portcullis_http::Tls::load(tls, secrets)?),
         None => None,
     };
+    // The admin credential is resolved before anything starts, so a missing one fails now.
+    let admin_token = match &loaded.config.admin.token {
+        Some(reference) => Some(
+            secrets
+                .resolve(reference)
+                .context("cannot read `admin.token`")?,
+        ),
+        None => None,
+    };
     let resolver = Arc::new(portcullis_egress::SystemResolver::new()?);
     let gateway = Arc::new(portcullis_pipeline::Gateway::build(&loaded, secrets, resolver).await?);
     let mut app = portcullis_http::app(Arc::clone(&gateway), &loaded.config)?;
     if let Some(tls) = tls {
         app = app.with_tls(tls);
     }
-    drop(loaded);
-    release_startup_memory();
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
-    serve_until_signal(listener, app, &gateway).await
+    let admin = match admin_token {
+        Some(token) => {
+            let admin_address = loaded.config.admin.listen;
+            let admin_listener = tokio::net::TcpListener::bind(admin_address)
+                .await
+                .with_context(|| format!("cannot listen on {admin_address} (`admin.listen`)"))?;
+            Some((
+                admin_listener,
+                portcullis_http::admin_app(Arc::clone(&gateway), token),
+            ))
+        }
+        None => {
+            tracing::info!("the admin API is off: set `admin.token` to enable it");
+            None
+        }
+    };
+    drop(loaded);
+    release_startup_memory();
+    serve_until_signal(listener, app, admin, &gateway).await
 }
 
-/// Serves until SIGINT or SIGTERM, then drains connections and flushes the audit log.
+/// Serves the agents' listener (and the admin listener, if given) until SIGINT or SIGTERM,
+/// then drains connections and flushes the audit log.
 pub(crate) async fn serve_until_signal(
     listener: tokio::net::TcpListener,
     app: portcullis_http::App,
+    admin: Option<(tokio::net::TcpListener, portcullis_http::App)>,
     gateway: &portcullis_pipeline::Gateway,
 ) -> anyhow::Result<()> {
     tracing::info!(
@@ -367,7 +469,29 @@ pub(crate) async fn serve_until_signal(
         policy_version = gateway.policy_version(),
         "portcullis is listening"
     );
-    portcullis_http::serve(listener, app, shutdown_signal()).await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let admin = match admin {
+        Some((admin_listener, admin_app)) => {
+            tracing::info!(address = %admin_listener.local_addr()?, "the admin API is listening");
+            Some(tokio::spawn(portcullis_http::serve(
+                admin_listener,
+                admin_app,
+                until_stopped(stopped.clone()),
+            )))
+        }
+        None => None,
+    };
+    portcullis_http::serve(listener, app, until_stopped(stopped)).await?;
+    if let Some(admin) = admin {
+        admin.await.context("the admin listener failed")??;
+    }
     gateway.shutdown().await;
     Ok(())
 }
@@ -394,6 +518,85 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+async fn open_revocations(loaded: &Loaded) -> anyhow::Result<portcullis_identity::Revocations> {
+    Ok(portcullis_identity::Revocations::open(
+        &loaded.config.data_dir,
+        portcullis_identity::Identity::revocation_retention(&loaded.config),
+    )
+    .await?)
+}
+
+/// The agent id if `loaded` configures it.
+fn configured_agent<'a>(loaded: &Loaded, agent: &'a str) -> anyhow::Result<&'a str> {
+    anyhow::ensure!(
+        loaded.config.agents.iter().any(|a| a.id == agent),
+        "agent `{agent}` is not configured in `{}`",
+        loaded.path.display()
+    );
+    Ok(agent)
+}
+
+async fn revoke(command: RevokeCommand) -> anyhow::Result<ExitCode> {
+    use portcullis_identity::ChangeSource;
+    match command {
+        RevokeCommand::Token { config, jti } => {
+            let loaded = load(&config)?;
+            let store = open_revocations(&loaded).await?;
+            let new = store.revoke_token(&jti, ChangeSource::Cli).await?;
+            if new {
+                println!("revoked token `{jti}`");
+            } else {
+                println!("token `{jti}` was already revoked");
+            }
+        }
+        RevokeCommand::Agent { config, agent } => {
+            let loaded = load(&config)?;
+            let agent = configured_agent(&loaded, &agent)?;
+            let store = open_revocations(&loaded).await?;
+            let cut_off = store.revoke_agent(agent, ChangeSource::Cli).await?;
+            println!("revoked every token of agent `{agent}` issued at or before {cut_off}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn agent(command: AgentCommand) -> anyhow::Result<ExitCode> {
+    let (config, agent, disabled) = match command {
+        AgentCommand::Disable { config, agent } => (config, agent, true),
+        AgentCommand::Enable { config, agent } => (config, agent, false),
+    };
+    let loaded = load(&config)?;
+    let agent = configured_agent(&loaded, &agent)?;
+    let store = open_revocations(&loaded).await?;
+    let changed = store
+        .set_disabled(agent, disabled, portcullis_identity::ChangeSource::Cli)
+        .await?;
+    let state = if disabled { "disabled" } else { "enabled" };
+    if changed {
+        println!("agent `{agent}` is now {state}");
+    } else {
+        println!("agent `{agent}` was already {state}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn keys(command: KeysCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        KeysCommand::Rotate { config } => {
+            let loaded = load(&config)?;
+            let key = portcullis_identity::rotate_keys_in(&loaded.config)?;
+            println!("new signing key `{}` ({})", key.kid, key.alg);
+        }
+        KeysCommand::List { config } => {
+            let loaded = load(&config)?;
+            for key in portcullis_identity::list_keys_in(&loaded.config)? {
+                println!("{}", serde_json::to_string(&key)?);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn audit(command: AuditCommand) -> anyhow::Result<ExitCode> {

@@ -199,7 +199,7 @@ fn token_mints_a_token_the_identity_accepts() {
     );
     let token = String::from_utf8(output.stdout).unwrap();
     assert_eq!(token.trim().split('.').count(), 3, "{token}");
-    assert!(data.join("signing-key.pem").is_file());
+    assert_eq!(std::fs::read_dir(data.join("keys")).unwrap().count(), 1);
 
     let unknown = Command::new(BIN)
         .args([
@@ -364,6 +364,285 @@ fn demo_runs_the_quickstart_end_to_end() {
     });
     let _ = child.kill();
     let _ = child.wait();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Runs the binary against a running gateway's configuration and data directory.
+fn against(h: &portcullis_e2e::Harness, args: &[&str]) -> Output {
+    let output = Command::new(BIN)
+        .args(args)
+        .args(["--config", h.config_path.to_str().unwrap()])
+        .args(["--data-dir", h.data_dir.to_str().unwrap()])
+        .env("PORTCULLIS_LOG", "error")
+        .env_remove("PORTCULLIS_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+async fn call_status(h: &portcullis_e2e::Harness, token: &str) -> u16 {
+    h.call(Some(token), "getOrder", &serde_json::json!({"id": 1}))
+        .await
+        .status()
+        .as_u16()
+}
+
+fn jti_of(token: &str) -> String {
+    use base64::Engine as _;
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.split('.').nth(1).unwrap())
+        .unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    claims["jti"].as_str().unwrap().to_owned()
+}
+
+/// The CLI, a separate process, changes the store while the gateway runs; the gateway applies
+/// the change within its refresh interval (50 ms), without a restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn revocations_from_the_cli_reach_a_running_gateway() {
+    let h = portcullis_e2e::Harness::start().await;
+    let revoked = h.demo_token().await;
+    let kept = h.demo_token().await;
+    assert_eq!(call_status(&h, &revoked).await, 200);
+    assert_eq!(call_status(&h, &kept).await, 200);
+
+    let jti = jti_of(&revoked);
+    let out = against(&h, &["revoke", "token", &jti]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("revoked token"));
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(call_status(&h, &revoked).await, 401);
+    assert_eq!(call_status(&h, &kept).await, 200);
+
+    against(&h, &["agent", "disable", "readonly-agent"]);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let refused = h
+        .token_response("readonly-agent", portcullis_e2e::READONLY_SECRET)
+        .await;
+    assert_eq!(refused.status(), 401);
+    against(&h, &["agent", "enable", "readonly-agent"]);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let admitted = h
+        .token_response("readonly-agent", portcullis_e2e::READONLY_SECRET)
+        .await;
+    assert_eq!(admitted.status(), 200);
+
+    against(&h, &["revoke", "agent", "demo-agent"]);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(call_status(&h, &kept).await, 401);
+
+    let unknown = Command::new(BIN)
+        .args(["agent", "disable", "nobody"])
+        .args(["--config", h.config_path.to_str().unwrap()])
+        .args(["--data-dir", h.data_dir.to_str().unwrap()])
+        .env("PORTCULLIS_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("not configured"));
+}
+
+/// `portcullis keys rotate`, a separate process, adds a key to the data directory of a running
+/// gateway: the gateway publishes it within its reload interval and signs with it, and the
+/// tokens it signed before keep working.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotation_from_the_cli_reaches_a_running_gateway() {
+    let h = portcullis_e2e::Harness::start().await;
+    let before = h.demo_token().await;
+    let old_kid = jsonwebtoken_kid(&before);
+
+    let out = against(&h, &["keys", "rotate"]);
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(printed.starts_with("new signing key `"), "{printed}");
+    let new_kid = printed.split('`').nth(1).unwrap().to_owned();
+    assert_ne!(new_kid, old_kid);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let token = h.demo_token().await;
+        if jsonwebtoken_kid(&token) == new_kid {
+            assert_eq!(call_status(&h, &token).await, 200);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gateway never picked up the new key"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let jwks: serde_json::Value = h
+        .http
+        .get(format!("{}/.well-known/jwks.json", h.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, [old_kid.as_str(), new_kid.as_str()]);
+    assert_eq!(
+        call_status(&h, &before).await,
+        200,
+        "the old key still verifies"
+    );
+
+    let listed = against(&h, &["keys", "list"]);
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["kid"], new_kid.as_str());
+    assert_eq!(lines[1]["current"], true);
+}
+
+fn jsonwebtoken_kid(token: &str) -> String {
+    use base64::Engine as _;
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.split('.').next().unwrap())
+        .unwrap();
+    let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+/// `portcullis serve` starts the admin API on its own address only when `admin.token` is set,
+/// says so in the log when it is not, and refuses to start when the credential cannot be read.
+#[test]
+fn serve_starts_the_admin_api_only_with_its_credential() {
+    use std::io::{BufRead as _, BufReader};
+
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+    };
+    let (dir, config) = quickstart();
+    let data = dir.path().join("state");
+    let serve = |listen: std::net::SocketAddr| {
+        let mut command = Command::new(BIN);
+        command
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .args(["--data-dir", data.to_str().unwrap()])
+            .args(["--listen", &listen.to_string()])
+            .env("PORTCULLIS_LOG", "info")
+            .env("PORTCULLIS_DEMO_CLIENT_SECRET", "demo-secret")
+            .env("PORTCULLIS_READONLY_CLIENT_SECRET", "readonly-secret")
+            .env("ORDERS_API_TOKEN", "upstream")
+            .env_remove("PORTCULLIS_CONFIG");
+        command
+    };
+
+    // Without `admin.token`: no admin listener, and the log says why.
+    let mut child = serve(free())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = String::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if line.contains("portcullis is listening") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(log.contains("the admin API is off"), "{log}");
+
+    // With a credential that cannot be read: the gateway does not start.
+    let admin = free();
+    edit(
+        &config,
+        "  # token: env:PORTCULLIS_ADMIN_TOKEN",
+        "  token: env:PORTCULLIS_ADMIN_TOKEN",
+    );
+    edit(
+        &config,
+        "  listen: 127.0.0.1:9091",
+        &format!("  listen: {admin}"),
+    );
+    let refused = serve(free()).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("admin.token"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    // With it: the admin API answers on its own address and only with the credential.
+    let gateway = free();
+    let mut child = serve(gateway)
+        .env("PORTCULLIS_ADMIN_TOKEN", "the-admin-credential")
+        .env("PORTCULLIS_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let result = std::panic::catch_unwind(|| {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let http = reqwest::Client::builder().no_proxy().build().unwrap();
+            let keys = format!("http://{admin}/admin/keys");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            let anonymous = loop {
+                match http.get(&keys).send().await {
+                    Ok(response) => break response,
+                    Err(_) if std::time::Instant::now() < deadline => {
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    Err(err) => panic!("the admin API never answered: {err}"),
+                }
+            };
+            assert_eq!(anonymous.status(), 401);
+            let listed = http
+                .get(&keys)
+                .bearer_auth("the-admin-credential")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(listed.status(), 200);
+            let body: serde_json::Value = listed.json().await.unwrap();
+            assert_eq!(body["keys"].as_array().unwrap().len(), 1);
+
+            let disabled = http
+                .post(format!("http://{admin}/admin/agents/demo-agent/disable"))
+                .bearer_auth("the-admin-credential")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(disabled.status(), 200);
+            let token = http
+                .post(format!("http://{gateway}/oauth/token"))
+                .basic_auth("demo-agent", Some("demo-secret"))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(token.status(), 401);
+            let other = http
+                .post(format!("http://{gateway}/oauth/token"))
+                .basic_auth("readonly-agent", Some("readonly-secret"))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(other.status(), 200);
+        });
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }

@@ -54,6 +54,9 @@ pub struct Config {
     /// Limits applied to every call's arguments before anything else reads them.
     #[serde(default)]
     pub limits: InputLimits,
+    /// The admin API (revocation, key rotation) on its own listener. Off unless `token` is set.
+    #[serde(default)]
+    pub admin: AdminConfig,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -197,6 +200,33 @@ impl ListenerConfig {
     }
 }
 
+/// The admin API section.
+#[derive(Clone, Debug, Deserialize, JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Socket address of the admin listener; never the agents' listener.
+    #[serde(default = "default_admin_listen")]
+    #[schemars(with = "String")]
+    pub listen: SocketAddr,
+    /// The admin bearer credential (`env:NAME` or `file:PATH`). Without it the admin API does
+    /// not start. It is never an agent's token.
+    #[serde(default)]
+    pub token: Option<SecretRef>,
+}
+
+fn default_admin_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9091))
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_admin_listen(),
+            token: None,
+        }
+    }
+}
+
 /// Signing algorithm for issued access tokens.
 #[derive(Clone, Copy, Debug, Default, Deserialize, Eq, JsonSchema, PartialEq, Serialize)]
 pub enum SigningAlgorithm {
@@ -226,9 +256,17 @@ pub struct IssuerConfig {
     /// Clock skew tolerated on `exp` and `nbf`.
     #[serde(default = "default_leeway")]
     pub leeway: HumanDuration,
-    /// Signing algorithm of the key generated on first start.
+    /// Signing algorithm of generated keys.
     #[serde(default)]
     pub algorithm: SigningAlgorithm,
+    /// Age at which the signing key is replaced by a new one. Previous keys stay in the JWKS
+    /// and keep verifying until every token they signed has expired.
+    #[serde(default = "default_key_rotation")]
+    pub key_rotation: HumanDuration,
+}
+
+fn default_key_rotation() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30 * 24 * 3600))
 }
 
 fn default_ttl() -> HumanDuration {
@@ -252,6 +290,7 @@ impl Default for IssuerConfig {
             max_token_ttl: default_max_ttl(),
             leeway: default_leeway(),
             algorithm: SigningAlgorithm::default(),
+            key_rotation: default_key_rotation(),
         }
     }
 }
@@ -786,6 +825,21 @@ impl Config {
             return Err(invalid(
                 "issuer.token_ttl".into(),
                 "must be greater than zero and at most `issuer.max_token_ttl`".into(),
+            ));
+        }
+        if self.issuer.key_rotation.0 < Duration::from_secs(60) {
+            return Err(invalid(
+                "issuer.key_rotation".into(),
+                "must be at least one minute".into(),
+            ));
+        }
+        if let Some(token) = self.admin.token.as_mut() {
+            resolve_secret(base, token);
+        }
+        if self.admin.token.is_some() && self.admin.listen == self.listener.address {
+            return Err(invalid(
+                "admin.listen".into(),
+                "the admin API needs its own address, not `listener.address`".into(),
             ));
         }
         if self.limits.max_depth == 0 || self.limits.max_string_bytes == 0 {

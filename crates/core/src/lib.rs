@@ -22,6 +22,8 @@ pub enum Front {
     Mcp,
     /// The OAuth token endpoint.
     Token,
+    /// The admin API (revocation, key rotation).
+    Admin,
 }
 
 impl Front {
@@ -31,6 +33,7 @@ impl Front {
             Self::Http => "http",
             Self::Mcp => "mcp",
             Self::Token => "token",
+            Self::Admin => "admin",
         }
     }
 }

@@ -7,7 +7,10 @@
 //! - One function per front maps a [`Denial`] to a response ([`problem`] for HTTP); denials are
 //!   answers, so every handler is infallible.
 //! - Tower layers are used only for transport plumbing (body limits, request timeouts).
+//! - The admin API ([`admin`]) is a separate application for a separate listener, with its own
+//!   credential; nothing routes between it and the agents' application.
 
+pub mod admin;
 mod tls;
 mod tools;
 
@@ -28,6 +31,7 @@ use portcullis_pipeline::Gateway;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+pub use crate::admin::admin_app;
 pub use tls::{ClientCertificate, Tls, TlsError};
 
 /// Paths of the well-known endpoints, relative to the public base URL.
@@ -333,7 +337,7 @@ async fn identify(State(state): State<AppState>, mut request: Request, next: Nex
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    match state.gateway.identify(authorization, token_in_query) {
+    match state.gateway.identify(authorization, token_in_query).await {
         Ok(principal) => {
             request.extensions_mut().insert(principal);
             request.extensions_mut().insert(McpCaller { client_ip: ip });
@@ -409,7 +413,7 @@ impl AppState {
     fn resource_metadata_url(&self, front: Front) -> String {
         let path = match front {
             Front::Mcp => paths::MCP_RESOURCE_METADATA,
-            Front::Http | Front::Token => paths::RESOURCE_METADATA,
+            Front::Http | Front::Token | Front::Admin => paths::RESOURCE_METADATA,
         };
         format!("{}{path}", self.base_url)
     }
@@ -486,6 +490,8 @@ async fn token(
             .identity()
             .requested_agent(&form, authorization);
         let authorization = authorization.map(str::to_owned);
+        // A disabled agent gets no token: pick up changes made by another process (the CLI).
+        state.gateway.identity().refresh_revocations().await;
         let gateway = Arc::clone(&state.gateway);
         // Client authentication runs argon2, tens of milliseconds of CPU: keep it off the
         // threads that serve other requests.
@@ -508,7 +514,7 @@ async fn token(
     let (agent, result) = answer;
     let outcome = match &result {
         Ok(_) => Ok(()),
-        Err(err) => Err(err.error),
+        Err(err) => Err((err.error, err.internal)),
     };
     if let Err(denial) = state
         .gateway

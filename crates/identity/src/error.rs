@@ -95,6 +95,9 @@ pub struct OAuthError {
     /// Whether the answer must carry a `WWW-Authenticate: Basic` challenge.
     #[serde(skip)]
     pub challenge: bool,
+    /// Detail for the audit record only (why an authenticated client was refused).
+    #[serde(skip)]
+    pub internal: Option<&'static str>,
 }
 
 impl OAuthError {
@@ -106,6 +109,7 @@ impl OAuthError {
             error_description: description.into(),
             status: 400,
             challenge: false,
+            internal: None,
         }
     }
 
@@ -119,7 +123,15 @@ impl OAuthError {
             error_description: "client authentication failed".to_owned(),
             status: 401,
             challenge: true,
+            internal: None,
         }
+    }
+
+    /// Adds detail for the audit record; the client never sees it.
+    #[must_use]
+    pub fn with_internal(mut self, detail: &'static str) -> Self {
+        self.internal = Some(detail);
+        self
     }
 
     /// The grant type is not `client_credentials`.
@@ -129,6 +141,7 @@ impl OAuthError {
             error_description: description.into(),
             status: 400,
             challenge: false,
+            internal: None,
         }
     }
 
@@ -139,6 +152,7 @@ impl OAuthError {
             error_description: description.into(),
             status: 400,
             challenge: false,
+            internal: None,
         }
     }
 
@@ -149,6 +163,7 @@ impl OAuthError {
             error_description: "`resource` does not name this gateway; use the URL of its MCP endpoint or its public URL".to_owned(),
             status: 400,
             challenge: false,
+            internal: None,
         }
     }
 
@@ -159,6 +174,7 @@ impl OAuthError {
             error_description: "the token could not be issued".to_owned(),
             status: 500,
             challenge: false,
+            internal: None,
         }
     }
 }
@@ -214,4 +230,43 @@ pub enum VerifyError {
     /// The token's `client_id` is not a configured agent.
     #[error("token agent `{0}` is not configured")]
     UnknownAgent(String),
+    /// `exp - iat` exceeds `issuer.max_token_ttl`.
+    #[error("token lifetime exceeds `issuer.max_token_ttl`")]
+    Lifetime,
+    /// The token, or every token of its agent, was revoked.
+    #[error("token is revoked: {0}")]
+    Revoked(&'static str),
+    /// The token's agent is disabled.
+    #[error("token agent is disabled")]
+    AgentDisabled,
+}
+
+/// Why a revocation could not be stored or read.
+#[derive(Debug, thiserror::Error)]
+pub enum RevocationError {
+    /// The data folder could not be created.
+    #[error("data folder `{path}` cannot be used: {source}")]
+    DataDir {
+        /// The folder.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The revocation database failed.
+    #[error("revocation store `{path}`: {source}")]
+    Store {
+        /// The database file.
+        path: PathBuf,
+        /// The cause.
+        source: sqlx::Error,
+    },
+    /// The `jti` is empty, too long or not printable ASCII.
+    #[error("a token id must be 1 to 256 printable ASCII characters")]
+    InvalidJti,
+    /// The agent is not configured.
+    #[error("agent `{0}` is not configured")]
+    UnknownAgent(String),
+    /// This store was built without a database and cannot change.
+    #[error("the revocation store is read-only")]
+    ReadOnly,
 }

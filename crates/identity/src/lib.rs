@@ -7,11 +7,17 @@
 //! [`OAuthError`], [`VerifyError`]).
 //!
 //! Design decisions:
-//! - Tokens are RFC 9068 JWTs signed by one asymmetric key (ES256 or EdDSA) that is generated on
-//!   first start and kept in the data folder. Verification follows RFC 8725: the algorithm is
-//!   pinned to that key, `typ` must be `at+jwt`, `kid` must be that key's RFC 7638 thumbprint,
-//!   and headers that would let a token name its own key (`jku`, `jwk`, `x5u`, `x5c`) are
-//!   refused outright rather than ignored.
+//! - Tokens are RFC 9068 JWTs signed by an asymmetric key (ES256 or EdDSA) from a key set kept
+//!   in the data folder (see [`KEYS_DIR`]). Keys rotate on a schedule (`issuer.key_rotation`) or
+//!   on demand; the previous keys stay in the JWKS and keep verifying until every token they
+//!   signed has expired, so a rotation never breaks a valid token. Verification follows
+//!   RFC 8725: `kid` must name a key in force (its RFC 7638 thumbprint), the algorithm is pinned
+//!   to that key, `typ` must be `at+jwt`, and headers that would let a token name its own key
+//!   (`jku`, `jwk`, `x5u`, `x5c`) are refused outright rather than ignored.
+//! - A running gateway re-reads the keys folder every [`KEY_RELOAD_INTERVAL`] (a directory
+//!   listing; only new files are parsed), so a rotation made by `portcullis keys rotate` in
+//!   another process is picked up within that interval, and runs the scheduled rotation there.
+//! - Revocation ([`Revocations`]) is checked after the verified-token cache, on every call.
 //! - A verified token is cached by the SHA-256 of its text until its `exp`, so the signature of
 //!   a token is checked once, not on every call.
 //! - Client secrets are checked in constant time (argon2 or a constant-time comparison), and an
@@ -25,26 +31,39 @@ mod client;
 mod error;
 mod jws;
 mod key;
+mod revocation;
 mod token;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use argon2::{Argon2, PasswordHasher as _};
-use portcullis_config::Config;
+use parking_lot::RwLock;
+use portcullis_config::{Config, SigningAlgorithm};
 pub use portcullis_core::Principal;
 use portcullis_secrets::SecretStore;
 use serde::Serialize;
 
 use crate::cache::TokenCache;
 use crate::client::{Credential, Form};
-pub use crate::error::{IdentityError, OAuthError, VerifyError};
-use crate::key::SigningKey;
+pub use crate::error::{IdentityError, OAuthError, RevocationError, VerifyError};
+use crate::key::{KeySet, SigningKey};
+pub use crate::revocation::{
+    AgentState, ChangeSource, IDENTITY_DB_FILE, REFRESH_INTERVAL, Revocations,
+};
 use crate::token::{IssuedClaims, VerifiedClaims};
 
-/// The file name of the signing key inside the data folder.
+/// The file name of the single signing key of earlier versions inside the data folder; it is
+/// moved into [`KEYS_DIR`] on the first start.
 pub const SIGNING_KEY_FILE: &str = key::KEY_FILE;
+/// The folder of the signing key set inside the data folder: one `<created>-<kid>.pem` file
+/// (mode 0600) per key, `created` in milliseconds since the Unix epoch.
+pub const KEYS_DIR: &str = key::KEYS_DIR;
+/// How often a running gateway re-reads the keys folder and checks the rotation schedule.
+pub const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The only grant type this server supports.
 const CLIENT_CREDENTIALS: &str = "client_credentials";
@@ -61,7 +80,12 @@ struct Agent {
 pub struct Identity {
     issuer: String,
     audience: String,
-    key: SigningKey,
+    keys: RwLock<Arc<KeySet>>,
+    data_dir: PathBuf,
+    algorithm: SigningAlgorithm,
+    rotation_ms: i64,
+    /// How long a retired key stays in force, in milliseconds.
+    window_ms: i64,
     agents: HashMap<String, Agent>,
     decoy: Credential,
     token_ttl: u64,
@@ -70,6 +94,7 @@ pub struct Identity {
     /// The `resource` values (RFC 8707) a token request may name: this gateway's identifiers.
     resources: Vec<String>,
     cache: TokenCache,
+    revocations: Arc<Revocations>,
     #[cfg(test)]
     clock_skew: std::sync::atomic::AtomicI64,
 }
@@ -79,8 +104,7 @@ impl fmt::Debug for Identity {
         f.debug_struct("Identity")
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
-            .field("alg", &token::alg_str(self.key.algorithm))
-            .field("kid", &self.key.kid)
+            .field("kid", &self.keys.read().current().kid)
             .field("agents", &self.agents.len())
             .finish_non_exhaustive()
     }
@@ -114,19 +138,42 @@ impl fmt::Debug for TokenResponse {
 }
 
 impl Identity {
-    /// Loads or generates the signing key in `config.data_dir` (created with mode 0700 if
-    /// missing; the key file is written with mode 0600 and reused on later starts; a corrupt key
-    /// file is an error, never replaced) and resolves the agents' secret references through
+    /// Loads the signing key set from `config.data_dir` (folders created with mode 0700 if
+    /// missing; the first key is generated, key files are written with mode 0600; a
+    /// `signing-key.pem` of earlier versions becomes the first key; a corrupt key file is an
+    /// error, never replaced) and resolves the agents' secret references through
     /// `secrets`, so that a missing secret fails now rather than on the first token request.
-    pub fn open(config: &Config, secrets: &SecretStore) -> Result<Self, IdentityError> {
-        let key = key::load_or_create(&config.data_dir, config.issuer.algorithm)?;
-        Self::build(config, secrets, key)
+    /// `revocations` is the store opened with [`Revocations::open`] on the same data folder.
+    pub fn open(
+        config: &Config,
+        secrets: &SecretStore,
+        revocations: Arc<Revocations>,
+    ) -> Result<Self, IdentityError> {
+        let window_ms = key_window_ms(config);
+        let keys = key::load_or_create(
+            &config.data_dir,
+            config.issuer.algorithm,
+            wall_clock_ms(),
+            window_ms,
+        )?;
+        Self::build(config, secrets, keys, revocations)
+    }
+
+    /// How long a revoked token id must be remembered under `config`: the longest lifetime a
+    /// token may have plus the leeway. Pass it to [`Revocations::open`].
+    pub fn revocation_retention(config: &Config) -> Duration {
+        config
+            .issuer
+            .max_token_ttl
+            .0
+            .saturating_add(config.issuer.leeway.0)
     }
 
     fn build(
         config: &Config,
         secrets: &SecretStore,
-        key: SigningKey,
+        keys: KeySet,
+        revocations: Arc<Revocations>,
     ) -> Result<Self, IdentityError> {
         let mut agents = HashMap::with_capacity(config.agents.len());
         for agent in &config.agents {
@@ -162,10 +209,15 @@ impl Identity {
         let issuer = config.issuer_url();
         let audience = config.audience();
         let leeway = config.issuer.leeway.0.as_secs();
+        let current = Arc::clone(keys.current());
         let identity = Self {
             issuer,
             audience,
-            key,
+            keys: RwLock::new(Arc::new(keys)),
+            data_dir: config.data_dir.clone(),
+            algorithm: config.issuer.algorithm,
+            rotation_ms: millis(config.issuer.key_rotation.0),
+            window_ms: key_window_ms(config),
             agents,
             decoy,
             token_ttl: config.issuer.token_ttl.0.as_secs(),
@@ -173,23 +225,195 @@ impl Identity {
             leeway: i64::try_from(leeway).unwrap_or(i64::MAX),
             resources: config.resource_identifiers(),
             cache: TokenCache::new(cache::DEFAULT_CAPACITY),
+            revocations,
             #[cfg(test)]
             clock_skew: std::sync::atomic::AtomicI64::new(0),
         };
-        identity.self_test()?;
+        self_test(&current)?;
         Ok(identity)
     }
 
-    /// Signs and verifies a probe so that a key that cannot sign fails at start-up.
-    fn self_test(&self) -> Result<(), IdentityError> {
+    /// The issuer's clock in milliseconds (skewable in tests).
+    fn now_ms(&self) -> i64 {
+        let now = wall_clock_ms();
+        #[cfg(test)]
+        let now = now.saturating_add(
+            self.clock_skew
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .saturating_mul(1000),
+        );
+        now
+    }
+
+    /// Brings the key set up to date; a running gateway calls it every
+    /// [`KEY_RELOAD_INTERVAL`]. Re-reads the keys folder (picking up a rotation made by another
+    /// process), rotates when the current key is older than `issuer.key_rotation`, and drops and
+    /// deletes retired keys whose every token has expired. On failure (a corrupt file appeared)
+    /// the key set in force is kept, and the error is returned for the log.
+    pub fn maintain_keys(&self) -> Result<(), IdentityError> {
+        let now = self.now_ms();
+        let known = Arc::clone(&self.keys.read());
+        let (mut set, mut expired) = key::reload(&self.data_dir, &known, now, self.window_ms)?;
+        if now.saturating_sub(set.current().created_ms) >= self.rotation_ms {
+            let new = key::rotate(&self.data_dir, self.algorithm, now)?;
+            self_test(&new)?;
+            tracing::info!(kid = %new.kid, "rotated the token signing key on schedule");
+            (set, expired) = key::reload(&self.data_dir, &set, now, self.window_ms)?;
+        }
+        self.install(set, &known);
+        for key in expired {
+            key::delete(&self.data_dir, &key);
+        }
+        Ok(())
+    }
+
+    /// Rotates now (`POST /admin/keys/rotate`): generates a key that becomes the current one at
+    /// once; the previous keys stay in force for their window. Returns the new key.
+    pub fn rotate_keys(&self) -> Result<KeyInfo, IdentityError> {
+        let now = self.now_ms();
+        let new = key::rotate(&self.data_dir, self.algorithm, now)?;
+        self_test(&new)?;
+        let known = Arc::clone(&self.keys.read());
+        let (set, _) = key::reload(&self.data_dir, &known, now, self.window_ms)?;
+        self.install(set, &known);
+        tracing::info!(kid = %new.kid, "rotated the token signing key on request");
+        self.keys()
+            .into_iter()
+            .find(|info| info.kid == new.kid)
+            .ok_or_else(|| IdentityError::Crypto("the new key is not in force".to_owned()))
+    }
+
+    /// The keys in force, oldest first; the last one signs new tokens.
+    pub fn keys(&self) -> Vec<KeyInfo> {
+        let set = Arc::clone(&self.keys.read());
+        key_infos(&set, self.window_ms)
+    }
+
+    fn install(&self, set: KeySet, known: &Arc<KeySet>) {
+        let old_kid = known.current().kid.clone();
+        let new_kid = set.current().kid.clone();
+        *self.keys.write() = Arc::new(set);
+        if old_kid != new_kid {
+            tracing::info!(kid = %new_kid, previous = %old_kid, "now signing with a new key");
+        }
+    }
+
+    /// The current signing key.
+    #[cfg(test)]
+    fn key(&self) -> Arc<SigningKey> {
+        Arc::clone(self.keys.read().current())
+    }
+}
+
+/// One signing key as `portcullis keys list` and `GET /admin/keys` show it. Times are seconds
+/// since the Unix epoch.
+#[derive(Clone, Debug, Eq, PartialEq, Serialize)]
+pub struct KeyInfo {
+    /// The key id (RFC 7638 thumbprint).
+    pub kid: String,
+    /// `ES256` or `EdDSA`.
+    pub alg: &'static str,
+    /// When the key was created.
+    pub created: i64,
+    /// When the next key replaced it; `None` for the current key.
+    pub retired: Option<i64>,
+    /// When it leaves the JWKS and stops verifying: `retired` plus the longest token lifetime,
+    /// the leeway and a reload margin. `None` for the current key.
+    pub expires: Option<i64>,
+    /// Whether new tokens are signed with it.
+    pub current: bool,
+}
+
+/// Generates a new current key in the data folder of `config`, for `portcullis keys rotate`.
+/// A running gateway on the same folder starts signing with it within
+/// [`KEY_RELOAD_INTERVAL`]; tokens signed by the previous keys keep verifying.
+pub fn rotate_keys_in(config: &Config) -> Result<KeyInfo, IdentityError> {
+    let now = wall_clock_ms();
+    // Loading first moves an old `signing-key.pem` into the set and fails on corrupt files. A
+    // current key of another algorithm is no error here: rotating is the way out of it.
+    match key::load_or_create(
+        &config.data_dir,
+        config.issuer.algorithm,
+        now,
+        key_window_ms(config),
+    ) {
+        Ok(_) | Err(IdentityError::AlgorithmMismatch { .. }) => {}
+        Err(other) => return Err(other),
+    }
+    let new = key::rotate(&config.data_dir, config.issuer.algorithm, now)?;
+    self_test(&new)?;
+    let kid = new.kid;
+    list_keys_in(config)?
+        .into_iter()
+        .find(|info| info.kid == kid)
+        .ok_or_else(|| IdentityError::Crypto("the new key is not in force".to_owned()))
+}
+
+/// The keys in force in the data folder of `config`, oldest first, for `portcullis keys list`.
+pub fn list_keys_in(config: &Config) -> Result<Vec<KeyInfo>, IdentityError> {
+    let window_ms = key_window_ms(config);
+    let set = key::load_or_create(
+        &config.data_dir,
+        config.issuer.algorithm,
+        wall_clock_ms(),
+        window_ms,
+    )?;
+    Ok(key_infos(&set, window_ms))
+}
+
+fn key_infos(set: &KeySet, window_ms: i64) -> Vec<KeyInfo> {
+    let count = set.keys().len();
+    set.keys()
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let retired = set.retired_ms(i);
+            KeyInfo {
+                kid: key.kid.clone(),
+                alg: token::alg_str(key.algorithm),
+                created: key.created_ms.div_euclid(1000),
+                retired: retired.map(|r| r.div_euclid(1000)),
+                expires: retired.map(|r| r.saturating_add(window_ms).div_euclid(1000)),
+                current: i + 1 == count,
+            }
+        })
+        .collect()
+}
+
+/// How long a retired key stays in force: the longest token lifetime, the leeway, and twice the
+/// reload interval for gateways that kept signing with it until they noticed the rotation.
+fn key_window_ms(config: &Config) -> i64 {
+    millis(
+        config
+            .issuer
+            .max_token_ttl
+            .0
+            .saturating_add(config.issuer.leeway.0)
+            .saturating_add(KEY_RELOAD_INTERVAL * 2),
+    )
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn wall_clock_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Signs and verifies a probe so that a key that cannot sign is never used.
+fn self_test(key: &SigningKey) -> Result<(), IdentityError> {
+    {
         let message = b"portcullis signing key self-test";
-        let signature = jsonwebtoken::crypto::sign(message, &self.key.encoding, self.key.algorithm)
+        let signature = jsonwebtoken::crypto::sign(message, &key.encoding, key.algorithm)
             .map_err(|e| IdentityError::Crypto(e.to_string()))?;
         if jws::verify_detached(
             message,
             &signature,
-            &self.key.public.decoding,
-            self.key.public.algorithm,
+            &key.public.decoding,
+            key.public.algorithm,
         ) {
             Ok(())
         } else {
@@ -198,7 +422,9 @@ impl Identity {
             ))
         }
     }
+}
 
+impl Identity {
     /// The token issuer (`iss`).
     pub fn issuer(&self) -> &str {
         &self.issuer
@@ -258,6 +484,10 @@ impl Identity {
                 return Err(OAuthError::invalid_client());
             }
         };
+        if self.revocations.is_disabled(&agent.id) {
+            tracing::debug!(client_id = %agent.id, "token refused: the agent is disabled");
+            return Err(OAuthError::invalid_client().with_internal("agent disabled"));
+        }
         if let Some(resource) = form.get("resource")
             && !self.resources.iter().any(|r| r == resource)
         {
@@ -297,8 +527,18 @@ impl Identity {
                 ),
                 status: 400,
                 challenge: false,
+                internal: None,
             });
         };
+        if self.revocations.is_disabled(&agent.id) {
+            return Err(OAuthError {
+                error: "invalid_client",
+                error_description: format!("agent `{}` is disabled", agent.id),
+                status: 400,
+                challenge: false,
+                internal: Some("agent disabled"),
+            });
+        }
         let ttl = ttl.map_or(self.token_ttl, |t| t.as_secs().min(self.max_token_ttl));
         if ttl == 0 {
             return Err(OAuthError::invalid_request(
@@ -329,13 +569,12 @@ impl Identity {
             scope: scope.clone(),
             roles: &agent.roles,
         };
-        let access_token =
-            jsonwebtoken::encode(&token::header(&self.key), &claims, &self.key.encoding).map_err(
-                |e| {
-                    tracing::error!(error = %e, "token signing failed");
-                    OAuthError::server_error()
-                },
-            )?;
+        let key = Arc::clone(self.keys.read().current());
+        let access_token = jsonwebtoken::encode(&token::header(&key), &claims, &key.encoding)
+            .map_err(|e| {
+                tracing::error!(error = %e, "token signing failed");
+                OAuthError::server_error()
+            })?;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
@@ -347,8 +586,70 @@ impl Identity {
     /// Verifies a bearer token and returns who it stands for.
     ///
     /// The error text is for logs and the audit record only; agents get a generic 401. A token
-    /// verified before is answered from a cache until its `exp`.
+    /// verified before is answered from a cache until its `exp`; revocation is checked after
+    /// the cache, on every call, against the in-memory revocation snapshot (call
+    /// [`Identity::refresh_revocations`] first to pick up changes made by other processes).
     pub fn verify(&self, token: &str) -> Result<Principal, VerifyError> {
+        let principal = self.verify_signed(token)?;
+        self.revocations.check(&principal)?;
+        Ok(principal)
+    }
+
+    /// Picks up revocations committed by another process (the CLI); cheap unless due, see
+    /// [`REFRESH_INTERVAL`].
+    pub async fn refresh_revocations(&self) {
+        self.revocations.refresh_if_due().await;
+    }
+
+    /// The revocation store.
+    pub fn revocations(&self) -> &Revocations {
+        &self.revocations
+    }
+
+    /// Revokes one token by its `jti`; takes effect on this gateway's next request. Returns
+    /// `false` if it was already revoked.
+    pub async fn revoke_token(
+        &self,
+        jti: &str,
+        source: ChangeSource,
+    ) -> Result<bool, RevocationError> {
+        self.revocations.revoke_token(jti, source).await
+    }
+
+    /// Revokes every token a configured agent holds now. The agent can obtain new tokens.
+    /// Returns the cut-off (`iat` at or before it is refused).
+    pub async fn revoke_agent(
+        &self,
+        agent: &str,
+        source: ChangeSource,
+    ) -> Result<i64, RevocationError> {
+        let agent = self.configured(agent)?;
+        self.revocations.revoke_agent(agent, source).await
+    }
+
+    /// Disables (refuses its tokens and token requests) or re-enables a configured agent.
+    /// Returns `false` if it was already in that state.
+    pub async fn set_agent_disabled(
+        &self,
+        agent: &str,
+        disabled: bool,
+        source: ChangeSource,
+    ) -> Result<bool, RevocationError> {
+        let agent = self.configured(agent)?;
+        self.revocations.set_disabled(agent, disabled, source).await
+    }
+
+    fn configured<'a>(&'a self, agent: &str) -> Result<&'a str, RevocationError> {
+        self.agents
+            .get(agent)
+            .map(|a| a.id.as_str())
+            .ok_or_else(|| {
+                RevocationError::UnknownAgent(portcullis_core::truncate_for_message(agent, 64))
+            })
+    }
+
+    /// Signature, header and claim checks, answered from the cache when possible.
+    fn verify_signed(&self, token: &str) -> Result<Principal, VerifyError> {
         if token.is_empty() {
             return Err(VerifyError::Malformed("empty"));
         }
@@ -366,13 +667,13 @@ impl Identity {
     }
 
     fn verify_uncached(&self, token: &str, now: i64) -> Result<Principal, VerifyError> {
-        // RFC 8725 order: structure, key binding (forbidden members, pinned `alg`), RFC 9068
-        // type and our key id, and only then the signature; the claims are read only from a
-        // payload whose signature verified.
+        // RFC 8725 order: structure, key binding (forbidden members, `alg` pinned to the key the
+        // `kid` names among the keys in force), RFC 9068 type, and only then the signature; the
+        // claims are read only from a payload whose signature verified.
         let jws = jws::Jws::parse(token)?;
-        jws.check_key_binding(self.key.public.algorithm)?;
-        token::check_header(&jws.header, &self.key)?;
-        let payload = jws.verify_signature(&self.key.public)?;
+        let keys = Arc::clone(&self.keys.read());
+        let key = token::check_header(&jws, &keys)?;
+        let payload = jws.verify_signature(&key.public)?;
         let claims: VerifiedClaims = token::claims(&payload)?;
         if claims.iss != self.issuer {
             return Err(VerifyError::Issuer);
@@ -391,6 +692,13 @@ impl Identity {
         }
         if claims.iat > now.saturating_add(self.leeway) {
             return Err(VerifyError::IssuedInFuture);
+        }
+        // Revocations are remembered for `max_token_ttl + leeway`: a longer-lived token could
+        // outlive the record of its revocation.
+        if claims.exp.saturating_sub(claims.iat)
+            > i64::try_from(self.max_token_ttl).unwrap_or(i64::MAX)
+        {
+            return Err(VerifyError::Lifetime);
         }
         for (name, value) in [
             ("sub", &claims.sub),
@@ -427,7 +735,9 @@ impl Identity {
 
     /// The public key set (`{"keys":[...]}`) for the JWKS endpoint.
     pub fn jwks(&self) -> serde_json::Value {
-        serde_json::json!({ "keys": [self.key.jwk.clone()] })
+        let keys = Arc::clone(&self.keys.read());
+        let jwks: Vec<serde_json::Value> = keys.keys().iter().map(|k| k.jwk.clone()).collect();
+        serde_json::json!({ "keys": jwks })
     }
 
     /// RFC 8414 authorization server metadata, given the absolute URLs of the token endpoint

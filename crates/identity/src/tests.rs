@@ -61,6 +61,10 @@ fn store() -> SecretStore {
     SecretStore::new(Arc::new(env))
 }
 
+fn no_revocations() -> Arc<Revocations> {
+    Arc::new(Revocations::empty())
+}
+
 struct Fixture {
     _dir: tempfile::TempDir,
     data_dir: PathBuf,
@@ -70,7 +74,8 @@ struct Fixture {
 fn fixture(algorithm: &str) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("state");
-    let identity = Identity::open(&config(&data_dir, algorithm), &store()).unwrap();
+    let identity =
+        Identity::open(&config(&data_dir, algorithm), &store(), no_revocations()).unwrap();
     Fixture {
         _dir: dir,
         data_dir,
@@ -121,15 +126,15 @@ fn sign_raw(identity: &Identity, header: &Value, claims: &Value) -> String {
     );
     let signature = jsonwebtoken::crypto::sign(
         message.as_bytes(),
-        &identity.key.encoding,
-        identity.key.algorithm,
+        &identity.key().encoding,
+        identity.key().algorithm,
     )
     .unwrap();
     format!("{message}.{signature}")
 }
 
 fn good_header(identity: &Identity) -> Value {
-    json!({ "alg": token::alg_str(identity.key.algorithm), "typ": "at+jwt", "kid": identity.key.kid })
+    json!({ "alg": token::alg_str(identity.key().algorithm), "typ": "at+jwt", "kid": identity.key().kid })
 }
 
 fn good_claims(identity: &Identity) -> Value {
@@ -159,7 +164,7 @@ fn token_via_form_verifies_into_a_principal() {
 
     let header = jsonwebtoken::decode_header(&response.access_token).unwrap();
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
-    assert_eq!(header.kid.as_deref(), Some(f.identity.key.kid.as_str()));
+    assert_eq!(header.kid.as_deref(), Some(f.identity.key().kid.as_str()));
     assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
     let claims: Value = jsonwebtoken::dangerous::insecure_decode::<Value>(&response.access_token)
         .unwrap()
@@ -226,6 +231,7 @@ fn missing_secret_reference_fails_open() {
     let err = Identity::open(
         &config(dir.path(), "ES256"),
         &SecretStore::new(Arc::new(OverlayEnv::new())),
+        no_revocations(),
     )
     .unwrap_err();
     assert!(
@@ -462,25 +468,46 @@ fn requested_scopes_are_a_deduplicated_subset() {
     );
 }
 
+/// The key files in the data folder's key set, sorted by name (creation time first).
+fn key_files(data_dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(data_dir.join(KEYS_DIR))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
 #[test]
 fn key_persists_across_opens_with_private_permissions() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("nested").join("state");
-    let first = Identity::open(&config(&data_dir, "ES256"), &store()).unwrap();
+    let first = Identity::open(&config(&data_dir, "ES256"), &store(), no_revocations()).unwrap();
     let token = first
         .token_endpoint(&post_form(), None)
         .unwrap()
         .access_token;
-    let key_file = data_dir.join(SIGNING_KEY_FILE);
+    let files = key_files(&data_dir);
+    assert_eq!(files.len(), 1, "one key, no temporary files left behind");
+    let key_file = files[0].clone();
+    let name = key_file.file_name().unwrap().to_str().unwrap().to_owned();
+    assert!(
+        name.ends_with(&format!("-{}.pem", first.key().kid)),
+        "{name}"
+    );
     let pem = std::fs::read_to_string(&key_file).unwrap();
     assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
 
-    let second = Identity::open(&config(&data_dir, "ES256"), &store()).unwrap();
-    assert_eq!(first.key.kid, second.key.kid);
+    let second = Identity::open(&config(&data_dir, "ES256"), &store(), no_revocations()).unwrap();
+    assert_eq!(first.key().kid, second.key().kid);
     assert_eq!(second.verify(&token).unwrap().agent, "reporter");
     assert_eq!(std::fs::read_to_string(&key_file).unwrap(), pem);
-    let leftovers = std::fs::read_dir(&data_dir).unwrap().count();
-    assert_eq!(leftovers, 1, "no temporary files are left behind");
+    assert_eq!(key_files(&data_dir).len(), 1);
+    assert_eq!(
+        std::fs::read_dir(&data_dir).unwrap().count(),
+        1,
+        "only `keys/`"
+    );
 
     #[cfg(unix)]
     {
@@ -488,6 +515,7 @@ fn key_persists_across_opens_with_private_permissions() {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&key_file), 0o600);
         assert_eq!(mode(&data_dir), 0o700);
+        assert_eq!(mode(&data_dir.join(KEYS_DIR)), 0o700);
     }
 }
 
@@ -501,18 +529,195 @@ fn corrupt_key_file_is_an_error_and_is_kept() {
         "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
     ] {
         std::fs::write(&key_file, content).unwrap();
-        let err = Identity::open(&config(dir.path(), "ES256"), &store()).unwrap_err();
+        let err =
+            Identity::open(&config(dir.path(), "ES256"), &store(), no_revocations()).unwrap_err();
         assert!(matches!(err, IdentityError::KeyCorrupt { .. }), "{err}");
         assert!(err.to_string().contains("signing-key.pem"), "{err}");
         assert_eq!(std::fs::read_to_string(&key_file).unwrap(), content);
     }
+    std::fs::remove_file(&key_file).unwrap();
+
+    // The same inside the key set, and for a file whose name does not match its key.
+    let other = tempfile::tempdir().unwrap();
+    let good = Identity::open(&config(other.path(), "ES256"), &store(), no_revocations()).unwrap();
+    let good_file = key_files(other.path())[0].clone();
+    let keys = dir.path().join(KEYS_DIR);
+    std::fs::create_dir_all(&keys).unwrap();
+    let corrupt = keys.join(format!("1000-{}.pem", good.key().kid));
+    std::fs::write(&corrupt, "garbage").unwrap();
+    let err = Identity::open(&config(dir.path(), "ES256"), &store(), no_revocations()).unwrap_err();
+    assert!(matches!(err, IdentityError::KeyCorrupt { .. }), "{err}");
+    assert_eq!(std::fs::read_to_string(&corrupt).unwrap(), "garbage");
+    std::fs::remove_file(&corrupt).unwrap();
+    std::fs::copy(&good_file, keys.join("1000-not-its-kid.pem")).unwrap();
+    let err = Identity::open(&config(dir.path(), "ES256"), &store(), no_revocations()).unwrap_err();
+    assert!(err.to_string().contains("thumbprint"), "{err}");
+}
+
+#[test]
+fn a_signing_key_pem_of_earlier_versions_becomes_the_first_key_of_the_set() {
+    let old = tempfile::tempdir().unwrap();
+    let before = Identity::open(&config(old.path(), "ES256"), &store(), no_revocations()).unwrap();
+    let token = before.mint("reporter", None).unwrap().access_token;
+    // Lay the key out as an earlier version kept it: one file in the data folder.
+    let upgraded = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        &key_files(old.path())[0],
+        upgraded.path().join(SIGNING_KEY_FILE),
+    )
+    .unwrap();
+
+    let after = Identity::open(
+        &config(upgraded.path(), "ES256"),
+        &store(),
+        no_revocations(),
+    )
+    .unwrap();
+    assert_eq!(after.key().kid, before.key().kid);
+    assert_eq!(after.verify(&token).unwrap().agent, "reporter");
+    assert!(
+        !upgraded.path().join(SIGNING_KEY_FILE).exists(),
+        "moved, not copied"
+    );
+    assert_eq!(key_files(upgraded.path()).len(), 1);
+}
+
+#[test]
+fn rotation_never_breaks_a_valid_token_and_old_keys_leave_after_their_window() {
+    let f = fixture("ES256");
+    let id = &f.identity;
+    let old_kid = id.key().kid.clone();
+    let before = id
+        .mint("reporter", Some(Duration::from_secs(3600)))
+        .unwrap()
+        .access_token;
+
+    let new = id.rotate_keys().unwrap();
+    assert!(new.current);
+    assert_ne!(new.kid, old_kid);
+    let jwks = id.jwks();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kids,
+        [old_kid.as_str(), new.kid.as_str()],
+        "both keys are published"
+    );
+    // Verified for the first time after the rotation: not from the cache.
+    assert_eq!(id.verify(&before).unwrap().agent, "reporter");
+    let after = id.mint("reporter", None).unwrap().access_token;
+    let header = jsonwebtoken::decode_header(&after).unwrap();
+    assert_eq!(header.kid.as_deref(), Some(new.kid.as_str()));
+    assert!(id.verify(&after).is_ok());
+    let listed = id.keys();
+    assert_eq!(listed.len(), 2);
+    assert!(!listed[0].current && listed[0].retired.is_some());
+    // Retired now; in force for max_token_ttl (1h) + leeway (30s) + 2s.
+    assert_eq!(
+        listed[0].expires.unwrap() - listed[0].retired.unwrap(),
+        3600 + 30 + 2
+    );
+
+    // Just before the window ends the old key still verifies its last tokens (within leeway).
+    id.clock_skew.store(3600 + 20, Ordering::Relaxed);
+    id.maintain_keys().unwrap();
+    assert_eq!(id.jwks()["keys"].as_array().unwrap().len(), 2);
+    assert!(
+        id.verify(&before).is_ok(),
+        "expired 20 s ago, within the 30 s leeway"
+    );
+    // After it, the old key is gone from the JWKS, from verification and from the disk.
+    id.clock_skew.store(3600 + 40, Ordering::Relaxed);
+    id.maintain_keys().unwrap();
+    let jwks = id.jwks();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(jwks["keys"][0]["kid"], new.kid.as_str());
+    assert_eq!(key_files(&f.data_dir).len(), 1);
+    let forged_old = sign_raw_with_kid(id, &old_kid);
+    assert!(matches!(id.verify(&forged_old), Err(VerifyError::KeyId(_))));
+}
+
+/// A token naming `kid` in its header; the signature does not matter for a key-id check.
+fn sign_raw_with_kid(identity: &Identity, kid: &str) -> String {
+    let mut header = good_header(identity);
+    header["kid"] = json!(kid);
+    sign_raw(identity, &header, &good_claims(identity))
+}
+
+#[test]
+fn keys_rotate_on_schedule() {
+    let f = fixture("ES256");
+    let id = &f.identity;
+    let first = id.key().kid.clone();
+    id.maintain_keys().unwrap();
+    assert_eq!(id.key().kid, first, "a fresh key is not rotated");
+    // `issuer.key_rotation` defaults to 30 days.
+    id.clock_skew.store(30 * 24 * 3600 + 1, Ordering::Relaxed);
+    id.maintain_keys().unwrap();
+    assert_ne!(id.key().kid, first);
+    assert_eq!(id.keys().len(), 2, "the previous key stays for its window");
+    id.maintain_keys().unwrap();
+    assert_eq!(id.keys().len(), 2, "one rotation per period");
+}
+
+#[test]
+fn a_rotation_by_another_process_is_picked_up_and_a_corrupt_file_is_not() {
+    let f = fixture("ES256");
+    let id = &f.identity;
+    let token = id.mint("reporter", None).unwrap().access_token;
+    let first = id.key().kid.clone();
+    let rotated = rotate_keys_in(&config(&f.data_dir, "ES256")).unwrap();
+    assert_eq!(id.key().kid, first, "not before the next reload");
+    id.maintain_keys().unwrap();
+    assert_eq!(id.key().kid, rotated.kid);
+    assert!(id.verify(&token).is_ok());
+    let listed = list_keys_in(&config(&f.data_dir, "ES256")).unwrap();
+    assert_eq!(listed, id.keys());
+
+    let corrupt = f.data_dir.join(KEYS_DIR).join("99999999999999-x.pem");
+    std::fs::write(&corrupt, "garbage").unwrap();
+    assert!(matches!(
+        id.maintain_keys(),
+        Err(IdentityError::KeyCorrupt { .. })
+    ));
+    assert_eq!(id.key().kid, rotated.kid, "the key set in force is kept");
+    assert!(id.verify(&token).is_ok());
+    assert_eq!(std::fs::read_to_string(&corrupt).unwrap(), "garbage");
+}
+
+#[test]
+fn rotating_is_the_way_to_change_the_algorithm() {
+    let dir = tempfile::tempdir().unwrap();
+    let es = Identity::open(&config(dir.path(), "ES256"), &store(), no_revocations()).unwrap();
+    let old_token = es.mint("reporter", None).unwrap().access_token;
+    assert!(Identity::open(&config(dir.path(), "EdDSA"), &store(), no_revocations()).is_err());
+    let new = rotate_keys_in(&config(dir.path(), "EdDSA")).unwrap();
+    assert_eq!(new.alg, "EdDSA");
+    let ed = Identity::open(&config(dir.path(), "EdDSA"), &store(), no_revocations()).unwrap();
+    assert!(
+        ed.verify(&old_token).is_ok(),
+        "the ES256 key still verifies its tokens"
+    );
+    let new_token = ed.mint("reporter", None).unwrap().access_token;
+    let header = jsonwebtoken::decode_header(&new_token).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::EdDSA);
+    assert!(ed.verify(&new_token).is_ok());
+    // The algorithm stays pinned to each key: an EdDSA header naming the ES256 key is refused.
+    let mut header = good_header(&ed);
+    header["kid"] = json!(es.key().kid);
+    let forged = sign_raw(&ed, &header, &good_claims(&ed));
+    assert!(matches!(ed.verify(&forged), Err(VerifyError::Algorithm(_))));
 }
 
 #[test]
 fn key_algorithm_must_match_the_configuration() {
     let dir = tempfile::tempdir().unwrap();
-    Identity::open(&config(dir.path(), "EdDSA"), &store()).unwrap();
-    let err = Identity::open(&config(dir.path(), "ES256"), &store()).unwrap_err();
+    Identity::open(&config(dir.path(), "EdDSA"), &store(), no_revocations()).unwrap();
+    let err = Identity::open(&config(dir.path(), "ES256"), &store(), no_revocations()).unwrap_err();
     assert!(
         matches!(
             err,
@@ -532,7 +737,7 @@ fn bad_secret_hash_fails_open() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path(), "ES256");
     cfg.agents[0].client_secret_hash = Some("$argon2id$v=19$m=8,t=1,p=1$bad".to_owned());
-    let err = Identity::open(&cfg, &store()).unwrap_err();
+    let err = Identity::open(&cfg, &store(), no_revocations()).unwrap_err();
     assert!(
         matches!(err, IdentityError::SecretHash { ref agent, .. } if agent == "reporter"),
         "{err}"
@@ -657,7 +862,7 @@ fn eddsa_configuration_issues_and_verifies() {
     assert_eq!(jwks["keys"][0]["crv"], "Ed25519");
     assert_eq!(jwks["keys"][0]["alg"], "EdDSA");
     assert!(jwks["keys"][0].get("y").is_none());
-    let pem = std::fs::read_to_string(f.data_dir.join(SIGNING_KEY_FILE)).unwrap();
+    let pem = std::fs::read_to_string(&key_files(&f.data_dir)[0]).unwrap();
     assert!(pem.contains("PRIVATE KEY"));
 }
 
@@ -739,7 +944,7 @@ fn unknown_client_costs_about_as_much_as_a_wrong_secret() {
             .unwrap()
             .to_string(),
     );
-    let id = Identity::open(&cfg, &store()).unwrap();
+    let id = Identity::open(&cfg, &store(), no_revocations()).unwrap();
     let attempt = |client: &str| {
         let body = form(&[
             ("grant_type", "client_credentials"),
@@ -760,4 +965,196 @@ fn unknown_client_costs_about_as_much_as_a_wrong_secret() {
         unknown.as_secs_f64() > known.as_secs_f64() * 0.3,
         "unknown {unknown:?} vs known {known:?}"
     );
+}
+
+/// An identity over a real revocation store in its own data folder.
+struct Revocable {
+    dir: tempfile::TempDir,
+    identity: Identity,
+}
+
+async fn revocable() -> Revocable {
+    let dir = tempfile::tempdir().unwrap();
+    let identity = revocable_in(dir.path()).await;
+    Revocable { dir, identity }
+}
+
+async fn revocable_in(data_dir: &Path) -> Identity {
+    let config = config(data_dir, "ES256");
+    let revocations = Revocations::open(data_dir, Identity::revocation_retention(&config))
+        .await
+        .unwrap();
+    Identity::open(&config, &store(), Arc::new(revocations)).unwrap()
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_refused_although_cached_and_after_a_reopen() {
+    let r = revocable().await;
+    let id = &r.identity;
+    let revoked = id.mint("reporter", None).unwrap().access_token;
+    let kept = id.mint("reporter", None).unwrap().access_token;
+    let principal = id.verify(&revoked).unwrap();
+    assert!(id.verify(&kept).is_ok());
+
+    assert!(
+        id.revoke_token(&principal.token_id, ChangeSource::AdminApi)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        id.verify(&revoked).unwrap_err(),
+        VerifyError::Revoked("the token was revoked"),
+        "the verified-token cache does not bypass revocation"
+    );
+    assert!(id.verify(&kept).is_ok());
+    assert!(
+        !id.revoke_token(&principal.token_id, ChangeSource::AdminApi)
+            .await
+            .unwrap(),
+        "revoking twice reports that it was already revoked"
+    );
+    for bad in ["", "has space", &"x".repeat(257)] {
+        assert!(matches!(
+            id.revoke_token(bad, ChangeSource::Cli).await,
+            Err(RevocationError::InvalidJti)
+        ));
+    }
+
+    let reopened = revocable_in(r.dir.path()).await;
+    assert!(matches!(
+        reopened.verify(&revoked),
+        Err(VerifyError::Revoked(_))
+    ));
+    assert!(reopened.verify(&kept).is_ok());
+}
+
+#[tokio::test]
+async fn revoking_an_agent_refuses_tokens_issued_until_then() {
+    let r = revocable().await;
+    let id = &r.identity;
+    let old = id.mint("reporter", None).unwrap().access_token;
+    let other = id.mint("env-agent", None).unwrap().access_token;
+    assert!(id.verify(&old).is_ok());
+    id.revoke_agent("reporter", ChangeSource::AdminApi)
+        .await
+        .unwrap();
+    assert!(matches!(id.verify(&old), Err(VerifyError::Revoked(_))));
+    assert!(id.verify(&other).is_ok(), "other agents are unaffected");
+    // A token issued after the cut-off (here: the issuer's clock two seconds ahead) is valid.
+    id.clock_skew.store(2, Ordering::Relaxed);
+    let new = id.mint("reporter", None).unwrap().access_token;
+    assert!(id.verify(&new).is_ok());
+    assert!(matches!(
+        id.revoke_agent("ghost", ChangeSource::Cli).await,
+        Err(RevocationError::UnknownAgent(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_disabled_agent_gets_no_tokens_and_its_tokens_are_refused() {
+    let r = revocable().await;
+    let id = &r.identity;
+    let token = id.mint("reporter", None).unwrap().access_token;
+    assert!(id.verify(&token).is_ok());
+    assert!(
+        id.set_agent_disabled("reporter", true, ChangeSource::AdminApi)
+            .await
+            .unwrap()
+    );
+    assert_eq!(id.verify(&token).unwrap_err(), VerifyError::AgentDisabled);
+    let err = id.token_endpoint(&post_form(), None).unwrap_err();
+    assert_eq!(err.error, "invalid_client");
+    assert_eq!(err.status, 401);
+    assert_eq!(err.internal, Some("agent disabled"));
+    assert_eq!(
+        serde_json::to_value(&err).unwrap()["error_description"],
+        "client authentication failed",
+        "the client sees what a wrong secret gets"
+    );
+    assert!(id.mint("reporter", None).is_err());
+    // A wrong secret is still just a wrong secret.
+    let wrong = form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", "reporter"),
+        ("client_secret", "wrong"),
+    ]);
+    assert_eq!(id.token_endpoint(&wrong, None).unwrap_err().internal, None);
+
+    assert!(
+        !id.set_agent_disabled("reporter", true, ChangeSource::Cli)
+            .await
+            .unwrap()
+    );
+    assert!(
+        id.set_agent_disabled("reporter", false, ChangeSource::Cli)
+            .await
+            .unwrap()
+    );
+    assert!(id.verify(&token).is_ok(), "enabling lifts the refusal");
+    assert!(id.token_endpoint(&post_form(), None).is_ok());
+}
+
+#[tokio::test]
+async fn changes_from_another_connection_apply_after_the_refresh_interval() {
+    let r = revocable().await;
+    let id = &r.identity;
+    let token = id.mint("reporter", None).unwrap().access_token;
+    let jti = id.verify(&token).unwrap().token_id;
+    id.refresh_revocations().await;
+
+    // Another process (the CLI) opens the same store and revokes.
+    let config = config(r.dir.path(), "ES256");
+    let other = Revocations::open(r.dir.path(), Identity::revocation_retention(&config))
+        .await
+        .unwrap();
+    other.revoke_token(&jti, ChangeSource::Cli).await.unwrap();
+
+    // Until this process checks, its snapshot is the old one.
+    assert!(id.verify(&token).is_ok());
+    tokio::time::sleep(REFRESH_INTERVAL + Duration::from_millis(10)).await;
+    id.refresh_revocations().await;
+    assert!(matches!(id.verify(&token), Err(VerifyError::Revoked(_))));
+
+    other
+        .set_disabled("env-agent", true, ChangeSource::Cli)
+        .await
+        .unwrap();
+    tokio::time::sleep(REFRESH_INTERVAL + Duration::from_millis(10)).await;
+    id.refresh_revocations().await;
+    assert!(id.token_endpoint(&post_form(), None).is_ok());
+    let env_form = form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", "env-agent"),
+        ("client_secret", ENV_SECRET),
+    ]);
+    assert_eq!(
+        id.token_endpoint(&env_form, None).unwrap_err().internal,
+        Some("agent disabled")
+    );
+}
+
+#[tokio::test]
+async fn revoked_token_ids_are_forgotten_once_no_token_can_carry_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Revocations::open(dir.path(), Duration::ZERO).await.unwrap();
+    store
+        .revoke_token("short-lived", ChangeSource::Cli)
+        .await
+        .unwrap();
+    assert_eq!(store.summary().1, 1);
+    drop(store);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let store = Revocations::open(dir.path(), Duration::ZERO).await.unwrap();
+    assert_eq!(store.summary().1, 0, "pruned at open");
+    let long = Revocations::open(dir.path(), Duration::from_secs(3600))
+        .await
+        .unwrap();
+    long.revoke_token("long-lived", ChangeSource::Cli)
+        .await
+        .unwrap();
+    drop(long);
+    let store = Revocations::open(dir.path(), Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(store.summary().1, 1);
 }

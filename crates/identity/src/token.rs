@@ -4,9 +4,9 @@ use jsonwebtoken::Header;
 use serde::{Deserialize, Serialize};
 
 use crate::error::VerifyError;
-use crate::jws::Header as JwsHeader;
+use crate::jws::Jws;
 pub(crate) use crate::jws::alg_str;
-use crate::key::SigningKey;
+use crate::key::{KeySet, SigningKey};
 
 /// The `typ` header of an RFC 9068 access token.
 pub(crate) const TOKEN_TYPE: &str = "at+jwt";
@@ -72,18 +72,34 @@ pub(crate) fn header(key: &SigningKey) -> Header {
     header
 }
 
-/// The RFC 9068 header checks that come after [`crate::jws::Jws::check_key_binding`]: explicit
-/// type and our key id.
-pub(crate) fn check_header(header: &JwsHeader, key: &SigningKey) -> Result<(), VerifyError> {
+/// The RFC 8725 and RFC 9068 header checks, before any cryptography: forbidden members, the
+/// key the `kid` names among the keys in force, the algorithm pinned to that key, explicit type.
+/// Returns the key to verify with.
+pub(crate) fn check_header<'k>(
+    jws: &Jws<'_>,
+    keys: &'k KeySet,
+) -> Result<&'k SigningKey, VerifyError> {
+    let header = &jws.header;
+    let kid = header.kid.as_deref().unwrap_or_default();
+    let key = keys.find(kid);
+    // For an unknown key id, the binding is checked against the algorithm of any key in force,
+    // so that a foreign algorithm or a forbidden member is reported as such whatever the kid.
+    let algorithm = match key {
+        Some(key) => key.algorithm,
+        None => keys
+            .keys()
+            .iter()
+            .map(|k| k.algorithm)
+            .find(|&algorithm| jws.check_key_binding(algorithm).is_ok())
+            .unwrap_or(keys.current().algorithm),
+    };
+    jws.check_key_binding(algorithm)?;
     let typ = header.typ.as_deref().unwrap_or_default();
     if !typ.eq_ignore_ascii_case(TOKEN_TYPE) && !typ.eq_ignore_ascii_case("application/at+jwt") {
         return Err(VerifyError::Type(clip(typ)));
     }
-    let kid = header.kid.as_deref().unwrap_or_default();
-    if kid != key.kid {
-        return Err(VerifyError::KeyId(clip(kid)));
-    }
-    Ok(())
+    key.map(|key| &**key)
+        .ok_or_else(|| VerifyError::KeyId(clip(kid)))
 }
 
 /// Reads the claims of a payload whose signature verified. A missing or mistyped claim, a

@@ -23,7 +23,7 @@ use portcullis_core::{
 };
 use portcullis_egress::{Egress, Resolver};
 use portcullis_guard::Validator;
-use portcullis_identity::Identity;
+use portcullis_identity::{Identity, Revocations};
 use portcullis_policy::{AuthzRequest, PolicyEngine};
 use portcullis_secrets::SecretStore;
 use serde_json::Value;
@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 
 /// Everything a running gateway needs, built once from the configuration.
 pub struct Gateway {
-    identity: Identity,
+    identity: Arc<Identity>,
     catalog: Catalog,
     validator: Validator,
     policy: PolicyEngine,
@@ -87,6 +87,9 @@ pub enum BuildError {
     /// The signing key or agents.
     #[error(transparent)]
     Identity(#[from] portcullis_identity::IdentityError),
+    /// The revocation store.
+    #[error(transparent)]
+    Revocations(#[from] portcullis_identity::RevocationError),
     /// The audit log.
     #[error(transparent)]
     Audit(#[from] portcullis_audit::AuditError),
@@ -122,7 +125,10 @@ impl Gateway {
             policy,
         } = check(loaded)?;
         let egress = Egress::new(&config.apis, secrets, resolver)?;
-        let identity = Identity::open(config, secrets)?;
+        let revocations =
+            Revocations::open(&config.data_dir, Identity::revocation_retention(config)).await?;
+        let identity = Arc::new(Identity::open(config, secrets, Arc::new(revocations))?);
+        spawn_key_maintenance(&identity);
         let audit = AuditLog::open(&config.audit_path(), config.audit.sync).await?;
         Ok(Self {
             identity,
@@ -157,8 +163,10 @@ impl Gateway {
     /// Stage 2, identify: a bearer token from the `Authorization` header to a principal.
     ///
     /// Tokens are accepted only in the header; the caller reports whether the query string
-    /// carried one (`access_token=`), which is refused outright.
-    pub fn identify(
+    /// carried one (`access_token=`), which is refused outright. A revoked token, or one of a
+    /// disabled agent, is refused like any other invalid token; the reason goes to the audit
+    /// record only.
+    pub async fn identify(
         &self,
         authorization: Option<&str>,
         token_in_query: bool,
@@ -179,6 +187,8 @@ impl Gateway {
         let Some(token) = strip_bearer(header) else {
             return Err(unauthenticated("authorization scheme is not bearer"));
         };
+        // Revocations made by another process (the CLI) apply from here on.
+        self.identity.refresh_revocations().await;
         self.identity
             .verify(token)
             .map_err(|err| unauthenticated(&err.to_string()))
@@ -235,12 +245,13 @@ impl Gateway {
         }
     }
 
-    /// Records a token-endpoint outcome (issued or refused) for the agent named.
+    /// Records a token-endpoint outcome (issued, or refused with an OAuth error code and an
+    /// optional detail for the record) for the agent named.
     pub async fn record_token(
         &self,
         client_ip: Option<IpAddr>,
         agent: Option<&str>,
-        outcome: Result<(), &str>,
+        outcome: Result<(), (&str, Option<&str>)>,
     ) -> Result<(), Denial> {
         let meta = CallMeta::now(Front::Token, client_ip);
         let result: Result<UpstreamResponse, Denial> = match outcome {
@@ -249,7 +260,13 @@ impl Gateway {
                 body: Value::Null,
                 content_type: None,
             }),
-            Err(code) => Err(Denial::new(DenialKind::Unauthenticated, code)),
+            Err((code, detail)) => {
+                let denial = Denial::new(DenialKind::Unauthenticated, code);
+                Err(match detail {
+                    Some(detail) => denial.with_internal(detail),
+                    None => denial,
+                })
+            }
         };
         let mut facts = Facts::default();
         if result.is_ok() {
@@ -258,6 +275,48 @@ impl Gateway {
         let mut event = self.event(None, &meta, None, &facts, &result, Instant::now());
         event.agent = agent.map(|a| portcullis_core::truncate_for_message(a, 128));
         event.upstream_status = None;
+        self.write(event).await
+    }
+
+    /// Records one call of the admin API: `action` names what was asked (`revoke token`,
+    /// `disable agent` ...), `target` what it applied to (a `jti`, an agent id), and `outcome`
+    /// whether it was done. One record per call, refusals (a missing or wrong admin credential)
+    /// included. Returns an internal denial if the record cannot be written.
+    pub async fn record_admin(
+        &self,
+        meta: &CallMeta,
+        action: &str,
+        target: Option<&str>,
+        outcome: Result<String, Denial>,
+    ) -> Result<(), Denial> {
+        let mut facts = Facts::default();
+        let mut action_reason = format!("admin: {action}");
+        if let Some(target) = target {
+            action_reason.push_str(&format!(
+                " `{}`",
+                portcullis_core::truncate_for_message(target, 128)
+            ));
+        }
+        let result: Result<UpstreamResponse, Denial> = match outcome {
+            Ok(done) => {
+                facts.reasons.push(action_reason);
+                facts.reasons.push(done);
+                Ok(UpstreamResponse {
+                    status: 200,
+                    body: Value::Null,
+                    content_type: None,
+                })
+            }
+            Err(denial) => {
+                facts.reasons.push(action_reason);
+                Err(denial)
+            }
+        };
+        let mut event = self.event(None, meta, None, &facts, &result, Instant::now());
+        event.upstream_status = None;
+        if result.is_ok() {
+            event.reasons = facts.reasons;
+        }
         self.write(event).await
     }
 
@@ -432,6 +491,33 @@ impl Gateway {
             policy_version: Some(self.policy.version().to_owned()),
         }
     }
+}
+
+/// Keeps the signing keys current while the gateway runs: every `KEY_RELOAD_INTERVAL`, picks up
+/// a rotation made by another process, rotates on schedule and drops expired keys. The task
+/// holds only a weak reference and ends when the identity is dropped.
+fn spawn_key_maintenance(identity: &Arc<Identity>) {
+    let identity = Arc::downgrade(identity);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(portcullis_identity::KEY_RELOAD_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(identity) = identity.upgrade() else {
+                break;
+            };
+            // Directory reads and, on rotation, key generation: off the request threads.
+            let done = tokio::task::spawn_blocking(move || identity.maintain_keys()).await;
+            match done {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => {
+                    tracing::error!(%err, "cannot update the signing keys; the keys in force are kept");
+                }
+                Err(err) => tracing::error!(%err, "signing key maintenance failed"),
+            }
+        }
+    });
 }
 
 /// What the stages learned, for the audit record.

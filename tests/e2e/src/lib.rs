@@ -23,6 +23,8 @@ pub const DEMO_SECRET: &str = "demo-secret-for-tests-0123456789";
 pub const READONLY_SECRET: &str = "readonly-secret-for-tests-01234";
 /// Bearer token the example API requires; only the gateway knows it.
 pub const UPSTREAM_TOKEN: &str = "upstream-token-never-shown-to-agents";
+/// The admin API credential in tests (`admin.token: env:PORTCULLIS_ADMIN_TOKEN`).
+pub const ADMIN_TOKEN: &str = "admin-credential-for-tests-0123456789";
 
 /// A running gateway and upstream. Dropping it stops both.
 pub struct Harness {
@@ -40,14 +42,28 @@ pub struct Harness {
     pub gateway: Arc<Gateway>,
     /// An HTTP client with no proxy.
     pub http: reqwest::Client,
-    _dir: tempfile::TempDir,
+    /// `http://127.0.0.1:<port>` of the admin API, when `admin.token` is configured.
+    pub admin_base: Option<String>,
+    loaded: portcullis_config::Loaded,
+    dir: Arc<tempfile::TempDir>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Harness {
     /// Starts the quickstart on ephemeral loopback ports.
     pub async fn start() -> Self {
         Self::start_with(|_| {}).await
+    }
+
+    /// Starts the quickstart with the admin API on (credential [`ADMIN_TOKEN`]).
+    pub async fn start_with_admin() -> Self {
+        Self::start_with(|config| {
+            config.admin.token = Some(portcullis_config::SecretRef::Env(
+                "PORTCULLIS_ADMIN_TOKEN".to_owned(),
+            ));
+        })
+        .await
     }
 
     /// Starts the quickstart after letting `adjust` change the loaded configuration.
@@ -83,11 +99,43 @@ impl Harness {
             }
         }
         adjust(&mut loaded.config);
+        Self::launch(loaded, listener, upstream, Arc::new(dir)).await
+    }
 
+    /// Stops the gateway (draining connections, closing the audit log) and starts a new one on
+    /// the same address, configuration and data directory: a restart.
+    pub async fn restart(mut self) -> Self {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(served) = self.served.take() {
+            served.await.expect("gateway task");
+        }
+        self.gateway.shutdown().await;
+        let listener = tokio::net::TcpListener::bind(self.addr)
+            .await
+            .expect("bind the same address again");
+        Self::launch(
+            self.loaded.clone(),
+            listener,
+            self.upstream.clone(),
+            Arc::clone(&self.dir),
+        )
+        .await
+    }
+
+    async fn launch(
+        loaded: portcullis_config::Loaded,
+        listener: tokio::net::TcpListener,
+        upstream: ExampleApi,
+        dir: Arc<tempfile::TempDir>,
+    ) -> Self {
+        let addr = listener.local_addr().expect("addr");
         let mut env = OverlayEnv::new();
         env.set("PORTCULLIS_DEMO_CLIENT_SECRET", DEMO_SECRET);
         env.set("PORTCULLIS_READONLY_CLIENT_SECRET", READONLY_SECRET);
         env.set("ORDERS_API_TOKEN", UPSTREAM_TOKEN);
+        env.set("PORTCULLIS_ADMIN_TOKEN", ADMIN_TOKEN);
         let secrets = SecretStore::new(Arc::new(env));
         let resolver = Arc::new(portcullis_egress::StaticResolver::new());
         let gateway = Arc::new(
@@ -102,9 +150,29 @@ impl Harness {
         }
         let base = loaded.config.listener.base_url();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
+        let (admin_tx, admin_rx) = tokio::sync::oneshot::channel::<()>();
+        let admin_base = match &loaded.config.admin.token {
+            Some(reference) => {
+                let token = secrets.resolve(reference).expect("admin token resolves");
+                let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind admin");
+                let admin_addr = admin_listener.local_addr().expect("admin addr");
+                let admin = portcullis_http::admin_app(Arc::clone(&gateway), token);
+                tokio::spawn(async move {
+                    let _ = portcullis_http::serve(admin_listener, admin, async {
+                        let _ = admin_rx.await;
+                    })
+                    .await;
+                });
+                Some(format!("http://{admin_addr}"))
+            }
+            None => None,
+        };
+        let served = tokio::spawn(async move {
             let _ = portcullis_http::serve(listener, app, async {
                 let _ = rx.await;
+                let _ = admin_tx.send(());
             })
             .await;
         });
@@ -115,14 +183,35 @@ impl Harness {
         Self {
             base,
             addr,
-            data_dir,
-            config_path,
+            data_dir: loaded.config.data_dir.clone(),
+            config_path: loaded.path.clone(),
             upstream,
             gateway,
             http,
-            _dir: dir,
+            admin_base,
+            loaded,
+            dir,
             shutdown: Some(tx),
+            served: Some(served),
         }
+    }
+
+    /// `POST` to the admin API with an optional bearer credential and JSON body.
+    pub async fn admin_post(
+        &self,
+        path: &str,
+        credential: Option<&str>,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let base = self.admin_base.as_deref().expect("the admin API is on");
+        let mut request = self.http.post(format!("{base}{path}"));
+        if let Some(credential) = credential {
+            request = request.bearer_auth(credential);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("admin request")
     }
 
     /// The audit database.

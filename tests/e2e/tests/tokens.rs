@@ -51,11 +51,17 @@ async fn gateway_kid(h: &Harness) -> String {
 /// Signs with the gateway's own key, read from its data directory: the only way to make a
 /// token that fails for its claims rather than its signature.
 async fn sign_with_gateway_key(h: &Harness, claims: &Value) -> String {
-    let pem = std::fs::read(h.data_dir.join("signing-key.pem")).unwrap();
+    let kid = gateway_kid(h).await;
+    let file = std::fs::read_dir(h.data_dir.join("keys"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_str().unwrap().ends_with(&format!("-{kid}.pem")))
+        .unwrap();
+    let pem = std::fs::read(file).unwrap();
     let key = EncodingKey::from_ec_pem(&pem).unwrap();
     let mut header = Header::new(Algorithm::ES256);
     header.typ = Some("at+jwt".into());
-    header.kid = Some(gateway_kid(h).await);
+    header.kid = Some(kid);
     jsonwebtoken::encode(&header, claims, &key).unwrap()
 }
 

@@ -59,7 +59,8 @@ fn sign_text(id: &Identity, header: &str, payload: &str) -> String {
         URL_SAFE_NO_PAD.encode(payload)
     );
     let signature =
-        jsonwebtoken::crypto::sign(message.as_bytes(), &id.key.encoding, id.key.algorithm).unwrap();
+        jsonwebtoken::crypto::sign(message.as_bytes(), &id.key().encoding, id.key().algorithm)
+            .unwrap();
     format!("{message}.{signature}")
 }
 
@@ -74,7 +75,7 @@ fn with_signature(header: &Value, claims: &Value, signature: &str) -> String {
 
 /// Signs with an HMAC key, the classic confusion of a public key with a shared secret.
 fn hmac_token(id: &Identity, secret: &[u8]) -> String {
-    let header = json!({"alg": "HS256", "typ": "at+jwt", "kid": id.key.kid});
+    let header = json!({"alg": "HS256", "typ": "at+jwt", "kid": id.key().kid});
     let message = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header.to_string()),
@@ -91,7 +92,7 @@ fn hmac_token(id: &Identity, secret: &[u8]) -> String {
 fn public_key_forms(id: &Identity) -> Vec<(&'static str, Vec<u8>)> {
     let coordinate = |c: &str| {
         URL_SAFE_NO_PAD
-            .decode(id.key.jwk[c].as_str().unwrap())
+            .decode(id.key().jwk[c].as_str().unwrap())
             .unwrap()
     };
     let point = [vec![4u8], coordinate("x"), coordinate("y")].concat();
@@ -115,13 +116,14 @@ fn public_key_forms(id: &Identity) -> Vec<(&'static str, Vec<u8>)> {
         ("point", point),
         ("SPKI DER", der),
         ("SPKI PEM", pem.into_bytes()),
-        ("JWK", id.key.jwk.to_string().into_bytes()),
+        ("JWK", id.key().jwk.to_string().into_bytes()),
     ]
 }
 
 /// The PKCS#8 DER of the fixture's signing key, read back from its key file.
 fn private_der(f: &Fixture) -> Vec<u8> {
-    let pem = std::fs::read_to_string(f.data_dir.join(SIGNING_KEY_FILE)).unwrap();
+    let file = f.data_dir.join(key::KEYS_DIR).join(&f.identity.key().file);
+    let pem = std::fs::read_to_string(file).unwrap();
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     STANDARD.decode(body).unwrap()
 }
@@ -134,7 +136,7 @@ fn cases(f: &Fixture, ed: &Fixture) -> Vec<Case> {
     use Expect::{AnyClaims, AnyMalformed, Exactly};
     let id = &f.identity;
     let now = id.now();
-    let kid = id.key.kid.clone();
+    let kid = id.key().kid.clone();
     let claims = good_claims(id);
     let good = sign_raw(id, &good_header(id), &claims);
     let parts: Vec<&str> = good.split('.').collect();
@@ -454,7 +456,7 @@ fn cases(f: &Fixture, ed: &Fixture) -> Vec<Case> {
         ),
         case(
             "embedded jwk of our own key",
-            header_case(id, |h| h["jwk"] = id.key.jwk.clone()),
+            header_case(id, |h| h["jwk"] = id.key().jwk.clone()),
             Exactly(VerifyError::ForbiddenHeader("jwk")),
         ),
         case(
@@ -758,7 +760,7 @@ fn eddsa_identity_refuses_es256_and_foreign_ed25519_tokens() {
     let claims = good_claims(id);
     let es256 = sign_raw(
         &es.identity,
-        &json!({"alg": "ES256", "typ": "at+jwt", "kid": id.key.kid}),
+        &json!({"alg": "ES256", "typ": "at+jwt", "kid": id.key().kid}),
         &claims,
     );
     assert_eq!(
@@ -769,7 +771,7 @@ fn eddsa_identity_refuses_es256_and_foreign_ed25519_tokens() {
     let foreign = sign_raw(&other.identity, &good_header(id), &claims);
     assert_eq!(id.verify(&foreign).unwrap_err(), VerifyError::Signature);
     let x = URL_SAFE_NO_PAD
-        .decode(id.key.jwk["x"].as_str().unwrap())
+        .decode(id.key().jwk["x"].as_str().unwrap())
         .unwrap();
     assert_eq!(
         id.verify(&hmac_token(id, &x)).unwrap_err(),

@@ -1,0 +1,317 @@
+//! The admin API: revocation of tokens and agents and signing-key rotation, on a listener of
+//! its own.
+//!
+//! It is a separate router served on `admin.listen`, never merged into the agents' router, and
+//! it has its own credential: a bearer secret from `admin.token`, compared in constant time.
+//! Agents' access tokens are not accepted here. Every call, refused ones included, yields one
+//! audit record (front `admin`); errors are problem+json like the rest of the HTTP surface.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use portcullis_core::{CallMeta, Denial, DenialKind, Front};
+use portcullis_identity::{ChangeSource, RevocationError};
+use portcullis_pipeline::Gateway;
+use portcullis_secrets::Secret;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::{App, problem, read_json};
+
+/// Paths of the admin API.
+pub mod paths {
+    /// `POST {"jti": "..."}`: revoke one token.
+    pub const REVOKE_TOKEN: &str = "/admin/revocations/tokens";
+    /// `POST {"agent": "..."}`: revoke every token an agent holds now.
+    pub const REVOKE_AGENT: &str = "/admin/revocations/agents";
+    /// `POST`: refuse an agent's tokens and token requests until enabled again.
+    pub const DISABLE_AGENT: &str = "/admin/agents/{agent}/disable";
+    /// `POST`: lift [`DISABLE_AGENT`].
+    pub const ENABLE_AGENT: &str = "/admin/agents/{agent}/enable";
+    /// `GET`: the signing keys in force.
+    pub const KEYS: &str = "/admin/keys";
+    /// `POST`: rotate the signing key now.
+    pub const ROTATE_KEYS: &str = "/admin/keys/rotate";
+}
+
+/// Largest admin request body; the bodies are one short JSON member.
+const MAX_BODY_BYTES: usize = 4 * 1024;
+
+#[derive(Clone)]
+struct AdminState {
+    gateway: Arc<Gateway>,
+    token: Arc<Secret>,
+}
+
+/// Builds the admin application. `token` is the resolved `admin.token`; serve the result with
+/// [`crate::serve`] on its own listener.
+pub fn admin_app(gateway: Arc<Gateway>, token: Secret) -> App {
+    let state = AdminState {
+        gateway,
+        token: Arc::new(token),
+    };
+    let router = Router::new()
+        .route(paths::REVOKE_TOKEN, post(revoke_token))
+        .route(paths::REVOKE_AGENT, post(revoke_agent))
+        .route(paths::DISABLE_AGENT, post(disable_agent))
+        .route(paths::ENABLE_AGENT, post(enable_agent))
+        .route(paths::KEYS, get(list_keys))
+        .route(paths::ROTATE_KEYS, post(rotate_keys))
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .with_state(state);
+    App {
+        router,
+        shutdown: CancellationToken::new(),
+        tls: None,
+    }
+}
+
+/// Refuses any request without the admin credential, before routing reads its body. The
+/// refusal is recorded and answered with a generic 401.
+async fn authenticate(State(state): State<AdminState>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    if presented.is_some_and(|token| state.token.matches(token.as_bytes())) {
+        return next.run(request).await;
+    }
+    let meta = CallMeta::now(Front::Admin, crate::client_ip(&request));
+    let detail = if presented.is_some() {
+        "wrong admin credential"
+    } else {
+        "no admin credential"
+    };
+    let denial = Denial::new(
+        DenialKind::Unauthenticated,
+        "a valid admin bearer credential is required",
+    )
+    .with_internal(detail);
+    let action = format!("{} {}", request.method(), request.uri().path());
+    let answer = match state
+        .gateway
+        .record_admin(&meta, &action, None, Err(denial.clone()))
+        .await
+    {
+        Ok(()) => denial,
+        Err(failure) => failure,
+    };
+    let mut response = problem(&answer, &meta);
+    if answer.kind == DenialKind::Unauthenticated {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(r#"Bearer realm="portcullis-admin""#),
+        );
+    }
+    response
+}
+
+/// `POST /admin/revocations/tokens {"jti": "..."}`.
+async fn revoke_token(
+    State(state): State<AdminState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Body,
+) -> Response {
+    let meta = CallMeta::now(Front::Admin, Some(peer.ip()));
+    let jti = member(body, "jti").await;
+    let target = jti.as_ref().ok().cloned();
+    let result = match jti {
+        Ok(jti) => state
+            .gateway
+            .identity()
+            .revoke_token(&jti, ChangeSource::AdminApi)
+            .await
+            .map(|new| {
+                let done = if new { "revoked" } else { "already revoked" };
+                (done, json!({"jti": jti, "revoked": true}))
+            })
+            .map_err(refusal),
+        Err(denial) => Err(denial),
+    };
+    finish(&state, &meta, "revoke token", target.as_deref(), result).await
+}
+
+/// `POST /admin/revocations/agents {"agent": "..."}`.
+async fn revoke_agent(
+    State(state): State<AdminState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Body,
+) -> Response {
+    let meta = CallMeta::now(Front::Admin, Some(peer.ip()));
+    let agent = member(body, "agent").await;
+    let target = agent.as_ref().ok().cloned();
+    let result = match agent {
+        Ok(agent) => state
+            .gateway
+            .identity()
+            .revoke_agent(&agent, ChangeSource::AdminApi)
+            .await
+            .map(|cut_off| {
+                (
+                    "revoked every token issued so far",
+                    json!({"agent": agent, "tokens_issued_until": cut_off}),
+                )
+            })
+            .map_err(refusal),
+        Err(denial) => Err(denial),
+    };
+    finish(
+        &state,
+        &meta,
+        "revoke agent tokens",
+        target.as_deref(),
+        result,
+    )
+    .await
+}
+
+/// `POST /admin/agents/{agent}/disable`.
+async fn disable_agent(
+    State(state): State<AdminState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(agent): Path<String>,
+) -> Response {
+    set_disabled(state, peer, agent, true).await
+}
+
+/// `POST /admin/agents/{agent}/enable`.
+async fn enable_agent(
+    State(state): State<AdminState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(agent): Path<String>,
+) -> Response {
+    set_disabled(state, peer, agent, false).await
+}
+
+async fn set_disabled(
+    state: AdminState,
+    peer: SocketAddr,
+    agent: String,
+    disabled: bool,
+) -> Response {
+    let meta = CallMeta::now(Front::Admin, Some(peer.ip()));
+    let result = state
+        .gateway
+        .identity()
+        .set_agent_disabled(&agent, disabled, ChangeSource::AdminApi)
+        .await
+        .map(|changed| {
+            let done = match (disabled, changed) {
+                (true, true) => "disabled",
+                (true, false) => "already disabled",
+                (false, true) => "enabled",
+                (false, false) => "already enabled",
+            };
+            (done, json!({"agent": agent, "disabled": disabled}))
+        })
+        .map_err(refusal);
+    let action = if disabled {
+        "disable agent"
+    } else {
+        "enable agent"
+    };
+    finish(&state, &meta, action, Some(&agent), result).await
+}
+
+/// `GET /admin/keys`: the keys in force, oldest first; the last one signs new tokens.
+async fn list_keys(
+    State(state): State<AdminState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
+    let meta = CallMeta::now(Front::Admin, Some(peer.ip()));
+    let keys = state.gateway.identity().keys();
+    let result = Ok(("listed", json!({"keys": keys})));
+    finish(&state, &meta, "list keys", None, result).await
+}
+
+/// `POST /admin/keys/rotate`: a new current key; previous keys stay in force for their window.
+async fn rotate_keys(
+    State(state): State<AdminState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
+    let meta = CallMeta::now(Front::Admin, Some(peer.ip()));
+    let gateway = Arc::clone(&state.gateway);
+    // Key generation and file writes: off the request threads.
+    let rotated = tokio::task::spawn_blocking(move || gateway.identity().rotate_keys()).await;
+    let result = match rotated {
+        Ok(Ok(key)) => Ok(("rotated", json!({"key": key}))),
+        Ok(Err(err)) => {
+            tracing::error!(%err, "key rotation failed");
+            Err(
+                Denial::new(DenialKind::Internal, "the key could not be rotated")
+                    .with_internal(err.to_string()),
+            )
+        }
+        Err(err) => Err(
+            Denial::new(DenialKind::Internal, "the key could not be rotated")
+                .with_internal(err.to_string()),
+        ),
+    };
+    let kid = result
+        .as_ref()
+        .ok()
+        .and_then(|(_, body)| body["key"]["kid"].as_str().map(str::to_owned));
+    finish(&state, &meta, "rotate keys", kid.as_deref(), result).await
+}
+
+/// Records the call, then answers: 200 with `body`, or the denial as problem+json. If the
+/// record cannot be written the answer is an internal error, even when the change was made.
+async fn finish(
+    state: &AdminState,
+    meta: &CallMeta,
+    action: &str,
+    target: Option<&str>,
+    result: Result<(&'static str, Value), Denial>,
+) -> Response {
+    let outcome = match &result {
+        Ok((done, _)) => Ok((*done).to_owned()),
+        Err(denial) => Err(denial.clone()),
+    };
+    if let Err(failure) = state
+        .gateway
+        .record_admin(meta, action, target, outcome)
+        .await
+    {
+        return problem(&failure, meta);
+    }
+    match result {
+        Ok((_, body)) => (StatusCode::OK, axum::Json(body)).into_response(),
+        Err(denial) => problem(&denial, meta),
+    }
+}
+
+/// The one string member `name` of a JSON object body.
+async fn member(body: Body, name: &str) -> Result<String, Denial> {
+    let value = read_json(body, MAX_BODY_BYTES).await?;
+    match value.get(name) {
+        Some(Value::String(text)) if !text.is_empty() => Ok(text.clone()),
+        _ => Err(Denial::new(
+            DenialKind::InvalidArguments,
+            format!("the body must be a JSON object with a non-empty string `{name}`"),
+        )),
+    }
+}
+
+/// A store error as the admin caller's answer.
+fn refusal(err: RevocationError) -> Denial {
+    match err {
+        RevocationError::InvalidJti | RevocationError::UnknownAgent(_) => {
+            Denial::new(DenialKind::InvalidArguments, err.to_string())
+        }
+        other => {
+            tracing::error!(err = %other, "admin change failed");
+            Denial::new(DenialKind::Internal, "the change could not be stored")
+                .with_internal(other.to_string())
+        }
+    }
+}

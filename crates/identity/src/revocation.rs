@@ -1,0 +1,434 @@
+//! Revocation: single tokens (by `jti`), every token an agent holds, and disabled agents.
+//!
+//! The durable state is a small SQLite database in the data folder (`identity.db`), shared by
+//! the running gateway and the `portcullis` commands. The request path never touches it: each
+//! request checks an in-memory [`Snapshot`] (a shared read lock and at most two hash look-ups).
+//!
+//! Freshness: a change made through this process (the admin API) replaces the snapshot before
+//! the call that made it returns. A change committed by another process (the CLI) is noticed by
+//! [`Revocations::refresh_if_due`], which the identify stage awaits before verifying: at most
+//! once every [`REFRESH_INTERVAL`] it asks SQLite for `PRAGMA data_version` (a counter that moves
+//! whenever another connection commits) and reloads the tables when it moved. So a change from
+//! another process applies to every request that starts [`REFRESH_INTERVAL`] after its commit,
+//! and in a quiet gateway (no request in the last interval) to the very next request.
+//!
+//! Retention: a revoked `jti` is remembered until every token that could carry it has expired:
+//! `revoked_at + max_token_ttl + leeway` (verification refuses tokens whose lifetime exceeds
+//! `max_token_ttl`, so that bound holds even if the setting was lowered since). Agent states are
+//! kept until changed.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::RwLock;
+use portcullis_core::Principal;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{ConnectOptions as _, Row as _};
+use tokio::sync::Mutex;
+
+use crate::error::{RevocationError, VerifyError};
+
+/// The database file's name inside the data folder.
+pub const IDENTITY_DB_FILE: &str = "identity.db";
+
+/// How often, at most, the running gateway asks the database whether another process changed
+/// it. This bounds how long a revocation made with the CLI takes to apply.
+pub const REFRESH_INTERVAL: Duration = Duration::from_millis(50);
+
+/// How long a statement waits for a lock held by another process.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Longest `jti` accepted for revocation; our own are 36 characters.
+const MAX_JTI_BYTES: usize = 256;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS revoked_tokens (
+    jti TEXT PRIMARY KEY,
+    revoked_at INTEGER NOT NULL,
+    forget_after INTEGER NOT NULL,
+    source TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS agent_states (
+    agent TEXT PRIMARY KEY,
+    not_before INTEGER,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    updated_at INTEGER NOT NULL,
+    source TEXT NOT NULL
+);
+";
+
+/// Who made a change, stored beside it.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum ChangeSource {
+    /// The `portcullis` command line.
+    Cli,
+    /// The admin HTTP API of a running gateway.
+    AdminApi,
+}
+
+impl ChangeSource {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Cli => "cli",
+            Self::AdminApi => "admin-api",
+        }
+    }
+}
+
+/// What the store says about one agent.
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+pub struct AgentState {
+    /// Tokens issued at or before this time (seconds since the epoch) are refused.
+    pub not_before: Option<i64>,
+    /// The agent's tokens and token requests are refused.
+    pub disabled: bool,
+}
+
+/// The revocation state the request path reads.
+#[derive(Debug, Default)]
+struct Snapshot {
+    tokens: HashSet<String>,
+    agents: HashMap<String, AgentState>,
+}
+
+impl Snapshot {
+    fn check(&self, principal: &Principal) -> Result<(), VerifyError> {
+        if self.tokens.is_empty() && self.agents.is_empty() {
+            return Ok(());
+        }
+        if let Some(state) = self.agents.get(&principal.agent) {
+            if state.disabled {
+                return Err(VerifyError::AgentDisabled);
+            }
+            if state
+                .not_before
+                .is_some_and(|not_before| principal.issued_at <= not_before)
+            {
+                return Err(VerifyError::Revoked("every token of the agent was revoked"));
+            }
+        }
+        if self.tokens.contains(&principal.token_id) {
+            return Err(VerifyError::Revoked("the token was revoked"));
+        }
+        Ok(())
+    }
+}
+
+/// The revocation store and its in-memory snapshot.
+pub struct Revocations {
+    path: PathBuf,
+    /// `max_token_ttl + leeway`, in seconds.
+    retention: i64,
+    conn: Option<Mutex<Store>>,
+    snapshot: RwLock<Snapshot>,
+    started: Instant,
+    /// Milliseconds since `started` after which the next request checks for outside changes.
+    next_check: AtomicU64,
+}
+
+struct Store {
+    conn: SqliteConnection,
+    data_version: i64,
+}
+
+impl std::fmt::Debug for Revocations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let snapshot = self.snapshot.read();
+        f.debug_struct("Revocations")
+            .field("path", &self.path)
+            .field("tokens", &snapshot.tokens.len())
+            .field("agents", &snapshot.agents.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Revocations {
+    /// Opens (creating if needed) the store at `data_dir/identity.db` and loads the snapshot.
+    /// `retention` is how long a revoked `jti` must be remembered: `max_token_ttl + leeway`.
+    /// Must be called inside a Tokio runtime.
+    pub async fn open(data_dir: &Path, retention: Duration) -> Result<Self, RevocationError> {
+        let path = data_dir.join(IDENTITY_DB_FILE);
+        let failed = |source| RevocationError::Store {
+            path: path.clone(),
+            source,
+        };
+        tokio::fs::create_dir_all(data_dir)
+            .await
+            .map_err(|source| RevocationError::DataDir {
+                path: data_dir.to_owned(),
+                source,
+            })?;
+        let mut conn = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .disable_statement_logging()
+            .connect()
+            .await
+            .map_err(failed)?;
+        sqlx::raw_sql(SCHEMA)
+            .execute(&mut conn)
+            .await
+            .map_err(failed)?;
+        let retention = i64::try_from(retention.as_secs()).unwrap_or(i64::MAX);
+        let mut store = Store {
+            conn,
+            data_version: 0,
+        };
+        store.prune(now()).await.map_err(failed)?;
+        store.data_version = store.data_version().await.map_err(failed)?;
+        let snapshot = store.load(now()).await.map_err(failed)?;
+        Ok(Self {
+            path,
+            retention,
+            conn: Some(Mutex::new(store)),
+            snapshot: RwLock::new(snapshot),
+            started: Instant::now(),
+            next_check: AtomicU64::new(0),
+        })
+    }
+
+    /// A store that holds nothing and cannot be changed: for tests of the token logic alone.
+    #[cfg(test)]
+    pub(crate) fn empty() -> Self {
+        Self {
+            path: PathBuf::new(),
+            retention: 0,
+            conn: None,
+            snapshot: RwLock::new(Snapshot::default()),
+            started: Instant::now(),
+            next_check: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Refuses a verified principal whose token or agent is revoked or disabled. Reads only the
+    /// in-memory snapshot.
+    pub(crate) fn check(&self, principal: &Principal) -> Result<(), VerifyError> {
+        self.snapshot.read().check(principal)
+    }
+
+    /// Whether the agent is disabled, per the in-memory snapshot.
+    pub(crate) fn is_disabled(&self, agent: &str) -> bool {
+        self.snapshot
+            .read()
+            .agents
+            .get(agent)
+            .is_some_and(|state| state.disabled)
+    }
+
+    /// Picks up changes another process committed, at most once per [`REFRESH_INTERVAL`].
+    /// Cheap when not due (a clock read and an atomic load). A request that finds the check due
+    /// runs it; concurrent requests meanwhile use the current snapshot. A store that cannot be
+    /// read is logged and the last snapshot stays in force.
+    pub async fn refresh_if_due(&self) {
+        let Some(conn) = &self.conn else {
+            return;
+        };
+        let elapsed = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let due = self.next_check.load(Ordering::Acquire);
+        if elapsed < due {
+            return;
+        }
+        let next =
+            elapsed.saturating_add(u64::try_from(REFRESH_INTERVAL.as_millis()).unwrap_or(u64::MAX));
+        if self
+            .next_check
+            .compare_exchange(due, next, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        let mut store = conn.lock().await;
+        match store.data_version().await {
+            Ok(version) if version == store.data_version => {}
+            Ok(version) => match store.load(now()).await {
+                Ok(snapshot) => {
+                    store.data_version = version;
+                    *self.snapshot.write() = snapshot;
+                    tracing::debug!("revocations reloaded after an outside change");
+                }
+                Err(err) => {
+                    tracing::error!(%err, "cannot reload revocations; the last state stays in force");
+                }
+            },
+            Err(err) => {
+                tracing::error!(%err, "cannot check the revocation store for changes");
+            }
+        }
+    }
+
+    /// Revokes one token by its `jti`. Returns `false` if it was already revoked.
+    pub async fn revoke_token(
+        &self,
+        jti: &str,
+        source: ChangeSource,
+    ) -> Result<bool, RevocationError> {
+        if jti.is_empty() || jti.len() > MAX_JTI_BYTES || !jti.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(RevocationError::InvalidJti);
+        }
+        let now = now();
+        let mut store = self.lock().await?;
+        let done = sqlx::query(
+            "INSERT INTO revoked_tokens (jti, revoked_at, forget_after, source) \
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(jti)
+        .bind(now)
+        .bind(now.saturating_add(self.retention))
+        .bind(source.as_str())
+        .execute(&mut store.conn)
+        .await
+        .map_err(|e| self.failed(e))?;
+        self.publish(&mut store).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Revokes every token of `agent` issued up to now: their `iat` is at or before now, in
+    /// seconds, so a token issued later in this same second is refused too. Returns the cut-off.
+    pub async fn revoke_agent(
+        &self,
+        agent: &str,
+        source: ChangeSource,
+    ) -> Result<i64, RevocationError> {
+        let now = now();
+        let mut store = self.lock().await?;
+        sqlx::query(
+            "INSERT INTO agent_states (agent, not_before, disabled, updated_at, source) \
+             VALUES (?1, ?2, 0, ?2, ?3) ON CONFLICT (agent) DO UPDATE SET \
+             not_before = max(coalesce(not_before, 0), excluded.not_before), \
+             updated_at = excluded.updated_at, source = excluded.source",
+        )
+        .bind(agent)
+        .bind(now)
+        .bind(source.as_str())
+        .execute(&mut store.conn)
+        .await
+        .map_err(|e| self.failed(e))?;
+        self.publish(&mut store).await?;
+        Ok(now)
+    }
+
+    /// Disables or re-enables an agent. Returns `false` if it was already in that state.
+    pub async fn set_disabled(
+        &self,
+        agent: &str,
+        disabled: bool,
+        source: ChangeSource,
+    ) -> Result<bool, RevocationError> {
+        let now = now();
+        let mut store = self.lock().await?;
+        let done = sqlx::query(
+            "INSERT INTO agent_states (agent, not_before, disabled, updated_at, source) \
+             VALUES (?1, NULL, ?2, ?3, ?4) ON CONFLICT (agent) DO UPDATE SET \
+             disabled = excluded.disabled, updated_at = excluded.updated_at, \
+             source = excluded.source WHERE agent_states.disabled != excluded.disabled",
+        )
+        .bind(agent)
+        .bind(i64::from(disabled))
+        .bind(now)
+        .bind(source.as_str())
+        .execute(&mut store.conn)
+        .await
+        .map_err(|e| self.failed(e))?;
+        self.publish(&mut store).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The agents with a recorded state, sorted, and the number of remembered revoked tokens,
+    /// as of the last snapshot.
+    pub fn summary(&self) -> (Vec<(String, AgentState)>, usize) {
+        let snapshot = self.snapshot.read();
+        let mut agents: Vec<(String, AgentState)> = snapshot
+            .agents
+            .iter()
+            .map(|(agent, state)| (agent.clone(), *state))
+            .collect();
+        agents.sort_by(|a, b| a.0.cmp(&b.0));
+        (agents, snapshot.tokens.len())
+    }
+
+    async fn lock(&self) -> Result<tokio::sync::MutexGuard<'_, Store>, RevocationError> {
+        match &self.conn {
+            Some(conn) => Ok(conn.lock().await),
+            None => Err(RevocationError::ReadOnly),
+        }
+    }
+
+    fn failed(&self, source: sqlx::Error) -> RevocationError {
+        RevocationError::Store {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// After a write: prunes what has expired and replaces the snapshot, so that this process
+    /// sees the change before the caller is answered.
+    async fn publish(&self, store: &mut Store) -> Result<(), RevocationError> {
+        let now = now();
+        store.prune(now).await.map_err(|e| self.failed(e))?;
+        let snapshot = store.load(now).await.map_err(|e| self.failed(e))?;
+        store.data_version = store.data_version().await.map_err(|e| self.failed(e))?;
+        *self.snapshot.write() = snapshot;
+        Ok(())
+    }
+}
+
+impl Store {
+    async fn data_version(&mut self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("PRAGMA data_version")
+            .fetch_one(&mut self.conn)
+            .await
+    }
+
+    async fn prune(&mut self, now: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM revoked_tokens WHERE forget_after < ?1")
+            .bind(now)
+            .execute(&mut self.conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn load(&mut self, now: i64) -> Result<Snapshot, sqlx::Error> {
+        let tokens = sqlx::query("SELECT jti FROM revoked_tokens WHERE forget_after >= ?1")
+            .bind(now)
+            .fetch_all(&mut self.conn)
+            .await?
+            .iter()
+            .map(|row| row.try_get::<String, _>(0))
+            .collect::<Result<HashSet<_>, _>>()?;
+        let mut agents = HashMap::new();
+        for row in sqlx::query(
+            "SELECT agent, not_before, disabled FROM agent_states \
+             WHERE disabled != 0 OR not_before IS NOT NULL",
+        )
+        .fetch_all(&mut self.conn)
+        .await?
+        {
+            agents.insert(
+                row.try_get::<String, _>(0)?,
+                AgentState {
+                    not_before: row.try_get(1)?,
+                    disabled: row.try_get::<i64, _>(2)? != 0,
+                },
+            );
+        }
+        Ok(Snapshot { tokens, agents })
+    }
+}
+
+/// Seconds since the Unix epoch.
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
