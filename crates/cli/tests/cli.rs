@@ -476,21 +476,7 @@ async fn a_rotation_from_the_cli_reaches_a_running_gateway() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    let jwks: serde_json::Value = h
-        .http
-        .get(format!("{}/.well-known/jwks.json", h.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let kids: Vec<&str> = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
+    let kids = h.jwks_kids().await;
     assert_eq!(kids, [old_kid.as_str(), new_kid.as_str()]);
     assert_eq!(
         call_status(&h, &before).await,

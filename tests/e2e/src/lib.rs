@@ -196,6 +196,25 @@ impl Harness {
         }
     }
 
+    /// The key ids the gateway's JWKS publishes, in its order.
+    pub async fn jwks_kids(&self) -> Vec<String> {
+        let jwks: Value = self
+            .http
+            .get(format!("{}/.well-known/jwks.json", self.base))
+            .send()
+            .await
+            .expect("JWKS request")
+            .json()
+            .await
+            .expect("JWKS json");
+        jwks["keys"]
+            .as_array()
+            .expect("a key list")
+            .iter()
+            .map(|key| key["kid"].as_str().expect("kid").to_owned())
+            .collect()
+    }
+
     /// `POST` to the admin API with an optional bearer credential and JSON body.
     pub async fn admin_post(
         &self,

@@ -15,24 +15,6 @@ use portcullis_config::HumanDuration;
 use portcullis_e2e::{ADMIN_TOKEN, Harness};
 use serde_json::{Value, json};
 
-async fn jwks_kids(h: &Harness) -> Vec<String> {
-    let jwks: Value = h
-        .http
-        .get(format!("{}/.well-known/jwks.json", h.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 fn kid_of(token: &str) -> String {
     jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
 }
@@ -57,14 +39,14 @@ async fn rotate(h: &Harness) -> String {
 #[tokio::test]
 async fn rotation_through_the_admin_api_never_breaks_a_valid_token() {
     let h = Harness::start_with_admin().await;
-    let old_kid = jwks_kids(&h).await.remove(0);
+    let old_kid = h.jwks_kids().await.remove(0);
     // Issued before the rotation and presented only after it: not from the token cache.
     let before = h.demo_token().await;
     assert_eq!(kid_of(&before), old_kid);
 
     let new_kid = rotate(&h).await;
     assert_ne!(new_kid, old_kid);
-    assert_eq!(jwks_kids(&h).await, [old_kid.clone(), new_kid.clone()]);
+    assert_eq!(h.jwks_kids().await, [old_kid.clone(), new_kid.clone()]);
     assert_eq!(status(&h, &before).await, 200);
     let after = h.demo_token().await;
     assert_eq!(kid_of(&after), new_kid);
@@ -99,7 +81,7 @@ async fn rotation_through_the_admin_api_never_breaks_a_valid_token() {
     let refused = h.admin_post("/admin/keys/rotate", None, None).await;
     assert_eq!(refused.status(), 401);
     assert_eq!(
-        jwks_kids(&h).await.len(),
+        h.jwks_kids().await.len(),
         2,
         "nothing rotated without the credential"
     );
@@ -117,13 +99,13 @@ async fn a_retired_key_leaves_once_every_token_it_signed_has_expired() {
         ));
     })
     .await;
-    let old_kid = jwks_kids(&h).await.remove(0);
+    let old_kid = h.jwks_kids().await.remove(0);
     let new_kid = rotate(&h).await;
-    assert_eq!(jwks_kids(&h).await.len(), 2);
+    assert_eq!(h.jwks_kids().await.len(), 2);
 
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let kids = jwks_kids(&h).await;
+        let kids = h.jwks_kids().await;
         if kids == [new_kid.clone()] {
             break;
         }

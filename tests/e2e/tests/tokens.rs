@@ -36,16 +36,7 @@ fn claims(h: &Harness) -> Value {
 }
 
 async fn gateway_kid(h: &Harness) -> String {
-    let jwks: Value = h
-        .http
-        .get(format!("{}/.well-known/jwks.json", h.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    jwks["keys"][0]["kid"].as_str().unwrap().to_owned()
+    h.jwks_kids().await.swap_remove(0)
 }
 
 /// Signs with the gateway's own key, read from its data directory: the only way to make a
