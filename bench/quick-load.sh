@@ -15,6 +15,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 export ORDERS_API_TOKEN=bench-upstream-token
 export PORTCULLIS_DEMO_CLIENT_SECRET=bench-demo-secret
 export PORTCULLIS_READONLY_CLIENT_SECRET=bench-readonly-secret
+export PORTCULLIS_ASSISTANT_CLIENT_SECRET=bench-assistant-secret
 export PORTCULLIS_LOG=warn
 
 taskset -c 1 "$bin" example-api --listen 127.0.0.1:8081 &

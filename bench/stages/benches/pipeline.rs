@@ -46,6 +46,7 @@ async fn gateway(data_dir: &Path, upstream: std::net::SocketAddr, sync: AuditSyn
     let mut env = OverlayEnv::new();
     env.set("PORTCULLIS_DEMO_CLIENT_SECRET", CLIENT_SECRET);
     env.set("PORTCULLIS_READONLY_CLIENT_SECRET", CLIENT_SECRET);
+    env.set("PORTCULLIS_ASSISTANT_CLIENT_SECRET", CLIENT_SECRET);
     env.set("ORDERS_API_TOKEN", UPSTREAM_TOKEN);
     let secrets = SecretStore::new(Arc::new(env));
     let resolver = Arc::new(portcullis_egress::StaticResolver::new());

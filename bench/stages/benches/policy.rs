@@ -509,6 +509,8 @@ fn caller() -> Principal {
         token_id: "0190d5a4-0000-7000-8000-000000000000".to_owned(),
         issued_at: 1_767_225_600,
         expires_at: 1_767_226_200,
+        user: None,
+        actors: Vec::new(),
     }
 }
 

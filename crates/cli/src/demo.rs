@@ -26,6 +26,7 @@ struct Credentials {
 
 const DEMO_AGENT: &str = "demo-agent";
 const READONLY_AGENT: &str = "readonly-agent";
+const ASSISTANT_AGENT: &str = "shop-assistant";
 
 pub(crate) async fn run(
     listen: SocketAddr,
@@ -39,10 +40,18 @@ pub(crate) async fn run(
 
     let demo = credentials(&data_dir.join("demo-credentials.json"), DEMO_AGENT)?;
     let readonly = credentials(&data_dir.join("readonly-credentials.json"), READONLY_AGENT)?;
+    let assistant = credentials(
+        &data_dir.join("assistant-credentials.json"),
+        ASSISTANT_AGENT,
+    )?;
     let upstream_token = random_secret();
     let mut env = OverlayEnv::new();
     env.set("PORTCULLIS_DEMO_CLIENT_SECRET", demo.client_secret.clone());
     env.set("PORTCULLIS_READONLY_CLIENT_SECRET", readonly.client_secret);
+    env.set(
+        "PORTCULLIS_ASSISTANT_CLIENT_SECRET",
+        assistant.client_secret,
+    );
     env.set("ORDERS_API_TOKEN", upstream_token.clone());
     let secrets = SecretStore::new(Arc::new(env));
 

@@ -190,6 +190,7 @@ fn token_mints_a_token_the_identity_accepts() {
         .args(["--ttl", "2m", "--data-dir", data.to_str().unwrap()])
         .env("PORTCULLIS_DEMO_CLIENT_SECRET", "x")
         .env("PORTCULLIS_READONLY_CLIENT_SECRET", "y")
+        .env("PORTCULLIS_ASSISTANT_CLIENT_SECRET", "z")
         .output()
         .unwrap();
     assert!(
@@ -212,6 +213,7 @@ fn token_mints_a_token_the_identity_accepts() {
         .args(["--data-dir", data.to_str().unwrap()])
         .env("PORTCULLIS_DEMO_CLIENT_SECRET", "x")
         .env("PORTCULLIS_READONLY_CLIENT_SECRET", "y")
+        .env("PORTCULLIS_ASSISTANT_CLIENT_SECRET", "z")
         .output()
         .unwrap();
     assert!(!unknown.status.success());
@@ -526,6 +528,7 @@ fn serve_starts_the_admin_api_only_with_its_credential() {
             .env("PORTCULLIS_LOG", "info")
             .env("PORTCULLIS_DEMO_CLIENT_SECRET", "demo-secret")
             .env("PORTCULLIS_READONLY_CLIENT_SECRET", "readonly-secret")
+            .env("PORTCULLIS_ASSISTANT_CLIENT_SECRET", "assistant-secret")
             .env("ORDERS_API_TOKEN", "upstream")
             .env_remove("PORTCULLIS_CONFIG");
         command

@@ -57,6 +57,10 @@ pub struct Config {
     /// The admin API (revocation, key rotation) on its own listener. Off unless `token` is set.
     #[serde(default)]
     pub admin: AdminConfig,
+    /// External OpenID Connect / OAuth 2 issuers whose tokens the gateway trusts: as the
+    /// `subject_token` of a token exchange and, where enabled, as bearer tokens.
+    #[serde(default)]
+    pub identity_providers: Vec<IdentityProviderConfig>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -372,7 +376,115 @@ pub struct AgentConfig {
     /// Scopes the agent may be granted.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// Whether the agent may use the token-exchange grant (RFC 8693) to act for a user.
+    /// Off by default: an agent acts only as itself unless this is set.
+    #[serde(default)]
+    pub token_exchange: bool,
 }
+
+/// A trusted external issuer (an OpenID Connect provider or any OAuth 2 server publishing a
+/// JWKS).
+#[derive(Clone, Debug, Deserialize, JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityProviderConfig {
+    /// The issuer identifier: the exact `iss` of its tokens. Discovery reads
+    /// `<issuer>/.well-known/openid-configuration`, whose `issuer` must equal it.
+    pub issuer: String,
+    /// The JWKS URL. When set, discovery is skipped.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// Audiences accepted (the token's `aud` must contain one). Defaults to the gateway's
+    /// audience, so that tokens minted for other services are refused.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Signature algorithms accepted from this issuer: any of `RS256`, `RS384`, `RS512`,
+    /// `PS256`, `PS384`, `PS512`, `ES256`, `ES384`, `EdDSA`. Required; `none` and HMAC never are.
+    pub algorithms: Vec<String>,
+    /// Which claims carry the user id, tenant, groups, the agent and the scopes.
+    #[serde(default)]
+    pub claims: ClaimMapping,
+    /// Scopes a user of this issuer holds when the token carries no scope claim.
+    #[serde(default)]
+    pub default_scopes: Vec<String>,
+    /// Accept this issuer's access tokens as bearer tokens at the gateway (the agent is the
+    /// configured agent named by the `agent` claim). Off by default: the issuer's tokens are
+    /// then only accepted as `subject_token` of a token exchange.
+    #[serde(default)]
+    pub accept_access_tokens: bool,
+    /// How long fetched keys are used before they are fetched again.
+    #[serde(default = "default_jwks_ttl")]
+    pub jwks_ttl: HumanDuration,
+    /// Least time between two fetches of the keys, whatever asks for them (a token with an
+    /// unknown `kid`, an expired cache), so a flood of made-up key ids cannot hammer the issuer.
+    #[serde(default = "default_jwks_min_refresh")]
+    pub jwks_min_refresh: HumanDuration,
+    /// Allow `http://` discovery and JWKS URLs. For tests and loopback issuers only.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+    /// Outbound rules for discovery and JWKS requests (`allow_private`, timeouts, size cap).
+    #[serde(default = "default_idp_egress")]
+    pub egress: EgressConfig,
+}
+
+/// Which claims of an external token carry what.
+#[derive(Clone, Debug, Deserialize, JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimMapping {
+    /// The user id.
+    #[serde(default = "default_user_claim")]
+    pub user: String,
+    /// The tenant; none when unset.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// The user's groups or roles: a string array or a space-separated string.
+    #[serde(default)]
+    pub groups: Option<String>,
+    /// The agent (OAuth client) the token was issued to; read when the token is presented as a
+    /// bearer token. `azp` is tried, then `client_id`, when unset.
+    #[serde(default)]
+    pub agent: Option<String>,
+    /// The scopes: a space-separated string (`scope`) or a string array (`scp`). Both are
+    /// tried when unset.
+    #[serde(default)]
+    pub scopes: Option<String>,
+}
+
+impl Default for ClaimMapping {
+    fn default() -> Self {
+        Self {
+            user: default_user_claim(),
+            tenant: None,
+            groups: None,
+            agent: None,
+            scopes: None,
+        }
+    }
+}
+
+fn default_user_claim() -> String {
+    "sub".to_owned()
+}
+
+fn default_jwks_ttl() -> HumanDuration {
+    HumanDuration(Duration::from_secs(600))
+}
+
+fn default_jwks_min_refresh() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
+}
+
+fn default_idp_egress() -> EgressConfig {
+    EgressConfig {
+        timeout: HumanDuration(Duration::from_secs(5)),
+        max_response_bytes: 256 * 1024,
+        ..EgressConfig::default()
+    }
+}
+
+/// The algorithms an external issuer may be pinned to.
+pub const EXTERNAL_ALGORITHMS: [&str; 9] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
 
 /// An upstream API.
 #[derive(Clone, Debug, Deserialize, JsonSchema, Serialize)]
@@ -728,6 +840,61 @@ impl Config {
             check_scopes(&agent.scopes).map_err(|m| invalid(format!("{key}.scopes"), m))?;
         }
 
+        let mut issuers = HashSet::new();
+        for (i, idp) in self.identity_providers.iter().enumerate() {
+            let key = format!("identity_providers[{i}]");
+            let https_only = |text: &str| -> Result<(), String> {
+                check_http_url(text)?;
+                if !idp.allow_insecure_http && !text.starts_with("https://") {
+                    return Err(format!(
+                        "`{text}` must use https (set `allow_insecure_http` only for a loopback test issuer)"
+                    ));
+                }
+                Ok(())
+            };
+            https_only(&idp.issuer).map_err(|m| invalid(format!("{key}.issuer"), m))?;
+            if idp.issuer == self.issuer_url() {
+                return Err(invalid(
+                    format!("{key}.issuer"),
+                    "this is the gateway's own issuer".into(),
+                ));
+            }
+            if !issuers.insert(idp.issuer.clone()) {
+                return Err(invalid(
+                    format!("{key}.issuer"),
+                    format!("issuer `{}` is declared twice", idp.issuer),
+                ));
+            }
+            if let Some(jwks) = &idp.jwks_uri {
+                https_only(jwks).map_err(|m| invalid(format!("{key}.jwks_uri"), m))?;
+            }
+            if idp.algorithms.is_empty() {
+                return Err(invalid(
+                    format!("{key}.algorithms"),
+                    "pin at least one algorithm, e.g. `[RS256]`".into(),
+                ));
+            }
+            for alg in &idp.algorithms {
+                if !EXTERNAL_ALGORITHMS.contains(&alg.as_str()) {
+                    return Err(invalid(
+                        format!("{key}.algorithms"),
+                        format!(
+                            "`{alg}` is not accepted; use one of {}",
+                            EXTERNAL_ALGORITHMS.join(", ")
+                        ),
+                    ));
+                }
+            }
+            check_scopes(&idp.default_scopes)
+                .map_err(|m| invalid(format!("{key}.default_scopes"), m))?;
+            if idp.jwks_ttl.0.is_zero() {
+                return Err(invalid(
+                    format!("{key}.jwks_ttl"),
+                    "must be greater than zero".into(),
+                ));
+            }
+        }
+
         let mut api_names = HashSet::new();
         for (i, api) in self.apis.iter_mut().enumerate() {
             let key = format!("apis[{i}]");
@@ -878,9 +1045,17 @@ impl Config {
     }
 
     /// The authorization servers whose tokens this gateway accepts, for the `authorization_servers`
-    /// of its protected-resource metadata: today only its own issuer.
+    /// of its protected-resource metadata: its own issuer, then the external issuers whose access
+    /// tokens are accepted as bearer tokens.
     pub fn authorization_servers(&self) -> Vec<String> {
-        vec![self.issuer_url()]
+        let mut servers = vec![self.issuer_url()];
+        servers.extend(
+            self.identity_providers
+                .iter()
+                .filter(|idp| idp.accept_access_tokens)
+                .map(|idp| idp.issuer.clone()),
+        );
+        servers
     }
 
     /// Every scope the configuration mentions, agents' first, then the tools' requirements, in

@@ -61,6 +61,25 @@ pub struct Principal {
     pub issued_at: i64,
     /// Expiry, seconds since the Unix epoch.
     pub expires_at: i64,
+    /// The user the agent acts for (token exchange, or a user's token from a trusted external
+    /// issuer); `None` when the agent acts as itself.
+    pub user: Option<ActingUser>,
+    /// The agents earlier in a delegation chain, nearest first (the nested `act` claims below
+    /// the current agent). Empty unless a delegated token was exchanged again.
+    pub actors: Vec<String>,
+}
+
+/// The user an agent acts for, as the token names them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ActingUser {
+    /// The user id (the subject token's mapped user claim).
+    pub id: String,
+    /// The issuer that authenticated the user.
+    pub issuer: String,
+    /// The user's tenant; empty when the issuer names none.
+    pub tenant: String,
+    /// The user's groups or roles at that issuer.
+    pub groups: Vec<String>,
 }
 
 /// Facts about one request that do not depend on who sent it.

@@ -44,7 +44,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use portcullis_catalog::Tool;
-use portcullis_config::ApiConfig;
+use portcullis_config::{ApiConfig, IdentityProviderConfig};
 use portcullis_core::{Arguments, Denial, DenialKind, UpstreamResponse};
 use portcullis_policy::Permit;
 use portcullis_secrets::{SecretError, SecretStore};
@@ -126,6 +126,91 @@ impl Egress {
         };
         let prepared = request::prepare(upstream.base(), tool, args)?;
         upstream.send(prepared).await
+    }
+}
+
+/// The client that fetches trusted identity providers' discovery documents and key sets, with
+/// the same SSRF rules as every upstream call: one client per provider, built from its
+/// `egress` section (`allow_private`, timeouts, size cap), no redirects followed.
+pub struct MetadataClient {
+    issuers: HashMap<String, Upstream>,
+}
+
+impl fmt::Debug for MetadataClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MetadataClient")
+            .field("issuers", &self.issuers.len())
+            .finish()
+    }
+}
+
+impl MetadataClient {
+    /// One client per configured identity provider.
+    pub fn new(
+        providers: &[IdentityProviderConfig],
+        resolver: Arc<dyn Resolver>,
+    ) -> Result<Self, EgressError> {
+        // No credential is ever injected into identity-provider requests.
+        let secrets = SecretStore::new(Arc::new(portcullis_secrets::OverlayEnv::new()));
+        let mut issuers = HashMap::with_capacity(providers.len());
+        for provider in providers {
+            let api = ApiConfig {
+                name: format!("identity provider {}", provider.issuer),
+                base_url: provider.issuer.clone(),
+                openapi: std::path::PathBuf::new(),
+                credential: None,
+                egress: portcullis_config::EgressConfig {
+                    max_redirects: 0,
+                    ..provider.egress.clone()
+                },
+            };
+            let upstream = Upstream::new(&api, &secrets, Arc::clone(&resolver))?;
+            issuers.insert(provider.issuer.clone(), upstream);
+        }
+        Ok(Self { issuers })
+    }
+
+    /// GETs `url` with the rules of `issuer`'s client and returns its JSON body. Anything but a
+    /// 200 answer with a JSON body is an error, whose text names no secret.
+    pub async fn get_json(&self, issuer: &str, url: &str) -> Result<serde_json::Value, String> {
+        let Some(upstream) = self.issuers.get(issuer) else {
+            return Err("no client for this issuer".to_owned());
+        };
+        let parsed = url::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https")
+            || !parsed.username().is_empty()
+            || parsed.password().is_some()
+        {
+            return Err(format!("`{url}` is not a plain http(s) URL"));
+        }
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::ACCEPT,
+            http::HeaderValue::from_static("application/json"),
+        );
+        let prepared = request::Prepared {
+            method: http::Method::GET,
+            url: parsed,
+            headers,
+            body: None,
+        };
+        let response = upstream.send(prepared).await.map_err(|denial| {
+            let mut text = denial.message.clone();
+            for detail in &denial.internal {
+                text.push_str("; ");
+                text.push_str(detail);
+            }
+            text
+        })?;
+        if response.status != 200 {
+            return Err(format!("`{url}` answered HTTP {}", response.status));
+        }
+        match response.body {
+            serde_json::Value::String(text) => {
+                serde_json::from_str(&text).map_err(|_| format!("`{url}` did not answer JSON"))
+            }
+            value => Ok(value),
+        }
     }
 }
 

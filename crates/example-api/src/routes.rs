@@ -54,6 +54,7 @@ async fn health() -> Json<Value> {
 #[derive(Deserialize)]
 struct ListQuery {
     status: Option<String>,
+    customer_id: Option<String>,
     limit: Option<String>,
     offset: Option<String>,
 }
@@ -98,8 +99,23 @@ async fn list_orders(
             "`offset` must be an integer from 0 to 1000000",
         );
     };
+    let customer = match query.customer_id.as_deref() {
+        None => None,
+        Some(text) => match text.parse::<u64>() {
+            Ok(id) if !text.is_empty() && text.len() <= 9 => Some(id),
+            _ => {
+                return failure(
+                    StatusCode::BAD_REQUEST,
+                    "`customer_id` must be a customer number (digits only)",
+                );
+            }
+        },
+    };
     let store = api.store();
-    let matching = store.orders_with_status(status);
+    let mut matching = store.orders_with_status(status);
+    if let Some(customer) = customer {
+        matching.retain(|order| order.customer_id == customer);
+    }
     let page: Vec<Value> = matching
         .iter()
         .skip(usize::try_from(offset).unwrap_or(usize::MAX))

@@ -544,6 +544,8 @@ fn policy_engine_loads_the_quickstart_and_agrees() {
             token_id: "test-jti".to_owned(),
             issued_at: 0,
             expires_at: i64::MAX,
+            user: None,
+            actors: Vec::new(),
         };
         let tool = catalog.get(c.tool).unwrap();
         let args = c.args.as_object().unwrap().clone();
@@ -571,6 +573,8 @@ fn policy_engine_loads_the_quickstart_and_agrees() {
             token_id: "test-jti".to_owned(),
             issued_at: 0,
             expires_at: i64::MAX,
+            user: None,
+            actors: Vec::new(),
         };
         let mut names: Vec<String> = catalog
             .tools()

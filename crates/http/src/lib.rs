@@ -462,7 +462,7 @@ pub(crate) fn problem(denial: &Denial, meta: &CallMeta) -> Response {
     response
 }
 
-/// `POST /oauth/token`: the client-credentials grant.
+/// `POST /oauth/token`: the client-credentials and token-exchange grants.
 async fn token(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -492,6 +492,11 @@ async fn token(
         let authorization = authorization.map(str::to_owned);
         // A disabled agent gets no token: pick up changes made by another process (the CLI).
         state.gateway.identity().refresh_revocations().await;
+        // A token exchange whose subject token comes from an external issuer needs that
+        // issuer's keys; the endpoint itself only reads the key cache.
+        if let Some((_, subject)) = form.iter().find(|(k, _)| k == "subject_token") {
+            state.gateway.identity().warm_keys(subject).await;
+        }
         let gateway = Arc::clone(&state.gateway);
         // Client authentication runs argon2, tens of milliseconds of CPU: keep it off the
         // threads that serve other requests.

@@ -115,6 +115,8 @@ mod tests {
             token_id: n.to_string(),
             issued_at: 0,
             expires_at,
+            user: None,
+            actors: Vec::new(),
         }
     }
 

@@ -167,6 +167,29 @@ impl OAuthError {
         }
     }
 
+    /// The grant (for token exchange: the subject token) is invalid, expired, revoked, or does
+    /// not allow this client to act (RFC 6749 section 5.2, RFC 8693 section 2.2.2).
+    pub fn invalid_grant(description: impl Into<String>) -> Self {
+        Self {
+            error: "invalid_grant",
+            error_description: description.into(),
+            status: 400,
+            challenge: false,
+            internal: None,
+        }
+    }
+
+    /// The authenticated client may not use this grant type.
+    pub fn unauthorized_client(description: impl Into<String>) -> Self {
+        Self {
+            error: "unauthorized_client",
+            error_description: description.into(),
+            status: 400,
+            challenge: false,
+            internal: None,
+        }
+    }
+
     /// The gateway failed to produce a token (signing failure); not the client's fault.
     pub fn server_error() -> Self {
         Self {

@@ -27,6 +27,16 @@ pub(crate) fn alg_str(algorithm: Algorithm) -> &'static str {
     }
 }
 
+/// The JOSE name of any algorithm, for messages.
+fn alg_name(algorithm: Algorithm) -> &'static str {
+    match algorithm {
+        Algorithm::HS256 => "HS256",
+        Algorithm::HS384 => "HS384",
+        Algorithm::HS512 => "HS512",
+        _ => "asymmetric",
+    }
+}
+
 /// A public key with the one algorithm it may verify.
 pub(crate) struct VerifyingKey {
     pub(crate) algorithm: Algorithm,
@@ -201,6 +211,19 @@ impl<'a> Jws<'a> {
     /// member that would let the token name its own key or demand unknown processing, and an
     /// `alg` equal to the key's one algorithm.
     pub(crate) fn check_key_binding(&self, algorithm: Algorithm) -> Result<(), VerifyError> {
+        self.check_forbidden_members()?;
+        let alg = self.header.alg.as_deref().unwrap_or_default();
+        if alg != alg_str(algorithm) {
+            return Err(VerifyError::Algorithm(
+                portcullis_core::truncate_for_message(alg, 64),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses a header that would let the token name its own key (`jku`, `jwk`, `x5u`,
+    /// `x5c`) or demand processing we do not do (`crit`).
+    pub(crate) fn check_forbidden_members(&self) -> Result<(), VerifyError> {
         for (name, there) in [
             ("jku", self.header.jku),
             ("jwk", self.header.jwk),
@@ -212,13 +235,44 @@ impl<'a> Jws<'a> {
                 return Err(VerifyError::ForbiddenHeader(name));
             }
         }
-        let alg = self.header.alg.as_deref().unwrap_or_default();
-        if alg != alg_str(algorithm) {
-            return Err(VerifyError::Algorithm(
-                portcullis_core::truncate_for_message(alg, 64),
-            ));
-        }
         Ok(())
+    }
+
+    /// The decoded payload, unverified: only for routing a token to the issuer whose keys will
+    /// verify it. Nothing read here may be trusted.
+    pub(crate) fn payload_unverified(&self) -> Option<Vec<u8>> {
+        URL_SAFE_NO_PAD.decode(self.payload).ok()
+    }
+
+    /// Checks the signature of an external issuer's token with `key` under `algorithm` (any
+    /// asymmetric algorithm jsonwebtoken supports; never `none` or HMAC) and returns the
+    /// decoded payload. The caller has pinned `algorithm` to the issuer and the key.
+    pub(crate) fn verify_with(
+        &self,
+        key: &DecodingKey,
+        algorithm: Algorithm,
+    ) -> Result<Vec<u8>, VerifyError> {
+        if matches!(
+            algorithm,
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+        ) {
+            return Err(VerifyError::Algorithm(alg_name(algorithm).to_owned()));
+        }
+        let verified = matches!(
+            jsonwebtoken::crypto::verify(
+                self.signature,
+                self.signing_input.as_bytes(),
+                key,
+                algorithm
+            ),
+            Ok(true)
+        );
+        if !verified {
+            return Err(VerifyError::Signature);
+        }
+        URL_SAFE_NO_PAD
+            .decode(self.payload)
+            .map_err(|_| VerifyError::Malformed("payload is not base64url"))
     }
 
     /// Checks the signature with `key` and returns the decoded payload. Call

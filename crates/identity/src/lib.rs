@@ -29,6 +29,8 @@
 mod cache;
 mod client;
 mod error;
+mod exchange;
+mod external;
 mod jws;
 mod key;
 mod revocation;
@@ -50,11 +52,13 @@ use serde::Serialize;
 use crate::cache::TokenCache;
 use crate::client::{Credential, Form};
 pub use crate::error::{IdentityError, OAuthError, RevocationError, VerifyError};
+use crate::external::ExternalIssuers;
+pub use crate::external::MetadataFetcher;
 use crate::key::{KeySet, SigningKey};
 pub use crate::revocation::{
     AgentState, ChangeSource, IDENTITY_DB_FILE, REFRESH_INTERVAL, Revocations,
 };
-use crate::token::{IssuedClaims, VerifiedClaims};
+use crate::token::{Act, IssuedClaims, VerifiedClaims};
 
 /// The file name of the single signing key of earlier versions inside the data folder; it is
 /// moved into [`KEYS_DIR`] on the first start.
@@ -74,6 +78,15 @@ struct Agent {
     credential: Credential,
     roles: Vec<String>,
     scopes: Vec<String>,
+    /// May use the token-exchange grant.
+    token_exchange: bool,
+}
+
+/// The user a token being issued stands for, and the agents that handed it on.
+struct Delegation<'a> {
+    user: &'a portcullis_core::ActingUser,
+    /// Earlier agents of the chain, nearest first (the new token's agent is not included).
+    actors: &'a [String],
 }
 
 /// The token issuer and verifier. Built once at start-up and shared (`Arc<Identity>`).
@@ -95,6 +108,8 @@ pub struct Identity {
     resources: Vec<String>,
     cache: TokenCache,
     revocations: Arc<Revocations>,
+    /// Trusted external issuers (`identity_providers`).
+    external: ExternalIssuers,
     #[cfg(test)]
     clock_skew: std::sync::atomic::AtomicI64,
 }
@@ -124,6 +139,9 @@ pub struct TokenResponse {
     /// Granted scopes, space-separated. Always sent, even empty, because it may differ from
     /// the scope requested (RFC 6749 section 5.1).
     pub scope: String,
+    /// The type of the token issued, for a token exchange (RFC 8693 section 2.2.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
 }
 
 impl fmt::Debug for TokenResponse {
@@ -202,6 +220,7 @@ impl Identity {
                     credential,
                     roles: dedup(agent.roles.iter().map(String::as_str)),
                     scopes: dedup(agent.scopes.iter().map(String::as_str)),
+                    token_exchange: agent.token_exchange,
                 },
             );
         }
@@ -226,6 +245,7 @@ impl Identity {
             resources: config.resource_identifiers(),
             cache: TokenCache::new(cache::DEFAULT_CAPACITY),
             revocations,
+            external: ExternalIssuers::new(&config.identity_providers, &config.audience()),
             #[cfg(test)]
             clock_skew: std::sync::atomic::AtomicI64::new(0),
         };
@@ -458,10 +478,11 @@ impl Identity {
             .get("grant_type")
             .ok_or_else(|| OAuthError::invalid_request("`grant_type` is required"))?;
         let presented = client::presented(&form, authorization)?;
-        if grant_type != CLIENT_CREDENTIALS {
+        if grant_type != CLIENT_CREDENTIALS && grant_type != exchange::GRANT_TYPE {
             return Err(OAuthError::unsupported_grant_type(format!(
-                "grant type `{}` is not supported; use `{CLIENT_CREDENTIALS}`",
-                portcullis_core::truncate_for_message(grant_type, 64)
+                "grant type `{}` is not supported; use `{CLIENT_CREDENTIALS}` or `{}`",
+                portcullis_core::truncate_for_message(grant_type, 64),
+                exchange::GRANT_TYPE
             )));
         }
         if !presented.within_limits() {
@@ -493,11 +514,14 @@ impl Identity {
         {
             return Err(OAuthError::invalid_target());
         }
+        if grant_type == exchange::GRANT_TYPE {
+            return self.exchange(agent, &form);
+        }
         let scopes = match form.get("scope") {
             Some(requested) => granted_scopes(agent, requested)?,
             None => agent.scopes.clone(),
         };
-        self.issue(agent, scopes, self.token_ttl)
+        self.issue(agent, scopes, self.token_ttl, None)
     }
 
     /// The configured agent a token request names (by HTTP Basic or `client_id`), for the audit
@@ -545,7 +569,7 @@ impl Identity {
                 "token lifetime must be at least one second",
             ));
         }
-        self.issue(agent, agent.scopes.clone(), ttl)
+        self.issue(agent, agent.scopes.clone(), ttl, None)
     }
 
     fn issue(
@@ -553,13 +577,20 @@ impl Identity {
         agent: &Agent,
         scopes: Vec<String>,
         ttl: u64,
+        delegation: Option<&Delegation<'_>>,
     ) -> Result<TokenResponse, OAuthError> {
         let now = self.now();
         let lifetime = i64::try_from(ttl).map_err(|_| OAuthError::server_error())?;
         let scope = scopes.join(" ");
+        let act = delegation.and_then(|d| {
+            let chain: Vec<String> = std::iter::once(agent.id.clone())
+                .chain(d.actors.iter().cloned())
+                .collect();
+            Act::from_chain(&chain)
+        });
         let claims = IssuedClaims {
             iss: &self.issuer,
-            sub: &agent.id,
+            sub: delegation.map_or(agent.id.as_str(), |d| d.user.id.as_str()),
             aud: &self.audience,
             exp: now.saturating_add(lifetime),
             iat: now,
@@ -568,6 +599,14 @@ impl Identity {
             client_id: &agent.id,
             scope: scope.clone(),
             roles: &agent.roles,
+            act,
+            user_iss: delegation.map(|d| d.user.issuer.as_str()),
+            tenant: delegation
+                .map(|d| d.user.tenant.as_str())
+                .filter(|t| !t.is_empty()),
+            groups: delegation
+                .map(|d| d.user.groups.as_slice())
+                .filter(|g| !g.is_empty()),
         };
         let key = Arc::clone(self.keys.read().current());
         let access_token = jsonwebtoken::encode(&token::header(&key), &claims, &key.encoding)
@@ -580,6 +619,7 @@ impl Identity {
             token_type: "Bearer",
             expires_in: ttl,
             scope,
+            issued_token_type: delegation.map(|_| exchange::ACCESS_TOKEN_TYPE),
         })
     }
 
@@ -672,6 +712,9 @@ impl Identity {
         // claims are read only from a payload whose signature verified.
         let jws = jws::Jws::parse(token)?;
         let keys = Arc::clone(&self.keys.read());
+        if let Some(issuer) = self.external_issuer_of(&jws, &keys) {
+            return self.verify_external_bearer(&issuer, &jws, token, now);
+        }
         let key = token::check_header(&jws, &keys)?;
         let payload = jws.verify_signature(&key.public)?;
         let claims: VerifiedClaims = token::claims(&payload)?;
@@ -722,6 +765,25 @@ impl Identity {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect();
+        let (user, actors) = match &claims.act {
+            None => (None, Vec::new()),
+            Some(act) => {
+                let mut chain = act.chain();
+                if chain.first() != Some(&claims.client_id) || chain.len() > token::MAX_ACT_DEPTH {
+                    return Err(VerifyError::Claims(
+                        "`act` does not match `client_id` or is too deep".to_owned(),
+                    ));
+                }
+                chain.remove(0);
+                let user = portcullis_core::ActingUser {
+                    id: claims.sub.clone(),
+                    issuer: claims.user_iss.clone().unwrap_or_default(),
+                    tenant: claims.tenant.clone().unwrap_or_default(),
+                    groups: claims.groups.clone(),
+                };
+                (Some(user), chain)
+            }
+        };
         Ok(Principal {
             agent: claims.client_id,
             subject: claims.sub,
@@ -730,6 +792,8 @@ impl Identity {
             token_id: claims.jti,
             issued_at: claims.iat,
             expires_at: claims.exp,
+            user,
+            actors,
         })
     }
 
@@ -747,7 +811,7 @@ impl Identity {
             "issuer": self.issuer,
             "token_endpoint": token_endpoint,
             "jwks_uri": jwks_uri,
-            "grant_types_supported": [CLIENT_CREDENTIALS],
+            "grant_types_supported": self.grant_types(),
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             // No authorization endpoint: no response type is supported.
             "response_types_supported": [],

@@ -112,6 +112,23 @@ impl Snapshot {
         if self.tokens.contains(&principal.token_id) {
             return Err(VerifyError::Revoked("the token was revoked"));
         }
+        // A delegated token dies with any agent of its chain: disabling an agent, or revoking
+        // all its tokens, also ends what it handed on.
+        for actor in &principal.actors {
+            if let Some(state) = self.agents.get(actor) {
+                if state.disabled {
+                    return Err(VerifyError::AgentDisabled);
+                }
+                if state
+                    .not_before
+                    .is_some_and(|not_before| principal.issued_at <= not_before)
+                {
+                    return Err(VerifyError::Revoked(
+                        "every token of an agent in the delegation chain was revoked",
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 }

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::*;
 
+mod delegation;
 mod hardening;
 mod wycheproof;
 

@@ -26,6 +26,54 @@ pub(crate) struct IssuedClaims<'a> {
     pub(crate) client_id: &'a str,
     pub(crate) scope: String,
     pub(crate) roles: &'a [String],
+    /// The acting agent chain (RFC 8693 section 4.1) when the token stands for a user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) act: Option<Act>,
+    /// The issuer that authenticated the user, when the token stands for one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) user_iss: Option<&'a str>,
+    /// The user's tenant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) tenant: Option<&'a str>,
+    /// The user's groups.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) groups: Option<&'a [String]>,
+}
+
+/// Longest delegation chain (`act` nesting) a token may carry.
+pub(crate) const MAX_ACT_DEPTH: usize = 4;
+
+/// The `act` claim: the agent acting, and who it acted for in turn.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub(crate) struct Act {
+    pub(crate) sub: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) act: Option<Box<Act>>,
+}
+
+impl Act {
+    /// The agents of the chain, outermost first.
+    pub(crate) fn chain(&self) -> Vec<String> {
+        let mut chain = vec![self.sub.clone()];
+        let mut next = self.act.as_deref();
+        while let Some(act) = next {
+            chain.push(act.sub.clone());
+            next = act.act.as_deref();
+        }
+        chain
+    }
+
+    /// The chain as nested claims, outermost first.
+    pub(crate) fn from_chain(chain: &[String]) -> Option<Self> {
+        let mut act: Option<Self> = None;
+        for sub in chain.iter().rev() {
+            act = Some(Self {
+                sub: sub.clone(),
+                act: act.map(Box::new),
+            });
+        }
+        act
+    }
 }
 
 /// The claims read back from a token whose signature verified. Missing required claims fail
@@ -45,6 +93,14 @@ pub(crate) struct VerifiedClaims {
     pub(crate) scope: Option<String>,
     #[serde(default)]
     pub(crate) roles: Vec<String>,
+    #[serde(default)]
+    pub(crate) act: Option<Act>,
+    #[serde(default)]
+    pub(crate) user_iss: Option<String>,
+    #[serde(default)]
+    pub(crate) tenant: Option<String>,
+    #[serde(default)]
+    pub(crate) groups: Vec<String>,
 }
 
 /// `aud`: one string or an array of strings (RFC 7519 section 4.1.3).

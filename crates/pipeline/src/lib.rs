@@ -21,9 +21,9 @@ use portcullis_core::{
     AuditEvent, CallMeta, Decision, Denial, DenialKind, Front, Principal, UpstreamResponse,
     canonical_json,
 };
-use portcullis_egress::{Egress, Resolver};
+use portcullis_egress::{Egress, MetadataClient, Resolver};
 use portcullis_guard::Validator;
-use portcullis_identity::{Identity, Revocations};
+use portcullis_identity::{Identity, MetadataFetcher, Revocations};
 use portcullis_policy::{AuthzRequest, PolicyEngine};
 use portcullis_secrets::SecretStore;
 use serde_json::Value;
@@ -124,10 +124,12 @@ impl Gateway {
             validator,
             policy,
         } = check(loaded)?;
+        let metadata = MetadataClient::new(&config.identity_providers, Arc::clone(&resolver))?;
         let egress = Egress::new(&config.apis, secrets, resolver)?;
         let revocations =
             Revocations::open(&config.data_dir, Identity::revocation_retention(config)).await?;
         let identity = Arc::new(Identity::open(config, secrets, Arc::new(revocations))?);
+        identity.set_metadata_fetcher(Arc::new(IssuerFetcher(metadata)));
         spawn_key_maintenance(&identity);
         let audit = AuditLog::open(&config.audit_path(), config.audit.sync).await?;
         Ok(Self {
@@ -190,7 +192,8 @@ impl Gateway {
         // Revocations made by another process (the CLI) apply from here on.
         self.identity.refresh_revocations().await;
         self.identity
-            .verify(token)
+            .authenticate(token)
+            .await
             .map_err(|err| unauthenticated(&err.to_string()))
     }
 
@@ -518,6 +521,21 @@ fn spawn_key_maintenance(identity: &Arc<Identity>) {
             }
         }
     });
+}
+
+/// Identity providers' discovery documents and keys are fetched by egress, the only component
+/// that opens outbound connections.
+struct IssuerFetcher(MetadataClient);
+
+impl MetadataFetcher for IssuerFetcher {
+    fn fetch<'a>(
+        &'a self,
+        issuer: &'a str,
+        url: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, String>> + Send + 'a>>
+    {
+        Box::pin(self.0.get_json(issuer, url))
+    }
 }
 
 /// What the stages learned, for the audit record.

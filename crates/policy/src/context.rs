@@ -17,10 +17,10 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
-use cedar_policy::{Context, RestrictedExpression};
+use cedar_policy::{Context, EntityUid, RestrictedExpression};
 use chrono::{DateTime, Timelike, Utc};
 use parking_lot::RwLock;
-use portcullis_core::{Arguments, Principal};
+use portcullis_core::{Arguments, CallMeta, Principal};
 use serde_json::Value;
 
 use crate::needs::Needs;
@@ -38,16 +38,17 @@ pub(crate) struct ContextBuilder {
 }
 
 impl ContextBuilder {
-    /// The whole context of one call: `args`, `ip`, `time`, `hour` and `token`.
+    /// The whole context of one call: `args`, `ip`, `time`, `hour`, `token` and, when the
+    /// agent acts for a user, `user` (the uid of that user's entity).
     pub(crate) fn build(
         &self,
         args: &[Field],
         values: &Arguments,
         principal: &Principal,
-        client_ip: Option<IpAddr>,
-        received_at: DateTime<Utc>,
+        user: Option<&EntityUid>,
+        meta: &CallMeta,
     ) -> Result<Context, String> {
-        self.build_for(args, values, principal, client_ip, received_at, &Needs::All)
+        self.build_for(args, values, principal, user, meta, &Needs::All)
     }
 
     /// The part of the context of one call that `needs` says the deciding policies read.
@@ -59,10 +60,11 @@ impl ContextBuilder {
         args: &[Field],
         values: &Arguments,
         principal: &Principal,
-        client_ip: Option<IpAddr>,
-        received_at: DateTime<Utc>,
+        user: Option<&EntityUid>,
+        meta: &CallMeta,
         needs: &Needs,
     ) -> Result<Context, String> {
+        let (client_ip, received_at) = (meta.client_ip, meta.received_at);
         let mut pairs = Vec::with_capacity(5);
         if let Some(args) = record(args, values, &mut String::new(), needs.attribute("args"))? {
             pairs.push(("args".to_owned(), args));
@@ -81,6 +83,14 @@ impl ContextBuilder {
         }
         if let Some(token_needs) = needs.attribute("token") {
             pairs.push(("token".to_owned(), token(principal, token_needs)?));
+        }
+        if let Some(user) = user
+            && needs.attribute("user").is_some()
+        {
+            pairs.push((
+                "user".to_owned(),
+                RestrictedExpression::new_entity_uid(user.clone()),
+            ));
         }
         Context::from_pairs(pairs).map_err(|e| e.to_string())
     }
@@ -150,6 +160,9 @@ fn token(principal: &Principal, needs: &Needs) -> Result<RestrictedExpression, S
     if wanted("exp") {
         let exp = RestrictedExpression::new_long(principal.expires_at);
         attributes.push(("exp".to_owned(), exp));
+    }
+    if wanted("actors") {
+        attributes.push(("actors".to_owned(), strings(&principal.actors)));
     }
     RestrictedExpression::new_record(attributes).map_err(|e| e.to_string())
 }

@@ -73,7 +73,7 @@ use std::sync::Arc;
 
 use cedar_policy::{
     AuthorizationError, Authorizer, Decision, Effect, Entities, Entity, EntityId, EntityTypeName,
-    EntityUid, Policy, PolicySet, Request, Schema, SchemaFragment,
+    EntityUid, Policy, PolicySet, Request, RestrictedExpression, Schema, SchemaFragment,
 };
 use parking_lot::RwLock;
 use portcullis_catalog::{Catalog, Tool};
@@ -102,6 +102,8 @@ pub struct PolicyEngine {
     authorizer: Authorizer,
     agent_type: EntityTypeName,
     role_type: EntityTypeName,
+    user_type: EntityTypeName,
+    group_type: EntityTypeName,
     tools: HashMap<String, ToolPolicies>,
     /// Every action entity, with its group parents.
     action_entities: Vec<Entity>,
@@ -329,6 +331,8 @@ impl PolicyEngine {
             authorizer: Authorizer::new(),
             agent_type: types.agent,
             role_type: types.role,
+            user_type: types.user,
+            group_type: types.group,
             tools,
             action_entities: action_entities.into_iter().collect(),
             contexts: ContextBuilder::default(),
@@ -394,14 +398,17 @@ impl PolicyEngine {
             .map_err(|e| deny(Vec::new(), vec![e]))?;
         let policies = &selection.set;
         // Only what the selected policies can read (see `needs.rs`).
+        let user = principal.user.as_ref().map(|u| {
+            EntityUid::from_type_name_and_id(self.user_type.clone(), EntityId::new(&u.id))
+        });
         let context = self
             .contexts
             .build_for(
                 &tool.args,
                 req.args,
                 principal,
-                req.meta.client_ip,
-                req.meta.received_at,
+                user.as_ref(),
+                req.meta,
                 &selection.needs,
             )
             .map_err(misfit)?;
@@ -417,13 +424,7 @@ impl PolicyEngine {
         if cfg!(debug_assertions) {
             let whole = self
                 .contexts
-                .build(
-                    &tool.args,
-                    req.args,
-                    principal,
-                    req.meta.client_ip,
-                    req.meta.received_at,
-                )
+                .build(&tool.args, req.args, principal, user.as_ref(), req.meta)
                 .map_err(misfit)?;
             Request::new(
                 self.agent_uid(&principal.agent),
@@ -530,6 +531,45 @@ impl PolicyEngine {
     /// The entity store for a principal: its agent entity (parents: its roles) and every action
     /// entity. Built once per distinct agent and role set.
     fn entities(&self, principal: &Principal) -> Result<Arc<Entities>, String> {
+        if let Some(user) = &principal.user {
+            // Per-user stores are not cached: there is one per user, not one per agent.
+            let agent = self.agent_entity(&principal.agent, &principal.roles);
+            let groups: HashSet<EntityUid> = user
+                .groups
+                .iter()
+                .map(|g| {
+                    EntityUid::from_type_name_and_id(self.group_type.clone(), EntityId::new(g))
+                })
+                .collect();
+            let attrs = HashMap::from([
+                (
+                    "id".to_owned(),
+                    RestrictedExpression::new_string(user.id.clone()),
+                ),
+                (
+                    "issuer".to_owned(),
+                    RestrictedExpression::new_string(user.issuer.clone()),
+                ),
+                (
+                    "tenant".to_owned(),
+                    RestrictedExpression::new_string(user.tenant.clone()),
+                ),
+            ]);
+            let user = Entity::new(
+                EntityUid::from_type_name_and_id(self.user_type.clone(), EntityId::new(&user.id)),
+                attrs,
+                groups,
+            )
+            .map_err(|e| format!("cannot build the user entity: {e}"))?;
+            return Entities::from_entities(
+                [agent, user]
+                    .into_iter()
+                    .chain(self.action_entities.iter().cloned()),
+                None,
+            )
+            .map(Arc::new)
+            .map_err(|e| format!("cannot build the request entities: {e}"));
+        }
         let mut roles = principal.roles.clone();
         roles.sort_unstable();
         roles.dedup();
@@ -554,6 +594,11 @@ impl PolicyEngine {
         Ok(entities)
     }
 
+    fn agent_entity(&self, agent: &str, roles: &[String]) -> Entity {
+        let parents: HashSet<EntityUid> = roles.iter().map(|r| self.role_uid(r)).collect();
+        Entity::new_no_attrs(self.agent_uid(agent), parents)
+    }
+
     fn agent_uid(&self, agent: &str) -> EntityUid {
         EntityUid::from_type_name_and_id(self.agent_type.clone(), EntityId::new(agent))
     }
@@ -567,6 +612,8 @@ impl PolicyEngine {
 struct EngineTypes {
     agent: EntityTypeName,
     role: EntityTypeName,
+    user: EntityTypeName,
+    group: EntityTypeName,
     api: EntityTypeName,
     action: EntityTypeName,
 }
@@ -580,6 +627,8 @@ impl EngineTypes {
         Ok(Self {
             agent: name(schema::AGENT_TYPE)?,
             role: name(schema::ROLE_TYPE)?,
+            user: name(schema::USER_TYPE)?,
+            group: name(schema::GROUP_TYPE)?,
             api: name(schema::API_TYPE)?,
             action: name("Action")?,
         })

@@ -15,6 +15,10 @@ pub(crate) const NAMESPACE: &str = "Portcullis";
 pub(crate) const AGENT_TYPE: &str = "Agent";
 /// The role entity type.
 pub(crate) const ROLE_TYPE: &str = "Role";
+/// The entity type of the user an agent acts for, member of groups.
+pub(crate) const USER_TYPE: &str = "User";
+/// The entity type of a user's group (from the identity provider's groups claim).
+pub(crate) const GROUP_TYPE: &str = "Group";
 /// The resource entity type (one entity per API).
 pub(crate) const API_TYPE: &str = "Api";
 /// Risk classes; each is an action group `risk:<class>`.
@@ -186,6 +190,7 @@ pub(crate) fn schema_json(
                         "time": named("datetime"),
                         "hour": named("Long"),
                         "token": named("Token"),
+                        "user": { "type": "EntityOrCommon", "name": USER_TYPE, "required": false },
                     },
                 },
             },
@@ -212,11 +217,24 @@ pub(crate) fn schema_json(
                         "roles": strings(),
                         "iat": named("Long"),
                         "exp": named("Long"),
+                        "actors": strings(),
                     },
                 },
             },
             "entityTypes": {
                 (ROLE_TYPE): {},
+                (GROUP_TYPE): {},
+                (USER_TYPE): {
+                    "memberOfTypes": [GROUP_TYPE],
+                    "shape": {
+                        "type": "Record",
+                        "attributes": {
+                            "id": named("String"),
+                            "issuer": named("String"),
+                            "tenant": named("String"),
+                        },
+                    },
+                },
                 (AGENT_TYPE): { "memberOfTypes": [ROLE_TYPE] },
                 (API_TYPE): api_entity,
             },

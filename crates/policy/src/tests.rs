@@ -137,6 +137,8 @@ fn principal(agent: &str, roles: &[&str], scopes: &[&str]) -> Principal {
         token_id: "jti-1".to_owned(),
         issued_at: 1_700_000_000,
         expires_at: 1_700_000_300,
+        user: None,
+        actors: Vec::new(),
     }
 }
 
@@ -774,7 +776,13 @@ fn converted_context_conforms_to_the_schema() {
     };
     let context = engine
         .contexts
-        .build(&tool.args, &args, &support(), None, chrono::Utc::now())
+        .build(
+            &tool.args,
+            &args,
+            &support(),
+            None,
+            &portcullis_core::CallMeta::now(portcullis_core::Front::Http, None),
+        )
         .expect("converts");
     context
         .validate(&engine.schema, &tool.action)
@@ -861,7 +869,7 @@ when { context.args has amount_cents && context.ip.isLoopback() };
                 &args,
                 &who,
                 None,
-                chrono::Utc::now(),
+                &portcullis_core::CallMeta::now(portcullis_core::Front::Http, None),
                 &selection.needs,
             )
             .expect("converts");
@@ -887,7 +895,7 @@ when { context.args has amount_cents && context.ip.isLoopback() };
                 &args,
                 &who,
                 None,
-                chrono::Utc::now(),
+                &portcullis_core::CallMeta::now(portcullis_core::Front::Http, None),
                 &Needs::default()
             )
             .is_err()

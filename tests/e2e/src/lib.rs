@@ -21,6 +21,8 @@ use serde_json::Value;
 pub const DEMO_SECRET: &str = "demo-secret-for-tests-0123456789";
 /// Client secret of `readonly-agent` in tests.
 pub const READONLY_SECRET: &str = "readonly-secret-for-tests-01234";
+/// The client secret of `shop-assistant` in tests.
+pub const ASSISTANT_SECRET: &str = "assistant-secret-for-tests-0123";
 /// Bearer token the example API requires; only the gateway knows it.
 pub const UPSTREAM_TOKEN: &str = "upstream-token-never-shown-to-agents";
 /// The admin API credential in tests (`admin.token: env:PORTCULLIS_ADMIN_TOKEN`).
@@ -134,6 +136,7 @@ impl Harness {
         let mut env = OverlayEnv::new();
         env.set("PORTCULLIS_DEMO_CLIENT_SECRET", DEMO_SECRET);
         env.set("PORTCULLIS_READONLY_CLIENT_SECRET", READONLY_SECRET);
+        env.set("PORTCULLIS_ASSISTANT_CLIENT_SECRET", ASSISTANT_SECRET);
         env.set("ORDERS_API_TOKEN", UPSTREAM_TOKEN);
         env.set("PORTCULLIS_ADMIN_TOKEN", ADMIN_TOKEN);
         let secrets = SecretStore::new(Arc::new(env));

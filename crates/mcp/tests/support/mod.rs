@@ -184,6 +184,8 @@ async fn fake_auth(
             token_id: format!("jti-{agent}"),
             issued_at: 0,
             expires_at: i64::MAX,
+            user: None,
+            actors: Vec::new(),
         });
     }
     request.extensions_mut().insert(McpCaller {

@@ -1,0 +1,589 @@
+//! Trusted external issuers: OpenID Connect providers (or any OAuth 2 server with a JWKS) whose
+//! tokens stand for users.
+//!
+//! Design decisions:
+//! - Keys come only from the configured issuer's JWKS, found by OIDC discovery (whose `issuer`
+//!   must equal the configured one) or configured directly, and fetched through the gateway's
+//!   SSRF-safe egress ([`MetadataFetcher`], implemented outside this crate, which opens no
+//!   connection itself). A token routes to an issuer by its `iss`, but nothing it says is
+//!   trusted until its signature verifies under one of that issuer's keys.
+//! - Verification is synchronous and reads only the cache. A token whose `kid` is unknown (or
+//!   whose issuer's keys have outlived `jwks_ttl`) fails with [`VerifyError::KeyId`]; the
+//!   caller then asks [`ExternalIssuers::refresh`] and verifies once more. Fetches for one
+//!   issuer are serialized and at least `jwks_min_refresh` apart, whatever triggers them, so a
+//!   flood of made-up key ids costs the issuer one request per interval.
+//! - A failed fetch keeps the keys already held: an issuer outage does not log every user out,
+//!   and a key removed from the JWKS stops verifying at the next successful fetch.
+//! - Algorithms are pinned per issuer; `none` and HMAC are never accepted; the `alg` of a JWK,
+//!   when present, must equal the token's; RSA keys must have at least 2048 bits.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED, ED25519, ParsedPublicKey,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyOperations, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use parking_lot::RwLock;
+use portcullis_config::{ClaimMapping, IdentityProviderConfig};
+use portcullis_core::{ActingUser, truncate_for_message};
+use serde_json::{Map, Value};
+
+use crate::error::VerifyError;
+use crate::jws::Jws;
+
+/// Most keys kept from one JWKS; the rest are ignored.
+const MAX_KEYS: usize = 32;
+
+/// Fetches a discovery document or a JWKS for an issuer, through the SSRF-safe egress client.
+/// `issuer` names the configured issuer whose egress rules apply.
+pub trait MetadataFetcher: Send + Sync {
+    /// GETs `url` and returns its JSON body, or why it could not.
+    fn fetch<'a>(
+        &'a self,
+        issuer: &'a str,
+        url: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Value, String>> + Send + 'a>>;
+}
+
+/// The configured external issuers and their key caches.
+pub(crate) struct ExternalIssuers {
+    issuers: HashMap<String, Arc<Issuer>>,
+    fetcher: RwLock<Option<Arc<dyn MetadataFetcher>>>,
+}
+
+/// One external issuer.
+pub(crate) struct Issuer {
+    pub(crate) issuer: String,
+    audiences: Vec<String>,
+    algorithms: Vec<Algorithm>,
+    claims: ClaimMapping,
+    default_scopes: Vec<String>,
+    pub(crate) accept_access_tokens: bool,
+    configured_jwks: Option<String>,
+    ttl: Duration,
+    min_refresh: Duration,
+    keys: RwLock<Arc<KeyState>>,
+    /// When the last fetch was attempted; held across a fetch, so fetches are one at a time.
+    last_attempt: tokio::sync::Mutex<Option<Instant>>,
+}
+
+#[derive(Default)]
+struct KeyState {
+    by_kid: HashMap<String, Arc<ExternalKey>>,
+    /// Keys without a `kid`, tried when the token names none.
+    unnamed: Vec<Arc<ExternalKey>>,
+    fetched: Option<Instant>,
+}
+
+struct ExternalKey {
+    family: Family,
+    decoding: DecodingKey,
+    /// The JWK's `alg`, when it has one: the only algorithm the key may verify.
+    alg: Option<Algorithm>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Rsa,
+    P256,
+    P384,
+    Ed25519,
+}
+
+/// What a verified external token says about its user.
+pub(crate) struct ExternalClaims {
+    pub(crate) user: ActingUser,
+    pub(crate) scopes: Vec<String>,
+    /// The agent claim, for a token presented as a bearer token.
+    pub(crate) agent: Option<String>,
+    pub(crate) jti: Option<String>,
+    pub(crate) iat: i64,
+    pub(crate) exp: i64,
+    /// `may_act`: who may act for the user (RFC 8693 section 4.4), when the token restricts it.
+    pub(crate) may_act: Option<Vec<String>>,
+}
+
+impl ExternalIssuers {
+    pub(crate) fn new(configs: &[IdentityProviderConfig], default_audience: &str) -> Self {
+        let issuers = configs
+            .iter()
+            .map(|c| {
+                let audiences = if c.audiences.is_empty() {
+                    vec![default_audience.to_owned()]
+                } else {
+                    c.audiences.clone()
+                };
+                let algorithms = c
+                    .algorithms
+                    .iter()
+                    .filter_map(|a| Algorithm::from_str(a).ok())
+                    .filter(|a| {
+                        !matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+                    })
+                    .collect();
+                let issuer = Issuer {
+                    issuer: c.issuer.clone(),
+                    audiences,
+                    algorithms,
+                    claims: c.claims.clone(),
+                    default_scopes: c.default_scopes.clone(),
+                    accept_access_tokens: c.accept_access_tokens,
+                    configured_jwks: c.jwks_uri.clone(),
+                    ttl: c.jwks_ttl.0,
+                    min_refresh: c.jwks_min_refresh.0,
+                    keys: RwLock::new(Arc::new(KeyState::default())),
+                    last_attempt: tokio::sync::Mutex::new(None),
+                };
+                (c.issuer.clone(), Arc::new(issuer))
+            })
+            .collect();
+        Self {
+            issuers,
+            fetcher: RwLock::new(None),
+        }
+    }
+
+    pub(crate) fn set_fetcher(&self, fetcher: Arc<dyn MetadataFetcher>) {
+        *self.fetcher.write() = Some(fetcher);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.issuers.is_empty()
+    }
+
+    pub(crate) fn get(&self, issuer: &str) -> Option<&Arc<Issuer>> {
+        self.issuers.get(issuer)
+    }
+
+    /// The issuers whose access tokens are accepted as bearer tokens.
+    pub(crate) fn bearer_issuers(&self) -> Vec<String> {
+        let mut issuers: Vec<String> = self
+            .issuers
+            .values()
+            .filter(|i| i.accept_access_tokens)
+            .map(|i| i.issuer.clone())
+            .collect();
+        issuers.sort_unstable();
+        issuers
+    }
+
+    /// Fetches the keys of `issuer` again, unless a fetch happened less than
+    /// `jwks_min_refresh` ago. Returns whether a fetch succeeded now.
+    pub(crate) async fn refresh(&self, issuer: &str) -> bool {
+        let Some(issuer) = self.issuers.get(issuer) else {
+            return false;
+        };
+        let Some(fetcher) = self.fetcher.read().clone() else {
+            tracing::warn!(issuer = %issuer.issuer, "no fetcher for external issuer keys");
+            return false;
+        };
+        let mut last = issuer.last_attempt.lock().await;
+        if last.is_some_and(|at| at.elapsed() < issuer.min_refresh) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        match issuer.fetch_keys(fetcher.as_ref()).await {
+            Ok(state) => {
+                tracing::info!(
+                    issuer = %issuer.issuer,
+                    keys = state.by_kid.len() + state.unnamed.len(),
+                    "fetched the signing keys of an external issuer"
+                );
+                *issuer.keys.write() = Arc::new(state);
+                true
+            }
+            Err(err) => {
+                tracing::warn!(issuer = %issuer.issuer, %err, "cannot fetch the signing keys of an external issuer; the keys held are kept");
+                false
+            }
+        }
+    }
+}
+
+impl Issuer {
+    /// Whether the cached keys are older than `jwks_ttl` (or were never fetched).
+    pub(crate) fn stale(&self) -> bool {
+        self.keys
+            .read()
+            .fetched
+            .is_none_or(|at| at.elapsed() >= self.ttl)
+    }
+
+    async fn fetch_keys(&self, fetcher: &dyn MetadataFetcher) -> Result<KeyState, String> {
+        let jwks_uri = match &self.configured_jwks {
+            Some(uri) => uri.clone(),
+            None => {
+                let url = format!(
+                    "{}/.well-known/openid-configuration",
+                    self.issuer.trim_end_matches('/')
+                );
+                let document = fetcher.fetch(&self.issuer, &url).await?;
+                if document.get("issuer").and_then(Value::as_str) != Some(self.issuer.as_str()) {
+                    return Err(
+                        "the discovery document names another issuer; refusing its keys".to_owned(),
+                    );
+                }
+                let Some(uri) = document.get("jwks_uri").and_then(Value::as_str) else {
+                    return Err("the discovery document has no `jwks_uri`".to_owned());
+                };
+                // The same scheme rule as for configured URLs: https, unless the issuer itself is
+                // an allowed http one.
+                let secure = uri.starts_with("https://")
+                    || (uri.starts_with("http://") && self.issuer.starts_with("http://"));
+                if !secure {
+                    return Err("the discovery document's `jwks_uri` is not https".to_owned());
+                }
+                uri.to_owned()
+            }
+        };
+        let jwks = fetcher.fetch(&self.issuer, &jwks_uri).await?;
+        let Some(keys) = jwks.get("keys").and_then(Value::as_array) else {
+            return Err("the JWKS has no `keys` array".to_owned());
+        };
+        let mut state = KeyState {
+            fetched: Some(Instant::now()),
+            ..KeyState::default()
+        };
+        for jwk in keys.iter().take(MAX_KEYS) {
+            let Ok(key) = ExternalKey::from_jwk(jwk) else {
+                // Keys of other uses (encryption) and types are normal in a JWKS.
+                continue;
+            };
+            let key = Arc::new(key);
+            match jwk.get("kid").and_then(Value::as_str) {
+                Some(kid) => {
+                    state.by_kid.insert(kid.to_owned(), key);
+                }
+                None => state.unnamed.push(key),
+            }
+        }
+        if state.by_kid.is_empty() && state.unnamed.is_empty() {
+            return Err("the JWKS holds no usable signature key".to_owned());
+        }
+        Ok(state)
+    }
+
+    /// Verifies a token of this issuer with the cached keys and maps its claims. `now` and
+    /// `leeway` in seconds.
+    pub(crate) fn verify(
+        &self,
+        jws: &Jws<'_>,
+        now: i64,
+        leeway: i64,
+    ) -> Result<ExternalClaims, VerifyError> {
+        jws.check_forbidden_members()?;
+        let alg_text = jws.header.alg.as_deref().unwrap_or_default();
+        let algorithm = Algorithm::from_str(alg_text)
+            .ok()
+            .filter(|a| self.algorithms.contains(a))
+            .ok_or_else(|| VerifyError::Algorithm(truncate_for_message(alg_text, 64)))?;
+        let keys = Arc::clone(&self.keys.read());
+        let key = match jws.header.kid.as_deref() {
+            Some(kid) => keys.by_kid.get(kid).cloned(),
+            None => keys.unnamed.iter().find(|k| k.accepts(algorithm)).cloned(),
+        };
+        let Some(key) = key.filter(|_| !self.stale()) else {
+            return Err(VerifyError::KeyId(truncate_for_message(
+                jws.header.kid.as_deref().unwrap_or_default(),
+                64,
+            )));
+        };
+        if !key.accepts(algorithm) {
+            return Err(VerifyError::Algorithm(truncate_for_message(alg_text, 64)));
+        }
+        let payload = jws.verify_with(&key.decoding, algorithm)?;
+        if !crate::jws::is_json_object(&payload) {
+            return Err(VerifyError::Claims(
+                "the payload is not a JSON object".to_owned(),
+            ));
+        }
+        let claims: Map<String, Value> = serde_json::from_slice(&payload)
+            .map_err(|e| VerifyError::Claims(truncate_for_message(&e.to_string(), 64)))?;
+        self.check_claims(&claims, now, leeway)
+    }
+
+    fn check_claims(
+        &self,
+        claims: &Map<String, Value>,
+        now: i64,
+        leeway: i64,
+    ) -> Result<ExternalClaims, VerifyError> {
+        if claims.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
+            return Err(VerifyError::Issuer);
+        }
+        let audience_ok = match claims.get("aud") {
+            Some(Value::String(aud)) => self.audiences.contains(aud),
+            Some(Value::Array(auds)) => auds
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|aud| self.audiences.iter().any(|a| a == aud)),
+            _ => false,
+        };
+        if !audience_ok {
+            return Err(VerifyError::Audience);
+        }
+        let number = |name: &str| claims.get(name).and_then(Value::as_i64);
+        let Some(exp) = number("exp") else {
+            return Err(VerifyError::Claims("`exp` is missing".to_owned()));
+        };
+        if now >= exp.saturating_add(leeway) {
+            return Err(VerifyError::Expired);
+        }
+        if number("nbf").is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+            return Err(VerifyError::NotYetValid);
+        }
+        let iat = number("iat").unwrap_or(now);
+        if iat > now.saturating_add(leeway) {
+            return Err(VerifyError::IssuedInFuture);
+        }
+        let text = |name: &str| {
+            claims
+                .get(name)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty() && s.len() <= 256)
+                .map(str::to_owned)
+        };
+        let Some(user) = text(&self.claims.user) else {
+            return Err(VerifyError::Claims(format!(
+                "the user claim `{}` is missing or not a string",
+                truncate_for_message(&self.claims.user, 64)
+            )));
+        };
+        let tenant = self
+            .claims
+            .tenant
+            .as_deref()
+            .and_then(&text)
+            .unwrap_or_default();
+        let groups = self
+            .claims
+            .groups
+            .as_deref()
+            .map(|name| strings(claims.get(name)))
+            .unwrap_or_default();
+        let scopes = match self.claims.scopes.as_deref() {
+            Some(name) => claims.get(name).map(|v| strings(Some(v))),
+            None => claims
+                .get("scope")
+                .or_else(|| claims.get("scp"))
+                .map(|v| strings(Some(v))),
+        }
+        .unwrap_or_else(|| self.default_scopes.clone());
+        let agent = match self.claims.agent.as_deref() {
+            Some(name) => text(name),
+            None => text("azp").or_else(|| text("client_id")),
+        };
+        let may_act = claims.get("may_act").map(|value| {
+            ["sub", "client_id"]
+                .iter()
+                .filter_map(|name| value.get(name).and_then(Value::as_str))
+                .map(str::to_owned)
+                .collect()
+        });
+        Ok(ExternalClaims {
+            user: ActingUser {
+                id: user,
+                issuer: self.issuer.clone(),
+                tenant,
+                groups,
+            },
+            scopes,
+            agent,
+            jti: text("jti"),
+            iat,
+            exp,
+            may_act,
+        })
+    }
+}
+
+/// A claim that is a string array or a space-separated string, as strings (at most 64).
+fn strings(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::String(s)) => s
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .take(64)
+            .map(str::to_owned)
+            .collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .take(64)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Why a JWK was skipped.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum SkippedKey {
+    Malformed,
+    Private,
+    Usage,
+    Type,
+    Weak,
+}
+
+impl ExternalKey {
+    fn from_jwk(value: &Value) -> Result<Self, SkippedKey> {
+        let object = value.as_object().ok_or(SkippedKey::Malformed)?;
+        if ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
+            .iter()
+            .any(|member| object.contains_key(*member))
+        {
+            return Err(SkippedKey::Private);
+        }
+        let jwk: Jwk = serde_json::from_value(value.clone()).map_err(|_| SkippedKey::Malformed)?;
+        match &jwk.common.public_key_use {
+            None | Some(PublicKeyUse::Signature) => {}
+            Some(_) => return Err(SkippedKey::Usage),
+        }
+        if let Some(ops) = &jwk.common.key_operations
+            && !ops.contains(&KeyOperations::Verify)
+        {
+            return Err(SkippedKey::Usage);
+        }
+        let (family, decoding) = match &jwk.algorithm {
+            AlgorithmParameters::RSA(rsa) => {
+                let modulus = URL_SAFE_NO_PAD
+                    .decode(&rsa.n)
+                    .map_err(|_| SkippedKey::Malformed)?;
+                let bits = modulus
+                    .iter()
+                    .position(|&b| b != 0)
+                    .map_or(0, |first| (modulus.len() - first) * 8);
+                if bits < 2048 {
+                    return Err(SkippedKey::Weak);
+                }
+                let decoding = DecodingKey::from_rsa_components(&rsa.n, &rsa.e)
+                    .map_err(|_| SkippedKey::Malformed)?;
+                (Family::Rsa, decoding)
+            }
+            AlgorithmParameters::EllipticCurve(ec) => {
+                let (family, size, verifier) = match ec.curve {
+                    EllipticCurve::P256 => (Family::P256, 32, &ECDSA_P256_SHA256_FIXED),
+                    EllipticCurve::P384 => (Family::P384, 48, &ECDSA_P384_SHA384_FIXED),
+                    _ => return Err(SkippedKey::Type),
+                };
+                let x = decode_exact(&ec.x, size)?;
+                let y = decode_exact(&ec.y, size)?;
+                let point = [&[0x04u8][..], x.as_slice(), y.as_slice()].concat();
+                ParsedPublicKey::new(verifier, &point).map_err(|_| SkippedKey::Malformed)?;
+                let decoding = DecodingKey::from_ec_components(&ec.x, &ec.y)
+                    .map_err(|_| SkippedKey::Malformed)?;
+                (family, decoding)
+            }
+            AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => {
+                let x = decode_exact(&okp.x, 32)?;
+                ParsedPublicKey::new(&ED25519, &x).map_err(|_| SkippedKey::Malformed)?;
+                let decoding =
+                    DecodingKey::from_ed_components(&okp.x).map_err(|_| SkippedKey::Malformed)?;
+                (Family::Ed25519, decoding)
+            }
+            _ => return Err(SkippedKey::Type),
+        };
+        let alg = match jwk.common.key_algorithm {
+            None => None,
+            Some(alg) => Some(Algorithm::from_str(&alg.to_string()).map_err(|_| SkippedKey::Type)?),
+        };
+        let key = Self {
+            family,
+            decoding,
+            alg,
+        };
+        if key.alg.is_some_and(|alg| !key.family_fits(alg)) {
+            return Err(SkippedKey::Type);
+        }
+        Ok(key)
+    }
+
+    fn family_fits(&self, algorithm: Algorithm) -> bool {
+        match algorithm {
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512 => self.family == Family::Rsa,
+            Algorithm::ES256 => self.family == Family::P256,
+            Algorithm::ES384 => self.family == Family::P384,
+            Algorithm::EdDSA => self.family == Family::Ed25519,
+            _ => false,
+        }
+    }
+
+    fn accepts(&self, algorithm: Algorithm) -> bool {
+        self.family_fits(algorithm) && self.alg.is_none_or(|alg| alg == algorithm)
+    }
+}
+
+fn decode_exact(text: &str, len: usize) -> Result<Vec<u8>, SkippedKey> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| SkippedKey::Malformed)?;
+    if bytes.len() == len {
+        Ok(bytes)
+    } else {
+        Err(SkippedKey::Malformed)
+    }
+}
+
+/// The `iss` of a token's payload, read without verifying anything: only to pick the issuer
+/// whose keys will verify it.
+pub(crate) fn unverified_issuer(jws: &Jws<'_>) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Iss {
+        iss: Option<String>,
+    }
+    let payload = jws.payload_unverified()?;
+    serde_json::from_slice::<Iss>(&payload).ok()?.iss
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weak_rsa_private_and_symmetric_keys_are_skipped() {
+        let short_n = URL_SAFE_NO_PAD.encode([0xc5u8; 128]);
+        let rsa1024 = serde_json::json!({"kty": "RSA", "n": short_n, "e": "AQAB"});
+        assert_eq!(
+            ExternalKey::from_jwk(&rsa1024).err(),
+            Some(SkippedKey::Weak)
+        );
+        let oct = serde_json::json!({"kty": "oct", "k": "c2VjcmV0"});
+        assert_eq!(ExternalKey::from_jwk(&oct).err(), Some(SkippedKey::Private));
+        let long_n = URL_SAFE_NO_PAD.encode([0xc5u8; 256]);
+        let enc = serde_json::json!({"kty": "RSA", "n": long_n, "e": "AQAB", "use": "enc"});
+        assert_eq!(ExternalKey::from_jwk(&enc).err(), Some(SkippedKey::Usage));
+        let good = serde_json::json!({"kty": "RSA", "n": long_n, "e": "AQAB", "alg": "RS256"});
+        let key = ExternalKey::from_jwk(&good).unwrap();
+        assert!(key.accepts(Algorithm::RS256));
+        assert!(!key.accepts(Algorithm::PS256), "the JWK pins RS256");
+        assert!(!key.accepts(Algorithm::ES256));
+    }
+
+    #[test]
+    fn list_claims_take_strings_or_arrays() {
+        assert_eq!(
+            strings(Some(&serde_json::json!("a  b"))),
+            vec!["a".to_owned(), "b".to_owned()]
+        );
+        assert_eq!(
+            strings(Some(&serde_json::json!(["x", 1, ""]))),
+            vec!["x".to_owned()]
+        );
+        assert!(strings(Some(&serde_json::json!(3))).is_empty());
+    }
+}
