@@ -165,7 +165,10 @@ async fn protected_resource_metadata_names_the_resource_and_its_authorization_se
     assert_eq!(server["token_endpoint"], format!("{}/oauth/token", h.base));
     assert_eq!(
         server["grant_types_supported"],
-        json!(["client_credentials"])
+        json!([
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:token-exchange"
+        ])
     );
     assert_eq!(
         server["token_endpoint_auth_methods_supported"],
