@@ -10,6 +10,12 @@
 //!   snapshot, which every verification consults after the cache.
 //!
 //! Both for ES256 (the default) and EdDSA; the revocation case for ES256 only.
+//!
+//! `identity/exchange` measures delegation (RFC 8693): `exchange` is one token-exchange request
+//! at the token endpoint (client authenticated by a secret reference, so no argon2; the
+//! subject token is a user's ES256 token from a trusted external issuer whose keys are cached;
+//! the answer a newly signed token), `verify_delegated/cold` and `/cached` the verification of
+//! the delegated token the exchange issues.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -18,7 +24,7 @@ use std::sync::Arc;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use portcullis_bench_stages::{Latencies, or_exit, scratch_dir};
 use portcullis_config::Config;
-use portcullis_identity::{ChangeSource, Identity, Revocations};
+use portcullis_identity::{ChangeSource, Identity, MetadataFetcher, Revocations};
 use portcullis_secrets::{OverlayEnv, SecretStore};
 
 const AGENT: &str = "bench-agent";
@@ -135,9 +141,149 @@ fn verify(c: &mut Criterion) {
     group.finish();
 }
 
+/// Serves the external issuer's discovery document and JWKS from memory.
+struct Fixed {
+    issuer: String,
+    jwks: serde_json::Value,
+}
+
+impl MetadataFetcher for Fixed {
+    fn fetch<'a>(
+        &'a self,
+        _issuer: &'a str,
+        url: &'a str,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<serde_json::Value, String>> + Send + 'a>,
+    > {
+        Box::pin(async move {
+            if url.ends_with("/.well-known/openid-configuration") {
+                Ok(
+                    serde_json::json!({ "issuer": self.issuer, "jwks_uri": "https://idp.example/jwks" }),
+                )
+            } else {
+                Ok(self.jwks.clone())
+            }
+        })
+    }
+}
+
+fn exchange(c: &mut Criterion) {
+    let scratch = scratch_dir(env!("CARGO_TARGET_TMPDIR"));
+    // The user's issuer: another identity, trusted by the gateway as an external issuer.
+    let idp = identity(&scratch.path().join("idp"), "ES256");
+    let yaml = format!(
+        r#"
+policies: policies
+listener:
+  public_url: "https://gateway.example:8443/"
+agents:
+  - id: assistant
+    client_secret: env:{SECRET_ENV}
+    roles: [assistant]
+    scopes: ["orders:read", "orders:write"]
+    token_exchange: true
+identity_providers:
+  - issuer: "{issuer}"
+    audiences: ["{audience}"]
+    algorithms: [ES256]
+"#,
+        issuer = idp.issuer(),
+        audience = idp.audience(),
+    );
+    let mut config = or_exit(
+        Config::parse(&yaml, Path::new("bench.yaml")),
+        "parse the config",
+    );
+    config.data_dir = scratch.path().join("gateway");
+    let mut env = OverlayEnv::new();
+    env.set(SECRET_ENV, "bench-assistant-secret");
+    let secrets = SecretStore::new(Arc::new(env));
+    let runtime = or_exit(tokio::runtime::Runtime::new(), "start a runtime");
+    let revocations = or_exit(
+        runtime.block_on(Revocations::open(
+            &config.data_dir,
+            Identity::revocation_retention(&config),
+        )),
+        "open the revocation store",
+    );
+    let gateway = or_exit(
+        Identity::open(&config, &secrets, Arc::new(revocations)),
+        "open the gateway identity",
+    );
+    gateway.set_metadata_fetcher(Arc::new(Fixed {
+        issuer: idp.issuer().to_owned(),
+        jwks: idp.jwks(),
+    }));
+    let user = mint(&idp);
+    assert!(
+        runtime.block_on(gateway.warm_keys(&user)),
+        "the keys are fetched"
+    );
+    let authorization = format!(
+        "Basic {}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            "assistant:bench-assistant-secret"
+        )
+    );
+    let form: Vec<(String, String)> = [
+        (
+            "grant_type",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+        ),
+        ("subject_token", user.as_str()),
+        (
+            "subject_token_type",
+            "urn:ietf:params:oauth:token-type:access_token",
+        ),
+        ("scope", "orders:read"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let exchanged = || {
+        or_exit(
+            gateway.token_endpoint(&form, Some(&authorization)),
+            "exchange the user's token",
+        )
+        .access_token
+    };
+
+    let mut group = c.benchmark_group("identity/exchange");
+    let mut reported = false;
+    group.bench_function("exchange", |b| {
+        if !reported {
+            reported = true;
+            Latencies::measure(2_000, || {
+                black_box(exchanged());
+            })
+            .report("identity/exchange/exchange distribution");
+        }
+        b.iter(|| black_box(exchanged()));
+    });
+    group.bench_function(BenchmarkId::new("verify_delegated", "cold"), |b| {
+        b.iter_batched(
+            exchanged,
+            |token| {
+                or_exit(
+                    gateway.verify(black_box(&token)),
+                    "verify a delegated token",
+                );
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    let token = exchanged();
+    or_exit(gateway.verify(&token), "verify the cached delegated token");
+    group.bench_function(BenchmarkId::new("verify_delegated", "cached"), |b| {
+        b.iter(|| gateway.verify(black_box(&token)));
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = portcullis_bench_stages::criterion();
-    targets = verify
+    targets = verify, exchange
 }
 criterion_main!(benches);
