@@ -59,7 +59,7 @@ async fn gateway(data_dir: &Path, upstream: std::net::SocketAddr, sync: AuditSyn
 /// One call as the HTTP front makes it, minus HTTP: identify, then run the pipeline. Returns
 /// whether the call was allowed and answered 2xx.
 async fn call(gateway: &Gateway, authorization: &str, tool: &str, args: Value) -> bool {
-    let Ok(principal) = gateway.identify(Some(authorization), false).await else {
+    let Ok(principal) = gateway.identify(Some(authorization), false, None).await else {
         fail("identify", "the bench token was refused")
     };
     let meta = CallMeta::now(Front::Http, Some(IpAddr::from(CLIENT_IP)));

@@ -511,6 +511,7 @@ fn caller() -> Principal {
         expires_at: 1_767_226_200,
         user: None,
         actors: Vec::new(),
+        certificate_thumbprint: None,
     }
 }
 

@@ -380,6 +380,31 @@ pub struct AgentConfig {
     /// Off by default: an agent acts only as itself unless this is set.
     #[serde(default)]
     pub token_exchange: bool,
+    /// Authenticate the agent at the token endpoint by its TLS client certificate (RFC 8705
+    /// `tls_client_auth`) instead of, or as well as, a secret. Needs `listener.tls` with client
+    /// certificates.
+    #[serde(default)]
+    pub certificate: Option<AgentCertificate>,
+}
+
+/// Which client certificate identifies an agent: exactly one of `subject` and `spiffe_id`.
+#[derive(Clone, Debug, Deserialize, JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentCertificate {
+    /// The certificate's subject distinguished name, RFC 4514 form (`CN=billing-bot,O=Shop`).
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// A URI subject alternative name, typically a SPIFFE id (`spiffe://shop.example/billing`).
+    #[serde(default)]
+    pub spiffe_id: Option<String>,
+    /// Bind the tokens issued on such a request to the certificate (RFC 8705 `cnf.x5t#S256`):
+    /// they are refused on any connection that does not present the same certificate.
+    #[serde(default = "default_true")]
+    pub bind_tokens: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// A trusted external issuer (an OpenID Connect provider or any OAuth 2 server publishing a
@@ -812,13 +837,14 @@ impl Config {
                         "give either `client_secret_hash` or `client_secret`, not both".into(),
                     ));
                 }
-                (None, None) => {
+                (None, None) if agent.certificate.is_none() => {
                     return Err(invalid(
                         key,
-                        "agent needs `client_secret_hash` or `client_secret` (`env:NAME` or `file:PATH`)"
+                        "agent needs `client_secret_hash`, `client_secret` (`env:NAME` or `file:PATH`) or `certificate`"
                             .into(),
                     ));
                 }
+                (None, None) => {}
                 (Some(hash), None) => {
                     if !hash.starts_with("$argon2") {
                         return Err(invalid(
@@ -838,6 +864,25 @@ impl Config {
                 }
             }
             check_scopes(&agent.scopes).map_err(|m| invalid(format!("{key}.scopes"), m))?;
+            if let Some(certificate) = &agent.certificate {
+                if certificate.subject.is_some() == certificate.spiffe_id.is_some() {
+                    return Err(invalid(
+                        format!("{key}.certificate"),
+                        "give exactly one of `subject` and `spiffe_id`".into(),
+                    ));
+                }
+                let client_certificates = self
+                    .listener
+                    .tls
+                    .as_ref()
+                    .is_some_and(|tls| tls.client_auth != ClientAuth::None);
+                if !client_certificates {
+                    return Err(invalid(
+                        format!("{key}.certificate"),
+                        "needs `listener.tls` with `client_auth: optional` or `required`".into(),
+                    ));
+                }
+            }
         }
 
         let mut issuers = HashSet::new();

@@ -67,6 +67,21 @@ pub struct Principal {
     /// The agents earlier in a delegation chain, nearest first (the nested `act` claims below
     /// the current agent). Empty unless a delegated token was exchanged again.
     pub actors: Vec<String>,
+    /// For a certificate-bound token (RFC 8705), the base64url SHA-256 thumbprint of the client
+    /// certificate it is bound to (`cnf.x5t#S256`); the token is good only on a connection
+    /// that presented that certificate.
+    pub certificate_thumbprint: Option<String>,
+}
+
+/// What the gateway reads from a verified TLS client certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerCertificate {
+    /// The base64url (no padding) SHA-256 of the certificate's DER: RFC 8705's `x5t#S256`.
+    pub thumbprint: String,
+    /// The subject distinguished name in RFC 4514 form (`CN=agent-1,O=Example`).
+    pub subject: String,
+    /// The URI subject alternative names (a SPIFFE id is one of them).
+    pub uris: Vec<String>,
 }
 
 /// The user an agent acts for, as the token names them.

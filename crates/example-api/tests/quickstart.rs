@@ -546,6 +546,7 @@ fn policy_engine_loads_the_quickstart_and_agrees() {
             expires_at: i64::MAX,
             user: None,
             actors: Vec::new(),
+            certificate_thumbprint: None,
         };
         let tool = catalog.get(c.tool).unwrap();
         let args = c.args.as_object().unwrap().clone();
@@ -575,6 +576,7 @@ fn policy_engine_loads_the_quickstart_and_agrees() {
             expires_at: i64::MAX,
             user: None,
             actors: Vec::new(),
+            certificate_thumbprint: None,
         };
         let mut names: Vec<String> = catalog
             .tools()

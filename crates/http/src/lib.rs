@@ -236,9 +236,7 @@ async fn serve_tls(
                 .1
                 .peer_certificates()
                 .and_then(|chain| chain.first())
-                .map(|leaf| ClientCertificate {
-                    der: Arc::new(leaf.clone().into_owned()),
-                });
+                .map(|leaf| ClientCertificate::new(leaf.clone().into_owned()));
             let service = hyper::service::service_fn(
                 move |mut request: http::Request<hyper::body::Incoming>| {
                     request.extensions_mut().insert(ConnectInfo(peer));
@@ -337,7 +335,16 @@ async fn identify(State(state): State<AppState>, mut request: Request, next: Nex
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    match state.gateway.identify(authorization, token_in_query).await {
+    let certificate = request
+        .extensions()
+        .get::<ClientCertificate>()
+        .and_then(|c| c.peer.as_ref())
+        .map(|peer| peer.thumbprint.clone());
+    match state
+        .gateway
+        .identify(authorization, token_in_query, certificate.as_deref())
+        .await
+    {
         Ok(principal) => {
             request.extensions_mut().insert(principal);
             request.extensions_mut().insert(McpCaller { client_ip: ip });
@@ -466,9 +473,11 @@ pub(crate) fn problem(denial: &Denial, meta: &CallMeta) -> Response {
 async fn token(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    certificate: Option<axum::Extension<ClientCertificate>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    let certificate = certificate.and_then(|axum::Extension(c)| c.peer);
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -501,9 +510,11 @@ async fn token(
         // Client authentication runs argon2, tens of milliseconds of CPU: keep it off the
         // threads that serve other requests.
         let result = tokio::task::spawn_blocking(move || {
-            gateway
-                .identity()
-                .token_endpoint(&form, authorization.as_deref())
+            gateway.identity().token_endpoint_tls(
+                &form,
+                authorization.as_deref(),
+                certificate.as_deref(),
+            )
         })
         .await
         .unwrap_or_else(|_| Err(portcullis_identity::OAuthError::server_error()));

@@ -13,6 +13,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use portcullis_config::{ClientAuth, SecretRef, TlsConfig};
+use portcullis_core::PeerCertificate;
 use portcullis_secrets::SecretStore;
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
@@ -47,6 +48,50 @@ pub enum TlsError {
 pub struct ClientCertificate {
     /// The end-entity certificate, DER.
     pub der: Arc<CertificateDer<'static>>,
+    /// What the gateway reads from it (thumbprint, subject, URI names); `None` when the
+    /// certificate, although verified by rustls, cannot be parsed.
+    pub peer: Option<Arc<PeerCertificate>>,
+}
+
+impl ClientCertificate {
+    /// Wraps a verified end-entity certificate, reading its thumbprint and names once per
+    /// connection.
+    pub fn new(der: CertificateDer<'static>) -> Self {
+        let peer = peer_certificate(&der).map(Arc::new);
+        Self {
+            der: Arc::new(der),
+            peer,
+        }
+    }
+}
+
+/// The RFC 8705 thumbprint, the subject and the URI subject alternative names of a certificate.
+fn peer_certificate(der: &[u8]) -> Option<PeerCertificate> {
+    let (_, certificate) = x509_parser::parse_x509_certificate(der).ok()?;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
+    let uris = certificate
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .map(|san| {
+            san.value
+                .general_names
+                .iter()
+                .filter_map(|name| match name {
+                    x509_parser::extensions::GeneralName::URI(uri) => Some((*uri).to_owned()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(PeerCertificate {
+        thumbprint: base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            digest.as_ref(),
+        ),
+        subject: certificate.subject().to_string(),
+        uris,
+    })
 }
 
 /// The listener's TLS state: the current server configuration and how to rebuild it.

@@ -117,6 +117,7 @@ mod tests {
             expires_at,
             user: None,
             actors: Vec::new(),
+            certificate_thumbprint: None,
         }
     }
 

@@ -46,6 +46,7 @@ impl Identity {
         &self,
         agent: &Agent,
         form: &Form<'_>,
+        binding: Option<crate::token::Confirmation>,
     ) -> Result<TokenResponse, OAuthError> {
         if !agent.token_exchange {
             return Err(OAuthError::unauthorized_client(
@@ -134,7 +135,7 @@ impl Identity {
             user: &subject.user,
             actors: &subject.actors,
         };
-        self.issue(agent, scopes, ttl, Some(&delegation))
+        self.issue(agent, scopes, ttl, Some(&delegation), binding)
     }
 
     /// Verifies a subject token: one of this gateway's delegated tokens, or a token of a
@@ -239,6 +240,7 @@ impl Identity {
             expires_at: claims.exp,
             user: Some(claims.user),
             actors: Vec::new(),
+            certificate_thumbprint: None,
         })
     }
 
@@ -291,6 +293,15 @@ impl Identity {
     /// protected-resource metadata.
     pub fn bearer_issuers(&self) -> Vec<String> {
         self.external.bearer_issuers()
+    }
+
+    /// The client authentication methods, for the RFC 8414 metadata.
+    pub(crate) fn auth_methods(&self) -> Vec<&'static str> {
+        let mut methods = vec!["client_secret_basic", "client_secret_post"];
+        if self.agents.values().any(|a| a.certificate.is_some()) {
+            methods.push("tls_client_auth");
+        }
+        methods
     }
 
     /// The grant types the token endpoint supports, for the RFC 8414 metadata.

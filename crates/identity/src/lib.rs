@@ -58,7 +58,7 @@ use crate::key::{KeySet, SigningKey};
 pub use crate::revocation::{
     AgentState, ChangeSource, IDENTITY_DB_FILE, REFRESH_INTERVAL, Revocations,
 };
-use crate::token::{Act, IssuedClaims, VerifiedClaims};
+use crate::token::{Act, Confirmation, IssuedClaims, VerifiedClaims};
 
 /// The file name of the single signing key of earlier versions inside the data folder; it is
 /// moved into [`KEYS_DIR`] on the first start.
@@ -80,6 +80,8 @@ struct Agent {
     scopes: Vec<String>,
     /// May use the token-exchange grant.
     token_exchange: bool,
+    /// The client certificate that authenticates the agent, if any.
+    certificate: Option<portcullis_config::AgentCertificate>,
 }
 
 /// The user a token being issued stands for, and the agents that handed it on.
@@ -205,6 +207,11 @@ impl Identity {
                         }
                     })?)
                 }
+                // Authenticated by certificate only: a random secret nobody knows keeps the
+                // secret path's cost and answer the same as for any other agent.
+                (None, None) if agent.certificate.is_some() => {
+                    Credential::decoy(std::iter::empty())?
+                }
                 (None, None) => {
                     return Err(IdentityError::SecretHash {
                         agent: agent.id.clone(),
@@ -221,6 +228,7 @@ impl Identity {
                     roles: dedup(agent.roles.iter().map(String::as_str)),
                     scopes: dedup(agent.scopes.iter().map(String::as_str)),
                     token_exchange: agent.token_exchange,
+                    certificate: agent.certificate.clone(),
                 },
             );
         }
@@ -473,11 +481,24 @@ impl Identity {
         form: &[(String, String)],
         authorization: Option<&str>,
     ) -> Result<TokenResponse, OAuthError> {
+        self.token_endpoint_tls(form, authorization, None)
+    }
+
+    /// [`Identity::token_endpoint`] on a connection that presented a verified TLS client
+    /// certificate (`peer`). A request naming only `client_id` (no secret, no HTTP Basic) is
+    /// then authenticated by the certificate (RFC 8705 `tls_client_auth`): it must match the
+    /// agent's configured `certificate`. The tokens issued are bound to the certificate
+    /// (`cnf.x5t#S256`) when the agent's `certificate.bind_tokens` says so.
+    pub fn token_endpoint_tls(
+        &self,
+        form: &[(String, String)],
+        authorization: Option<&str>,
+        peer: Option<&portcullis_core::PeerCertificate>,
+    ) -> Result<TokenResponse, OAuthError> {
         let form = Form::parse(form)?;
         let grant_type = form
             .get("grant_type")
             .ok_or_else(|| OAuthError::invalid_request("`grant_type` is required"))?;
-        let presented = client::presented(&form, authorization)?;
         if grant_type != CLIENT_CREDENTIALS && grant_type != exchange::GRANT_TYPE {
             return Err(OAuthError::unsupported_grant_type(format!(
                 "grant type `{}` is not supported; use `{CLIENT_CREDENTIALS}` or `{}`",
@@ -485,6 +506,53 @@ impl Identity {
                 exchange::GRANT_TYPE
             )));
         }
+        let (agent, binding) = match (peer, authorization, form.get("client_secret")) {
+            (Some(peer), None, None) => {
+                let Some(agent) = form.get("client_id").and_then(|id| self.agents.get(id)) else {
+                    return Err(OAuthError::invalid_client());
+                };
+                let Some(certificate) = agent
+                    .certificate
+                    .as_ref()
+                    .filter(|expected| certificate_matches(expected, peer))
+                else {
+                    tracing::debug!(client_id = %agent.id, "client certificate does not match the agent");
+                    return Err(OAuthError::invalid_client());
+                };
+                let binding = certificate.bind_tokens.then(|| Confirmation {
+                    x5t_s256: peer.thumbprint.clone(),
+                });
+                (agent, binding)
+            }
+            _ => (self.secret_client(&form, authorization)?, None),
+        };
+        if self.revocations.is_disabled(&agent.id) {
+            tracing::debug!(client_id = %agent.id, "token refused: the agent is disabled");
+            return Err(OAuthError::invalid_client().with_internal("agent disabled"));
+        }
+        if let Some(resource) = form.get("resource")
+            && !self.resources.iter().any(|r| r == resource)
+        {
+            return Err(OAuthError::invalid_target());
+        }
+        if grant_type == exchange::GRANT_TYPE {
+            return self.exchange(agent, &form, binding);
+        }
+        let scopes = match form.get("scope") {
+            Some(requested) => granted_scopes(agent, requested)?,
+            None => agent.scopes.clone(),
+        };
+        self.issue(agent, scopes, self.token_ttl, None, binding)
+    }
+
+    /// Client authentication by secret (HTTP Basic or form fields), at the same cost for a
+    /// known and an unknown client.
+    fn secret_client(
+        &self,
+        form: &Form<'_>,
+        authorization: Option<&str>,
+    ) -> Result<&Agent, OAuthError> {
+        let presented = client::presented(form, authorization)?;
         if !presented.within_limits() {
             return Err(OAuthError::invalid_client());
         }
@@ -505,23 +573,7 @@ impl Identity {
                 return Err(OAuthError::invalid_client());
             }
         };
-        if self.revocations.is_disabled(&agent.id) {
-            tracing::debug!(client_id = %agent.id, "token refused: the agent is disabled");
-            return Err(OAuthError::invalid_client().with_internal("agent disabled"));
-        }
-        if let Some(resource) = form.get("resource")
-            && !self.resources.iter().any(|r| r == resource)
-        {
-            return Err(OAuthError::invalid_target());
-        }
-        if grant_type == exchange::GRANT_TYPE {
-            return self.exchange(agent, &form);
-        }
-        let scopes = match form.get("scope") {
-            Some(requested) => granted_scopes(agent, requested)?,
-            None => agent.scopes.clone(),
-        };
-        self.issue(agent, scopes, self.token_ttl, None)
+        Ok(agent)
     }
 
     /// The configured agent a token request names (by HTTP Basic or `client_id`), for the audit
@@ -569,7 +621,7 @@ impl Identity {
                 "token lifetime must be at least one second",
             ));
         }
-        self.issue(agent, agent.scopes.clone(), ttl, None)
+        self.issue(agent, agent.scopes.clone(), ttl, None, None)
     }
 
     fn issue(
@@ -578,6 +630,7 @@ impl Identity {
         scopes: Vec<String>,
         ttl: u64,
         delegation: Option<&Delegation<'_>>,
+        binding: Option<Confirmation>,
     ) -> Result<TokenResponse, OAuthError> {
         let now = self.now();
         let lifetime = i64::try_from(ttl).map_err(|_| OAuthError::server_error())?;
@@ -607,6 +660,7 @@ impl Identity {
             groups: delegation
                 .map(|d| d.user.groups.as_slice())
                 .filter(|g| !g.is_empty()),
+            cnf: binding,
         };
         let key = Arc::clone(self.keys.read().current());
         let access_token = jsonwebtoken::encode(&token::header(&key), &claims, &key.encoding)
@@ -794,6 +848,7 @@ impl Identity {
             expires_at: claims.exp,
             user,
             actors,
+            certificate_thumbprint: claims.cnf.map(|cnf| cnf.x5t_s256),
         })
     }
 
@@ -812,7 +867,8 @@ impl Identity {
             "token_endpoint": token_endpoint,
             "jwks_uri": jwks_uri,
             "grant_types_supported": self.grant_types(),
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "token_endpoint_auth_methods_supported": self.auth_methods(),
+            "tls_client_certificate_bound_access_tokens": self.agents.values().any(|a| a.certificate.as_ref().is_some_and(|c| c.bind_tokens)),
             // No authorization endpoint: no response type is supported.
             "response_types_supported": [],
         })
@@ -826,6 +882,18 @@ impl Identity {
         #[cfg(test)]
         let now = now + self.clock_skew.load(std::sync::atomic::Ordering::Relaxed);
         now
+    }
+}
+
+/// Whether a presented client certificate is the one configured for an agent.
+fn certificate_matches(
+    expected: &portcullis_config::AgentCertificate,
+    peer: &portcullis_core::PeerCertificate,
+) -> bool {
+    match (&expected.subject, &expected.spiffe_id) {
+        (Some(subject), _) => &peer.subject == subject,
+        (None, Some(spiffe)) => peer.uris.iter().any(|uri| uri == spiffe),
+        (None, None) => false,
     }
 }
 

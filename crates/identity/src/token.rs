@@ -38,6 +38,16 @@ pub(crate) struct IssuedClaims<'a> {
     /// The user's groups.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) groups: Option<&'a [String]>,
+    /// The certificate a bound token is bound to (RFC 8705 section 3.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) cnf: Option<Confirmation>,
+}
+
+/// The `cnf` claim of a certificate-bound token.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub(crate) struct Confirmation {
+    #[serde(rename = "x5t#S256")]
+    pub(crate) x5t_s256: String,
 }
 
 /// Longest delegation chain (`act` nesting) a token may carry.
@@ -101,6 +111,8 @@ pub(crate) struct VerifiedClaims {
     pub(crate) tenant: Option<String>,
     #[serde(default)]
     pub(crate) groups: Vec<String>,
+    #[serde(default)]
+    pub(crate) cnf: Option<Confirmation>,
 }
 
 /// `aud`: one string or an array of strings (RFC 7519 section 4.1.3).

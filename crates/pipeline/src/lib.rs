@@ -168,10 +168,14 @@ impl Gateway {
     /// carried one (`access_token=`), which is refused outright. A revoked token, or one of a
     /// disabled agent, is refused like any other invalid token; the reason goes to the audit
     /// record only.
+    ///
+    /// `certificate` is the RFC 8705 thumbprint of the client certificate the connection
+    /// presented, if any: a certificate-bound token is refused without that very certificate.
     pub async fn identify(
         &self,
         authorization: Option<&str>,
         token_in_query: bool,
+        certificate: Option<&str>,
     ) -> Result<Principal, Denial> {
         let unauthenticated = |detail: &str| {
             Denial::new(
@@ -191,10 +195,19 @@ impl Gateway {
         };
         // Revocations made by another process (the CLI) apply from here on.
         self.identity.refresh_revocations().await;
-        self.identity
+        let principal = self
+            .identity
             .authenticate(token)
             .await
-            .map_err(|err| unauthenticated(&err.to_string()))
+            .map_err(|err| unauthenticated(&err.to_string()))?;
+        if let Some(bound) = &principal.certificate_thumbprint
+            && certificate != Some(bound.as_str())
+        {
+            return Err(unauthenticated(
+                "certificate-bound token presented without its certificate",
+            ));
+        }
+        Ok(principal)
     }
 
     /// The tools this principal may see (tools/list, `GET /v1/tools`).

@@ -139,6 +139,7 @@ fn principal(agent: &str, roles: &[&str], scopes: &[&str]) -> Principal {
         expires_at: 1_700_000_300,
         user: None,
         actors: Vec::new(),
+        certificate_thumbprint: None,
     }
 }
 

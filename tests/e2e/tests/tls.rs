@@ -261,3 +261,115 @@ fn client_auth_without_a_ca_is_a_config_error() {
         .to_string();
     assert!(error.contains("listener.tls.client_ca"), "{error}");
 }
+
+/// A client certificate carrying a SPIFFE id as its URI name, and its key, both PEM, and the
+/// certificate's DER.
+fn spiffe_leaf(ca: &Ca, spiffe_id: &str) -> (String, String, Vec<u8>) {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "workload");
+    params.subject_alt_names.push(rcgen::SanType::URI(
+        rcgen::string::Ia5String::try_from(spiffe_id).unwrap(),
+    ));
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &ca.issuer).unwrap();
+    (cert.pem(), key.serialize_pem(), cert.der().to_vec())
+}
+
+#[tokio::test]
+async fn an_agent_identified_by_its_certificate_gets_tokens_bound_to_that_certificate() {
+    use base64::Engine as _;
+    let server_ca = Ca::new("server CA");
+    let client_ca = Ca::new("client CA");
+    let files = Files::new();
+    files.install_server(&server_ca);
+    files.write("clients.pem", &client_ca.pem());
+    let tls = files.tls_config(ClientAuth::Optional);
+    let h = Harness::start_with(move |config| {
+        config.listener.tls = Some(tls);
+        config.agents.push(
+            serde_json::from_value(json!({
+                "id": "billing-bot",
+                "roles": ["support"],
+                "scopes": ["orders:read"],
+                "certificate": { "spiffe_id": "spiffe://shop.example/billing" },
+            }))
+            .unwrap(),
+        );
+    })
+    .await;
+
+    let (cert, key, der) = spiffe_leaf(&client_ca, "spiffe://shop.example/billing");
+    let agent = client(&server_ca, Some((&cert, &key)));
+    let request_token = |client: &reqwest::Client| {
+        client
+            .post(url(&h, "/oauth/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "billing-bot"),
+            ])
+            .send()
+    };
+
+    // No secret: the certificate is the credential (RFC 8705 tls_client_auth).
+    let response = request_token(&agent).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let thumbprint = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &der).as_ref());
+    assert_eq!(claims["cnf"]["x5t#S256"], thumbprint);
+    assert_eq!(claims["client_id"], "billing-bot");
+
+    let call = |client: &reqwest::Client| {
+        client
+            .post(url(&h, "/v1/tools/getOrder/call"))
+            .bearer_auth(&token)
+            .json(&json!({"id": 7}))
+            .send()
+    };
+    assert_eq!(call(&agent).await.unwrap().status(), 200);
+
+    // The same token over a connection without that certificate: refused.
+    let anonymous = client(&server_ca, None);
+    assert_eq!(call(&anonymous).await.unwrap().status(), 401);
+    let (other_cert, other_key, _) = spiffe_leaf(&client_ca, "spiffe://shop.example/billing");
+    let twin = client(&server_ca, Some((&other_cert, &other_key)));
+    assert_eq!(
+        call(&twin).await.unwrap().status(),
+        401,
+        "another certificate with the same SPIFFE id is not the bound one"
+    );
+
+    // Another workload's certificate, or none at all, does not authenticate the agent.
+    let (cert, key, _) = spiffe_leaf(&client_ca, "spiffe://shop.example/reports");
+    let impostor = client(&server_ca, Some((&cert, &key)));
+    let response = request_token(&impostor).await.unwrap();
+    assert_eq!(response.status(), 401);
+    let response = request_token(&anonymous).await.unwrap();
+    assert_eq!(response.status(), 401);
+
+    let metadata: Value = anonymous
+        .get(url(&h, "/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        metadata["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("tls_client_auth"))
+    );
+    assert_eq!(metadata["tls_client_certificate_bound_access_tokens"], true);
+}

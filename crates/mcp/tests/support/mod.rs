@@ -186,6 +186,7 @@ async fn fake_auth(
             expires_at: i64::MAX,
             user: None,
             actors: Vec::new(),
+            certificate_thumbprint: None,
         });
     }
     request.extensions_mut().insert(McpCaller {
