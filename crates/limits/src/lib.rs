@@ -255,22 +255,6 @@ impl Limits {
         })
     }
 
-    /// Limits that allow everything (no rule), for tests and tools that run no pipeline.
-    pub async fn unlimited() -> Self {
-        Self {
-            rules: Vec::new().into(),
-            admit: Vec::new(),
-            meter: Vec::new(),
-            loop_rule: None,
-            costs: HashMap::new(),
-            bytes_per_token: 4,
-            per_agent: None,
-            per_api: None,
-            backend: Backend::Local,
-            local: Arc::new(local::Local::new(None).await),
-        }
-    }
-
     /// Writes the quota counters still queued; call on shutdown.
     pub async fn close(&self) {
         self.local.flush().await;

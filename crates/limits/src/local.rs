@@ -117,7 +117,13 @@ impl Local {
             if let (Slot::Used(used), Some(store)) = (slot, &self.store) {
                 store.save(&check.key, used);
             }
-            slots.insert(check.key.clone(), slot);
+            // Updated in place when the key is known: no allocation on the common path.
+            match slots.get_mut(&check.key) {
+                Some(existing) => *existing = slot,
+                None => {
+                    slots.insert(check.key.clone(), slot);
+                }
+            }
         }
         Ok(())
     }
@@ -156,11 +162,13 @@ impl Local {
     pub(crate) fn acquire(&self, name: &str, key: &str, cap: u32) -> Option<ConcurrencyPermit> {
         let full = format!("{name}\u{1f}{key}");
         let mut in_flight = self.in_flight.lock();
-        let count = in_flight.entry(full.clone()).or_insert(0);
-        if *count >= cap {
-            return None;
+        match in_flight.get_mut(&full) {
+            Some(count) if *count >= cap => return None,
+            Some(count) => *count += 1,
+            None => {
+                in_flight.insert(full.clone(), 1);
+            }
         }
-        *count += 1;
         Some(ConcurrencyPermit {
             table: Arc::clone(&self.in_flight),
             key: full,
