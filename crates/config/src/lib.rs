@@ -1093,6 +1093,7 @@ impl Config {
                     "`rate`, `per` and `burst` must be greater than zero".into(),
                 ));
             }
+            check_globs(&rate.tools).map_err(|m| (format!("{key}.tools"), m))?;
             if rate.stage == LimitStage::Admit
                 && (rate
                     .key
@@ -1117,6 +1118,7 @@ impl Config {
                     ),
                 ));
             }
+            check_globs(&quota.tools).map_err(|m| (format!("{key}.tools"), m))?;
             if quota.limit == 0 {
                 return Err((format!("{key}.limit"), "must be greater than zero".into()));
             }
@@ -1282,6 +1284,14 @@ fn check_scopes(scopes: &[String]) -> Result<(), String> {
                 portcullis_core::truncate_for_message(scope, 64)
             ));
         }
+    }
+    Ok(())
+}
+
+/// Tool name patterns (`*` and `?` globs) must parse.
+fn check_globs(patterns: &[String]) -> Result<(), String> {
+    for pattern in patterns {
+        globset::Glob::new(pattern).map_err(|e| format!("bad pattern `{pattern}`: {e}"))?;
     }
     Ok(())
 }

@@ -252,3 +252,33 @@ async fn refunds_cost_ten_and_a_quota_survives_a_restart() {
     let retry_after: u64 = body["retry_after"].as_u64().unwrap();
     assert!((1..=86_400).contains(&retry_after));
 }
+
+#[tokio::test]
+async fn calls_denied_by_policy_consume_no_tool_budget() {
+    let h = Harness::start().await;
+    let token = h.demo_token().await;
+    let refund = |id: u64, cents: u64| json!({"id": id, "amount_cents": cents, "reason": "late"});
+    // Refunds above the policy's ceiling are denied at authorize, before the meter stage.
+    for id in 1..=5 {
+        let response = h
+            .call(Some(&token), "refundOrder", &refund(id, 50_000))
+            .await;
+        assert_eq!(response.status(), 403);
+    }
+    // So the `refunds` bucket (30 units, a refund costs 10) still holds three refunds.
+    for id in 1..=3 {
+        let response = h.call(Some(&token), "refundOrder", &refund(id, 100)).await;
+        assert_eq!(response.status(), 200, "refund {id}");
+    }
+    let fourth = h.call(Some(&token), "refundOrder", &refund(4, 100)).await;
+    assert_eq!(fourth.status(), 429);
+    assert_eq!(header(&fourth, "ratelimit-policy"), "\"refunds\";q=30;w=60");
+    let body: Value = fourth.json().await.unwrap();
+    assert_eq!(body["limit"], "refunds");
+    // A refund's cost refills in 20 s (10 units at 30 a minute), less the time the test took.
+    let retry_after = body["retry_after"].as_u64().unwrap();
+    assert!(
+        (15..=20).contains(&retry_after),
+        "retry after {retry_after}"
+    );
+}
