@@ -287,8 +287,8 @@ impl Limits {
         self.check(&checks).await
     }
 
-    /// Stage 8, meter: loop detection, the cost-weighted limits and quotas that apply to this
-    /// tool, then the concurrency caps. `request_bytes` is asked only when a limit weighs
+    /// Stage 8, meter: the concurrency caps, then loop detection and the cost-weighted limits
+    /// and quotas that apply to this tool. `request_bytes` is asked only when a limit weighs
     /// tokens. On success the returned [`Metered`] holds the concurrency permits.
     pub async fn meter(
         &self,
@@ -341,9 +341,8 @@ impl Limits {
                 cost: weight,
             });
         }
-        if !checks.is_empty() {
-            self.check(&checks).await?;
-        }
+        // Concurrency first: a call refused by a cap consumes no bucket, and a call refused
+        // by a bucket frees its permits when they drop here.
         let mut permits = Vec::new();
         for (cap, name, key) in [
             (
@@ -369,6 +368,9 @@ impl Limits {
                     ));
                 }
             }
+        }
+        if !checks.is_empty() {
+            self.check(&checks).await?;
         }
         Ok(Metered {
             _permits: permits,

@@ -291,3 +291,43 @@ fn periods_are_calendar_days_and_months() {
         local::period_id(QuotaPeriod::Month, now + chrono::Duration::hours(2))
     );
 }
+
+#[tokio::test]
+async fn a_cap_refusal_consumes_no_bucket_and_a_bucket_refusal_holds_no_permit() {
+    let section = InputLimits {
+        rates: vec![RateLimitConfig {
+            weigh: LimitWeight::Calls,
+            ..rate(
+                "per-agent",
+                vec![LimitKeyPart::Agent],
+                LimitStage::Meter,
+                60,
+                2,
+            )
+        }],
+        concurrency: ConcurrencyConfig {
+            per_agent: Some(1),
+            per_api: None,
+        },
+        ..InputLimits::default()
+    };
+    let limits = limits(section, &[], None).await;
+    let a = principal("a");
+    let get = tool("getOrder", "orders");
+    let held = limits.meter(&a, &get, "1", || 0).await.unwrap();
+    for i in 0..3 {
+        let denial = limits
+            .meter(&a, &get, &format!("c{i}"), || 0)
+            .await
+            .unwrap_err();
+        assert_eq!(denial.rate_limit().unwrap().name, "concurrency-agent");
+    }
+    drop(held);
+    // The three refusals took nothing from the bucket of 2: one unit is left.
+    drop(limits.meter(&a, &get, "2", || 0).await.unwrap());
+    let denial = limits.meter(&a, &get, "3", || 0).await.unwrap_err();
+    assert_eq!(denial.rate_limit().unwrap().name, "per-agent");
+    // That refusal gave its permit back: the cap of 1 is free again.
+    let denial = limits.meter(&a, &get, "4", || 0).await.unwrap_err();
+    assert_eq!(denial.rate_limit().unwrap().name, "per-agent");
+}
