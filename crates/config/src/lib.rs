@@ -651,6 +651,11 @@ pub struct ToolSelection {
     /// any policy is evaluated. Empty by default: the policies alone decide.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// What one call of the selected tools costs against the cost-weighted rate limits and
+    /// quotas of the `limits` section (`weigh: cost` or `tokens`). Default 1; an operation
+    /// selected twice takes the highest cost.
+    #[serde(default)]
+    pub cost: Option<u32>,
 }
 
 /// Durability of the audit log.
@@ -676,7 +681,9 @@ pub struct AuditConfig {
     pub sync: AuditSync,
 }
 
-/// Input limits on call arguments.
+/// The `limits` section: input limits on call arguments (`max_depth`, `max_string_bytes`,
+/// `max_items`) and the limits on calls themselves: rates, quotas, concurrency caps and loop
+/// detection.
 #[derive(Clone, Debug, Deserialize, JsonSchema, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputLimits {
@@ -689,6 +696,215 @@ pub struct InputLimits {
     /// Most elements of any array or members of any object.
     #[serde(default = "default_max_items")]
     pub max_items: usize,
+    /// Token-bucket rate limits; every limit that applies to a call must pass.
+    #[serde(default)]
+    pub rates: Vec<RateLimitConfig>,
+    /// Daily or monthly budgets, persisted across restarts.
+    #[serde(default)]
+    pub quotas: Vec<QuotaConfig>,
+    /// Calls in flight at once, per agent and per upstream API.
+    #[serde(default)]
+    pub concurrency: ConcurrencyConfig,
+    /// Refuses the same call (principal, tool, argument digest) repeated too often.
+    #[serde(default)]
+    pub loop_detection: Option<LoopDetectionConfig>,
+    /// How the size of a call is turned into estimated model-context tokens (`weigh: tokens`).
+    #[serde(default)]
+    pub estimator: EstimatorConfig,
+    /// Where limit state lives: in this process (default) or in Redis, shared by replicas.
+    #[serde(default)]
+    pub backend: LimitBackendConfig,
+}
+
+/// One part of a limit's key: the counter is kept per distinct value of each part.
+#[derive(Clone, Copy, Debug, Deserialize, Eq, Hash, JsonSchema, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LimitKeyPart {
+    /// The agent (the token's `client_id`).
+    Agent,
+    /// The acting user (the token subject).
+    User,
+    /// The tenant; principals without one share the placeholder tenant `-`.
+    Tenant,
+    /// The tool name.
+    Tool,
+    /// The upstream API of the tool.
+    Api,
+}
+
+/// Where in the pipeline a rate limit is checked.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, JsonSchema, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LimitStage {
+    /// Right after identify, before any expensive stage; every call weighs 1 and only
+    /// `agent`, `user` and `tenant` may be key parts (the tool is not resolved yet).
+    Admit,
+    /// After authorization, so denied calls consume nothing; weighted as `weigh` says.
+    #[default]
+    Meter,
+}
+
+/// What one call weighs against a meter limit or a quota.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, JsonSchema, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LimitWeight {
+    /// Every call weighs 1.
+    Calls,
+    /// The tool's `cost` (default 1).
+    #[default]
+    Cost,
+    /// The tool's `cost` plus the estimated context tokens of the request and the response.
+    /// The response part is charged after the response arrived (the bucket may go into debt).
+    Tokens,
+}
+
+/// A token-bucket rate limit.
+#[derive(Clone, Debug, Deserialize, JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Name of the limit, reported in answers (`RateLimit-Policy`) and audit records.
+    pub name: String,
+    /// What the counter is kept per; empty means one counter for all calls.
+    #[serde(default)]
+    pub key: Vec<LimitKeyPart>,
+    /// Where the limit is checked.
+    #[serde(default)]
+    pub stage: LimitStage,
+    /// What one call weighs (meter limits only; admit limits count calls).
+    #[serde(default)]
+    pub weigh: LimitWeight,
+    /// Units refilled per `per`.
+    pub rate: u64,
+    /// The refill period.
+    #[serde(default = "default_rate_period")]
+    pub per: HumanDuration,
+    /// Bucket capacity: the most units available at once. Defaults to `rate`.
+    #[serde(default)]
+    pub burst: Option<u64>,
+    /// Apply only to these tools; empty: every tool.
+    #[serde(default)]
+    pub tools: Vec<String>,
+}
+
+fn default_rate_period() -> HumanDuration {
+    HumanDuration(Duration::from_secs(1))
+}
+
+/// The period of a quota: calendar days or months in UTC.
+#[derive(Clone, Copy, Debug, Deserialize, Eq, JsonSchema, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuotaPeriod {
+    /// From midnight UTC to midnight UTC.
+    Day,
+    /// From the first of the month, midnight UTC.
+    Month,
+}
+
+/// A budget per period.
+#[derive(Clone, Debug, Deserialize, JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaConfig {
+    /// Name of the quota, reported in answers and audit records.
+    pub name: String,
+    /// What the budget is kept per; empty means one budget for all calls.
+    #[serde(default)]
+    pub key: Vec<LimitKeyPart>,
+    /// The period after which the budget starts again.
+    pub period: QuotaPeriod,
+    /// Units per period.
+    pub limit: u64,
+    /// What one call weighs.
+    #[serde(default)]
+    pub weigh: LimitWeight,
+    /// Apply only to these tools; empty: every tool.
+    #[serde(default)]
+    pub tools: Vec<String>,
+}
+
+/// Concurrency caps; absent means no cap.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConcurrencyConfig {
+    /// Most calls of one agent in flight at once (per gateway replica).
+    #[serde(default)]
+    pub per_agent: Option<u32>,
+    /// Most calls to one upstream API in flight at once (per gateway replica).
+    #[serde(default)]
+    pub per_api: Option<u32>,
+}
+
+/// Loop detection.
+#[derive(Clone, Debug, Deserialize, JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoopDetectionConfig {
+    /// Identical calls allowed within `window`; the next one is refused with `loop`.
+    pub max_repeats: u32,
+    /// The window.
+    pub window: HumanDuration,
+}
+
+/// The estimator of model-context tokens from bytes.
+#[derive(Clone, Debug, Deserialize, JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EstimatorConfig {
+    /// Bytes of JSON per estimated token.
+    #[serde(default = "default_bytes_per_token")]
+    pub bytes_per_token: u32,
+}
+
+fn default_bytes_per_token() -> u32 {
+    4
+}
+
+impl Default for EstimatorConfig {
+    fn default() -> Self {
+        Self {
+            bytes_per_token: default_bytes_per_token(),
+        }
+    }
+}
+
+/// Where limit state is kept.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum LimitBackendConfig {
+    /// In this process; quotas persist in `limits.db` in the data directory.
+    #[default]
+    Local,
+    /// Redis, shared by every replica that names the same server and prefix.
+    Redis {
+        /// `redis://host:port/db` (or `rediss://`); may be a secret reference when it carries
+        /// a password.
+        url: SecretRef,
+        /// Prefix of every key the gateway writes.
+        #[serde(default = "default_redis_prefix")]
+        prefix: String,
+        /// Longest wait for one Redis round trip before it counts as unavailable.
+        #[serde(default = "default_redis_timeout")]
+        timeout: HumanDuration,
+        /// What to do while Redis is unavailable.
+        #[serde(default)]
+        on_unavailable: OnUnavailable,
+    },
+}
+
+fn default_redis_prefix() -> String {
+    "portcullis".to_owned()
+}
+
+fn default_redis_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_millis(100))
+}
+
+/// Behaviour while the shared limit store cannot be reached.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, JsonSchema, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnUnavailable {
+    /// Refuse calls that a shared limit applies to.
+    #[default]
+    FailClosed,
+    /// Enforce the limits in this process alone until Redis answers again.
+    Local,
 }
 
 fn default_max_depth() -> usize {
@@ -709,6 +925,12 @@ impl Default for InputLimits {
             max_depth: default_max_depth(),
             max_string_bytes: default_max_string(),
             max_items: default_max_items(),
+            rates: Vec::new(),
+            quotas: Vec::new(),
+            concurrency: ConcurrencyConfig::default(),
+            loop_detection: None,
+            estimator: EstimatorConfig::default(),
+            backend: LimitBackendConfig::default(),
         }
     }
 }
@@ -1060,7 +1282,101 @@ impl Config {
                 "limits must be greater than zero".into(),
             ));
         }
+        self.check_call_limits(base)
+            .map_err(|(key, message)| invalid(key, message))?;
         Ok(self)
+    }
+
+    /// Checks the call limits of the `limits` section; errors are `(key path, message)`.
+    fn check_call_limits(&mut self, base: &Path) -> Result<(), (String, String)> {
+        let limits = &mut self.limits;
+        let mut names = HashSet::new();
+        for (i, rate) in limits.rates.iter().enumerate() {
+            let key = format!("limits.rates[{i}]");
+            if !valid_name(&rate.name) || !names.insert(rate.name.clone()) {
+                return Err((
+                    format!("{key}.name"),
+                    format!("`{}` is not a valid limit name or is used twice", rate.name),
+                ));
+            }
+            if rate.rate == 0 || rate.per.0.is_zero() || rate.burst == Some(0) {
+                return Err((
+                    key,
+                    "`rate`, `per` and `burst` must be greater than zero".into(),
+                ));
+            }
+            check_globs(&rate.tools).map_err(|m| (format!("{key}.tools"), m))?;
+            if rate.stage == LimitStage::Admit
+                && (rate
+                    .key
+                    .iter()
+                    .any(|k| matches!(k, LimitKeyPart::Tool | LimitKeyPart::Api))
+                    || !rate.tools.is_empty())
+            {
+                return Err((
+                    format!("{key}.key"),
+                    "an `admit` limit runs before the tool is resolved; key it by `agent`, `user` or `tenant` only, without `tools`".into(),
+                ));
+            }
+        }
+        for (i, quota) in limits.quotas.iter().enumerate() {
+            let key = format!("limits.quotas[{i}]");
+            if !valid_name(&quota.name) || !names.insert(quota.name.clone()) {
+                return Err((
+                    format!("{key}.name"),
+                    format!(
+                        "`{}` is not a valid limit name or is used twice",
+                        quota.name
+                    ),
+                ));
+            }
+            check_globs(&quota.tools).map_err(|m| (format!("{key}.tools"), m))?;
+            if quota.limit == 0 {
+                return Err((format!("{key}.limit"), "must be greater than zero".into()));
+            }
+        }
+        if limits.concurrency.per_agent == Some(0) || limits.concurrency.per_api == Some(0) {
+            return Err((
+                "limits.concurrency".into(),
+                "caps must be greater than zero".into(),
+            ));
+        }
+        if let Some(detection) = &limits.loop_detection
+            && (detection.max_repeats == 0 || detection.window.0.is_zero())
+        {
+            return Err((
+                "limits.loop_detection".into(),
+                "`max_repeats` and `window` must be greater than zero".into(),
+            ));
+        }
+        if limits.estimator.bytes_per_token == 0 {
+            return Err((
+                "limits.estimator.bytes_per_token".into(),
+                "must be greater than zero".into(),
+            ));
+        }
+        if let LimitBackendConfig::Redis {
+            url,
+            prefix,
+            timeout,
+            ..
+        } = &mut limits.backend
+        {
+            resolve_secret(base, url);
+            if prefix.is_empty() || prefix.contains(['{', '}']) {
+                return Err((
+                    "limits.backend.prefix".into(),
+                    "must be non-empty and without `{` or `}`".into(),
+                ));
+            }
+            if timeout.0.is_zero() {
+                return Err((
+                    "limits.backend.timeout".into(),
+                    "must be greater than zero".into(),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The token issuer (`iss`).
@@ -1188,6 +1504,14 @@ fn check_scopes(scopes: &[String]) -> Result<(), String> {
                 portcullis_core::truncate_for_message(scope, 64)
             ));
         }
+    }
+    Ok(())
+}
+
+/// Tool name patterns (`*` and `?` globs) must parse.
+fn check_globs(patterns: &[String]) -> Result<(), String> {
+    for pattern in patterns {
+        globset::Glob::new(pattern).map_err(|e| format!("bad pattern `{pattern}`: {e}"))?;
     }
     Ok(())
 }

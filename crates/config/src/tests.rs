@@ -150,3 +150,41 @@ fn shipped_schema_is_current() {
         "docs/config.schema.json is stale; run `PORTCULLIS_BLESS=1 cargo test -p portcullis-config`"
     );
 }
+
+#[test]
+fn call_limits_are_checked() {
+    let cases = [
+        (
+            "limits:\n  rates:\n    - {name: a, key: [tool], stage: admit, rate: 1}\n",
+            "limits.rates[0].key",
+        ),
+        (
+            "limits:\n  rates:\n    - {name: a, rate: 0}\n",
+            "limits.rates[0]",
+        ),
+        (
+            "limits:\n  rates:\n    - {name: a, rate: 1}\n  quotas:\n    - {name: a, period: day, limit: 5}\n",
+            "limits.quotas[0].name",
+        ),
+        (
+            "limits:\n  rates:\n    - {name: a, rate: 1, tools: ['[']}\n",
+            "limits.rates[0].tools",
+        ),
+        (
+            "limits:\n  loop_detection: {max_repeats: 0, window: 1m}\n",
+            "limits.loop_detection",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let (_dir, path) = fixture(extra);
+        match Config::load(&path) {
+            Err(ConfigError::Invalid { key, .. }) => assert_eq!(key, expected, "{extra}"),
+            other => panic!("{extra}: expected an invalid key, got {other:?}"),
+        }
+    }
+    let (_dir, path) = fixture(
+        "limits:\n  rates:\n    - {name: per-agent, key: [agent], stage: admit, rate: 20, burst: 40}\n  loop_detection: {max_repeats: 10, window: 1m}\n",
+    );
+    let loaded = Config::load(&path).unwrap();
+    assert_eq!(loaded.config.limits.rates[0].per.0, Duration::from_secs(1));
+}

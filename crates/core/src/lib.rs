@@ -144,6 +144,11 @@ pub enum DenialKind {
     UpstreamFailure,
     /// The egress guard refused the destination.
     EgressBlocked,
+    /// A rate limit, quota or concurrency cap refused the call; [`Denial::rate_limit`] says
+    /// which and when to retry.
+    RateLimited,
+    /// The same call (principal, tool, arguments) was repeated too often in a short window.
+    Loop,
     /// The gateway itself failed (audit unavailable, misconfiguration found at run time).
     Internal,
 }
@@ -159,6 +164,8 @@ impl DenialKind {
             Self::Forbidden => "forbidden",
             Self::UpstreamFailure => "upstream_failure",
             Self::EgressBlocked => "egress_blocked",
+            Self::RateLimited => "rate_limited",
+            Self::Loop => "loop",
             Self::Internal => "internal",
         }
     }
@@ -173,6 +180,7 @@ impl DenialKind {
             Self::Forbidden => 403,
             Self::UpstreamFailure => 502,
             Self::EgressBlocked => 502,
+            Self::RateLimited | Self::Loop => 429,
             Self::Internal => 500,
         }
     }
@@ -194,10 +202,38 @@ pub struct Denial {
     pub policies: Vec<String>,
     /// Detail for the audit log only (upstream error text, guard findings).
     pub internal: Vec<String>,
+    /// What the fronts need for some kinds only: the scopes to name in a step-up challenge,
+    /// the limit to name in a retry hint. Boxed, so that `Denial` stays small enough to be the
+    /// error of every stage's `Result`; read it through [`Denial::required_scopes`] and
+    /// [`Denial::rate_limit`].
+    pub detail: Option<Box<DenialDetail>>,
+}
+
+/// The kind-specific part of a [`Denial`].
+#[derive(Clone, Debug, Default, Eq, PartialEq)]
+pub struct DenialDetail {
     /// For [`DenialKind::InsufficientScope`]: the scopes the tool requires, which the fronts
-    /// name in their step-up challenge. A boxed slice keeps `Denial` small enough to be the
-    /// error of every stage's `Result`.
-    pub required_scopes: Box<[String]>,
+    /// name in their step-up challenge.
+    pub required_scopes: Vec<String>,
+    /// For [`DenialKind::RateLimited`] and [`DenialKind::Loop`]: the limit that fired and when
+    /// to retry, which the fronts turn into `Retry-After` and the RateLimit fields.
+    pub rate_limit: Option<RateLimitHint>,
+}
+
+/// The limit that refused a call, as the fronts report it: the `RateLimit-Policy` and
+/// `RateLimit` fields of the IETF draft (`q`, `w`; `r`, `t`) and `Retry-After`.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct RateLimitHint {
+    /// The limit's configured name (`loop` for loop detection).
+    pub name: String,
+    /// Units the limit allows per window (`q`).
+    pub quota: u64,
+    /// The window in seconds (`w`).
+    pub window_secs: u64,
+    /// Units left now (`r`); 0 when refused.
+    pub remaining: u64,
+    /// Seconds until a call of the same weight may pass (`t`, and `Retry-After`); at least 1.
+    pub retry_after_secs: u64,
 }
 
 impl Denial {
@@ -209,8 +245,39 @@ impl Denial {
             violations: Vec::new(),
             policies: Vec::new(),
             internal: Vec::new(),
-            required_scopes: Box::default(),
+            detail: None,
         }
+    }
+
+    /// For [`DenialKind::InsufficientScope`]: the scopes the tool requires; empty otherwise.
+    pub fn required_scopes(&self) -> &[String] {
+        self.detail
+            .as_deref()
+            .map_or(&[], |detail| detail.required_scopes.as_slice())
+    }
+
+    /// For [`DenialKind::RateLimited`] and [`DenialKind::Loop`]: the limit that fired.
+    pub fn rate_limit(&self) -> Option<&RateLimitHint> {
+        self.detail.as_deref()?.rate_limit.as_ref()
+    }
+
+    /// A refusal by a limit: `kind` is [`DenialKind::RateLimited`] or [`DenialKind::Loop`]. The
+    /// message names the limit and the wait; the hint carries them for the fronts' headers.
+    pub fn limited(kind: DenialKind, hint: RateLimitHint) -> Self {
+        let what = match kind {
+            DenialKind::Loop => "the same call was repeated too often".to_owned(),
+            _ => format!("limit `{}` reached", hint.name),
+        };
+        let mut denial = Self::new(
+            kind,
+            format!("{what}; retry in {} s", hint.retry_after_secs),
+        );
+        denial.internal.push(format!("limit: {}", hint.name));
+        denial.detail = Some(Box::new(DenialDetail {
+            required_scopes: Vec::new(),
+            rate_limit: Some(hint),
+        }));
+        denial
     }
 
     /// The answer for a token that lacks some of the scopes a tool requires. `required` are all
@@ -224,7 +291,10 @@ impl Denial {
                 required.join(" ")
             ),
         );
-        denial.required_scopes = required.into();
+        denial.detail = Some(Box::new(DenialDetail {
+            required_scopes: required.to_vec(),
+            rate_limit: None,
+        }));
         let missing: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
         denial
             .internal
@@ -357,9 +427,11 @@ impl From<DenialKind> for Decision {
         match kind {
             DenialKind::Unauthenticated => Self::Unauthenticated,
             DenialKind::UnknownTool | DenialKind::InvalidArguments => Self::Invalid,
-            DenialKind::InsufficientScope | DenialKind::Forbidden | DenialKind::EgressBlocked => {
-                Self::Deny
-            }
+            DenialKind::InsufficientScope
+            | DenialKind::Forbidden
+            | DenialKind::EgressBlocked
+            | DenialKind::RateLimited
+            | DenialKind::Loop => Self::Deny,
             DenialKind::UpstreamFailure | DenialKind::Internal => Self::Error,
         }
     }

@@ -51,6 +51,7 @@ fn small_limits() -> InputLimits {
         max_depth: 3,
         max_string_bytes: 16,
         max_items: 4,
+        ..InputLimits::default()
     }
 }
 
@@ -276,6 +277,7 @@ fn at_most_ten_violations() {
         max_depth: 8,
         max_string_bytes: 2,
         max_items: 100,
+        ..InputLimits::default()
     };
     let v = validator(limits);
     let strings: Vec<Value> = (0..50).map(|_| json!("long")).collect();

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -430,7 +430,7 @@ impl AppState {
     fn refusal(&self, denial: &Denial, meta: &CallMeta) -> Response {
         let mut response = problem(denial, meta);
         if denial.kind == DenialKind::InsufficientScope {
-            let scope = denial.required_scopes.join(" ");
+            let scope = denial.required_scopes().join(" ");
             let metadata = self.resource_metadata_url(Front::Http);
             set_challenge(
                 &mut response,
@@ -461,12 +461,54 @@ pub(crate) fn problem(denial: &Denial, meta: &CallMeta) -> Response {
     if !denial.violations.is_empty() {
         body["violations"] = json!(denial.violations);
     }
+    if let Some(hint) = denial.rate_limit() {
+        body["limit"] = json!(hint.name);
+        body["retry_after"] = json!(hint.retry_after_secs);
+    }
     let mut response = (status, axum::Json(body)).into_response();
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/problem+json"),
     );
+    if let Some(hint) = denial.rate_limit() {
+        set_rate_limit_fields(headers, hint);
+    }
     response
+}
+
+/// `Retry-After` (RFC 9110) and the `RateLimit-Policy` and `RateLimit` fields of
+/// draft-ietf-httpapi-ratelimit-headers-10: structured-field lists of one item, the limit's
+/// name, with `q` (quota) and `w` (window, seconds), and `r` (remaining) and `t` (seconds
+/// until it resets), respectively.
+fn set_rate_limit_fields(headers: &mut HeaderMap, hint: &portcullis_core::RateLimitHint) {
+    // INVARIANT: limit names are configuration names (letters, digits, `-_.@`) or fixed
+    // names, so they need no escaping inside a structured-field string; anything else is
+    // dropped rather than sent malformed.
+    let name: String = hint
+        .name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
+        .collect();
+    let fields = [
+        ("retry-after", hint.retry_after_secs.to_string()),
+        (
+            "ratelimit-policy",
+            format!("\"{name}\";q={};w={}", hint.quota, hint.window_secs),
+        ),
+        (
+            "ratelimit",
+            format!(
+                "\"{name}\";r={};t={}",
+                hint.remaining, hint.retry_after_secs
+            ),
+        ),
+    ];
+    for (field, value) in fields {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(field), value);
+        }
+    }
 }
 
 /// `POST /oauth/token`: the client-credentials and token-exchange grants.

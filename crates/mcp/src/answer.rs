@@ -77,6 +77,7 @@ fn denial_answer(name: &str, denial: Denial) -> Result<CallToolResult, ErrorData
             ))
         }
         DenialKind::InsufficientScope => Ok(insufficient_scope_result(&denial)),
+        DenialKind::RateLimited | DenialKind::Loop => Ok(limited_result(&denial)),
         DenialKind::InvalidArguments
         | DenialKind::Forbidden
         | DenialKind::EgressBlocked
@@ -120,8 +121,24 @@ fn insufficient_scope_result(denial: &Denial) -> CallToolResult {
     result.structured_content = Some(json!({
         "error": denial.kind.code(),
         "message": denial.message,
-        "scope": denial.required_scopes.join(" "),
+        "scope": denial.required_scopes().join(" "),
     }));
+    result
+}
+
+/// A refusal by a limit: a tool error whose text and structured content carry the retry hint
+/// (seconds), so that both a model reading the text and a client reading the fields can wait.
+fn limited_result(denial: &Denial) -> CallToolResult {
+    let mut result = CallToolResult::error(vec![ContentBlock::text(denial.message.clone())]);
+    let mut content = json!({
+        "error": denial.kind.code(),
+        "message": denial.message,
+    });
+    if let Some(hint) = denial.rate_limit() {
+        content["limit"] = json!(hint.name);
+        content["retry_after"] = json!(hint.retry_after_secs);
+    }
+    result.structured_content = Some(content);
     result
 }
 

@@ -363,7 +363,7 @@ impl McpService {
                 error,
             ));
         }
-        let scope = denial.required_scopes.join(" ");
+        let scope = denial.required_scopes().join(" ");
         let error = JsonRpcError::new(
             Some(request.id.clone()),
             ErrorData::invalid_request(

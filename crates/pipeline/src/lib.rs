@@ -24,6 +24,7 @@ use portcullis_core::{
 use portcullis_egress::{Egress, MetadataClient, Resolver};
 use portcullis_guard::Validator;
 use portcullis_identity::{Identity, MetadataFetcher, Revocations};
+use portcullis_limits::Limits;
 use portcullis_policy::{AuthzRequest, PolicyEngine};
 use portcullis_secrets::SecretStore;
 use serde_json::Value;
@@ -36,6 +37,7 @@ pub struct Gateway {
     validator: Validator,
     policy: PolicyEngine,
     egress: Egress,
+    limits: Limits,
     audit: AuditLog,
 }
 
@@ -93,6 +95,9 @@ pub enum BuildError {
     /// The audit log.
     #[error(transparent)]
     Audit(#[from] portcullis_audit::AuditError),
+    /// The call limits (quota store, Redis URL).
+    #[error(transparent)]
+    Limits(#[from] portcullis_limits::LimitsError),
 }
 
 /// Loads catalog, schemas and policies: everything `check` validates offline.
@@ -126,6 +131,17 @@ impl Gateway {
         } = check(loaded)?;
         let metadata = MetadataClient::new(&config.identity_providers, Arc::clone(&resolver))?;
         let egress = Egress::new(&config.apis, secrets, resolver)?;
+        let redis_url = match &config.limits.backend {
+            portcullis_config::LimitBackendConfig::Redis { url, .. } => {
+                let secret = secrets
+                    .resolve(url)
+                    .map_err(|err| portcullis_limits::LimitsError::RedisUrl(err.to_string()))?;
+                // Handed straight to the Redis client, which keeps its own copy.
+                Some(secret.with_exposed(|bytes| String::from_utf8_lossy(bytes).into_owned()))
+            }
+            portcullis_config::LimitBackendConfig::Local => None,
+        };
+        let limits = Limits::open(config, &catalog, redis_url.as_deref()).await?;
         let revocations =
             Revocations::open(&config.data_dir, Identity::revocation_retention(config)).await?;
         let identity = Arc::new(Identity::open(config, secrets, Arc::new(revocations))?);
@@ -138,6 +154,7 @@ impl Gateway {
             validator,
             policy,
             egress,
+            limits,
             audit,
         })
     }
@@ -157,8 +174,14 @@ impl Gateway {
         self.catalog.len()
     }
 
-    /// Flushes the audit log; call on shutdown.
+    /// The call limits (for the counters of an unavailable shared store).
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Flushes the audit log and the quota counters; call on shutdown.
     pub async fn shutdown(&self) {
+        self.limits.close().await;
         self.audit.close().await;
     }
 
@@ -414,7 +437,12 @@ impl Gateway {
         facts: &mut Facts,
     ) -> Result<UpstreamResponse, Denial> {
         // Digest first, so even a call refused at resolve leaves evidence of what was sent.
-        facts.args_digest = Some(digest(&args));
+        let args_digest = digest(&args);
+        facts.args_digest = Some(args_digest.clone());
+
+        // Stage 3, admit: the cheap per-principal rate limit, before any expensive stage, so a
+        // flood costs a map look-up per call and nothing more.
+        self.limits.admit(principal).await?;
 
         // Stage 4, resolve: an unknown tool and a tool the caller may not see get the same
         // answer, so the catalog cannot be probed.
@@ -447,9 +475,26 @@ impl Gateway {
         })?;
         facts.policies = permit.policies().to_vec();
 
+        // Stage 8, meter: loop detection, cost-weighted limits, quotas, concurrency caps. After
+        // authorize, so denied calls consume no budget. The permits it holds are released when
+        // `metered` is dropped, on every exit path below.
+        let metered = self
+            .limits
+            .meter(principal, tool, &args_digest, || {
+                serde_json::to_vec(&args).map_or(0, |bytes| bytes.len())
+            })
+            .await?;
+
         // Stage 10, egress: translation, credential injection, SSRF-safe send.
         let response = self.egress.send(&permit, tool, &args).await?;
         facts.upstream_status = Some(response.status);
+        // The response's share of token-weighted limits is known only now: charged as a debt.
+        let response_bytes = if metered.wants_response_size() {
+            serde_json::to_vec(&response.body).map_or(0, |bytes| bytes.len())
+        } else {
+            0
+        };
+        metered.settle(&self.limits, response_bytes).await;
         Ok(response)
     }
 
