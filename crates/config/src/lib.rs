@@ -11,6 +11,7 @@
 
 mod duration;
 mod error;
+mod guards;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -21,6 +22,10 @@ use std::time::Duration;
 
 pub use duration::HumanDuration;
 pub use error::ConfigError;
+pub use guards::{
+    DlpAction, DlpSettings, GuardSettings, InspectMode, InspectSettings, ResponseInjectionAction,
+    Severity, ShapeSettings,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -57,6 +62,9 @@ pub struct Config {
     /// The admin API (revocation, key rotation) on its own listener. Off unless `token` is set.
     #[serde(default)]
     pub admin: AdminConfig,
+    /// Argument inspection and response filtering defaults; `tools[].guards` overrides them.
+    #[serde(default)]
+    pub guards: GuardSettings,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -514,6 +522,9 @@ pub struct ToolSelection {
     /// any policy is evaluated. Empty by default: the policies alone decide.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// Guard settings for the selected tools, over the global `guards` section.
+    #[serde(default)]
+    pub guards: GuardSettings,
 }
 
 /// Durability of the audit log.

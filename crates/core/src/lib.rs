@@ -110,6 +110,10 @@ pub enum DenialKind {
     UpstreamFailure,
     /// The egress guard refused the destination.
     EgressBlocked,
+    /// Argument inspection found injection in the arguments (`guards.inspect`, block mode).
+    GuardBlocked,
+    /// Response filtering withheld the upstream's answer (DLP or prompt-injection scan).
+    ResponseWithheld,
     /// The gateway itself failed (audit unavailable, misconfiguration found at run time).
     Internal,
 }
@@ -125,6 +129,8 @@ impl DenialKind {
             Self::Forbidden => "forbidden",
             Self::UpstreamFailure => "upstream_failure",
             Self::EgressBlocked => "egress_blocked",
+            Self::GuardBlocked => "guard_blocked",
+            Self::ResponseWithheld => "response_withheld",
             Self::Internal => "internal",
         }
     }
@@ -139,6 +145,8 @@ impl DenialKind {
             Self::Forbidden => 403,
             Self::UpstreamFailure => 502,
             Self::EgressBlocked => 502,
+            Self::GuardBlocked => 422,
+            Self::ResponseWithheld => 403,
             Self::Internal => 500,
         }
     }
@@ -268,6 +276,9 @@ pub struct UpstreamResponse {
     pub body: Value,
     /// The upstream's content type, if any.
     pub content_type: Option<String>,
+    /// What the response guards flagged for the client (detector ids and counts, never the
+    /// values), shown beside the result. Empty when nothing was flagged.
+    pub notices: Vec<String>,
 }
 
 impl UpstreamResponse {
@@ -323,9 +334,11 @@ impl From<DenialKind> for Decision {
         match kind {
             DenialKind::Unauthenticated => Self::Unauthenticated,
             DenialKind::UnknownTool | DenialKind::InvalidArguments => Self::Invalid,
-            DenialKind::InsufficientScope | DenialKind::Forbidden | DenialKind::EgressBlocked => {
-                Self::Deny
-            }
+            DenialKind::InsufficientScope
+            | DenialKind::Forbidden
+            | DenialKind::EgressBlocked
+            | DenialKind::GuardBlocked
+            | DenialKind::ResponseWithheld => Self::Deny,
             DenialKind::UpstreamFailure | DenialKind::Internal => Self::Error,
         }
     }

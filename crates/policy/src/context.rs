@@ -38,7 +38,7 @@ pub(crate) struct ContextBuilder {
 }
 
 impl ContextBuilder {
-    /// The whole context of one call: `args`, `ip`, `time`, `hour` and `token`.
+    /// The whole context of one call: `args`, `ip`, `time`, `hour`, `token` and `risk`.
     pub(crate) fn build(
         &self,
         args: &[Field],
@@ -46,8 +46,17 @@ impl ContextBuilder {
         principal: &Principal,
         client_ip: Option<IpAddr>,
         received_at: DateTime<Utc>,
+        risk: i64,
     ) -> Result<Context, String> {
-        self.build_for(args, values, principal, client_ip, received_at, &Needs::All)
+        self.build_for(
+            args,
+            values,
+            principal,
+            client_ip,
+            received_at,
+            risk,
+            &Needs::All,
+        )
     }
 
     /// The part of the context of one call that `needs` says the deciding policies read.
@@ -61,9 +70,10 @@ impl ContextBuilder {
         principal: &Principal,
         client_ip: Option<IpAddr>,
         received_at: DateTime<Utc>,
+        risk: i64,
         needs: &Needs,
     ) -> Result<Context, String> {
-        let mut pairs = Vec::with_capacity(5);
+        let mut pairs = Vec::with_capacity(6);
         if let Some(args) = record(args, values, &mut String::new(), needs.attribute("args"))? {
             pairs.push(("args".to_owned(), args));
         }
@@ -81,6 +91,9 @@ impl ContextBuilder {
         }
         if let Some(token_needs) = needs.attribute("token") {
             pairs.push(("token".to_owned(), token(principal, token_needs)?));
+        }
+        if needs.attribute("risk").is_some() {
+            pairs.push(("risk".to_owned(), RestrictedExpression::new_long(risk)));
         }
         Context::from_pairs(pairs).map_err(|e| e.to_string())
     }

@@ -162,6 +162,8 @@ pub struct AuthzRequest<'a> {
     pub args: &'a Arguments,
     /// Request facts: caller address and time.
     pub meta: &'a CallMeta,
+    /// The risk score of the inspection stage's findings (0 to 100), `context.risk`.
+    pub risk: i64,
 }
 
 /// Proof that policy allowed one agent to call one tool. Only [`PolicyEngine::authorize`] mints
@@ -402,6 +404,7 @@ impl PolicyEngine {
                 principal,
                 req.meta.client_ip,
                 req.meta.received_at,
+                req.risk,
                 &selection.needs,
             )
             .map_err(misfit)?;
@@ -423,6 +426,7 @@ impl PolicyEngine {
                     principal,
                     req.meta.client_ip,
                     req.meta.received_at,
+                    req.risk,
                 )
                 .map_err(misfit)?;
             Request::new(

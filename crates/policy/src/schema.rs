@@ -186,6 +186,7 @@ pub(crate) fn schema_json(
                         "time": named("datetime"),
                         "hour": named("Long"),
                         "token": named("Token"),
+                        "risk": named("Long"),
                     },
                 },
             },

@@ -162,6 +162,7 @@ fn call_from(
         tool,
         args: &args,
         meta: &meta,
+        risk: 0,
     })
 }
 
@@ -682,6 +683,7 @@ fn unknown_tools_are_denied_and_hidden() {
             tool: &stray,
             args: &args,
             meta: &meta,
+            risk: 0,
         })
         .expect_err("denied");
     assert_eq!(denial.kind, DenialKind::Forbidden);
@@ -774,7 +776,7 @@ fn converted_context_conforms_to_the_schema() {
     };
     let context = engine
         .contexts
-        .build(&tool.args, &args, &support(), None, chrono::Utc::now())
+        .build(&tool.args, &args, &support(), None, chrono::Utc::now(), 0)
         .expect("converts");
     context
         .validate(&engine.schema, &tool.action)
@@ -808,6 +810,7 @@ when { context.time < datetime("2000-01-01") && context.hour == 3 };
                 tool,
                 args: &args,
                 meta,
+                risk: 0,
             })
             .is_ok()
     };
@@ -862,6 +865,7 @@ when { context.args has amount_cents && context.ip.isLoopback() };
                 &who,
                 None,
                 chrono::Utc::now(),
+                0,
                 &selection.needs,
             )
             .expect("converts");
@@ -888,6 +892,7 @@ when { context.args has amount_cents && context.ip.isLoopback() };
                 &who,
                 None,
                 chrono::Utc::now(),
+                0,
                 &Needs::default()
             )
             .is_err()
