@@ -65,7 +65,7 @@ fn check_accepts_the_quickstart() {
     let (_dir, config) = quickstart();
     let (code, text) = check(&config);
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("ok: 4 tools, 4 policies"), "{text}");
+    assert!(text.contains("ok: 6 tools, 6 policies"), "{text}");
 }
 
 #[test]
