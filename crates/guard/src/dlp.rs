@@ -647,7 +647,7 @@ pub fn luhn(digits: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// A US SSN in `AAA-GG-SSSS` form with the ranges the SSA never issues excluded.

@@ -89,7 +89,7 @@ fn dlp_corpus_every_positive_caught_and_no_benign_flagged() {
             if found.contains(&kind) {
                 tally.caught += 1;
             } else {
-                failures.push(format!("missed {kind}: {}", row));
+                failures.push(format!("missed {kind}: {row}"));
             }
         } else {
             negatives += 1;
@@ -97,7 +97,7 @@ fn dlp_corpus_every_positive_caught_and_no_benign_flagged() {
                 tallies.get_mut(kind).unwrap().false_positives += 1;
                 // IP addresses are off by default: version strings look like them.
                 if kind != "ip_address" {
-                    failures.push(format!("false positive {kind}: {}", row));
+                    failures.push(format!("false positive {kind}: {row}"));
                 }
             }
         }

@@ -63,6 +63,10 @@ impl ContextBuilder {
     ///
     /// Every argument is checked against its type whether or not it is read, so an argument
     /// that does not fit the schema is refused whatever the policies look at.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call's facts, passed straight through from `authorize`"
+    )]
     pub(crate) fn build_for(
         &self,
         args: &[Field],
