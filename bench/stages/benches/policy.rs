@@ -561,6 +561,7 @@ fn authorize(c: &mut Criterion) {
             tool,
             args: &args,
             meta: &meta,
+            risk: 0,
         };
         or_exit(
             engine

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use portcullis_config::{Config, RiskClass};
 use serde_json::Value;
 
-pub use openapi::load_catalog;
+pub use openapi::{load_catalog, selects};
 
 /// Where an operation parameter goes in the upstream request.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]

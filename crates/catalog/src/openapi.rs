@@ -730,6 +730,15 @@ impl<'p> OperationMatcher<'p> {
     }
 }
 
+/// True when `selection` picks `tool`: same API and one of its operation patterns matches the
+/// tool's operationId. A malformed pattern matches nothing (loading the catalog refused it).
+pub fn selects(selection: &ToolSelection, tool: &Tool) -> bool {
+    selection.api == tool.api
+        && selection.operations.iter().any(|pattern| {
+            OperationMatcher::new(pattern).is_ok_and(|m| m.matches(&tool.operation_id))
+        })
+}
+
 /// Parses a document as JSON or YAML.
 fn parse(text: &str, file: &Path) -> Result<Value, CatalogError> {
     let json = file

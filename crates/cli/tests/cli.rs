@@ -65,7 +65,7 @@ fn check_accepts_the_quickstart() {
     let (_dir, config) = quickstart();
     let (code, text) = check(&config);
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("ok: 4 tools, 5 policies"), "{text}");
+    assert!(text.contains("ok: 6 tools, 7 policies"), "{text}");
 }
 
 #[test]

@@ -11,6 +11,7 @@
 
 mod duration;
 mod error;
+mod guards;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -21,6 +22,10 @@ use std::time::Duration;
 
 pub use duration::HumanDuration;
 pub use error::ConfigError;
+pub use guards::{
+    DlpAction, DlpSettings, GuardSettings, InspectMode, InspectSettings, ResponseInjectionAction,
+    Severity, ShapeSettings,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +66,9 @@ pub struct Config {
     /// `subject_token` of a token exchange and, where enabled, as bearer tokens.
     #[serde(default)]
     pub identity_providers: Vec<IdentityProviderConfig>,
+    /// Argument inspection and response filtering defaults; `tools[].guards` overrides them.
+    #[serde(default)]
+    pub guards: GuardSettings,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -656,6 +664,9 @@ pub struct ToolSelection {
     /// selected twice takes the highest cost.
     #[serde(default)]
     pub cost: Option<u32>,
+    /// Guard settings for the selected tools, over the global `guards` section.
+    #[serde(default)]
+    pub guards: GuardSettings,
 }
 
 /// Durability of the audit log.

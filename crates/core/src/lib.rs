@@ -149,6 +149,10 @@ pub enum DenialKind {
     RateLimited,
     /// The same call (principal, tool, arguments) was repeated too often in a short window.
     Loop,
+    /// Argument inspection found injection in the arguments (`guards.inspect`, block mode).
+    GuardBlocked,
+    /// Response filtering withheld the upstream's answer (DLP or prompt-injection scan).
+    ResponseWithheld,
     /// The gateway itself failed (audit unavailable, misconfiguration found at run time).
     Internal,
 }
@@ -166,6 +170,8 @@ impl DenialKind {
             Self::EgressBlocked => "egress_blocked",
             Self::RateLimited => "rate_limited",
             Self::Loop => "loop",
+            Self::GuardBlocked => "guard_blocked",
+            Self::ResponseWithheld => "response_withheld",
             Self::Internal => "internal",
         }
     }
@@ -181,6 +187,8 @@ impl DenialKind {
             Self::UpstreamFailure => 502,
             Self::EgressBlocked => 502,
             Self::RateLimited | Self::Loop => 429,
+            Self::GuardBlocked => 422,
+            Self::ResponseWithheld => 403,
             Self::Internal => 500,
         }
     }
@@ -372,6 +380,9 @@ pub struct UpstreamResponse {
     pub body: Value,
     /// The upstream's content type, if any.
     pub content_type: Option<String>,
+    /// What the response guards flagged for the client (detector ids and counts, never the
+    /// values), shown beside the result. Empty when nothing was flagged.
+    pub notices: Vec<String>,
 }
 
 impl UpstreamResponse {
@@ -431,7 +442,9 @@ impl From<DenialKind> for Decision {
             | DenialKind::Forbidden
             | DenialKind::EgressBlocked
             | DenialKind::RateLimited
-            | DenialKind::Loop => Self::Deny,
+            | DenialKind::Loop
+            | DenialKind::GuardBlocked
+            | DenialKind::ResponseWithheld => Self::Deny,
             DenialKind::UpstreamFailure | DenialKind::Internal => Self::Error,
         }
     }

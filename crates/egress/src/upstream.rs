@@ -326,11 +326,24 @@ impl Upstream {
         } else {
             Value::String(into_text(body))
         };
-        Ok(UpstreamResponse {
+        let mut response = UpstreamResponse {
             status,
             body: value,
             content_type,
-        })
+            notices: Vec::new(),
+        };
+        // The reflection guard: a credential this gateway injected never leaves in an answer,
+        // whatever the DLP settings (an API that echoes its request headers, a debug page).
+        if let Some(injector) = &self.injector {
+            let reflected = redact_reflections(injector, &mut response.body);
+            if reflected > 0 {
+                tracing::warn!(api = %self.name, reflected, "upstream answer echoed the injected credential");
+                response.notices.push(format!(
+                    "reflection guard: upstream credential x{reflected} redacted"
+                ));
+            }
+        }
+        Ok(response)
     }
 
     fn same_origin(&self, url: &Url) -> bool {
@@ -404,6 +417,31 @@ impl Upstream {
             format!("upstream `{name}` failed to answer")
         };
         self.failure(message, detail)
+    }
+}
+
+/// The marker that replaces an echoed upstream credential.
+pub(crate) const REFLECTION_MARKER: &str = "[REDACTED:upstream_credential]";
+
+/// Replaces every echo of the injected credential in the strings of `value`; returns how many.
+fn redact_reflections(injector: &Injector, value: &mut Value) -> usize {
+    match value {
+        Value::String(text) => match injector.redact_reflections(text, REFLECTION_MARKER) {
+            Some((redacted, count)) => {
+                *text = redacted;
+                count
+            }
+            None => 0,
+        },
+        Value::Array(items) => items
+            .iter_mut()
+            .map(|item| redact_reflections(injector, item))
+            .sum(),
+        Value::Object(map) => map
+            .values_mut()
+            .map(|item| redact_reflections(injector, item))
+            .sum(),
+        Value::Null | Value::Bool(_) | Value::Number(_) => 0,
     }
 }
 

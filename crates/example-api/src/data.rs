@@ -231,6 +231,8 @@ pub(crate) struct Store {
     orders: Vec<Order>,
     customers: Vec<Customer>,
     refunds_issued: u64,
+    /// Receipt URLs attached to orders (`attachReceipt`), by order id. Stored, never fetched.
+    receipts: std::collections::BTreeMap<u64, String>,
 }
 
 impl Store {
@@ -240,6 +242,7 @@ impl Store {
             orders: (1..=ORDER_COUNT).map(Order::generate).collect(),
             customers: (1..=CUSTOMER_COUNT).map(Customer::generate).collect(),
             refunds_issued: 0,
+            receipts: std::collections::BTreeMap::new(),
         }
     }
 
@@ -265,6 +268,29 @@ impl Store {
             .iter()
             .filter(|order| status.is_none_or(|wanted| order.status == wanted))
             .collect()
+    }
+
+    /// Orders whose item contains `query`, ignoring case.
+    pub(crate) fn search(&self, query: &str) -> Vec<&Order> {
+        let query = query.to_lowercase();
+        self.orders
+            .iter()
+            .filter(|order| order.item.to_lowercase().contains(&query))
+            .collect()
+    }
+
+    /// Stores a receipt URL for an order; `false` for an unknown order. Nothing is fetched.
+    pub(crate) fn attach_receipt(&mut self, id: u64, url: String) -> bool {
+        if Self::order_index(id).is_none_or(|index| index >= self.orders.len()) {
+            return false;
+        }
+        self.receipts.insert(id, url);
+        true
+    }
+
+    /// The receipt URL attached to an order, if any.
+    pub(crate) fn receipt(&self, id: u64) -> Option<&str> {
+        self.receipts.get(&id).map(String::as_str)
     }
 
     /// The full order object, or `None` for an unknown id.

@@ -27,8 +27,11 @@ pub(crate) fn router(api: ExampleApi) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/orders", get(list_orders))
+        .route("/orders/search", get(search_orders))
         .route("/orders/{id}", get(get_order))
         .route("/orders/{id}/refund", post(refund_order))
+        .route("/orders/{id}/receipt", post(attach_receipt))
+        .route("/debug/echo", get(echo_request))
         .route("/customers/{id}", delete(delete_customer))
         .fallback(|| async { failure(StatusCode::NOT_FOUND, "not found") })
         .method_not_allowed_fallback(|| async {
@@ -139,6 +142,93 @@ async fn get_order(State(api): State<ExampleApi>, Path(id): Path<String>) -> Res
         Some(order) => Json(order).into_response(),
         None => failure(StatusCode::NOT_FOUND, "order not found"),
     }
+}
+
+/// Query of `searchOrders`.
+#[derive(Deserialize)]
+struct SearchQuery {
+    query: Option<String>,
+}
+
+/// Longest search query, in characters, matching the OpenAPI document.
+const MAX_QUERY_CHARS: usize = 200;
+
+async fn search_orders(
+    State(api): State<ExampleApi>,
+    query: Result<Query<SearchQuery>, QueryRejection>,
+) -> Response {
+    let Ok(Query(SearchQuery { query: Some(query) })) = query else {
+        return failure(StatusCode::BAD_REQUEST, "`query` is required");
+    };
+    if query.chars().count() > MAX_QUERY_CHARS {
+        return failure(
+            StatusCode::BAD_REQUEST,
+            "`query` must be at most 200 characters",
+        );
+    }
+    let store = api.store();
+    let orders: Vec<Value> = store
+        .search(&query)
+        .iter()
+        .take(usize::try_from(DEFAULT_LIMIT).unwrap_or(20))
+        .map(|order| order.summary_json())
+        .collect();
+    Json(json!({ "query": query, "orders": orders })).into_response()
+}
+
+/// The body of `attachReceipt`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReceiptRequest {
+    receipt_url: String,
+}
+
+async fn attach_receipt(
+    State(api): State<ExampleApi>,
+    Path(id): Path<String>,
+    body: Result<Json<ReceiptRequest>, JsonRejection>,
+) -> Response {
+    let Some(id) = parse_id(&id) else {
+        return failure(StatusCode::BAD_REQUEST, "order id must be an integer");
+    };
+    let Ok(Json(request)) = body else {
+        return failure(
+            StatusCode::BAD_REQUEST,
+            "the body must be {\"receipt_url\": \"...\"}",
+        );
+    };
+    // The URL is only stored: this API never fetches anything.
+    if !api.store().attach_receipt(id, request.receipt_url) {
+        return failure(StatusCode::NOT_FOUND, "order not found");
+    }
+    let receipt = api.store().receipt(id).map(str::to_owned);
+    Json(json!({ "order_id": id, "receipt_url": receipt, "status": "attached" })).into_response()
+}
+
+/// Query of `echoRequest`.
+#[derive(Deserialize)]
+struct EchoQuery {
+    text: Option<String>,
+}
+
+/// `GET /debug/echo`: the request's headers (credential included) and `text` back, like the
+/// debug endpoints real APIs leave switched on. The quickstart does not expose it; the tests use
+/// it to show the gateway's reflection guard.
+async fn echo_request(
+    headers: axum::http::HeaderMap,
+    query: Result<Query<EchoQuery>, QueryRejection>,
+) -> Response {
+    let text = query.ok().and_then(|Query(q)| q.text);
+    let headers: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()),
+            )
+        })
+        .collect();
+    Json(json!({ "headers": headers, "text": text })).into_response()
 }
 
 /// The body of `refundOrder`.

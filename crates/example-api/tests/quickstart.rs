@@ -80,10 +80,12 @@ fn config_loads_and_says_what_the_readme_says() {
     assert_eq!(
         risks,
         BTreeMap::from([
+            ("attachReceipt", RiskClass::Medium),
             ("deleteCustomer", RiskClass::Critical),
             ("getOrder", RiskClass::Low),
             ("listOrders", RiskClass::Low),
             ("refundOrder", RiskClass::High),
+            ("searchOrders", RiskClass::Low),
         ])
     );
     assert_eq!(config.audit.sync, AuditSync::Full);
@@ -157,7 +159,10 @@ async fn openapi_describes_exactly_the_served_operations() {
     let ops = operations(&doc);
     let expected: BTreeSet<(String, String, String)> = [
         ("listOrders", "GET", "/orders"),
+        ("searchOrders", "GET", "/orders/search"),
         ("getOrder", "GET", "/orders/{id}"),
+        ("attachReceipt", "POST", "/orders/{id}/receipt"),
+        ("echoRequest", "GET", "/debug/echo"),
         ("refundOrder", "POST", "/orders/{id}/refund"),
         ("deleteCustomer", "DELETE", "/customers/{id}"),
     ]
@@ -169,7 +174,10 @@ async fn openapi_describes_exactly_the_served_operations() {
     // Each documented operation is served (and answers something other than the fallback).
     let api = ExampleApi::new("t".repeat(32));
     for (id, method, path) in &ops {
-        let uri = path.replace("{id}", "3");
+        let mut uri = path.replace("{id}", "3");
+        if id == "searchOrders" {
+            uri.push_str("?query=lamp");
+        }
         let mut builder = Request::builder()
             .method(Method::from_str(method).unwrap())
             .uri(&uri)
@@ -177,6 +185,9 @@ async fn openapi_describes_exactly_the_served_operations() {
         let body = if id == "refundOrder" {
             builder = builder.header(header::CONTENT_TYPE, "application/json");
             Body::from(r#"{"amount_cents": 100, "reason": "spec check"}"#)
+        } else if id == "attachReceipt" {
+            builder = builder.header(header::CONTENT_TYPE, "application/json");
+            Body::from(r#"{"receipt_url": "https://receipts.example.com/3.pdf"}"#)
         } else {
             Body::empty()
         };
@@ -235,20 +246,35 @@ namespace Portcullis {
     action listOrders in ["api:orders", "risk:low"] appliesTo {
         principal: [Agent], resource: [Api],
         context: { args: { status?: String, limit?: Long, offset?: Long },
-                   ip: ipaddr, time: datetime, hour: Long, token: Token }
+                   ip: ipaddr, time: datetime, hour: Long, token: Token, risk: Long }
+    };
+    action searchOrders in ["api:orders", "risk:low"] appliesTo {
+        principal: [Agent], resource: [Api],
+        context: { args: { query: String },
+                   ip: ipaddr, time: datetime, hour: Long, token: Token, risk: Long }
+    };
+    action attachReceipt in ["api:orders", "risk:medium"] appliesTo {
+        principal: [Agent], resource: [Api],
+        context: { args: { id: Long, receipt_url: String },
+                   ip: ipaddr, time: datetime, hour: Long, token: Token, risk: Long }
+    };
+    action echoRequest in ["api:orders", "risk:low"] appliesTo {
+        principal: [Agent], resource: [Api],
+        context: { args: { text?: String },
+                   ip: ipaddr, time: datetime, hour: Long, token: Token, risk: Long }
     };
     action getOrder in ["api:orders", "risk:low"] appliesTo {
         principal: [Agent], resource: [Api],
-        context: { args: { id: Long }, ip: ipaddr, time: datetime, hour: Long, token: Token }
+        context: { args: { id: Long }, ip: ipaddr, time: datetime, hour: Long, token: Token, risk: Long }
     };
     action refundOrder in ["api:orders", "risk:high"] appliesTo {
         principal: [Agent], resource: [Api],
         context: { args: { id: Long, amount_cents: Long, reason: String },
-                   ip: ipaddr, time: datetime, hour: Long, token: Token }
+                   ip: ipaddr, time: datetime, hour: Long, token: Token, risk: Long }
     };
     action deleteCustomer in ["api:orders", "risk:critical"] appliesTo {
         principal: [Agent], resource: [Api],
-        context: { args: { id: Long }, ip: ipaddr, time: datetime, hour: Long, token: Token }
+        context: { args: { id: Long }, ip: ipaddr, time: datetime, hour: Long, token: Token, risk: Long }
     };
 }
 "#;
@@ -344,6 +370,7 @@ impl Policies {
                     "jti": "j", "sub": agent, "client_id": agent,
                     "scopes": scopes, "roles": [], "iat": 0, "exp": 600,
                 },
+                "risk": 0,
             }),
             Some((&self.schema, &action)),
         )
@@ -555,6 +582,7 @@ fn policy_engine_loads_the_quickstart_and_agrees() {
             tool,
             args: &args,
             meta: &meta,
+            risk: 0,
         };
         let allowed = engine.authorize(&request).is_ok();
         assert_eq!(
@@ -589,7 +617,13 @@ fn policy_engine_loads_the_quickstart_and_agrees() {
     };
     assert_eq!(
         visible("demo-agent", &["support"]),
-        ["getOrder", "listOrders", "refundOrder"]
+        [
+            "attachReceipt",
+            "getOrder",
+            "listOrders",
+            "refundOrder",
+            "searchOrders"
+        ]
     );
     assert_eq!(
         visible("readonly-agent", &["viewer"]),
@@ -628,7 +662,7 @@ fn delete_customer_is_denied_by_the_forbid_even_if_someone_permits_it() {
 }
 
 #[test]
-fn catalog_exposes_the_four_tools_with_their_risk() {
+fn catalog_exposes_the_six_tools_with_their_risk() {
     let loaded = Config::load(&quickstart().join("portcullis.yaml")).unwrap();
     let catalog = portcullis_catalog::Catalog::load(&loaded.config).unwrap();
     let tools: BTreeMap<&str, RiskClass> = catalog
@@ -639,10 +673,12 @@ fn catalog_exposes_the_four_tools_with_their_risk() {
     assert_eq!(
         tools,
         BTreeMap::from([
+            ("attachReceipt", RiskClass::Medium),
             ("deleteCustomer", RiskClass::Critical),
             ("getOrder", RiskClass::Low),
             ("listOrders", RiskClass::Low),
             ("refundOrder", RiskClass::High),
+            ("searchOrders", RiskClass::Low),
         ])
     );
     let refund = catalog.get("refundOrder").unwrap();

@@ -1,5 +1,8 @@
-//! Argument validation: the `validate` stage of the pipeline. Every call's arguments must be a
-//! JSON object within the configured input limits and must match the tool's input schema.
+//! The guard stages of the pipeline: argument validation (`validate`, this module: every
+//! call's arguments must be a JSON object within the configured input limits and must match the
+//! tool's input schema), argument inspection (`inspect`: injection detectors feeding a risk
+//! score) and response filtering (`filter`: DLP, prompt-injection scan, shaping); see
+//! [`Guards`].
 //!
 //! Design decisions:
 //! - Limits first, schema second. The limit check is one linear walk that stops at the first
@@ -11,6 +14,12 @@
 //! - Violation messages are written here, not taken from the validator, so they never echo
 //!   argument values; property names and other user text in them are cut to 64 characters.
 
+pub mod dlp;
+pub mod inspect;
+pub mod prompt;
+pub mod shape;
+mod stage;
+
 use std::collections::HashMap;
 use std::fmt;
 
@@ -20,6 +29,8 @@ use portcullis_catalog::Catalog;
 use portcullis_config::InputLimits;
 use portcullis_core::{Denial, DenialKind, Violation, truncate_for_message};
 use serde_json::Value;
+
+pub use crate::stage::{FilterReport, Guards, Inspection};
 
 /// Most violations reported for one call.
 pub const MAX_VIOLATIONS: usize = 10;
@@ -40,6 +51,14 @@ pub enum GuardError {
         /// The tool.
         tool: String,
         /// What the schema compiler said.
+        message: String,
+    },
+    /// A `guards` setting names an unknown detector family or DLP kind, or a bad pointer.
+    #[error("`{key}`: {message}")]
+    Settings {
+        /// The configuration key (`guards`, `tools[2].guards`).
+        key: String,
+        /// What is wrong.
         message: String,
     },
 }

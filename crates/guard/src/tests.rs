@@ -330,7 +330,9 @@ fn external_references_do_not_compile() {
             ),
         ]);
         let err = Validator::new(&catalog, &InputLimits::default()).unwrap_err();
-        let GuardError::Schema { tool, .. } = &err;
+        let GuardError::Schema { tool, .. } = &err else {
+            panic!("expected a schema error, got {err}")
+        };
         assert_eq!(tool, "fetcher");
         assert!(
             err.to_string()

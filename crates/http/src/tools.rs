@@ -100,11 +100,15 @@ pub(crate) async fn call(
     };
     match crate::run_detached(&state.gateway, principal, meta.clone(), name, args).await {
         Ok(response) => {
-            let body = json!({
+            let mut body = json!({
                 "ok": response.is_success(),
                 "status": response.status,
                 "result": response.body,
             });
+            // What the response guards flagged (never the values); absent when nothing was.
+            if !response.notices.is_empty() {
+                body["notices"] = json!(response.notices);
+            }
             (StatusCode::OK, axum::Json(body)).into_response()
         }
         Err(denial) => state.refusal(&denial, &meta),

@@ -43,7 +43,8 @@ pub(crate) fn call_answer(
     }
 }
 
-fn upstream_result(response: UpstreamResponse) -> CallToolResult {
+fn upstream_result(mut response: UpstreamResponse) -> CallToolResult {
+    let notices = std::mem::take(&mut response.notices);
     let body = match &response.body {
         Value::String(text) => text.clone(),
         other => other.to_string(),
@@ -61,6 +62,13 @@ fn upstream_result(response: UpstreamResponse) -> CallToolResult {
         CallToolResult::error(vec![ContentBlock::text(text)])
     };
     result.structured_content = structured;
+    // What the response guards flagged (detector ids and counts, never values), under a
+    // vendor key of `_meta` so clients that do not know it ignore it.
+    if !notices.is_empty() {
+        let mut meta = serde_json::Map::new();
+        meta.insert("portcullis/notices".to_owned(), json!(notices));
+        result.meta = Some(rmcp::model::MetaObject(meta));
+    }
     result
 }
 
@@ -81,6 +89,8 @@ fn denial_answer(name: &str, denial: Denial) -> Result<CallToolResult, ErrorData
         DenialKind::InvalidArguments
         | DenialKind::Forbidden
         | DenialKind::EgressBlocked
+        | DenialKind::GuardBlocked
+        | DenialKind::ResponseWithheld
         | DenialKind::UpstreamFailure => Ok(refusal_result(&denial)),
         DenialKind::Unauthenticated => Err(ErrorData::invalid_request(
             denial.message,

@@ -22,7 +22,7 @@ use portcullis_core::{
     canonical_json,
 };
 use portcullis_egress::{Egress, MetadataClient, Resolver};
-use portcullis_guard::Validator;
+use portcullis_guard::{Guards, Validator};
 use portcullis_identity::{Identity, MetadataFetcher, Revocations};
 use portcullis_limits::Limits;
 use portcullis_policy::{AuthzRequest, PolicyEngine};
@@ -35,6 +35,7 @@ pub struct Gateway {
     identity: Arc<Identity>,
     catalog: Catalog,
     validator: Validator,
+    guards: Guards,
     policy: PolicyEngine,
     egress: Egress,
     limits: Limits,
@@ -57,6 +58,8 @@ pub struct Checked {
     pub catalog: Catalog,
     /// Compiled argument schemas.
     pub validator: Validator,
+    /// Argument inspection and response filtering, with each tool's settings.
+    pub guards: Guards,
     /// Loaded and validated policies.
     pub policy: PolicyEngine,
 }
@@ -105,11 +108,19 @@ pub fn check(loaded: &Loaded) -> Result<Checked, BuildError> {
     let config = &loaded.config;
     let catalog = Catalog::load(config)?;
     let validator = Validator::new(&catalog, &config.limits)?;
+    // The inspection stage judges addresses with the egress classifier, so an argument is
+    // called internal exactly when egress would refuse to dial it.
+    let guards = Guards::new(
+        &catalog,
+        config,
+        portcullis_egress::classify::special_purpose,
+    )?;
     let apis: Vec<String> = config.apis.iter().map(|a| a.name.clone()).collect();
     let policy = PolicyEngine::load(&config.policies, &catalog, &apis)?;
     Ok(Checked {
         catalog,
         validator,
+        guards,
         policy,
     })
 }
@@ -127,6 +138,7 @@ impl Gateway {
         let Checked {
             catalog,
             validator,
+            guards,
             policy,
         } = check(loaded)?;
         let metadata = MetadataClient::new(&config.identity_providers, Arc::clone(&resolver))?;
@@ -152,6 +164,7 @@ impl Gateway {
             identity,
             catalog,
             validator,
+            guards,
             policy,
             egress,
             limits,
@@ -298,6 +311,7 @@ impl Gateway {
                 status: 200,
                 body: Value::Null,
                 content_type: None,
+                notices: Vec::new(),
             }),
             Err((code, detail)) => {
                 let denial = Denial::new(DenialKind::Unauthenticated, code);
@@ -344,6 +358,7 @@ impl Gateway {
                     status: 200,
                     body: Value::Null,
                     content_type: None,
+                    notices: Vec::new(),
                 })
             }
             Err(denial) => {
@@ -465,6 +480,17 @@ impl Gateway {
             ));
         };
 
+        // Stage 6, inspect: injection detectors on the validated arguments. Before authorize,
+        // so a blocking finding costs no policy evaluation and the others reach the policies
+        // as `context.risk`.
+        let inspection = self.guards.inspect(tool, &args)?;
+        facts.reasons.extend(inspection.audit_lines());
+        if inspection.risk > 0 {
+            facts
+                .reasons
+                .push(format!("inspect: risk {}", inspection.risk));
+        }
+
         // Stage 7, authorize: Cedar with typed arguments and request context. The permit is
         // the only key egress accepts.
         let permit = self.policy.authorize(&AuthzRequest {
@@ -472,6 +498,7 @@ impl Gateway {
             tool,
             args: &args,
             meta,
+            risk: inspection.risk,
         })?;
         facts.policies = permit.policies().to_vec();
 
@@ -485,10 +512,19 @@ impl Gateway {
             })
             .await?;
 
-        // Stage 10, egress: translation, credential injection, SSRF-safe send.
-        let response = self.egress.send(&permit, tool, &args).await?;
+        // Stage 10, egress: translation, credential injection, SSRF-safe send. Egress itself
+        // redacts any echo of the credential it injected (the reflection guard).
+        let mut response = self.egress.send(&permit, tool, &args).await?;
         facts.upstream_status = Some(response.status);
-        // The response's share of token-weighted limits is known only now: charged as a debt.
+        facts.reasons.extend(response.notices.iter().cloned());
+
+        // Stage 11, filter: DLP, the response prompt-injection scan and shaping, on the way
+        // back and before the audit record, so the record says what the caller received.
+        let report = self.guards.filter(&tool.name, &mut response)?;
+        facts.reasons.extend(report.lines);
+
+        // The response's share of token-weighted limits is known only now, after filtering
+        // (what reaches the model's context): charged as a debt.
         let response_bytes = if metered.wants_response_size() {
             serde_json::to_vec(&response.body).map_or(0, |bytes| bytes.len())
         } else {

@@ -38,8 +38,8 @@ pub(crate) struct ContextBuilder {
 }
 
 impl ContextBuilder {
-    /// The whole context of one call: `args`, `ip`, `time`, `hour`, `token` and, when the
-    /// agent acts for a user, `user` (the uid of that user's entity).
+    /// The whole context of one call: `args`, `ip`, `time`, `hour`, `token`, `risk` and, when
+    /// the agent acts for a user, `user` (the uid of that user's entity).
     pub(crate) fn build(
         &self,
         args: &[Field],
@@ -47,14 +47,19 @@ impl ContextBuilder {
         principal: &Principal,
         user: Option<&EntityUid>,
         meta: &CallMeta,
+        risk: i64,
     ) -> Result<Context, String> {
-        self.build_for(args, values, principal, user, meta, &Needs::All)
+        self.build_for(args, values, principal, user, meta, risk, &Needs::All)
     }
 
     /// The part of the context of one call that `needs` says the deciding policies read.
     ///
     /// Every argument is checked against its type whether or not it is read, so an argument
     /// that does not fit the schema is refused whatever the policies look at.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call's facts, passed straight through from `authorize`"
+    )]
     pub(crate) fn build_for(
         &self,
         args: &[Field],
@@ -62,6 +67,7 @@ impl ContextBuilder {
         principal: &Principal,
         user: Option<&EntityUid>,
         meta: &CallMeta,
+        risk: i64,
         needs: &Needs,
     ) -> Result<Context, String> {
         let (client_ip, received_at) = (meta.client_ip, meta.received_at);
@@ -83,6 +89,9 @@ impl ContextBuilder {
         }
         if let Some(token_needs) = needs.attribute("token") {
             pairs.push(("token".to_owned(), token(principal, token_needs)?));
+        }
+        if needs.attribute("risk").is_some() {
+            pairs.push(("risk".to_owned(), RestrictedExpression::new_long(risk)));
         }
         if let Some(user) = user
             && needs.attribute("user").is_some()

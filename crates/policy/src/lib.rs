@@ -164,6 +164,8 @@ pub struct AuthzRequest<'a> {
     pub args: &'a Arguments,
     /// Request facts: caller address and time.
     pub meta: &'a CallMeta,
+    /// The risk score of the inspection stage's findings (0 to 100), `context.risk`.
+    pub risk: i64,
 }
 
 /// Proof that policy allowed one agent to call one tool. Only [`PolicyEngine::authorize`] mints
@@ -409,6 +411,7 @@ impl PolicyEngine {
                 principal,
                 user.as_ref(),
                 req.meta,
+                req.risk,
                 &selection.needs,
             )
             .map_err(misfit)?;
@@ -424,7 +427,14 @@ impl PolicyEngine {
         if cfg!(debug_assertions) {
             let whole = self
                 .contexts
-                .build(&tool.args, req.args, principal, user.as_ref(), req.meta)
+                .build(
+                    &tool.args,
+                    req.args,
+                    principal,
+                    user.as_ref(),
+                    req.meta,
+                    req.risk,
+                )
                 .map_err(misfit)?;
             Request::new(
                 self.agent_uid(&principal.agent),

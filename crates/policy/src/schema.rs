@@ -191,6 +191,7 @@ pub(crate) fn schema_json(
                         "hour": named("Long"),
                         "token": named("Token"),
                         "user": { "type": "EntityOrCommon", "name": USER_TYPE, "required": false },
+                        "risk": named("Long"),
                     },
                 },
             },

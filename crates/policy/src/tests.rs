@@ -165,6 +165,7 @@ fn call_from(
         tool,
         args: &args,
         meta: &meta,
+        risk: 0,
     })
 }
 
@@ -685,6 +686,7 @@ fn unknown_tools_are_denied_and_hidden() {
             tool: &stray,
             args: &args,
             meta: &meta,
+            risk: 0,
         })
         .expect_err("denied");
     assert_eq!(denial.kind, DenialKind::Forbidden);
@@ -783,6 +785,7 @@ fn converted_context_conforms_to_the_schema() {
             &support(),
             None,
             &portcullis_core::CallMeta::now(portcullis_core::Front::Http, None),
+            0,
         )
         .expect("converts");
     context
@@ -817,6 +820,7 @@ when { context.time < datetime("2000-01-01") && context.hour == 3 };
                 tool,
                 args: &args,
                 meta,
+                risk: 0,
             })
             .is_ok()
     };
@@ -871,6 +875,7 @@ when { context.args has amount_cents && context.ip.isLoopback() };
                 &who,
                 None,
                 &portcullis_core::CallMeta::now(portcullis_core::Front::Http, None),
+                0,
                 &selection.needs,
             )
             .expect("converts");
@@ -897,6 +902,7 @@ when { context.args has amount_cents && context.ip.isLoopback() };
                 &who,
                 None,
                 &portcullis_core::CallMeta::now(portcullis_core::Front::Http, None),
+                0,
                 &Needs::default()
             )
             .is_err()

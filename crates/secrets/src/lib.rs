@@ -264,6 +264,42 @@ impl Injector {
         let value = self.secret.0.expose_secret();
         !value.is_empty() && text.contains(value)
     }
+
+    /// The reflection guard: `text` with every form of the injected credential an upstream
+    /// could echo (the value itself, percent-encoded as in a query string, the whole header
+    /// value as sent, the Basic `user:secret` pair in base64) replaced by `marker`, and how
+    /// many were replaced; `None` when there was none. The value never leaves this crate.
+    pub fn redact_reflections(&self, text: &str, marker: &str) -> Option<(String, usize)> {
+        let value = self.secret.0.expose_secret();
+        if value.is_empty() {
+            return None;
+        }
+        let encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+        let header = self
+            .header_value
+            .as_ref()
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.split_once(' ').map(|(_, v)| v))
+            .filter(|v| *v != value);
+        let mut forms: Vec<&str> = vec![value];
+        if encoded != value {
+            forms.push(&encoded);
+        }
+        if let Some(header) = header {
+            forms.push(header);
+        }
+        let mut out: Option<String> = None;
+        let mut count = 0;
+        for form in forms {
+            let current = out.as_deref().unwrap_or(text);
+            let found = current.matches(form).count();
+            if found > 0 {
+                count += found;
+                out = Some(current.replace(form, marker));
+            }
+        }
+        out.map(|text| (text, count))
+    }
 }
 
 fn read_file(path: &Path) -> Result<Secret, SecretError> {
@@ -357,6 +393,21 @@ mod tests {
         injector.inject(&mut headers, &mut url);
         assert_eq!(headers["x-api-key"], "s3cr3t");
         assert!(injector.reflected_in("echo: s3cr3t"));
+        assert_eq!(
+            injector.redact_reflections("a s3cr3t b s3cr3t", "[X]"),
+            Some(("a [X] b [X]".to_owned(), 2))
+        );
+        assert_eq!(injector.redact_reflections("nothing here", "[X]"), None);
+        let basic = store
+            .injector(&CredentialConfig::Basic {
+                username: "u".into(),
+                secret: SecretRef::Env("K".into()),
+            })
+            .unwrap();
+        assert_eq!(
+            basic.redact_reflections("auth: Basic dTpzM2NyM3Q=", "[X]"),
+            Some(("auth: Basic [X]".to_owned(), 1))
+        );
         assert!(!format!("{injector:?}").contains("s3cr3t"));
     }
 

@@ -113,7 +113,16 @@ async fn listing_shows_only_permitted_tools_in_both_formats() {
         .iter()
         .map(|t| t["function"]["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["listOrders", "getOrder", "refundOrder"]);
+    assert_eq!(
+        names,
+        [
+            "listOrders",
+            "getOrder",
+            "refundOrder",
+            "searchOrders",
+            "attachReceipt"
+        ]
+    );
     let get_order = &openai["tools"][1];
     assert_eq!(get_order["type"], "function");
     assert_eq!(

@@ -71,7 +71,13 @@ async fn scenario<S: rmcp::Service<RoleClient>>(
     let names: BTreeSet<String> = tools.iter().map(|t| t.name.to_string()).collect();
     assert_eq!(
         names,
-        BTreeSet::from(["getOrder".into(), "listOrders".into(), "refundOrder".into()])
+        BTreeSet::from([
+            "attachReceipt".into(),
+            "getOrder".into(),
+            "listOrders".into(),
+            "refundOrder".into(),
+            "searchOrders".into()
+        ])
     );
     let get_order = tools.iter().find(|t| t.name == "getOrder").unwrap();
     assert_eq!(
@@ -257,7 +263,10 @@ async fn python_mcp_client() {
             &token,
             version,
             &[
-                ("MCP_EXPECT_TOOLS", "listOrders,getOrder,refundOrder"),
+                (
+                    "MCP_EXPECT_TOOLS",
+                    "listOrders,getOrder,refundOrder,searchOrders,attachReceipt",
+                ),
                 ("MCP_CALL_TOOL", "getOrder"),
                 ("MCP_CALL_ARGS", r#"{"id": 42}"#),
             ],

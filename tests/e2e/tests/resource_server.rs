@@ -491,7 +491,16 @@ async fn an_mcp_client_discovers_its_way_from_the_bare_url_to_a_token() {
     let h = Harness::start().await;
     let (token, names) = discover_and_list(&h, "demo-agent", DEMO_SECRET).await;
     assert_eq!(token["scope"], "orders:read orders:write");
-    assert_eq!(names, ["listOrders", "getOrder", "refundOrder"]);
+    assert_eq!(
+        names,
+        [
+            "listOrders",
+            "getOrder",
+            "refundOrder",
+            "searchOrders",
+            "attachReceipt"
+        ]
+    );
 
     // An agent that holds none of the supported scopes asks for them all, as MCP clients do, and
     // is granted what it holds (nothing) rather than refused; its roles still let it read.
@@ -520,7 +529,13 @@ async fn python_sdk_discovery_from_the_bare_url() {
         (
             "demo-agent",
             DEMO_SECRET,
-            json!(["listOrders", "getOrder", "refundOrder"]),
+            json!([
+                "listOrders",
+                "getOrder",
+                "refundOrder",
+                "searchOrders",
+                "attachReceipt"
+            ]),
             "orders:read orders:write",
         ),
         (

@@ -10,6 +10,7 @@ fn response(status: u16, body: Value) -> UpstreamResponse {
         status,
         body,
         content_type: Some("application/json".into()),
+        notices: Vec::new(),
     }
 }
 

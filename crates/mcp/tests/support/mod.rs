@@ -123,6 +123,7 @@ impl ToolBackend for FakeBackend {
                     status: 200,
                     body: json!({"orders": [{"id": "o-1"}], "echo": args}),
                     content_type: Some("application/json".into()),
+                    notices: Vec::new(),
                 }),
                 "slow_report" => {
                     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -130,12 +131,14 @@ impl ToolBackend for FakeBackend {
                         status: 200,
                         body: json!({"report": "done"}),
                         content_type: Some("application/json".into()),
+                        notices: Vec::new(),
                     })
                 }
                 "flaky_report" => Ok(UpstreamResponse {
                     status: 503,
                     body: json!("maintenance"),
                     content_type: Some("text/plain".into()),
+                    notices: Vec::new(),
                 }),
                 "refund_order" => Err(secret(Denial::new(
                     DenialKind::Forbidden,

@@ -1,0 +1,721 @@
+//! Response DLP: secrets and personal data in upstream answers.
+//!
+//! Built for speed: one Aho-Corasick pass over each string finds the literal keywords that
+//! must be present for a rule to match (`AKIA`, `ghp_`, `-----BEGIN` ...), and a count of ASCII
+//! digits gates the numeric rules (cards, SSNs, phones). Only the rules so triggered run their
+//! regex (the `regex` crate: linear time, no backtracking), and every match then passes a
+//! validator (Luhn, IBAN mod 97, SSN ranges, Shannon entropy) before it counts.
+
+use std::collections::BTreeMap;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use portcullis_config::DlpAction;
+use regex::{Regex, RegexBuilder};
+use serde_json::Value;
+
+/// Every DLP kind, in rule order (earlier kinds win when two matches start at the same place
+/// and have the same length), with its category and default action.
+pub const KINDS: &[(&str, Category, DlpAction)] = &[
+    ("aws_access_key", Category::Secret, DlpAction::Redact),
+    ("aws_secret_key", Category::Secret, DlpAction::Redact),
+    ("gcp_api_key", Category::Secret, DlpAction::Redact),
+    ("azure_storage_key", Category::Secret, DlpAction::Redact),
+    ("azure_client_secret", Category::Secret, DlpAction::Redact),
+    ("github_token", Category::Secret, DlpAction::Redact),
+    ("gitlab_token", Category::Secret, DlpAction::Redact),
+    ("slack_token", Category::Secret, DlpAction::Redact),
+    ("stripe_key", Category::Secret, DlpAction::Redact),
+    ("anthropic_key", Category::Secret, DlpAction::Redact),
+    ("openai_key", Category::Secret, DlpAction::Redact),
+    ("private_key", Category::Secret, DlpAction::Redact),
+    ("jwt", Category::Secret, DlpAction::Redact),
+    ("db_url", Category::Secret, DlpAction::Redact),
+    ("generic_secret", Category::Secret, DlpAction::Redact),
+    ("card", Category::Pii, DlpAction::Redact),
+    ("ssn", Category::Pii, DlpAction::Redact),
+    ("iban", Category::Pii, DlpAction::Redact),
+    ("email", Category::Pii, DlpAction::Allow),
+    ("phone", Category::Pii, DlpAction::Allow),
+    ("ip_address", Category::Pii, DlpAction::Allow),
+];
+
+/// Whether a kind is a credential or personal data.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum Category {
+    /// A credential or key.
+    Secret,
+    /// Personal data.
+    Pii,
+}
+
+/// The index of a kind in [`KINDS`].
+pub fn kind_index(name: &str) -> Option<usize> {
+    KINDS.iter().position(|(kind, _, _)| *kind == name)
+}
+
+/// The action of each kind for one tool, indexed like [`KINDS`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct DlpPolicy {
+    actions: Vec<DlpAction>,
+}
+
+impl DlpPolicy {
+    /// The defaults of [`KINDS`], with `overrides` applied. An unknown kind name is an error
+    /// naming it.
+    pub fn new(overrides: &BTreeMap<String, DlpAction>) -> Result<Self, String> {
+        let mut actions: Vec<DlpAction> = KINDS.iter().map(|(_, _, action)| *action).collect();
+        for (name, action) in overrides {
+            let Some(index) = kind_index(name) else {
+                return Err(format!("unknown DLP kind `{name}`"));
+            };
+            if let Some(slot) = actions.get_mut(index) {
+                *slot = *action;
+            }
+        }
+        Ok(Self { actions })
+    }
+
+    /// Every kind at `action` (for tests and benchmarks).
+    pub fn all(action: DlpAction) -> Self {
+        Self {
+            actions: vec![action; KINDS.len()],
+        }
+    }
+
+    fn action(&self, kind: usize) -> DlpAction {
+        self.actions.get(kind).copied().unwrap_or(DlpAction::Allow)
+    }
+
+    fn active(&self, kind: usize) -> bool {
+        self.action(kind) != DlpAction::Allow
+    }
+}
+
+/// One DLP match in a string: byte range and kind index.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct Hit {
+    /// Start byte.
+    pub start: usize,
+    /// End byte (exclusive).
+    pub end: usize,
+    /// Index into [`KINDS`].
+    pub kind: usize,
+}
+
+/// What a scan found and did: counts per kind, and whether a withheld kind was seen.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DlpReport {
+    /// Matches per kind name (redacted or withholding).
+    pub counts: BTreeMap<&'static str, usize>,
+    /// A kind whose action is `withhold` was found.
+    pub withhold: bool,
+}
+
+/// The compiled DLP rules; built once, shared by every call.
+pub struct Dlp {
+    rules: Vec<Rule>,
+    prefilter: AhoCorasick,
+    /// For each prefilter pattern, the rule it triggers.
+    pattern_rule: Vec<usize>,
+    card: usize,
+}
+
+impl std::fmt::Debug for Dlp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dlp")
+            .field("rules", &self.rules.len())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Rule {
+    kind: usize,
+    regex: Regex,
+    /// The capture group redacted (0: the whole match).
+    group: usize,
+    trigger: Trigger,
+    check: Check,
+}
+
+enum Trigger {
+    /// Any of the prefilter keywords (case-insensitive).
+    Keywords,
+    /// At least this many ASCII digits in the string.
+    Digits(usize),
+    /// Two uppercase letters followed by two digits somewhere.
+    CountryCode,
+}
+
+#[derive(Clone, Copy)]
+enum Check {
+    None,
+    Luhn,
+    Ssn,
+    Iban,
+    /// High-entropy token: letters and digits, at least this many bits per character (x10).
+    Entropy(u32),
+    Phone,
+    Ipv4,
+}
+
+/// The table: kind, keywords, regex, redacted group, check. Digit and country-code triggers
+/// have no keywords.
+const RULES: &[(&str, &[&str], &str, usize, Check)] = &[
+    (
+        "aws_access_key",
+        &["akia", "asia", "abia", "acca"],
+        r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b",
+        0,
+        Check::None,
+    ),
+    (
+        "aws_secret_key",
+        &["aws"],
+        r#"(?i)aws[a-z0-9_ .-]{0,20}(?:secret|private)[a-z0-9_ .-]{0,20}["']?\s*[:=]\s*["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)"#,
+        1,
+        Check::None,
+    ),
+    (
+        "gcp_api_key",
+        &["aiza"],
+        r"\bAIza[0-9A-Za-z_-]{35}",
+        0,
+        Check::None,
+    ),
+    (
+        "azure_storage_key",
+        &["accountkey="],
+        r"AccountKey=([A-Za-z0-9+/]{86}==)",
+        1,
+        Check::None,
+    ),
+    (
+        "azure_client_secret",
+        &["q~"],
+        r"(?:^|[^A-Za-z0-9_~.-])([A-Za-z0-9_~.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34})(?:[^A-Za-z0-9_~.-]|$)",
+        1,
+        Check::None,
+    ),
+    (
+        "github_token",
+        &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
+        r"\b(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})\b",
+        0,
+        Check::None,
+    ),
+    (
+        "gitlab_token",
+        &["glpat-"],
+        r"\bglpat-[A-Za-z0-9_-]{20}",
+        0,
+        Check::None,
+    ),
+    (
+        "slack_token",
+        &["xox", "hooks.slack.com"],
+        r"\bxox[abposr]-[A-Za-z0-9-]{10,}|https://hooks\.slack\.com/services/[A-Za-z0-9/]+",
+        0,
+        Check::None,
+    ),
+    (
+        "stripe_key",
+        &["sk_live_", "sk_test_", "rk_live_", "rk_test_"],
+        r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{24,}",
+        0,
+        Check::None,
+    ),
+    (
+        "anthropic_key",
+        &["sk-ant-"],
+        r"\bsk-ant-[a-z]{2,10}\d{2}-[A-Za-z0-9_-]{80,}",
+        0,
+        Check::None,
+    ),
+    (
+        "openai_key",
+        &["sk-"],
+        r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{32,}",
+        0,
+        Check::Entropy(35),
+    ),
+    (
+        "private_key",
+        &["private key-----"],
+        r"-----BEGIN [A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END [A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?-----|\z)",
+        0,
+        Check::None,
+    ),
+    (
+        "jwt",
+        &["eyj"],
+        r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*",
+        0,
+        Check::None,
+    ),
+    (
+        "db_url",
+        &[
+            "postgres://",
+            "postgresql://",
+            "mysql://",
+            "mariadb://",
+            "mongodb://",
+            "mongodb+srv://",
+            "redis://",
+            "rediss://",
+            "amqp://",
+            "amqps://",
+            "mssql://",
+            "sqlserver://",
+        ],
+        r#"(?i)\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver)://[^\s:/@"'<>]*:([^\s@/"'<>]+)@[^\s"'<>/]+"#,
+        1,
+        Check::None,
+    ),
+    (
+        "generic_secret",
+        &["key", "secret", "token", "passw", "pwd", "credential"],
+        r#"(?i)\b(?:api[_-]?key|apikey|secret(?:[_-]?key)?|access[_-]?key(?:[_-]?id)?|auth[_-]?token|access[_-]?token|refresh[_-]?token|client[_-]?secret|passw(?:or)?d|pwd|token|credentials?)["']?\s*[:=]\s*["']?([A-Za-z0-9_\-+/=.~!@#$%^&*]{12,})"#,
+        1,
+        Check::Entropy(30),
+    ),
+    (
+        "card",
+        &[],
+        r"\b(?:\d{13,19}|\d{4}(?:[ -]\d{4}){2}[ -]\d{1,7}|\d{4}[ -]\d{6}[ -]\d{4,5})\b",
+        0,
+        Check::Luhn,
+    ),
+    ("ssn", &[], r"\b\d{3}-\d{2}-\d{4}\b", 0, Check::Ssn),
+    (
+        "iban",
+        &[],
+        r"\b[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)\b",
+        0,
+        Check::Iban,
+    ),
+    (
+        "email",
+        &["@"],
+        r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b",
+        0,
+        Check::None,
+    ),
+    (
+        "phone",
+        &[],
+        r"\+\d{8,15}\b|(?:\+\d{1,3}[ .-]?)?(?:\(\d{3}\)|\b\d{3})[ .-]\d{3}[ .-]\d{4}\b|\+\d{1,3}(?:[ .-]\d{2,4}){3,5}\b",
+        0,
+        Check::Phone,
+    ),
+    (
+        "ip_address",
+        &[],
+        r"\b(?:\d{1,3}\.){3}\d{1,3}\b",
+        0,
+        Check::Ipv4,
+    ),
+];
+
+/// The marker that replaces a redacted value.
+pub fn marker(kind: &str) -> String {
+    format!("[REDACTED:{kind}]")
+}
+
+/// Object keys whose string value is a credential when it looks random enough.
+const SECRET_KEY_NAMES: &[&str] = &[
+    "api_key",
+    "apikey",
+    "api-key",
+    "secret",
+    "secret_key",
+    "client_secret",
+    "access_key",
+    "access_key_id",
+    "secret_access_key",
+    "access_token",
+    "refresh_token",
+    "auth_token",
+    "token",
+    "password",
+    "passwd",
+    "private_key",
+    "credential",
+    "credentials",
+];
+
+impl Dlp {
+    /// Compiles every rule.
+    pub fn new() -> Result<Self, String> {
+        let mut rules = Vec::with_capacity(RULES.len());
+        let mut keywords: Vec<&str> = Vec::new();
+        let mut pattern_rule = Vec::new();
+        let mut card = 0;
+        for (index, (kind, words, pattern, group, check)) in RULES.iter().enumerate() {
+            let Some(kind_index) = kind_index(kind) else {
+                return Err(format!("DLP rule for unknown kind `{kind}`"));
+            };
+            let regex = RegexBuilder::new(pattern)
+                .size_limit(4 << 20)
+                .build()
+                .map_err(|e| format!("DLP rule `{kind}`: {e}"))?;
+            let trigger = match *kind {
+                "card" => {
+                    card = index;
+                    Trigger::Digits(13)
+                }
+                "ssn" => Trigger::Digits(9),
+                "phone" => Trigger::Digits(8),
+                "ip_address" => Trigger::Digits(4),
+                "iban" => Trigger::CountryCode,
+                _ => Trigger::Keywords,
+            };
+            for word in *words {
+                keywords.push(word);
+                pattern_rule.push(index);
+            }
+            rules.push(Rule {
+                kind: kind_index,
+                regex,
+                group: *group,
+                trigger,
+                check: *check,
+            });
+        }
+        let prefilter = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&keywords)
+            .map_err(|e| format!("DLP prefilter: {e}"))?;
+        Ok(Self {
+            rules,
+            prefilter,
+            pattern_rule,
+            card,
+        })
+    }
+
+    /// The matches in `text` of the kinds `policy` does not allow, sorted, without overlaps.
+    pub fn scan(&self, text: &str, policy: &DlpPolicy, hits: &mut Vec<Hit>) {
+        hits.clear();
+        let bytes = text.as_bytes();
+        // Rules whose keywords occur: a bit per rule (fewer than 64 rules).
+        let mut triggered: u64 = 0;
+        for found in self.prefilter.find_overlapping_iter(text) {
+            if let Some(rule) = self.pattern_rule.get(found.pattern().as_usize()) {
+                triggered |= 1 << rule;
+            }
+        }
+        let mut digits = usize::MAX;
+        for (index, rule) in self.rules.iter().enumerate() {
+            if !policy.active(rule.kind) {
+                continue;
+            }
+            let run = match rule.trigger {
+                Trigger::Keywords => triggered & (1 << index) != 0,
+                Trigger::Digits(least) => {
+                    if digits == usize::MAX {
+                        digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
+                    }
+                    digits >= least
+                }
+                Trigger::CountryCode => has_country_code(bytes),
+            };
+            if !run {
+                continue;
+            }
+            for captures in rule.regex.captures_iter(text) {
+                let Some(span) = captures.get(rule.group) else {
+                    continue;
+                };
+                if valid(rule.check, span.as_str()) {
+                    hits.push(Hit {
+                        start: span.start(),
+                        end: span.end(),
+                        kind: rule.kind,
+                    });
+                }
+            }
+        }
+        if hits.len() > 1 {
+            // Overlaps go to the earlier kind in [`KINDS`] (secrets before personal data, so
+            // a database URL's password is not taken for an e-mail address), then the longer.
+            hits.sort_by(|a, b| {
+                a.kind
+                    .cmp(&b.kind)
+                    .then((b.end - b.start).cmp(&(a.end - a.start)))
+            });
+            let mut kept: Vec<Hit> = Vec::with_capacity(hits.len());
+            for hit in hits.iter() {
+                if kept
+                    .iter()
+                    .all(|k| hit.end <= k.start || hit.start >= k.end)
+                {
+                    kept.push(*hit);
+                }
+            }
+            kept.sort_by_key(|hit| hit.start);
+            *hits = kept;
+        }
+    }
+
+    /// Scans and redacts every string (and every card number written as a JSON number) in
+    /// `value`, following `policy`. String values under a credential-like object key
+    /// (`password`, `api_key` ...) that look random count as `generic_secret`. The report says
+    /// what was found; when `withhold` is set the caller must not pass the value on.
+    pub fn redact(&self, value: &mut Value, policy: &DlpPolicy, report: &mut DlpReport) {
+        let mut hits = Vec::new();
+        self.walk(value, policy, report, &mut hits);
+    }
+
+    fn walk(
+        &self,
+        value: &mut Value,
+        policy: &DlpPolicy,
+        report: &mut DlpReport,
+        hits: &mut Vec<Hit>,
+    ) {
+        match value {
+            Value::String(text) => {
+                if let Some(redacted) = self.redact_str(text, policy, report, hits) {
+                    *text = redacted;
+                }
+            }
+            Value::Number(number) => {
+                let Some(card) = self.rules.get(self.card) else {
+                    return;
+                };
+                if policy.active(card.kind)
+                    && number.as_u64().is_some_and(|n| {
+                        let digits = n.to_string();
+                        digits.len() >= 13 && valid(Check::Luhn, &digits)
+                    })
+                {
+                    self.record(card.kind, policy, report);
+                    *value = Value::String(marker("card"));
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    self.walk(item, policy, report, hits);
+                }
+            }
+            Value::Object(map) => {
+                let generic = kind_index("generic_secret").unwrap_or(usize::MAX);
+                for (key, item) in map.iter_mut() {
+                    if let Value::String(text) = item
+                        && policy.active(generic)
+                        && is_secret_key(key)
+                        && valid(Check::Entropy(30), text)
+                    {
+                        self.record(generic, policy, report);
+                        *text = marker("generic_secret");
+                        continue;
+                    }
+                    self.walk(item, policy, report, hits);
+                }
+            }
+            Value::Null | Value::Bool(_) => {}
+        }
+    }
+
+    /// The redacted text, or `None` when nothing in it is redacted.
+    fn redact_str(
+        &self,
+        text: &str,
+        policy: &DlpPolicy,
+        report: &mut DlpReport,
+        hits: &mut Vec<Hit>,
+    ) -> Option<String> {
+        self.scan(text, policy, hits);
+        if hits.is_empty() {
+            return None;
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut last = 0;
+        for hit in hits.iter() {
+            self.record(hit.kind, policy, report);
+            out.push_str(text.get(last..hit.start).unwrap_or(""));
+            out.push_str(&marker(KINDS.get(hit.kind).map_or("secret", |k| k.0)));
+            last = hit.end;
+        }
+        out.push_str(text.get(last..).unwrap_or(""));
+        Some(out)
+    }
+
+    fn record(&self, kind: usize, policy: &DlpPolicy, report: &mut DlpReport) {
+        let name = KINDS.get(kind).map_or("secret", |k| k.0);
+        *report.counts.entry(name).or_insert(0) += 1;
+        if policy.action(kind) == DlpAction::Withhold {
+            report.withhold = true;
+        }
+    }
+}
+
+fn is_secret_key(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    SECRET_KEY_NAMES.contains(&lower.as_str())
+        || SECRET_KEY_SUFFIXES
+            .iter()
+            .any(|suffix| lower.ends_with(suffix))
+}
+
+/// Suffixes of object keys (`db_password`, `stripe_api_key`) that name a credential.
+const SECRET_KEY_SUFFIXES: &[&str] = &[
+    "_api_key",
+    "-api-key",
+    "_secret",
+    "_secret_key",
+    "_password",
+    "_access_token",
+    "_refresh_token",
+    "_private_key",
+];
+
+/// Two ASCII uppercase letters followed by two digits, the start of an IBAN.
+fn has_country_code(bytes: &[u8]) -> bool {
+    bytes.windows(4).any(|w| {
+        w[0].is_ascii_uppercase()
+            && w[1].is_ascii_uppercase()
+            && w[2].is_ascii_digit()
+            && w[3].is_ascii_digit()
+    })
+}
+
+fn valid(check: Check, text: &str) -> bool {
+    match check {
+        Check::None => true,
+        Check::Luhn => card_number(text),
+        Check::Ssn => ssn(text),
+        Check::Iban => iban(text),
+        Check::Entropy(tenths) => high_entropy(text, tenths),
+        Check::Phone => {
+            let digits = text.bytes().filter(u8::is_ascii_digit).count();
+            (10..=15).contains(&digits)
+        }
+        Check::Ipv4 => text.parse::<std::net::Ipv4Addr>().is_ok(),
+    }
+}
+
+/// A payment card number: 13 to 19 digits (separators ignored), a known issuer prefix with a
+/// length it issues, and a valid Luhn checksum.
+pub fn card_number(text: &str) -> bool {
+    let digits: Vec<u8> = text
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|b| b - b'0')
+        .collect();
+    let len = digits.len();
+    if !(13..=19).contains(&len) {
+        return false;
+    }
+    let first = digits.first().copied().unwrap_or(0);
+    let second = digits.get(1).copied().unwrap_or(0);
+    let four = digits
+        .iter()
+        .take(4)
+        .fold(0u32, |acc, d| acc * 10 + u32::from(*d));
+    let issuer = match first {
+        4 => matches!(len, 13 | 16 | 19),
+        5 => (1..=5).contains(&second) && len == 16,
+        2 => (2221..=2720).contains(&four) && len == 16,
+        3 => match second {
+            4 | 7 => len == 15,
+            5 => (16..=19).contains(&len),
+            0 | 6 | 8 => (14..=19).contains(&len),
+            _ => false,
+        },
+        6 => (16..=19).contains(&len),
+        _ => false,
+    };
+    issuer && luhn(&digits)
+}
+
+/// The Luhn checksum over decimal digits.
+pub fn luhn(digits: &[u8]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(position, digit)| {
+            let digit = u32::from(*digit);
+            if position % 2 == 1 {
+                let doubled = digit * 2;
+                if doubled > 9 { doubled - 9 } else { doubled }
+            } else {
+                digit
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+/// A US SSN in `AAA-GG-SSSS` form with the ranges the SSA never issues excluded.
+fn ssn(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    let [area, group, serial] = parts.as_slice() else {
+        return false;
+    };
+    let area: u32 = area.parse().unwrap_or(0);
+    area != 0
+        && area != 666
+        && area < 900
+        && *group != "00"
+        && *serial != "0000"
+        // The numbers used in advertising and widely published examples.
+        && text != "078-05-1120"
+        && text != "219-09-9999"
+}
+
+/// An IBAN: length 15 to 34 without spaces and the ISO 13616 mod-97 check.
+pub fn iban(text: &str) -> bool {
+    let compact: Vec<u8> = text.bytes().filter(|b| *b != b' ').collect();
+    if !(15..=34).contains(&compact.len()) {
+        return false;
+    }
+    let (head, tail) = compact.split_at(4);
+    let mut remainder: u32 = 0;
+    for b in tail.iter().chain(head) {
+        let value = match b {
+            b'0'..=b'9' => u32::from(b - b'0'),
+            b'A'..=b'Z' => u32::from(b - b'A') + 10,
+            _ => return false,
+        };
+        remainder = if value >= 10 {
+            (remainder * 100 + value) % 97
+        } else {
+            (remainder * 10 + value) % 97
+        };
+    }
+    remainder == 1
+}
+
+/// Shannon entropy of the bytes at least `tenths / 10` bits per character, length at least 12,
+/// and letters and digits both present (so words and plain numbers never qualify).
+fn high_entropy(text: &str, tenths: u32) -> bool {
+    let bytes = text.as_bytes();
+    if bytes.len() < 12
+        || !bytes.iter().any(u8::is_ascii_digit)
+        || !bytes.iter().any(u8::is_ascii_alphabetic)
+        || text.starts_with("[REDACTED:")
+    {
+        return false;
+    }
+    let mut counts = [0u32; 256];
+    for b in bytes {
+        if let Some(slot) = counts.get_mut(usize::from(*b)) {
+            *slot += 1;
+        }
+    }
+    #[expect(clippy::cast_precision_loss, reason = "lengths are small")]
+    let len = bytes.len() as f64;
+    let entropy: f64 = counts
+        .iter()
+        .filter(|c| **c > 0)
+        .map(|c| {
+            let p = f64::from(*c) / len;
+            -p * p.log2()
+        })
+        .sum();
+    entropy * 10.0 >= f64::from(tenths)
+}
