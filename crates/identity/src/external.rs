@@ -73,6 +73,8 @@ pub(crate) struct Issuer {
     keys: RwLock<Arc<KeyState>>,
     /// When the last fetch was attempted; held across a fetch, so fetches are one at a time.
     last_attempt: tokio::sync::Mutex<Option<Instant>>,
+    /// Whether the last fetch failed: expired keys then stay in use until one succeeds.
+    last_fetch_failed: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -141,6 +143,7 @@ impl ExternalIssuers {
                     min_refresh: c.jwks_min_refresh.0,
                     keys: RwLock::new(Arc::new(KeyState::default())),
                     last_attempt: tokio::sync::Mutex::new(None),
+                    last_fetch_failed: std::sync::atomic::AtomicBool::new(false),
                 };
                 (c.issuer.clone(), Arc::new(issuer))
             })
@@ -190,7 +193,11 @@ impl ExternalIssuers {
             return false;
         }
         *last = Some(Instant::now());
-        match issuer.fetch_keys(fetcher.as_ref()).await {
+        let fetched = issuer.fetch_keys(fetcher.as_ref()).await;
+        issuer
+            .last_fetch_failed
+            .store(fetched.is_err(), std::sync::atomic::Ordering::Relaxed);
+        match fetched {
             Ok(state) => {
                 tracing::info!(
                     issuer = %issuer.issuer,
@@ -209,12 +216,19 @@ impl ExternalIssuers {
 }
 
 impl Issuer {
-    /// Whether the cached keys are older than `jwks_ttl` (or were never fetched).
-    pub(crate) fn stale(&self) -> bool {
-        self.keys
+    /// Whether the cached keys must be fetched again before use: older than `jwks_ttl` (or
+    /// never fetched), unless the last fetch failed, in which case the keys held stay in force
+    /// until a fetch succeeds (an issuer outage does not log every user out).
+    fn stale(&self) -> bool {
+        let expired = self
+            .keys
             .read()
             .fetched
-            .is_none_or(|at| at.elapsed() >= self.ttl)
+            .is_none_or(|at| at.elapsed() >= self.ttl);
+        expired
+            && !self
+                .last_fetch_failed
+                .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     async fn fetch_keys(&self, fetcher: &dyn MetadataFetcher) -> Result<KeyState, String> {

@@ -10,6 +10,8 @@ struct Fixed {
     discovery: Value,
     jwks: Value,
     fetches: AtomicUsize,
+    /// When set, every fetch fails, as when the issuer is down.
+    down: std::sync::atomic::AtomicBool,
 }
 
 impl MetadataFetcher for Fixed {
@@ -20,6 +22,9 @@ impl MetadataFetcher for Fixed {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, String>> + Send + 'a>>
     {
         Box::pin(async move {
+            if self.down.load(Ordering::SeqCst) {
+                return Err("issuer unreachable".to_owned());
+            }
             if url.ends_with("/.well-known/openid-configuration") {
                 Ok(self.discovery.clone())
             } else {
@@ -53,6 +58,8 @@ identity_providers:
   - issuer: "{issuer}"
     audiences: ["{audience}"]
     algorithms: [ES256]
+    jwks_ttl: 1s
+    jwks_min_refresh: 1s
 "#,
         hash = cheap_hash(SECRET),
         issuer = idp.issuer(),
@@ -82,6 +89,7 @@ async fn a_delegated_token_can_be_exchanged_again_and_nests_the_chain() {
         discovery: json!({ "issuer": idp.identity.issuer(), "jwks_uri": "https://gw.example/jwks" }),
         jwks: idp.identity.jwks(),
         fetches: AtomicUsize::new(0),
+        down: std::sync::atomic::AtomicBool::new(false),
     });
     gw.set_metadata_fetcher(fetcher.clone());
 
@@ -168,6 +176,7 @@ fn a_discovery_document_naming_another_issuer_is_refused() {
         discovery: json!({ "issuer": "https://evil.example/", "jwks_uri": "https://evil.example/jwks" }),
         jwks: idp.identity.jwks(),
         fetches: AtomicUsize::new(0),
+        down: std::sync::atomic::AtomicBool::new(false),
     });
     gw.set_metadata_fetcher(fetcher.clone());
     let user = idp.identity.mint("reporter", None).unwrap().access_token;
@@ -184,4 +193,45 @@ fn a_discovery_document_naming_another_issuer_is_refused() {
         )
         .unwrap_err();
     assert_eq!(refused.error, "invalid_grant");
+}
+
+#[tokio::test]
+async fn expired_keys_stay_in_force_while_the_issuer_is_unreachable() {
+    let idp = fixture("ES256");
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(&dir.path().join("gw"), &idp.identity);
+    let fetcher = Arc::new(Fixed {
+        discovery: json!({ "issuer": idp.identity.issuer(), "jwks_uri": "https://gw.example/jwks" }),
+        jwks: idp.identity.jwks(),
+        fetches: AtomicUsize::new(0),
+        down: std::sync::atomic::AtomicBool::new(false),
+    });
+    gw.set_metadata_fetcher(fetcher.clone());
+    let user = idp.identity.mint("reporter", None).unwrap().access_token;
+    assert!(gw.warm_keys(&user).await);
+    let exchange = || {
+        gw.token_endpoint(
+            &exchange_form(&user, &[]),
+            Some(&basic("assistant", SECRET)),
+        )
+    };
+    assert!(exchange().is_ok());
+
+    // The keys outlive `jwks_ttl` while the issuer is down: the fetch fails, the keys held
+    // keep verifying.
+    fetcher.down.store(true, Ordering::SeqCst);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(!gw.warm_keys(&user).await, "the fetch fails");
+    assert!(
+        exchange().is_ok(),
+        "expired keys stay in force after a failed fetch"
+    );
+
+    // Back up: the next fetch after the interval replaces them.
+    fetcher.down.store(false, Ordering::SeqCst);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let before = fetcher.fetches.load(Ordering::SeqCst);
+    gw.external.refresh(idp.identity.issuer()).await;
+    assert_eq!(fetcher.fetches.load(Ordering::SeqCst), before + 1);
+    assert!(exchange().is_ok());
 }
