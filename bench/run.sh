@@ -7,6 +7,7 @@
 #   C   Portcullis HTTP tools API: POST /v1/tools/getOrder/call {"id":42}
 #   D1  Portcullis MCP tools/call, stateless (protocol 2026-07-28)
 #   D2  Portcullis MCP tools/call in a session (protocol 2025-11-25, SSE answers)
+#   G   D1 against a second gateway with every guard off (the cost of the guards)
 # Closed loop with wrk, open loop at fixed rates with oha, audit completeness, memory.
 # The report goes to bench/results/latest.md (and is printed). See bench/README.md.
 set -euo pipefail
@@ -22,11 +23,13 @@ usage: bench/run.sh [options]
   --rates LIST          open-loop offered rates in % of each scenario's closed-loop maximum
                         (default 25,50,75; 50 is always included)
   --open-trials N       open-loop trials (default 3)
+  --scenarios LIST      closed-loop scenarios, comma-separated (default A,B,C,D1,D2,G)
   --no-open-loop        skip the open-loop runs
   --no-memory           skip the memory measurements
   --no-install          never install anything; fail if a tool is missing
   --port-base P         ports P (gateway), P+1 (upstream nginx), P+2 (proxy nginx),
-                        P+10 (memory runs) on 127.0.0.1 (default 18080)
+                        P+3 (gateway with guards off), P+10 (memory runs) on 127.0.0.1
+                        (default 18080)
   --cpus SUT,LOAD       CPU of the process under test and of the load generator (default 0,1)
   --note TEXT           a line for the report (e.g. what else ran on the machine)
   --output FILE         report path (default bench/results/latest.md; raw results next to it
@@ -41,7 +44,7 @@ die() {
 
 trials=5 duration=10s warmup=3s connections=32 open_connections=64 rates=25,50,75
 open_trials=3 do_open=1 do_memory=1 do_install=1 port_base=18080 sut_cpu=0 load_cpu=1
-output= note=
+output= note= scenarios=A,B,C,D1,D2,G
 while (($#)); do
     case $1 in
         --trials) trials=${2:?}; shift 2 ;;
@@ -51,6 +54,7 @@ while (($#)); do
         --open-connections) open_connections=${2:?}; shift 2 ;;
         --rates) rates=${2:?}; shift 2 ;;
         --open-trials) open_trials=${2:?}; shift 2 ;;
+        --scenarios) scenarios=${2:?}; shift 2 ;;
         --no-open-loop) do_open=0; shift ;;
         --no-memory) do_memory=0; shift ;;
         --no-install) do_install=0; shift ;;
@@ -83,6 +87,11 @@ IFS=, read -r -a rate_list <<<"$rates"
 for pct in "${rate_list[@]}"; do
     [[ $pct =~ ^[0-9]+$ ]] && ((pct > 0 && pct < 100)) || die "rate \`$pct\` is not a percentage"
 done
+IFS=, read -r -a scenario_list <<<"$scenarios"
+for sc in "${scenario_list[@]}"; do
+    [[ $sc =~ ^(A|B|C|D1|D2|G)$ ]] || die "unknown scenario \`$sc\` (A, B, C, D1, D2, G)"
+done
+has_scenario() { [[ " ${scenario_list[*]} " == *" $1 "* ]]; }
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -161,11 +170,12 @@ versions="$( (wrk -v 2>&1 || true) | head -n1 | cut -d' ' -f1,2); $(nginx -v 2>&
 ((do_open)) && versions+="; $(oha --version)"
 versions+="; Python $(python3 -c 'import platform; print(platform.python_version())')"
 
-for port in "$port_base" $((port_base + 1)) $((port_base + 2)) $((port_base + 10)); do
+for port in "$port_base" $((port_base + 1)) $((port_base + 2)) $((port_base + 3)) $((port_base + 10)); do
     python3 -c 'import socket,sys; socket.create_server(("127.0.0.1", int(sys.argv[1]))).close()' "$port" 2>/dev/null ||
         die "port $port on 127.0.0.1 is in use; pick other ports with --port-base"
 done
 gw_port=$port_base up_port=$((port_base + 1)) proxy_port=$((port_base + 2)) mem_port=$((port_base + 10))
+off_port=$((port_base + 3))
 
 echo "== building portcullis (release)"
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p portcullis-cli
@@ -246,12 +256,33 @@ cp -r "$e2e/orders.openapi.yaml" "$e2e/policies" "$gw_dir/"
 start gateway "$sut_cpu" "$bin" serve --config "$gw_dir/portcullis.yaml"
 audit_db=$gw_dir/data/audit.db
 
+# G: the same gateway and configuration with every guard switched off, on its own port and
+# data directory. It idles on the gateway's CPU while the other scenarios run.
+off_dir=$work/gateway-guards-off
+mkdir -p "$off_dir"
+render "$e2e/portcullis.yaml" "$off_dir/portcullis.yaml" "$off_port"
+cat >>"$off_dir/portcullis.yaml" <<'EOF'
+
+guards:
+  inspect:
+    mode: "off"
+  dlp:
+    enabled: false
+  response_injection: "off"
+EOF
+cp -r "$e2e/orders.openapi.yaml" "$e2e/policies" "$off_dir/"
+"$bin" check --config "$off_dir/portcullis.yaml" >"$work/logs/check-off.log" 2>&1 ||
+    die "portcullis check (guards off) failed: $(cat "$work/logs/check-off.log")"
+start gateway_off "$sut_cpu" "$bin" serve --config "$off_dir/portcullis.yaml"
+
 up_url=http://127.0.0.1:$up_port
 proxy_url=http://127.0.0.1:$proxy_port
 gw_url=http://127.0.0.1:$gw_port
+off_url=http://127.0.0.1:$off_port
 wait_http "$up_url/orders/42" "$pid_upstream" || die "upstream nginx did not start: $(cat "$work/logs/upstream.log")"
 wait_http "$proxy_url/orders/42" "$pid_proxy" || die "proxy nginx did not start: $(cat "$work/logs/proxy.log")"
 wait_http "$gw_url/healthz" "$pid_gateway" || die "portcullis did not start: $(cat "$work/logs/gateway.log")"
+wait_http "$off_url/healthz" "$pid_gateway_off" || die "portcullis (guards off) did not start: $(cat "$work/logs/gateway_off.log")"
 upstream_pids=$(nginx_pids "$pid_upstream")
 proxy_pids=$(nginx_pids "$pid_proxy")
 [[ $upstream_pids == *" "* && $proxy_pids == *" "* ]] || die "cannot find the nginx worker processes"
@@ -260,7 +291,7 @@ proxy_pids=$(nginx_pids "$pid_proxy")
 
 token() {
     curl -sS --fail -u "bench-agent:$BENCH_CLIENT_SECRET" -d grant_type=client_credentials \
-        "$gw_url/oauth/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+        "${1:-$gw_url}/oauth/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
 }
 
 STATELESS_META='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"portcullis-bench","version":"1"}}'
@@ -290,10 +321,11 @@ close_session() {
     session=
 }
 
-# prepare SCENARIO: sets req_url, req_method, req_body, req_headers (lines), sut_pids, gateway,
-# and pins the processes for it.
+# prepare SCENARIO: sets req_url, req_method, req_body, req_headers (lines), sut_pids, gateway
+# (with gw_pid and gw_audit, the gateway under test and its audit database), and pins the
+# processes for it.
 prepare() {
-    req_body= gateway=0 req_token=
+    req_body= gateway=0 req_token= gw_pid=$pid_gateway gw_audit=$audit_db
     case $1 in
         A | B)
             req_method=GET
@@ -305,13 +337,19 @@ prepare() {
             req_token=$(token) || die "no access token from $gw_url/oauth/token"
             req_method=POST
             ;;&
+        G)
+            gateway=1 gw_pid=$pid_gateway_off gw_audit=$off_dir/data/audit.db
+            req_token=$(token "$off_url") || die "no access token from $off_url/oauth/token"
+            req_method=POST
+            ;;&
         C)
             req_url=$gw_url/v1/tools/getOrder/call
             req_body='{"id":42}'
             req_headers="$JSON"$'\n'"Authorization: Bearer $req_token"
             ;;
-        D1)
+        D1 | G)
             req_url=$gw_url/mcp
+            [[ $1 == G ]] && req_url=$off_url/mcp
             req_body='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"getOrder","arguments":{"id":42},'"$STATELESS_META"'}}'
             req_headers="$JSON"$'\n'"$MCP_ACCEPT"$'\n'"Authorization: Bearer $req_token"$'\n'"MCP-Protocol-Version: 2026-07-28"$'\n'"Mcp-Method: tools/call"$'\n'"Mcp-Name: getOrder"
             ;;
@@ -327,9 +365,9 @@ prepare() {
     case $1 in
         A) sut_pids=$upstream_pids; pin "$sut_cpu" $upstream_pids ;;
         B) sut_pids=$proxy_pids; pin "$load_cpu" $upstream_pids ;;
-        *) sut_pids=$pid_gateway; pin "$load_cpu" $upstream_pids ;;
+        *) sut_pids=$gw_pid; pin "$load_cpu" $upstream_pids ;;
     esac
-    pin "$sut_cpu" $proxy_pids "$pid_gateway"
+    pin "$sut_cpu" $proxy_pids "$pid_gateway" "$pid_gateway_off"
 }
 
 finish() {
@@ -363,7 +401,7 @@ verify() {
         C)
             grep -q 'Espresso machine' "$work/probe.body" || die "C: no order in the answer: $(head -c 500 "$work/probe.body")"
             ;;
-        D1 | D2)
+        D1 | D2 | G)
             bench mcp-answer <"$work/probe.body" >"$work/probe.answer" || die "$sc: no JSON-RPC answer"
             python3 - "$work/probe.answer" "$sc" <<'PY' || die "$sc: the tool call did not succeed"
 import json, sys
@@ -384,7 +422,7 @@ PY
 status=$(curl -s -o /dev/null -w '%{http_code}' "$up_url/orders/42")
 [[ $status == 401 ]] || die "the upstream answered $status without a token, not 401"
 echo "   upstream without the token: HTTP 401 (credential injection is exercised)"
-for sc in A B C D1 D2; do verify "$sc"; done
+for sc in "${scenario_list[@]}"; do verify "$sc"; done
 
 # --- closed loop ----------------------------------------------------------------------------
 
@@ -418,9 +456,9 @@ measure() {
     fi
     sleep 0.5
     if ((gateway)); then
-        seq=$(bench audit-seq "$audit_db")
-        bench reset-hwm "$pid_gateway"
-        extra=(--audit-db "$audit_db" --audit-seq "$seq" --mem-pid "$pid_gateway")
+        seq=$(bench audit-seq "$gw_audit")
+        bench reset-hwm "$gw_pid"
+        extra=(--audit-db "$gw_audit" --audit-seq "$seq" --mem-pid "$gw_pid")
     fi
     cpu_before=$(bench cpu $sut_pids)
     if [[ $kind == closed ]]; then
@@ -442,9 +480,9 @@ measure() {
 # How busy the machine is with nothing of ours running: other processes share these CPUs.
 busy_before=$(python3 "$e2e/bench.py" busy 2)
 echo "== CPU busy with other work before the runs: $busy_before"
-echo "== closed loop: $trials trial(s) × 5 scenarios × $duration (warm-up $warmup), $connections connections"
+echo "== closed loop: $trials trial(s) × ${scenario_list[*]} × $duration (warm-up $warmup), $connections connections"
 for trial in $(seq "$trials"); do
-    for sc in A B C D1 D2; do measure closed "$sc" "$trial"; done
+    for sc in "${scenario_list[@]}"; do measure closed "$sc" "$trial"; done
 done
 
 # --- open loop ------------------------------------------------------------------------------
@@ -452,12 +490,15 @@ done
 open_note=
 if ((do_open)); then
     declare -A max_rps
-    for sc in A B C D1; do max_rps[$sc]=$(bench median --results "$results" --scenario "$sc"); done
+    open_list=()
+    for sc in A C D1; do has_scenario "$sc" && open_list+=("$sc"); done
+    has_scenario A || die "the open loop needs scenario A (or use --no-open-loop)"
+    for sc in "${open_list[@]}"; do max_rps[$sc]=$(bench median --results "$results" --scenario "$sc"); done
     rate_of() { python3 -c 'import sys; print(max(1, round(float(sys.argv[1]) * int(sys.argv[2]) / 100)))' "$1" "$2"; }
     echo "== open loop: $open_trials trial(s) at ${rate_list[*]} % of each maximum, $open_connections connections"
     for trial in $(seq "$open_trials"); do
         for pct in "${rate_list[@]}"; do
-            for sc in A B C D1; do
+            for sc in "${open_list[@]}"; do
                 measure open "$sc" "$trial" "$(rate_of "${max_rps[$sc]}" "$pct")" "$pct" "$sc"
                 # The direct path at the gateway's rate, right after it: the p99 it adds.
                 if [[ $pct == 50 && ($sc == C || $sc == D1) ]]; then
@@ -521,6 +562,11 @@ fi
 
 audit_verify=$("$bin" audit verify --data-dir "$gw_dir/data" 2>/dev/null | sed "s|^$gw_dir/data/||") ||
     die "audit verify failed: $audit_verify"
+if has_scenario G; then
+    off_verify=$("$bin" audit verify --data-dir "$off_dir/data" 2>/dev/null | sed "s|^$off_dir/data/||") ||
+        die "audit verify (guards off) failed: $off_verify"
+    audit_verify+="; guards off: $off_verify"
+fi
 meta=$(python3 -c 'import json, sys; print(json.dumps(dict(zip(sys.argv[1::2], sys.argv[2::2]))))' \
     commit "$commit" versions "$versions" trials "$trials" duration "$duration" warmup "$warmup" \
     connections "$connections" rates "${rate_list[*]}" \

@@ -35,8 +35,9 @@ SCENARIOS = {
     "C": "(c) Portcullis HTTP tools API: `POST /v1/tools/getOrder/call`",
     "D1": "(d1) Portcullis MCP `tools/call`, stateless 2026-07-28",
     "D2": "(d2) Portcullis MCP `tools/call`, session 2025-11-25 (SSE answers)",
+    "G": "(g) as (d1), every guard off (no argument inspection, DLP or response scan)",
 }
-GATEWAY = ("C", "D1", "D2")
+GATEWAY = ("C", "D1", "D2", "G")
 # Exit status of `record` when the run must not be trusted.
 EXIT_BAD_RUN = 3
 
@@ -354,6 +355,11 @@ def cmd_report(a):
                     continue
                 cells = " | ".join("–" if v is None else f"{v:.1%}" for v in ratios.values())
                 w(f"| {num} / {den} | {cells} | {med(ratios.values()):.1%} |")
+        # The cost of the guards: the same MCP call with every guard on (D1) and off (G).
+        ratios = per_trial_ratios(closed, "D1", "G")
+        if ratios:
+            cells = " | ".join(f"{v:.1%}" for v in ratios.values())
+            w(f"| D1 / G (guards on / off) | {cells} | {med(ratios.values()):.1%} |")
         w("")
 
     if opened:
@@ -453,6 +459,11 @@ def cmd_report(a):
             value = med(ratios.values())
             w(f"| MCP tools/call full pipeline ≥ 25% of nginx plain-proxy throughput ({sc}, "
               f"{'stateless' if sc == 'D1' else 'session'}) | {value:.1%} | {'PASS' if value >= 0.25 else 'MISS'} |")
+    ratios = per_trial_ratios(closed, "D1", "G")
+    if ratios:
+        value = med(ratios.values())
+        w(f"| guards on vs off on MCP tools/call getOrder: at most 10% lower throughput (D1 / G) "
+          f"| {value:.1%} | {'PASS' if value >= 0.90 else 'MISS'} |")
     for sc in GATEWAY:
         added = p99_added(opened, sc)
         if added is not None:

@@ -10,6 +10,9 @@
 //! 6. For `tools/call`, the tool's required scopes ([`ToolBackend::scope_challenge`]): 403 with
 //!    an `insufficient_scope` challenge.
 //!
+//! 7. A well-formed stateless `tools/call` (see [`plain_stateless_call`]) is served here,
+//!    without `rmcp`.
+//!
 //! Then `rmcp` routes the message: `initialize` and session traffic to a handshake session,
 //! 2026-07-28 requests (protocol version in `_meta`) and `server/discover` to the stateless path.
 
@@ -25,7 +28,10 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use rmcp::ErrorData;
-use rmcp::model::{ClientJsonRpcMessage, ClientRequest, JsonRpcError, RequestId};
+use rmcp::model::{
+    CallToolRequestParams, ClientJsonRpcMessage, ClientRequest, ErrorCode, GetMeta, JsonRpcError,
+    JsonRpcRequest, ProtocolVersion, RequestId, ServerJsonRpcMessage, ServerResult,
+};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use serde::Deserialize;
@@ -134,6 +140,7 @@ struct Checks {
     max_body_bytes: usize,
     max_sessions: usize,
     resource_metadata: Option<String>,
+    stateless_fast_path: bool,
 }
 
 impl std::fmt::Debug for McpService {
@@ -234,6 +241,7 @@ impl McpService {
                 max_body_bytes: options.max_body_bytes,
                 max_sessions: options.max_sessions,
                 resource_metadata: options.resource_metadata,
+                stateless_fast_path: options.stateless_fast_path,
             }),
             in_flight: Arc::new(InFlight::default()),
             backend,
@@ -293,6 +301,16 @@ impl McpService {
                     return jsonrpc_error_response(StatusCode::BAD_REQUEST, error);
                 }
             }
+            if self.checks.stateless_fast_path
+                && plain_stateless_call(&parts.headers, &message)
+                && let ClientJsonRpcMessage::Request(JsonRpcRequest {
+                    id,
+                    request: ClientRequest::CallToolRequest(call),
+                    ..
+                }) = message
+            {
+                return self.serve_stateless_call(id, call.params, &parts).await;
+            }
         }
         // Anything else (a wrong content type, say) is rmcp's to refuse.
         let request = Request::from_parts(parts, Full::new(body));
@@ -311,6 +329,76 @@ impl McpService {
 }
 
 impl McpService {
+    /// Serves a stateless `tools/call` that [`plain_stateless_call`] accepted, answering what
+    /// `rmcp`'s stateless path would: the JSON-RPC answer as one `application/json` body.
+    async fn serve_stateless_call(
+        &self,
+        id: RequestId,
+        params: CallToolRequestParams,
+        parts: &http::request::Parts,
+    ) -> Response<Body> {
+        let answer = match parts.extensions.get::<Principal>() {
+            Some(principal) => {
+                let client_ip = parts
+                    .extensions
+                    .get::<McpCaller>()
+                    .and_then(|caller| caller.client_ip);
+                let name = params.name.into_owned();
+                let args = Value::Object(params.arguments.unwrap_or_default());
+                let meta = CallMeta::now(Front::Mcp, client_ip);
+                // On its own task, as in the handler: a client that hangs up cannot stop the call
+                // before its audit step.
+                let call = self
+                    .backend
+                    .call_tool(principal.clone(), meta, name.clone(), args);
+                match tokio::spawn(call).await {
+                    Ok(outcome) => crate::answer::call_answer(&name, outcome),
+                    Err(error) => {
+                        tracing::error!(%error, "the tools/call task failed");
+                        Err(ErrorData::internal_error(
+                            crate::answer::INTERNAL_MESSAGE,
+                            None,
+                        ))
+                    }
+                }
+            }
+            None => {
+                // INVARIANT: the authentication middleware runs first; fail closed as the
+                // handler does.
+                tracing::error!(
+                    "MCP request reached the endpoint without an authenticated principal"
+                );
+                Err(ErrorData::internal_error(
+                    crate::answer::INTERNAL_MESSAGE,
+                    None,
+                ))
+            }
+        };
+        let message = match answer {
+            Ok(result) => ServerJsonRpcMessage::response(ServerResult::CallToolResult(result), id),
+            Err(error) => ServerJsonRpcMessage::error(error, Some(id)),
+        };
+        let status = stateless_status(&message);
+        match serde_json::to_vec(&message) {
+            Ok(body) => {
+                let mut response = Response::new(Body::from(body));
+                *response.status_mut() = status;
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                response
+            }
+            Err(error) => {
+                tracing::error!(%error, "could not encode a tools/call answer");
+                plain_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    crate::answer::INTERNAL_MESSAGE,
+                )
+            }
+        }
+    }
+
     /// The step-up answer for a `tools/call` whose token lacks a required scope, or `None`
     /// when the call may go on.
     async fn scope_refusal(
@@ -561,6 +649,90 @@ fn invalid_params(method: &str) -> ErrorData {
         ),
         None,
     )
+}
+
+/// True when `message` is a stateless (2026-07-28) `tools/call` that `rmcp` would serve as it
+/// stands, with nothing for its checks to refuse or to interpret: no session id; `_meta`
+/// naming 2026-07-28 with every required key; `MCP-Protocol-Version`, `Mcp-Method` and a plain
+/// (not Base64) `Mcp-Name`, each given once and agreeing with the body; no `Mcp-Param-*`
+/// header; no retry fields of an earlier incomplete result; and an `Accept` listing both JSON
+/// and SSE without parameters. Anything else goes to `rmcp`, which decides it and words the
+/// refusal.
+fn plain_stateless_call(headers: &HeaderMap, message: &ClientJsonRpcMessage) -> bool {
+    let ClientJsonRpcMessage::Request(request) = message else {
+        return false;
+    };
+    let ClientRequest::CallToolRequest(call) = &request.request else {
+        return false;
+    };
+    if headers.contains_key(SESSION_ID_HEADER)
+        || call.params.input_responses.is_some()
+        || call.params.request_state.is_some()
+    {
+        return false;
+    }
+    let version = ProtocolVersion::V_2026_07_28;
+    let meta = request.request.get_meta();
+    if meta.protocol_version().as_ref() != Some(&version)
+        || !meta.missing_required_keys(&version).is_empty()
+    {
+        return false;
+    }
+    let name = call.params.name.as_ref();
+    single_header(headers, "mcp-protocol-version") == Some(version.as_str())
+        && single_header(headers, "mcp-method") == Some("tools/call")
+        && single_header(headers, "mcp-name") == Some(name)
+        && !name.starts_with("=?base64?")
+        && !headers
+            .keys()
+            .any(|header| header.as_str().starts_with("mcp-param-"))
+        && accepts_json_and_sse(headers)
+}
+
+/// The one value of a header, when it is given exactly once and is visible ASCII.
+fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    let mut values = headers.get_all(name).iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    value.to_str().ok()
+}
+
+/// True when `Accept` lists `application/json` and `text/event-stream`, both without
+/// parameters (a weight of zero would exclude one, so any parameter defers to `rmcp`).
+fn accepts_json_and_sse(headers: &HeaderMap) -> bool {
+    let (mut json, mut sse) = (false, false);
+    for value in headers.get_all(header::ACCEPT) {
+        let Ok(value) = value.to_str() else {
+            return false;
+        };
+        for entry in value.split(',') {
+            let entry = entry.trim();
+            if entry.contains(';') || entry.contains('"') {
+                return false;
+            }
+            json |= entry.eq_ignore_ascii_case("application/json");
+            sse |= entry.eq_ignore_ascii_case("text/event-stream");
+        }
+    }
+    json && sse
+}
+
+/// The HTTP status of a stateless JSON-RPC answer, as `rmcp` maps it: the protocol-level
+/// refusals are 400, an unknown method 404, everything else (tool results and the other
+/// errors) 200.
+fn stateless_status(message: &ServerJsonRpcMessage) -> StatusCode {
+    let ServerJsonRpcMessage::Error(error) = message else {
+        return StatusCode::OK;
+    };
+    match error.error.code {
+        ErrorCode::UNSUPPORTED_PROTOCOL_VERSION
+        | ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY
+        | ErrorCode::HEADER_MISMATCH => StatusCode::BAD_REQUEST,
+        ErrorCode::METHOD_NOT_FOUND => StatusCode::NOT_FOUND,
+        _ => StatusCode::OK,
+    }
 }
 
 /// True for an `initialize` that will open a new handshake session.

@@ -13,6 +13,7 @@ mod support;
 use std::collections::BTreeSet;
 
 use portcullis_core::Front;
+use portcullis_mcp::McpOptions;
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, ClientConfig, ErrorCode, JsonObject, ProtocolVersion};
 use rmcp::service::{ClientLifecycleMode, ClientServiceExt, ServiceError};
@@ -524,6 +525,132 @@ async fn raw_stateless_requests_need_no_session() {
     assert_eq!(response.status(), 400);
     assert_eq!(jsonrpc_answer(response).await["error"]["code"], -32020);
     assert_eq!(server.backend.recorded().len(), 1);
+}
+
+/// The stateless fast path (served without `rmcp`'s per-request service) answers every
+/// `tools/call` byte for byte as `rmcp` does: status, content type and body, for results, tool
+/// errors, JSON-RPC errors, a missing principal, string ids, and the requests it leaves to `rmcp`.
+#[tokio::test]
+async fn the_stateless_fast_path_answers_what_rmcp_answers() {
+    let fast = start(test_options()).await;
+    let slow = start(McpOptions {
+        stateless_fast_path: false,
+        ..test_options()
+    })
+    .await;
+    let call = |id: Value, name: &str, arguments: Value| {
+        json!({
+            "jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": name, "arguments": arguments, "_meta": stateless_meta()}
+        })
+        .to_string()
+    };
+    let plain = |name: &'static str| {
+        vec![
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", name),
+        ]
+    };
+    // Agent, headers beside the usual ones, body.
+    type Case<'a> = (Option<&'a str>, Vec<(&'a str, &'a str)>, String);
+    let cases: Vec<Case> = vec![
+        (
+            Some("alice"),
+            plain("list_orders"),
+            call(json!(1), "list_orders", json!({"order_id": "x"})),
+        ),
+        (
+            Some("alice"),
+            plain("list_orders"),
+            call(json!("req-7"), "list_orders", json!({})),
+        ),
+        (
+            Some("alice"),
+            plain("flaky_report"),
+            call(json!(2), "flaky_report", json!({})),
+        ),
+        (
+            Some("alice"),
+            plain("refund_order"),
+            call(json!(3), "refund_order", json!({"order_id": "o-1"})),
+        ),
+        (
+            Some("alice"),
+            plain("create_order"),
+            call(json!(4), "create_order", json!({"quantity": 0})),
+        ),
+        (
+            Some("alice"),
+            plain("explode"),
+            call(json!(5), "explode", json!({})),
+        ),
+        // Hidden from bob: an unknown tool.
+        (
+            Some("bob"),
+            plain("refund_order"),
+            call(json!(6), "refund_order", json!({})),
+        ),
+        // No principal: fails closed.
+        (
+            None,
+            plain("list_orders"),
+            call(json!(7), "list_orders", json!({})),
+        ),
+        // Left to rmcp: a mismatched name, a missing header, a duplicate header.
+        (
+            Some("alice"),
+            plain("refund_order"),
+            call(json!(8), "list_orders", json!({})),
+        ),
+        (
+            Some("alice"),
+            vec![
+                ("mcp-protocol-version", "2026-07-28"),
+                ("mcp-method", "tools/call"),
+            ],
+            call(json!(9), "list_orders", json!({})),
+        ),
+        (
+            Some("alice"),
+            vec![
+                ("mcp-protocol-version", "2026-07-28"),
+                ("mcp-method", "tools/call"),
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "list_orders"),
+            ],
+            call(json!(10), "list_orders", json!({})),
+        ),
+    ];
+    for (agent, headers, body) in cases {
+        let mut answers = Vec::new();
+        for server in [&fast, &slow] {
+            let response = post(&server.url(), agent, &headers, body.clone()).await;
+            let status = response.status();
+            let content_type = response
+                .headers()
+                .get("content-type")
+                .map(|value| value.to_str().unwrap().to_owned());
+            let bytes = response.bytes().await.unwrap();
+            answers.push((
+                status,
+                content_type,
+                String::from_utf8_lossy(&bytes).into_owned(),
+            ));
+        }
+        assert_eq!(answers[0], answers[1], "request {body} with {headers:?}");
+    }
+    // Both servers ran the same calls through their pipelines.
+    let tools = |server: &support::TestServer| {
+        server
+            .backend
+            .recorded()
+            .into_iter()
+            .map(|call| (call.agent, call.tool, call.args))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(tools(&fast), tools(&slow));
+    assert_eq!(tools(&fast).len(), 7);
 }
 
 #[tokio::test]

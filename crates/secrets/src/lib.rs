@@ -195,10 +195,12 @@ impl SecretStore {
             }
             None => None,
         };
+        let reflections = Reflections::new(secret.0.expose_secret(), header_value.as_ref());
         Ok(Injector {
             kind,
             secret,
             header_value,
+            reflections,
         })
     }
 }
@@ -215,6 +217,46 @@ pub struct Injector {
     kind: InjectKind,
     secret: Secret,
     header_value: Option<HeaderValue>,
+    reflections: Reflections,
+}
+
+/// The forms of the credential the reflection guard looks for, with their searchers built once:
+/// the guard runs on every string of every answer, and building a substring searcher per
+/// string cost more than the search. Like `header_value`, the searchers hold the plaintext
+/// (not zeroized on drop); they never leave this crate.
+struct Reflections {
+    forms: Vec<memchr::memmem::Finder<'static>>,
+    /// The length of the shortest form: a shorter string cannot hold any.
+    shortest: usize,
+}
+
+impl Reflections {
+    /// The value itself, percent-encoded as in a query string, the header value as sent (when
+    /// it differs from the value: the Basic pair in base64), in that order.
+    fn new(value: &str, header_value: Option<&HeaderValue>) -> Self {
+        let mut forms: Vec<Vec<u8>> = Vec::new();
+        if !value.is_empty() {
+            forms.push(value.as_bytes().to_vec());
+            let encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+            if encoded != value {
+                forms.push(encoded.into_bytes());
+            }
+            if let Some(header) = header_value
+                .and_then(|h| h.to_str().ok())
+                .and_then(|h| h.split_once(' ').map(|(_, v)| v))
+                .filter(|v| *v != value)
+            {
+                forms.push(header.as_bytes().to_vec());
+            }
+        }
+        Self {
+            shortest: forms.iter().map(Vec::len).min().unwrap_or(usize::MAX),
+            forms: forms
+                .iter()
+                .map(|form| memchr::memmem::Finder::new(form).into_owned())
+                .collect(),
+        }
+    }
 }
 
 impl fmt::Debug for Injector {
@@ -270,33 +312,30 @@ impl Injector {
     /// value as sent, the Basic `user:secret` pair in base64) replaced by `marker`, and how
     /// many were replaced; `None` when there was none. The value never leaves this crate.
     pub fn redact_reflections(&self, text: &str, marker: &str) -> Option<(String, usize)> {
-        let value = self.secret.0.expose_secret();
-        if value.is_empty() {
+        if text.len() < self.reflections.shortest {
             return None;
-        }
-        let encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
-        let header = self
-            .header_value
-            .as_ref()
-            .and_then(|h| h.to_str().ok())
-            .and_then(|h| h.split_once(' ').map(|(_, v)| v))
-            .filter(|v| *v != value);
-        let mut forms: Vec<&str> = vec![value];
-        if encoded != value {
-            forms.push(&encoded);
-        }
-        if let Some(header) = header {
-            forms.push(header);
         }
         let mut out: Option<String> = None;
         let mut count = 0;
-        for form in forms {
+        for finder in &self.reflections.forms {
             let current = out.as_deref().unwrap_or(text);
-            let found = current.matches(form).count();
-            if found > 0 {
-                count += found;
-                out = Some(current.replace(form, marker));
+            let mut starts = finder.find_iter(current.as_bytes()).peekable();
+            if starts.peek().is_none() {
+                continue;
             }
+            let width = finder.needle().len();
+            let mut replaced = String::with_capacity(current.len());
+            let mut last = 0;
+            for start in starts {
+                // Both the form and the text are UTF-8, so a match starts and ends on
+                // character boundaries.
+                replaced.push_str(current.get(last..start).unwrap_or_default());
+                replaced.push_str(marker);
+                last = start + width;
+                count += 1;
+            }
+            replaced.push_str(current.get(last..).unwrap_or_default());
+            out = Some(replaced);
         }
         out.map(|text| (text, count))
     }
@@ -409,6 +448,27 @@ mod tests {
             Some(("auth: Basic [X]".to_owned(), 1))
         );
         assert!(!format!("{injector:?}").contains("s3cr3t"));
+    }
+
+    /// Every form is found, several times and next to multi-byte characters, and a string
+    /// shorter than the shortest form is passed over.
+    #[test]
+    fn reflections_of_every_form_are_redacted() {
+        let store = store(&[("Q", "p@ss wörd+1")]);
+        let query = store
+            .injector(&CredentialConfig::Query {
+                name: "key".into(),
+                secret: SecretRef::Env("Q".into()),
+            })
+            .unwrap();
+        let encoded = "p%40ss+w%C3%B6rd%2B1";
+        let text = format!("ä p@ss wörd+1|{encoded}{encoded} ü");
+        assert_eq!(
+            query.redact_reflections(&text, "[X]"),
+            Some(("ä [X]|[X][X] ü".to_owned(), 3))
+        );
+        assert_eq!(query.redact_reflections("p@ss", "[X]"), None);
+        assert_eq!(query.redact_reflections("", "[X]"), None);
     }
 
     #[test]
