@@ -503,7 +503,13 @@ impl Dlp {
         };
         if active & !self.keyword_rules != 0 {
             let gates = Gates::of(text.as_bytes());
-            for (index, rule) in self.rules.iter().enumerate() {
+            let mut gated = !self.keyword_rules & active;
+            while gated != 0 {
+                let index = gated.trailing_zeros() as usize;
+                gated &= gated - 1;
+                let Some(rule) = self.rules.get(index) else {
+                    break;
+                };
                 let open = match rule.trigger {
                     Trigger::Keywords => false,
                     Trigger::Digits(least, numeric) => {
@@ -819,57 +825,51 @@ impl Gates {
         older: &Run,
         last_end: usize,
     ) -> Run {
-        let before = from
-            .checked_sub(1)
-            .and_then(|at| bytes.get(at))
-            .copied()
-            .unwrap_or(0);
-        let joined = last.len > 0 && from == last_end + 1;
-        let run = Run {
+        let head = bytes.get(..from).unwrap_or_default();
+        let mut run = Run {
             len: to - from,
-            before,
+            before: head.last().copied().unwrap_or(0),
             after: bytes.get(to).copied().unwrap_or(0),
-            joined,
-            dots: if joined && last.after == b'.' {
-                last.dots + 1
-            } else {
-                1
-            },
+            joined: last.len > 0 && from == last_end + 1,
+            dots: 1,
         };
         let space_or_dash = |b: u8| b == b' ' || b == b'-';
         let phone_separator = |b: u8| b == b' ' || b == b'.' || b == b'-';
-        let chain = run.joined && last.joined;
-        self.card |= run.len >= 13
-            || (chain
-                && older.len >= 4
-                && space_or_dash(older.after)
-                && (last.len == 4 || last.len == 6)
-                && space_or_dash(last.after));
-        self.ssn |= chain
-            && older.len >= 3
-            && older.after == b'-'
-            && last.len == 2
-            && last.after == b'-'
-            && run.len >= 4;
-        self.phone |= run.before == b'+'
-            || (run.joined
+        if run.joined {
+            if last.after == b'.' {
+                run.dots = last.dots + 1;
+                self.ip |= run.dots >= 4;
+            }
+            self.phone |= run.len >= 4
                 && last.len == 3
                 && phone_separator(last.before)
-                && phone_separator(last.after)
-                && run.len >= 4);
-        self.ip |= run.dots >= 4;
+                && phone_separator(last.after);
+            if last.joined {
+                self.card |= older.len >= 4
+                    && space_or_dash(older.after)
+                    && (last.len == 4 || last.len == 6)
+                    && space_or_dash(last.after);
+                self.ssn |= older.len >= 3
+                    && older.after == b'-'
+                    && last.len == 2
+                    && last.after == b'-'
+                    && run.len >= 4;
+            }
+        }
+        self.card |= run.len >= 13;
+        self.phone |= run.before == b'+';
         if run.len >= 2 && !self.country_code {
             let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
-            let upper = |at: Option<usize>| {
-                at.and_then(|at| bytes.get(at))
-                    .is_some_and(u8::is_ascii_uppercase)
+            self.country_code = match head {
+                [.., first, second]
+                    if !(first.is_ascii_uppercase() && second.is_ascii_uppercase()) =>
+                {
+                    false
+                }
+                [.., before, _, _] => !word(before),
+                [_, _] => true,
+                _ => false,
             };
-            let starts_word = from
-                .checked_sub(3)
-                .and_then(|at| bytes.get(at))
-                .is_none_or(|b| !word(b));
-            self.country_code =
-                upper(from.checked_sub(2)) && upper(from.checked_sub(1)) && starts_word;
         }
         run
     }
