@@ -1,14 +1,17 @@
 //! Response DLP: secrets and personal data in upstream answers.
 //!
-//! Built for speed: one Aho-Corasick pass over each string finds the literal keywords that
-//! must be present for a rule to match (`AKIA`, `ghp_`, `-----BEGIN` ...), and a count of ASCII
-//! digits gates the numeric rules (cards, SSNs, phones). Only the rules so triggered run their
-//! regex (the `regex` crate: linear time, no backtracking), and every match then passes a
-//! validator (Luhn, IBAN mod 97, SSN ranges, Shannon entropy) before it counts.
+//! Built for speed: one leftmost-longest Aho-Corasick search over each string finds the literal keywords that
+//! must be present for a rule to match (`AKIA`, `ghp_`, `-----BEGIN` ...), and one pass over
+//! the digits of the string gates the numeric rules (cards, SSNs, phones, addresses, IBANs) on
+//! a digit count and on the shape their pattern needs (a run of 13 digits, `ddd-dd-dddd`, four
+//! dot-separated numbers ...). Only the rules so triggered run their regex (the `regex` crate:
+//! linear time, no backtracking), and every match then passes a validator (Luhn, IBAN mod 97,
+//! SSN ranges, Shannon entropy) before it counts. A string in which nothing is found costs no
+//! allocation.
 
 use std::collections::BTreeMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
 use portcullis_config::DlpAction;
 use regex::{Regex, RegexBuilder};
 use serde_json::Value;
@@ -114,10 +117,16 @@ pub struct DlpReport {
 /// The compiled DLP rules; built once, shared by every call.
 pub struct Dlp {
     rules: Vec<Rule>,
+    /// Leftmost-longest search over the keywords, lowercased and deduplicated (ASCII case
+    /// ignored).
     prefilter: AhoCorasick,
-    /// For each prefilter pattern, the rule it triggers.
-    pattern_rule: Vec<usize>,
+    /// For each prefilter pattern, a bit per rule triggered by it or by a keyword inside it.
+    pattern_rules: Vec<u64>,
+    /// A bit per rule with a keyword trigger.
+    keyword_rules: u64,
     card: usize,
+    /// The kind index of `generic_secret`.
+    generic: usize,
 }
 
 impl std::fmt::Debug for Dlp {
@@ -140,10 +149,19 @@ struct Rule {
 enum Trigger {
     /// Any of the prefilter keywords (case-insensitive).
     Keywords,
-    /// At least this many ASCII digits in the string.
-    Digits(usize),
-    /// Two uppercase letters followed by two digits somewhere.
+    /// At least this many ASCII digits in the string, and the shape the pattern needs.
+    Digits(usize, Numeric),
+    /// Two uppercase letters followed by two digits at the start of a word.
     CountryCode,
+}
+
+/// The digit-gated rules, each with a shape test in [`Gates`].
+#[derive(Clone, Copy)]
+enum Numeric {
+    Card,
+    Ssn,
+    Phone,
+    Ip,
 }
 
 #[derive(Clone, Copy)]
@@ -348,8 +366,10 @@ impl Dlp {
     /// Compiles every rule.
     pub fn new() -> Result<Self, String> {
         let mut rules = Vec::with_capacity(RULES.len());
-        let mut keywords: Vec<&str> = Vec::new();
-        let mut pattern_rule = Vec::new();
+        // Lowercased keywords, each once, with a bit per rule that names it.
+        let mut keywords: Vec<String> = Vec::new();
+        let mut keyword_bits: Vec<u64> = Vec::new();
+        let mut keyword_rules = 0;
         let mut card = 0;
         for (index, (kind, words, pattern, group, check)) in RULES.iter().enumerate() {
             let Some(kind_index) = kind_index(kind) else {
@@ -362,17 +382,30 @@ impl Dlp {
             let trigger = match *kind {
                 "card" => {
                     card = index;
-                    Trigger::Digits(13)
+                    Trigger::Digits(13, Numeric::Card)
                 }
-                "ssn" => Trigger::Digits(9),
-                "phone" => Trigger::Digits(8),
-                "ip_address" => Trigger::Digits(4),
+                "ssn" => Trigger::Digits(9, Numeric::Ssn),
+                "phone" => Trigger::Digits(8, Numeric::Phone),
+                "ip_address" => Trigger::Digits(4, Numeric::Ip),
                 "iban" => Trigger::CountryCode,
-                _ => Trigger::Keywords,
+                _ => {
+                    keyword_rules |= 1u64 << index;
+                    Trigger::Keywords
+                }
             };
             for word in *words {
-                keywords.push(word);
-                pattern_rule.push(index);
+                let word = word.to_ascii_lowercase();
+                match keywords.iter().position(|known| *known == word) {
+                    Some(at) => {
+                        if let Some(bits) = keyword_bits.get_mut(at) {
+                            *bits |= 1u64 << index;
+                        }
+                    }
+                    None => {
+                        keywords.push(word);
+                        keyword_bits.push(1u64 << index);
+                    }
+                }
             }
             rules.push(Rule {
                 kind: kind_index,
@@ -382,46 +415,131 @@ impl Dlp {
                 check: *check,
             });
         }
+        if rules.len() > 64 {
+            return Err("DLP: more rules than trigger bits".into());
+        }
+        // A leftmost-longest match stands for every keyword inside it as well (`sk-ant-` also
+        // triggers the rule of `sk-`); see `keywords` for why that finds every keyword present.
+        let pattern_rules: Vec<u64> = keywords
+            .iter()
+            .map(|outer| {
+                keywords
+                    .iter()
+                    .zip(&keyword_bits)
+                    .filter(|(inner, _)| outer.contains(inner.as_str()))
+                    .fold(0, |acc, (_, bits)| acc | bits)
+            })
+            .collect();
         let prefilter = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
+            .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&keywords)
             .map_err(|e| format!("DLP prefilter: {e}"))?;
         Ok(Self {
             rules,
             prefilter,
-            pattern_rule,
+            pattern_rules,
+            keyword_rules,
             card,
+            generic: kind_index("generic_secret").unwrap_or(usize::MAX),
         })
+    }
+
+    /// A bit per rule whose keywords occur in `text` (ASCII case ignored).
+    ///
+    /// Each search returns the leftmost keyword occurrence, the longest there, and the next
+    /// search starts one byte after its start. Every occurrence of a keyword is then either
+    /// found or lies inside a found one: a search from at or before its start returns a match
+    /// starting no later than it; one starting earlier moves the next search on by a byte but
+    /// not past it, and one starting at the same place is at least as long, so contains it.
+    fn keywords(&self, text: &str) -> u64 {
+        let mut triggered = 0;
+        let mut at = 0;
+        while at < text.len() {
+            match self
+                .prefilter
+                .try_find(Input::new(text).span(at..text.len()))
+            {
+                Ok(Some(found)) => {
+                    triggered |= self
+                        .pattern_rules
+                        .get(found.pattern().as_usize())
+                        .copied()
+                        .unwrap_or(self.keyword_rules);
+                    at = found.start() + 1;
+                }
+                Ok(None) => break,
+                // Not expected with this configuration: every keyword rule (the regexes still
+                // decide) rather than none.
+                Err(_) => return self.keyword_rules,
+            }
+        }
+        triggered
     }
 
     /// The matches in `text` of the kinds `policy` does not allow, sorted, without overlaps.
     pub fn scan(&self, text: &str, policy: &DlpPolicy, hits: &mut Vec<Hit>) {
+        self.scan_rules(text, self.active_rules(policy), hits);
+    }
+
+    /// A bit per rule whose kind `policy` does not allow.
+    fn active_rules(&self, policy: &DlpPolicy) -> u64 {
+        self.rules
+            .iter()
+            .enumerate()
+            .filter(|(_, rule)| policy.active(rule.kind))
+            .fold(0, |bits, (index, _)| bits | 1 << index)
+    }
+
+    /// [`Dlp::scan`] for the rules of the bits in `active`.
+    fn scan_rules(&self, text: &str, active: u64, hits: &mut Vec<Hit>) {
         hits.clear();
-        let bytes = text.as_bytes();
-        // Rules whose keywords occur: a bit per rule (fewer than 64 rules).
-        let mut triggered: u64 = 0;
-        for found in self.prefilter.find_overlapping_iter(text) {
-            if let Some(rule) = self.pattern_rule.get(found.pattern().as_usize()) {
-                triggered |= 1 << rule;
-            }
-        }
-        let mut digits = usize::MAX;
-        for (index, rule) in self.rules.iter().enumerate() {
-            if !policy.active(rule.kind) {
-                continue;
-            }
-            let run = match rule.trigger {
-                Trigger::Keywords => triggered & (1 << index) != 0,
-                Trigger::Digits(least) => {
-                    if digits == usize::MAX {
-                        digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
+        // Rules whose keywords occur: a bit per rule (at most 64 rules).
+        let mut run = if active & self.keyword_rules != 0 {
+            self.keywords(text) & active
+        } else {
+            0
+        };
+        if active & !self.keyword_rules != 0 {
+            let gates = Gates::of(text.as_bytes());
+            let mut gated = !self.keyword_rules & active;
+            while gated != 0 {
+                let index = gated.trailing_zeros() as usize;
+                gated &= gated - 1;
+                let Some(rule) = self.rules.get(index) else {
+                    break;
+                };
+                let open = match rule.trigger {
+                    Trigger::Keywords => false,
+                    Trigger::Digits(least, numeric) => {
+                        gates.digits >= least && gates.numeric(numeric)
                     }
-                    digits >= least
+                    Trigger::CountryCode => gates.country_code,
+                };
+                if open {
+                    run |= 1 << index;
                 }
-                Trigger::CountryCode => has_country_code(bytes),
+            }
+            run &= active;
+        }
+        // The triggered rules, in table order.
+        while run != 0 {
+            let index = run.trailing_zeros() as usize;
+            run &= run - 1;
+            let Some(rule) = self.rules.get(index) else {
+                break;
             };
-            if !run {
+            if rule.group == 0 {
+                for found in rule.regex.find_iter(text) {
+                    if valid(rule.check, found.as_str()) {
+                        hits.push(Hit {
+                            start: found.start(),
+                            end: found.end(),
+                            kind: rule.kind,
+                        });
+                    }
+                }
                 continue;
             }
             for captures in rule.regex.captures_iter(text) {
@@ -437,26 +555,7 @@ impl Dlp {
                 }
             }
         }
-        if hits.len() > 1 {
-            // Overlaps go to the earlier kind in [`KINDS`] (secrets before personal data, so
-            // a database URL's password is not taken for an e-mail address), then the longer.
-            hits.sort_by(|a, b| {
-                a.kind
-                    .cmp(&b.kind)
-                    .then((b.end - b.start).cmp(&(a.end - a.start)))
-            });
-            let mut kept: Vec<Hit> = Vec::with_capacity(hits.len());
-            for hit in hits.iter() {
-                if kept
-                    .iter()
-                    .all(|k| hit.end <= k.start || hit.start >= k.end)
-                {
-                    kept.push(*hit);
-                }
-            }
-            kept.sort_by_key(|hit| hit.start);
-            *hits = kept;
-        }
+        settle(hits);
     }
 
     /// Scans and redacts every string (and every card number written as a JSON number) in
@@ -465,19 +564,21 @@ impl Dlp {
     /// what was found; when `withhold` is set the caller must not pass the value on.
     pub fn redact(&self, value: &mut Value, policy: &DlpPolicy, report: &mut DlpReport) {
         let mut hits = Vec::new();
-        self.walk(value, policy, report, &mut hits);
+        let active = self.active_rules(policy);
+        self.walk(value, policy, active, report, &mut hits);
     }
 
     fn walk(
         &self,
         value: &mut Value,
         policy: &DlpPolicy,
+        active: u64,
         report: &mut DlpReport,
         hits: &mut Vec<Hit>,
     ) {
         match value {
             Value::String(text) => {
-                if let Some(redacted) = self.redact_str(text, policy, report, hits) {
+                if let Some(redacted) = self.redact_str(text, policy, active, report, hits) {
                     *text = redacted;
                 }
             }
@@ -485,10 +586,10 @@ impl Dlp {
                 let Some(card) = self.rules.get(self.card) else {
                     return;
                 };
+                // 13 digits or more: at least 10^12.
                 if policy.active(card.kind)
                     && number.as_u64().is_some_and(|n| {
-                        let digits = n.to_string();
-                        digits.len() >= 13 && valid(Check::Luhn, &digits)
+                        n >= 1_000_000_000_000 && valid(Check::Luhn, &n.to_string())
                     })
                 {
                     self.record(card.kind, policy, report);
@@ -497,11 +598,11 @@ impl Dlp {
             }
             Value::Array(items) => {
                 for item in items {
-                    self.walk(item, policy, report, hits);
+                    self.walk(item, policy, active, report, hits);
                 }
             }
             Value::Object(map) => {
-                let generic = kind_index("generic_secret").unwrap_or(usize::MAX);
+                let generic = self.generic;
                 for (key, item) in map.iter_mut() {
                     if let Value::String(text) = item
                         && policy.active(generic)
@@ -512,7 +613,7 @@ impl Dlp {
                         *text = marker("generic_secret");
                         continue;
                     }
-                    self.walk(item, policy, report, hits);
+                    self.walk(item, policy, active, report, hits);
                 }
             }
             Value::Null | Value::Bool(_) => {}
@@ -524,10 +625,11 @@ impl Dlp {
         &self,
         text: &str,
         policy: &DlpPolicy,
+        active: u64,
         report: &mut DlpReport,
         hits: &mut Vec<Hit>,
     ) -> Option<String> {
-        self.scan(text, policy, hits);
+        self.scan_rules(text, active, hits);
         if hits.is_empty() {
             return None;
         }
@@ -536,7 +638,10 @@ impl Dlp {
         for hit in hits.iter() {
             self.record(hit.kind, policy, report);
             out.push_str(text.get(last..hit.start).unwrap_or(""));
-            out.push_str(&marker(KINDS.get(hit.kind).map_or("secret", |k| k.0)));
+            // The text of `marker`, written in place.
+            out.push_str("[REDACTED:");
+            out.push_str(KINDS.get(hit.kind).map_or("secret", |k| k.0));
+            out.push(']');
             last = hit.end;
         }
         out.push_str(text.get(last..).unwrap_or(""));
@@ -552,12 +657,41 @@ impl Dlp {
     }
 }
 
+/// Sorts hits by start and drops overlaps: they go to the earlier kind in [`KINDS`] (secrets
+/// before personal data, so a database URL's password is not taken for an e-mail address),
+/// then to the longer.
+fn settle(hits: &mut Vec<Hit>) {
+    if hits.len() > 1 {
+        hits.sort_by(|a, b| {
+            a.kind
+                .cmp(&b.kind)
+                .then((b.end - b.start).cmp(&(a.end - a.start)))
+        });
+        let mut kept: Vec<Hit> = Vec::with_capacity(hits.len());
+        for hit in hits.iter() {
+            if kept
+                .iter()
+                .all(|k| hit.end <= k.start || hit.start >= k.end)
+            {
+                kept.push(*hit);
+            }
+        }
+        kept.sort_by_key(|hit| hit.start);
+        *hits = kept;
+    }
+}
+
 fn is_secret_key(key: &str) -> bool {
-    let lower = key.to_ascii_lowercase();
-    SECRET_KEY_NAMES.contains(&lower.as_str())
-        || SECRET_KEY_SUFFIXES
-            .iter()
-            .any(|suffix| lower.ends_with(suffix))
+    let key = key.as_bytes();
+    SECRET_KEY_NAMES
+        .iter()
+        .any(|name| key.eq_ignore_ascii_case(name.as_bytes()))
+        || SECRET_KEY_SUFFIXES.iter().any(|suffix| {
+            key.len()
+                .checked_sub(suffix.len())
+                .and_then(|from| key.get(from..))
+                .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix.as_bytes()))
+        })
 }
 
 /// Suffixes of object keys (`db_password`, `stripe_api_key`) that name a credential.
@@ -571,6 +705,175 @@ const SECRET_KEY_SUFFIXES: &[&str] = &[
     "_refresh_token",
     "_private_key",
 ];
+
+/// What the digit-gated rules and the IBAN rule need to know about a string, from one pass.
+///
+/// Each test is a condition without which the rule's pattern cannot match (or its validator
+/// cannot pass), so skipping the regex when it fails changes no result. The shapes are only
+/// worked out for ASCII text: elsewhere `\d` and `\b` also take Unicode digits and letters,
+/// and only the digit count and the plain country-code test apply.
+struct Gates {
+    /// ASCII digits in the string.
+    digits: usize,
+    /// 13 digits in a row, or `dddd-dddd-d` / `dddd dddddd d` (space or dash).
+    card: bool,
+    /// `ddd-dd-dddd`.
+    ssn: bool,
+    /// `+` before a digit, or `[ .-]ddd[ .-]dddd`.
+    phone: bool,
+    /// Four numbers joined by single dots.
+    ip: bool,
+    /// Two uppercase letters starting a word, then two digits.
+    country_code: bool,
+}
+
+/// One run of ASCII digits, with what surrounds it.
+#[derive(Clone, Copy, Default)]
+struct Run {
+    len: usize,
+    /// The byte before the run (0 at the start of the text).
+    before: u8,
+    /// The byte after the run (0 at the end of the text).
+    after: u8,
+    /// The run starts right after the single byte that ended the previous run.
+    joined: bool,
+    /// Runs in the chain of single-dot-joined runs that this one ends.
+    dots: usize,
+}
+
+impl Gates {
+    fn of(bytes: &[u8]) -> Self {
+        // One pass, written so that the compiler can vectorise it.
+        // Counted in blocks small enough for a wrapping 32-bit count, which vectorises.
+        let digits = bytes
+            .chunks(1 << 20)
+            .map(|block| {
+                let count = block.iter().fold(0u32, |count, byte| {
+                    count.wrapping_add(u32::from(byte.wrapping_sub(b'0') < 10))
+                });
+                usize::try_from(count).unwrap_or(usize::MAX)
+            })
+            .sum();
+        if !bytes.is_ascii() {
+            return Self {
+                digits,
+                card: true,
+                ssn: true,
+                phone: true,
+                ip: true,
+                country_code: has_country_code(bytes),
+            };
+        }
+        let mut gates = Self {
+            digits,
+            card: false,
+            ssn: false,
+            phone: false,
+            ip: false,
+            country_code: false,
+        };
+        if digits >= 2 {
+            gates.shapes(bytes);
+        }
+        gates
+    }
+
+    fn numeric(&self, numeric: Numeric) -> bool {
+        match numeric {
+            Numeric::Card => self.card,
+            Numeric::Ssn => self.ssn,
+            Numeric::Phone => self.phone,
+            Numeric::Ip => self.ip,
+        }
+    }
+
+    /// Walks the digit runs of an ASCII text, each with the two before it.
+    fn shapes(&mut self, bytes: &[u8]) {
+        let mut older = Run::default();
+        let mut last = Run::default();
+        // Index just past the last run (0 while there is none).
+        let mut last_end = 0;
+        let mut from = 0;
+        let mut in_run = false;
+        for (at, byte) in bytes.iter().enumerate() {
+            let digit = byte.wrapping_sub(b'0') < 10;
+            if digit == in_run {
+                continue;
+            }
+            in_run = digit;
+            if digit {
+                from = at;
+            } else {
+                let run = self.close(bytes, from, at, &last, &older, last_end);
+                older = last;
+                last = run;
+                last_end = at;
+            }
+        }
+        if in_run {
+            self.close(bytes, from, bytes.len(), &last, &older, last_end);
+        }
+    }
+
+    /// Records what the run `from..to` completes, given the two runs before it.
+    fn close(
+        &mut self,
+        bytes: &[u8],
+        from: usize,
+        to: usize,
+        last: &Run,
+        older: &Run,
+        last_end: usize,
+    ) -> Run {
+        let head = bytes.get(..from).unwrap_or_default();
+        let mut run = Run {
+            len: to - from,
+            before: head.last().copied().unwrap_or(0),
+            after: bytes.get(to).copied().unwrap_or(0),
+            joined: last.len > 0 && from == last_end + 1,
+            dots: 1,
+        };
+        let space_or_dash = |b: u8| b == b' ' || b == b'-';
+        let phone_separator = |b: u8| b == b' ' || b == b'.' || b == b'-';
+        if run.joined {
+            if last.after == b'.' {
+                run.dots = last.dots + 1;
+                self.ip |= run.dots >= 4;
+            }
+            self.phone |= run.len >= 4
+                && last.len == 3
+                && phone_separator(last.before)
+                && phone_separator(last.after);
+            if last.joined {
+                self.card |= older.len >= 4
+                    && space_or_dash(older.after)
+                    && (last.len == 4 || last.len == 6)
+                    && space_or_dash(last.after);
+                self.ssn |= older.len >= 3
+                    && older.after == b'-'
+                    && last.len == 2
+                    && last.after == b'-'
+                    && run.len >= 4;
+            }
+        }
+        self.card |= run.len >= 13;
+        self.phone |= run.before == b'+';
+        if run.len >= 2 && !self.country_code {
+            let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+            self.country_code = match head {
+                [.., first, second]
+                    if !(first.is_ascii_uppercase() && second.is_ascii_uppercase()) =>
+                {
+                    false
+                }
+                [.., before, _, _] => !word(before),
+                [_, _] => true,
+                _ => false,
+            };
+        }
+        run
+    }
+}
 
 /// Two ASCII uppercase letters followed by two digits, the start of an IBAN.
 fn has_country_code(bytes: &[u8]) -> bool {
@@ -719,3 +1022,7 @@ fn high_entropy(text: &str, tenths: u32) -> bool {
         .sum();
     entropy * 10.0 >= f64::from(tenths)
 }
+
+#[cfg(test)]
+#[path = "dlp_tests.rs"]
+mod tests;

@@ -1,0 +1,345 @@
+//! The gates of `Dlp::scan` against the plain version they replace: on generated strings and on
+//! mutated corpus texts, the scan must find exactly what running every rule behind its old,
+//! coarser gate (overlapping keyword search, digit count, any country code) finds.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests"
+)]
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use portcullis_config::DlpAction;
+
+use super::{Dlp, DlpPolicy, Hit, RULES, Trigger, has_country_code, settle, valid};
+
+/// The scan as it was before the finer gates: every rule's keywords searched with overlaps,
+/// the digit rules gated on the digit count alone, the IBAN rule on any country code.
+struct Plain {
+    keywords: AhoCorasick,
+    keyword_rule: Vec<usize>,
+}
+
+impl Plain {
+    fn new() -> Self {
+        let mut words = Vec::new();
+        let mut keyword_rule = Vec::new();
+        for (index, (_, keywords, _, _, _)) in RULES.iter().enumerate() {
+            for word in *keywords {
+                words.push(*word);
+                keyword_rule.push(index);
+            }
+        }
+        let keywords = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&words)
+            .unwrap();
+        Self {
+            keywords,
+            keyword_rule,
+        }
+    }
+
+    fn triggered(&self, text: &str) -> u64 {
+        let mut triggered = 0u64;
+        for found in self.keywords.find_overlapping_iter(text) {
+            triggered |= 1 << self.keyword_rule[found.pattern().as_usize()];
+        }
+        triggered
+    }
+
+    fn scan(&self, dlp: &Dlp, text: &str) -> Vec<Hit> {
+        let triggered = self.triggered(text);
+        let digits = text.bytes().filter(u8::is_ascii_digit).count();
+        let mut hits = Vec::new();
+        for (index, rule) in dlp.rules.iter().enumerate() {
+            let run = match rule.trigger {
+                Trigger::Keywords => triggered & (1 << index) != 0,
+                Trigger::Digits(least, _) => digits >= least,
+                Trigger::CountryCode => has_country_code(text.as_bytes()),
+            };
+            if !run {
+                continue;
+            }
+            for captures in rule.regex.captures_iter(text) {
+                let Some(span) = captures.get(rule.group) else {
+                    continue;
+                };
+                if valid(rule.check, span.as_str()) {
+                    hits.push(Hit {
+                        start: span.start(),
+                        end: span.end(),
+                        kind: rule.kind,
+                    });
+                }
+            }
+        }
+        settle(&mut hits);
+        hits
+    }
+}
+
+/// A small deterministic generator (xorshift).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % n as u64).unwrap()
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}
+
+const PIECES: &[&str] = &[
+    " ",
+    " ",
+    "-",
+    "-",
+    ".",
+    ".",
+    "+",
+    "(",
+    ")",
+    "_",
+    "/",
+    ":",
+    "=",
+    "\"",
+    "'",
+    "@",
+    "~",
+    "\n",
+    "a",
+    "Z",
+    "AB",
+    "GB",
+    "DE",
+    "x",
+    "Q~",
+    "é",
+    "٣",
+    "４",
+    "\u{200b}",
+    "the",
+    "order",
+    "secret",
+    "Key",
+    "TOKEN",
+    "password",
+    "sk-",
+    "sk-ant-",
+    "AKIA",
+    "ghp_",
+    "eyJ",
+    "xoxb-",
+    "AIza",
+    "glpat-",
+    "postgres://",
+    "mysql://",
+    "-----BEGIN ",
+    "PRIVATE KEY-----",
+    "AccountKey=",
+    "aws",
+    "api_key",
+    "example.com",
+    "hooks.slack.com",
+    "github_pat_",
+    "rk_live_",
+];
+
+const DIGITS: &[&str] = &["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+
+fn digits(rng: &mut Rng) -> String {
+    let len = match rng.below(6) {
+        0 => 1 + rng.below(3),
+        1 => 3 + rng.below(2),
+        2 => 4,
+        3 => 6,
+        _ => 1 + rng.below(20),
+    };
+    (0..len).map(|_| rng.pick(DIGITS)).collect()
+}
+
+fn generated(rng: &mut Rng) -> String {
+    let mut text = String::new();
+    for _ in 0..1 + rng.below(14) {
+        if rng.below(2) == 0 {
+            text.push_str(&digits(rng));
+        } else {
+            text.push_str(rng.pick(PIECES));
+        }
+    }
+    text
+}
+
+/// Known-valid numbers, so the validators pass often enough to matter.
+const VALID: &[&str] = &[
+    "4111111111111111",
+    "4111 1111 1111 1111",
+    "4111-1111-1111-1111",
+    "3782 822463 10005",
+    "5500000000000004",
+    "123-45-6789",
+    "+12025550101",
+    "+44 20 7946 0958",
+    "(202) 555-0101",
+    "202.555.0101",
+    "192.168.10.20",
+    "GB82WEST12345698765432",
+    "DE89 3704 0044 0532 0130 00",
+    "10.0.0.1",
+];
+
+fn corpus_texts() -> Vec<String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/corpora/dlp.jsonl");
+    let mut texts = Vec::new();
+    for line in std::fs::read_to_string(path).unwrap().lines() {
+        let Ok(row) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        collect_strings(&row, &mut texts);
+    }
+    texts
+}
+
+fn collect_strings(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(text) => out.push(text.clone()),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| collect_strings(v, out)),
+        _ => {}
+    }
+}
+
+/// Cuts `text` at a random character boundary and splices `piece` in.
+fn splice(rng: &mut Rng, text: &str, piece: &str) -> String {
+    let bounds: Vec<usize> = (0..=text.len())
+        .filter(|at| text.is_char_boundary(*at))
+        .collect();
+    let at = bounds[rng.below(bounds.len())];
+    format!("{}{piece}{}", &text[..at], &text[at..])
+}
+
+#[test]
+fn finer_gates_change_no_result() {
+    let dlp = Dlp::new().unwrap();
+    let plain = Plain::new();
+    let policy = DlpPolicy::all(DlpAction::Redact);
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut texts = corpus_texts();
+    let corpus = texts.clone();
+    for _ in 0..100_000 {
+        texts.push(generated(&mut rng));
+    }
+    for _ in 0..50_000 {
+        let base = match rng.below(3) {
+            0 => corpus[rng.below(corpus.len())].clone(),
+            1 => rng.pick(VALID).to_owned(),
+            _ => generated(&mut rng),
+        };
+        let piece = match rng.below(3) {
+            0 => rng.pick(VALID).to_owned(),
+            1 => digits(&mut rng),
+            _ => rng.pick(PIECES).to_owned(),
+        };
+        let mut text = splice(&mut rng, &base, &piece);
+        if rng.below(2) == 0 {
+            let more = rng.pick(VALID);
+            text = splice(&mut rng, &text, more);
+        }
+        texts.push(text);
+    }
+    let mut found = [0usize; super::KINDS.len()];
+    let mut hits = Vec::new();
+    for text in &texts {
+        dlp.scan(text, &policy, &mut hits);
+        let expected = plain.scan(&dlp, text);
+        assert_eq!(hits, expected, "{text:?}");
+        for hit in &hits {
+            found[hit.kind] += 1;
+        }
+    }
+    // The strings must exercise the digit detectors, not only their gates.
+    for kind in ["card", "ssn", "iban", "phone", "ip_address", "email"] {
+        let count = found[super::kind_index(kind).unwrap()];
+        assert!(count >= 20, "only {count} `{kind}` hits");
+    }
+    println!("hits per kind: {found:?}");
+}
+
+#[test]
+fn keyword_inside_a_longer_one_still_triggers() {
+    let dlp = Dlp::new().unwrap();
+    let policy = DlpPolicy::all(DlpAction::Redact);
+    let mut hits = Vec::new();
+    // `sk-ant-` is found, and carries `sk-` (openai_key) with it.
+    let text = "sk-ant-abc-Xk9pQ2rT7vL4mN8sB3dF6hJ1wZ5yC0eGaiUoR";
+    dlp.scan(text, &policy, &mut hits);
+    let plain = Plain::new().scan(&dlp, text);
+    assert_eq!(hits, plain);
+    assert!(!hits.is_empty());
+}
+
+#[test]
+fn keyword_search_finds_what_an_overlapping_search_finds() {
+    let dlp = Dlp::new().unwrap();
+    let plain = Plain::new();
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    // Keywords, their pieces and overlapping pairs (`asia` + `aiza`, `secret` + `token`).
+    let mut pieces: Vec<&str> = RULES
+        .iter()
+        .flat_map(|rule| rule.1.iter().copied())
+        .collect();
+    pieces.extend([
+        "a",
+        "k",
+        "i",
+        "s",
+        "e",
+        "y",
+        "j",
+        "t",
+        "-",
+        "_",
+        ":",
+        "/",
+        "~",
+        "q",
+        "x",
+        "o",
+        "c",
+        "ke",
+        "ey",
+        "to",
+        "ken",
+        "se",
+        "cret",
+        "sk",
+        "ia",
+        "za",
+        "acc",
+        "asiaiza",
+        "secretoken",
+        "KEYJ",
+        "xoxo",
+        "pwdpassw",
+        "Sk-Ant-",
+        "github_",
+        "PAT_",
+    ]);
+    for _ in 0..100_000 {
+        let text: String = (0..1 + rng.below(10)).map(|_| rng.pick(&pieces)).collect();
+        assert_eq!(dlp.keywords(&text), plain.triggered(&text), "{text:?}");
+    }
+}
