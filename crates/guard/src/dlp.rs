@@ -258,7 +258,7 @@ const RULES: &[(&str, &[&str], &str, usize, Check)] = &[
     ),
     (
         "private_key",
-        &["private key-----"],
+        &["private key-----", "private key block-----"],
         r"-----BEGIN [A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END [A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?-----|\z)",
         0,
         Check::None,
