@@ -554,7 +554,7 @@ async fn the_stateless_fast_path_answers_what_rmcp_answers() {
     };
     // Agent, headers beside the usual ones, body.
     type Case<'a> = (Option<&'a str>, Vec<(&'a str, &'a str)>, String);
-    let cases: Vec<Case> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             Some("alice"),
             plain("list_orders"),
