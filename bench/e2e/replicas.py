@@ -25,6 +25,7 @@ p99 of R1 minus those of L1.
 """
 
 import argparse
+import base64
 import datetime
 import json
 import os
@@ -196,7 +197,7 @@ class Run:
         wait_http(f"{base}/healthz", proc, name)
         request = urllib.request.Request(
             f"{base}/oauth/token", data=b"grant_type=client_credentials",
-            headers={"Authorization": "Basic " + __import__("base64").b64encode(
+            headers={"Authorization": "Basic " + base64.b64encode(
                 f"bench-agent:{self.client_secret}".encode()).decode()})
         with urllib.request.urlopen(request, timeout=10) as response:
             token = json.load(response)["access_token"]

@@ -11,6 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use portcullis_e2e::copy_dir;
+
 const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
 
 /// A copy of the quickstart in a temporary folder, so each test can break it its own way.
@@ -20,19 +22,6 @@ fn quickstart() -> (tempfile::TempDir, PathBuf) {
     copy_dir(&source, dir.path());
     let config = dir.path().join("portcullis.yaml");
     (dir, config)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 fn portcullis(args: &[&str]) -> Output {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use portcullis_e2e::{copy_dir, spread_burst};
 
 const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
 
@@ -35,19 +35,6 @@ impl Drop for Replica {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
     }
 }
 
@@ -189,38 +176,17 @@ async fn two_gateway_processes_enforce_one_shared_limit() {
         tokens.push(token(&http, replica).await);
     }
 
-    // 100 distinct calls (distinct ids, so loop detection stays out of it), alternating
-    // between the replicas, four in flight on each at a time.
-    let mut allowed = [0u64; 2];
-    let mut refused = [0u64; 2];
-    for round in 0..25u64 {
-        let mut calls = Vec::new();
-        for (side, replica) in replicas.iter().enumerate() {
-            for j in 0..2u64 {
-                let request = http
-                    .post(format!("{}/v1/tools/getOrder/call", replica.base))
-                    .bearer_auth(&tokens[side])
-                    .json(&json!({"id": round * 10 + side as u64 * 2 + j + 1}));
-                calls.push((side, tokio::spawn(request.send())));
-            }
-        }
-        for (side, call) in calls {
-            let response = call.await.unwrap().unwrap();
-            match response.status().as_u16() {
-                200 => allowed[side] += 1,
-                429 => {
-                    refused[side] += 1;
-                    let policy = response.headers()["ratelimit-policy"].to_str().unwrap();
-                    assert_eq!(policy, "\"fleet\";q=1;w=3600");
-                    assert!(response.headers().contains_key("retry-after"));
-                }
-                other => panic!(
-                    "unexpected status {other}: {}",
-                    response.text().await.unwrap_or_default()
-                ),
-            }
-        }
-    }
+    // 100 distinct calls, alternating between the replicas, four in flight on each at a time.
+    let (allowed, refused) = spread_burst(
+        &http,
+        &[
+            (&replicas[0].base, &tokens[0]),
+            (&replicas[1].base, &tokens[1]),
+        ],
+        25,
+        "\"fleet\";q=1;w=3600",
+    )
+    .await;
     let total = allowed[0] + allowed[1];
     // The script evaluates each call atomically on Redis's clock, so the cap is exact; the
     // tolerance of one unit covers a refill landing during the run (one unit an hour).

@@ -4,6 +4,7 @@
 
 #![expect(
     clippy::expect_used,
+    clippy::panic,
     reason = "test support: a failed setup must stop the test at once"
 )]
 
@@ -298,7 +299,8 @@ impl Drop for Harness {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+/// Copies a folder tree (the quickstart, for tests that edit their own copy).
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for entry in std::fs::read_dir(from).expect("read quickstart") {
         let entry = entry.expect("entry");
@@ -309,4 +311,54 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), &target).expect("copy");
         }
     }
+}
+
+/// A burst of distinct `getOrder` calls spread over several gateways sharing one rate limit:
+/// `rounds` rounds, two calls in flight on each gateway per round (distinct ids, so loop
+/// detection stays out of it). `gateways` are `(base URL, bearer token)` pairs. Every answer
+/// must be 200 or a 429 naming `policy` in `RateLimit-Policy` with a `Retry-After`; returns the
+/// allowed and refused counts per gateway.
+pub async fn spread_burst(
+    http: &reqwest::Client,
+    gateways: &[(&str, &str)],
+    rounds: u64,
+    policy: &str,
+) -> (Vec<u64>, Vec<u64>) {
+    let mut allowed = vec![0u64; gateways.len()];
+    let mut refused = vec![0u64; gateways.len()];
+    for round in 0..rounds {
+        let mut calls = Vec::new();
+        for (side, (base, token)) in gateways.iter().enumerate() {
+            for j in 0..2u64 {
+                let request = http
+                    .post(format!("{base}/v1/tools/getOrder/call"))
+                    .bearer_auth(token)
+                    .json(&serde_json::json!({"id": round * 10 + side as u64 * 2 + j + 1}));
+                calls.push((side, tokio::spawn(request.send())));
+            }
+        }
+        for (side, call) in calls {
+            let response = call
+                .await
+                .expect("the call task")
+                .expect("the gateway answers");
+            match response.status().as_u16() {
+                200 => allowed[side] += 1,
+                429 => {
+                    refused[side] += 1;
+                    let named = response
+                        .headers()
+                        .get("ratelimit-policy")
+                        .and_then(|value| value.to_str().ok());
+                    assert_eq!(named, Some(policy));
+                    assert!(response.headers().contains_key("retry-after"));
+                }
+                other => panic!(
+                    "unexpected status {other}: {}",
+                    response.text().await.unwrap_or_default()
+                ),
+            }
+        }
+    }
+    (allowed, refused)
 }

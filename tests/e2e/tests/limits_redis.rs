@@ -17,8 +17,7 @@ use portcullis_config::{
     HumanDuration, LimitBackendConfig, LimitKeyPart, LimitStage, LimitWeight, OnUnavailable,
     RateLimitConfig, SecretRef,
 };
-use portcullis_e2e::Harness;
-use serde_json::json;
+use portcullis_e2e::{Harness, spread_burst};
 
 /// Burst of the shared limit; it refills by one unit an hour, so nothing refills during the
 /// test and the expected count is exact.
@@ -70,36 +69,15 @@ async fn a_burst_spread_over_two_gateways_is_capped_at_the_shared_limit() {
     let first = gateway(prefix.clone()).await;
     let second = gateway(prefix).await;
     let tokens = [first.demo_token().await, second.demo_token().await];
-    let gateways = [&first, &second];
 
     // 100 distinct calls, alternating between the gateways, four at a time on each.
-    let mut allowed = [0u64; 2];
-    let mut refused = [0u64; 2];
-    for round in 0..25u64 {
-        let mut calls = Vec::new();
-        for (side, h) in gateways.iter().enumerate() {
-            for j in 0..2u64 {
-                let request = h
-                    .http
-                    .post(format!("{}/v1/tools/getOrder/call", h.base))
-                    .bearer_auth(&tokens[side])
-                    .json(&json!({"id": round * 10 + side as u64 * 2 + j + 1}));
-                calls.push((side, tokio::spawn(request.send())));
-            }
-        }
-        for (side, call) in calls {
-            let response = call.await.unwrap().unwrap();
-            match response.status().as_u16() {
-                200 => allowed[side] += 1,
-                429 => {
-                    refused[side] += 1;
-                    let policy = response.headers()["ratelimit-policy"].to_str().unwrap();
-                    assert_eq!(policy, "\"fleet\";q=1;w=3600");
-                }
-                other => panic!("unexpected status {other}"),
-            }
-        }
-    }
+    let (allowed, refused) = spread_burst(
+        &first.http,
+        &[(&first.base, &tokens[0]), (&second.base, &tokens[1])],
+        25,
+        "\"fleet\";q=1;w=3600",
+    )
+    .await;
     let total = allowed[0] + allowed[1];
     // Exact: one script evaluates each call atomically on the server's clock. A tolerance of
     // one unit covers a refill landing during the run (one unit an hour).
