@@ -6,6 +6,8 @@
 //!   outside the timed part (redaction changes it).
 //! - `dlp/filter_get_order`: the whole filter stage (`Guards::filter`, quickstart settings) on
 //!   the example API's `getOrder` answer.
+//! - `dlp/filter_order_1k`: the same on the 1 KB order the end-to-end benchmark's upstream
+//!   serves (`samples/order_1k.json`, a copy of the body in `bench/e2e/nginx-upstream.conf`).
 //! - `inspect/<tool>`: `Guards::inspect` with the quickstart catalog on a typical call of
 //!   `searchOrders` (free text), `attachReceipt` (a URL) and `refundOrder` (a reason sentence).
 
@@ -66,6 +68,24 @@ fn dlp(c: &mut Criterion) {
         "refunded_cents": 0, "created_at": "2025-05-01T10:00:00Z",
         "customer": {"id": 2, "name": "Ada Lovelace", "email": "ada.lovelace@example.com",
                      "phone": "+12025550102", "card_number": "4111111111000025"},
+    });
+    // The answer nginx serves in the end-to-end benchmark (bench/e2e/nginx-upstream.conf), so
+    // this stage figure and the guards-on/off ratio of bench/run.sh describe the same work.
+    let bench_order: Value = or_exit(
+        serde_json::from_str(include_str!("../samples/order_1k.json")),
+        "parse samples/order_1k.json",
+    );
+    c.bench_function("dlp/filter_order_1k", |b| {
+        b.iter_batched_ref(
+            || UpstreamResponse {
+                status: 200,
+                body: bench_order.clone(),
+                content_type: Some("application/json".into()),
+                notices: Vec::new(),
+            },
+            |response| black_box(guards.filter("getOrder", response)),
+            BatchSize::SmallInput,
+        );
     });
     c.bench_function("dlp/filter_get_order", |b| {
         b.iter_batched_ref(

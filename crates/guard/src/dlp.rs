@@ -1,20 +1,21 @@
 //! Response DLP: secrets and personal data in upstream answers.
 //!
-//! Built for speed: one leftmost-longest Aho-Corasick search over each string finds the literal keywords that
-//! must be present for a rule to match (`AKIA`, `ghp_`, `-----BEGIN` ...), and one pass over
-//! the digits of the string gates the numeric rules (cards, SSNs, phones, addresses, IBANs) on
-//! a digit count and on the shape their pattern needs (a run of 13 digits, `ddd-dd-dddd`, four
-//! dot-separated numbers ...). Only the rules so triggered run their regex (the `regex` crate:
-//! linear time, no backtracking), and every match then passes a validator (Luhn, IBAN mod 97,
-//! SSN ranges, Shannon entropy) before it counts. A string in which nothing is found costs no
-//! allocation.
+//! Built for speed: one keyword search over all the strings of an answer (see
+//! [`crate::keywords`]) finds, for each string, the rules whose literal keywords occur in it
+//! (`AKIA`, `ghp_`, `-----BEGIN` ...), and one pass over the digits of each string gates the
+//! numeric rules (cards, SSNs, phones, addresses, IBANs) on a digit count and on the shape
+//! their pattern needs (a run of 13 digits, `ddd-dd-dddd`, four dot-separated numbers ...).
+//! Only the rules so triggered run their regex (the `regex` crate: linear time, no
+//! backtracking), and every match then passes a validator (Luhn, IBAN mod 97, SSN ranges,
+//! Shannon entropy) before it counts. A string in which nothing is found costs no allocation.
 
 use std::collections::BTreeMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
 use portcullis_config::DlpAction;
 use regex::{Regex, RegexBuilder};
 use serde_json::Value;
+
+use crate::keywords::{Keywords, MaskCursor};
 
 /// Every DLP kind, in rule order (earlier kinds win when two matches start at the same place
 /// and have the same length), with its category and default action.
@@ -117,11 +118,8 @@ pub struct DlpReport {
 /// The compiled DLP rules; built once, shared by every call.
 pub struct Dlp {
     rules: Vec<Rule>,
-    /// Leftmost-longest search over the keywords, lowercased and deduplicated (ASCII case
-    /// ignored).
-    prefilter: AhoCorasick,
-    /// For each prefilter pattern, a bit per rule triggered by it or by a keyword inside it.
-    pattern_rules: Vec<u64>,
+    /// The literal keywords of the keyword-triggered rules, a bit per rule.
+    keywords: Keywords,
     /// A bit per rule with a keyword trigger.
     keyword_rules: u64,
     card: usize,
@@ -165,7 +163,7 @@ enum Numeric {
 }
 
 #[derive(Clone, Copy)]
-enum Check {
+pub(crate) enum Check {
     None,
     Luhn,
     Ssn,
@@ -178,7 +176,7 @@ enum Check {
 
 /// The table: kind, keywords, regex, redacted group, check. Digit and country-code triggers
 /// have no keywords.
-const RULES: &[(&str, &[&str], &str, usize, Check)] = &[
+pub(crate) const RULES: &[(&str, &[&str], &str, usize, Check)] = &[
     (
         "aws_access_key",
         &["akia", "asia", "abia", "acca"],
@@ -366,12 +364,10 @@ impl Dlp {
     /// Compiles every rule.
     pub fn new() -> Result<Self, String> {
         let mut rules = Vec::with_capacity(RULES.len());
-        // Lowercased keywords, each once, with a bit per rule that names it.
-        let mut keywords: Vec<String> = Vec::new();
-        let mut keyword_bits: Vec<u64> = Vec::new();
+        let mut words: Vec<(&str, u64)> = Vec::new();
         let mut keyword_rules = 0;
         let mut card = 0;
-        for (index, (kind, words, pattern, group, check)) in RULES.iter().enumerate() {
+        for (index, (kind, words_of, pattern, group, check)) in RULES.iter().enumerate() {
             let Some(kind_index) = kind_index(kind) else {
                 return Err(format!("DLP rule for unknown kind `{kind}`"));
             };
@@ -393,20 +389,7 @@ impl Dlp {
                     Trigger::Keywords
                 }
             };
-            for word in *words {
-                let word = word.to_ascii_lowercase();
-                match keywords.iter().position(|known| *known == word) {
-                    Some(at) => {
-                        if let Some(bits) = keyword_bits.get_mut(at) {
-                            *bits |= 1u64 << index;
-                        }
-                    }
-                    None => {
-                        keywords.push(word);
-                        keyword_bits.push(1u64 << index);
-                    }
-                }
-            }
+            words.extend(words_of.iter().map(|word| (*word, 1u64 << index)));
             rules.push(Rule {
                 kind: kind_index,
                 regex,
@@ -418,28 +401,10 @@ impl Dlp {
         if rules.len() > 64 {
             return Err("DLP: more rules than trigger bits".into());
         }
-        // A leftmost-longest match stands for every keyword inside it as well (`sk-ant-` also
-        // triggers the rule of `sk-`); see `keywords` for why that finds every keyword present.
-        let pattern_rules: Vec<u64> = keywords
-            .iter()
-            .map(|outer| {
-                keywords
-                    .iter()
-                    .zip(&keyword_bits)
-                    .filter(|(inner, _)| outer.contains(inner.as_str()))
-                    .fold(0, |acc, (_, bits)| acc | bits)
-            })
-            .collect();
-        let prefilter = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&keywords)
-            .map_err(|e| format!("DLP prefilter: {e}"))?;
+        let keywords = Keywords::new(words).map_err(|e| format!("DLP {e}"))?;
         Ok(Self {
             rules,
-            prefilter,
-            pattern_rules,
+            keywords,
             keyword_rules,
             card,
             generic: kind_index("generic_secret").unwrap_or(usize::MAX),
@@ -447,40 +412,20 @@ impl Dlp {
     }
 
     /// A bit per rule whose keywords occur in `text` (ASCII case ignored).
-    ///
-    /// Each search returns the leftmost keyword occurrence, the longest there, and the next
-    /// search starts one byte after its start. Every occurrence of a keyword is then either
-    /// found or lies inside a found one: a search from at or before its start returns a match
-    /// starting no later than it; one starting earlier moves the next search on by a byte but
-    /// not past it, and one starting at the same place is at least as long, so contains it.
+    #[cfg(test)]
     fn keywords(&self, text: &str) -> u64 {
-        let mut triggered = 0;
-        let mut at = 0;
-        while at < text.len() {
-            match self
-                .prefilter
-                .try_find(Input::new(text).span(at..text.len()))
-            {
-                Ok(Some(found)) => {
-                    triggered |= self
-                        .pattern_rules
-                        .get(found.pattern().as_usize())
-                        .copied()
-                        .unwrap_or(self.keyword_rules);
-                    at = found.start() + 1;
-                }
-                Ok(None) => break,
-                // Not expected with this configuration: every keyword rule (the regexes still
-                // decide) rather than none.
-                Err(_) => return self.keyword_rules,
-            }
-        }
-        triggered
+        self.keywords.mask(text)
     }
 
     /// The matches in `text` of the kinds `policy` does not allow, sorted, without overlaps.
     pub fn scan(&self, text: &str, policy: &DlpPolicy, hits: &mut Vec<Hit>) {
-        self.scan_rules(text, self.active_rules(policy), hits);
+        let active = self.active_rules(policy);
+        let keywords = if active & self.keyword_rules != 0 {
+            self.keywords.mask(text)
+        } else {
+            0
+        };
+        self.scan_rules(text, keywords, active, hits);
     }
 
     /// A bit per rule whose kind `policy` does not allow.
@@ -492,15 +437,11 @@ impl Dlp {
             .fold(0, |bits, (index, _)| bits | 1 << index)
     }
 
-    /// [`Dlp::scan`] for the rules of the bits in `active`.
-    fn scan_rules(&self, text: &str, active: u64, hits: &mut Vec<Hit>) {
+    /// [`Dlp::scan`] for the rules of the bits in `active`, given the bits of the rules whose
+    /// keywords occur in `text` (at most 64 rules).
+    fn scan_rules(&self, text: &str, keywords: u64, active: u64, hits: &mut Vec<Hit>) {
         hits.clear();
-        // Rules whose keywords occur: a bit per rule (at most 64 rules).
-        let mut run = if active & self.keyword_rules != 0 {
-            self.keywords(text) & active
-        } else {
-            0
-        };
+        let mut run = keywords & active;
         if active & !self.keyword_rules != 0 {
             let gates = Gates::of(text.as_bytes());
             let mut gated = !self.keyword_rules & active;
@@ -563,22 +504,36 @@ impl Dlp {
     /// (`password`, `api_key` ...) that look random count as `generic_secret`. The report says
     /// what was found; when `withhold` is set the caller must not pass the value on.
     pub fn redact(&self, value: &mut Value, policy: &DlpPolicy, report: &mut DlpReport) {
-        let mut hits = Vec::new();
         let active = self.active_rules(policy);
-        self.walk(value, policy, active, report, &mut hits);
+        // One keyword search over every string of the answer, before any is changed.
+        let keywords = if active & self.keyword_rules != 0 {
+            MaskCursor::of(&self.keywords, value)
+        } else {
+            MaskCursor::constant(0)
+        };
+        let mut walk = Walk {
+            policy,
+            active,
+            keywords,
+            hits: Vec::new(),
+            counts: [0; KINDS.len()],
+            withhold: false,
+        };
+        self.walk(value, &mut walk);
+        for ((name, _, _), count) in KINDS.iter().zip(walk.counts) {
+            if count > 0 {
+                *report.counts.entry(name).or_insert(0) += count;
+            }
+        }
+        report.withhold |= walk.withhold;
     }
 
-    fn walk(
-        &self,
-        value: &mut Value,
-        policy: &DlpPolicy,
-        active: u64,
-        report: &mut DlpReport,
-        hits: &mut Vec<Hit>,
-    ) {
+    /// Visits the strings in the order of [`Strings::collect`].
+    fn walk(&self, value: &mut Value, walk: &mut Walk<'_>) {
         match value {
             Value::String(text) => {
-                if let Some(redacted) = self.redact_str(text, policy, active, report, hits) {
+                let keywords = walk.keywords.next_mask();
+                if let Some(redacted) = self.redact_str(text, keywords, walk) {
                     *text = redacted;
                 }
             }
@@ -587,33 +542,35 @@ impl Dlp {
                     return;
                 };
                 // 13 digits or more: at least 10^12.
-                if policy.active(card.kind)
+                if walk.policy.active(card.kind)
                     && number.as_u64().is_some_and(|n| {
                         n >= 1_000_000_000_000 && valid(Check::Luhn, &n.to_string())
                     })
                 {
-                    self.record(card.kind, policy, report);
+                    walk.record(card.kind);
                     *value = Value::String(marker("card"));
                 }
             }
             Value::Array(items) => {
                 for item in items {
-                    self.walk(item, policy, active, report, hits);
+                    self.walk(item, walk);
                 }
             }
             Value::Object(map) => {
                 let generic = self.generic;
                 for (key, item) in map.iter_mut() {
                     if let Value::String(text) = item
-                        && policy.active(generic)
+                        && walk.policy.active(generic)
                         && is_secret_key(key)
                         && valid(Check::Entropy(30), text)
                     {
-                        self.record(generic, policy, report);
+                        // Its place in the keyword search is used up all the same.
+                        walk.keywords.next_mask();
+                        walk.record(generic);
                         *text = marker("generic_secret");
                         continue;
                     }
-                    self.walk(item, policy, active, report, hits);
+                    self.walk(item, walk);
                 }
             }
             Value::Null | Value::Bool(_) => {}
@@ -621,38 +578,51 @@ impl Dlp {
     }
 
     /// The redacted text, or `None` when nothing in it is redacted.
-    fn redact_str(
-        &self,
-        text: &str,
-        policy: &DlpPolicy,
-        active: u64,
-        report: &mut DlpReport,
-        hits: &mut Vec<Hit>,
-    ) -> Option<String> {
-        self.scan_rules(text, active, hits);
-        if hits.is_empty() {
-            return None;
-        }
-        let mut out = String::with_capacity(text.len());
-        let mut last = 0;
-        for hit in hits.iter() {
-            self.record(hit.kind, policy, report);
-            out.push_str(text.get(last..hit.start).unwrap_or(""));
-            // The text of `marker`, written in place.
-            out.push_str("[REDACTED:");
-            out.push_str(KINDS.get(hit.kind).map_or("secret", |k| k.0));
-            out.push(']');
-            last = hit.end;
-        }
-        out.push_str(text.get(last..).unwrap_or(""));
-        Some(out)
+    fn redact_str(&self, text: &str, keywords: u64, walk: &mut Walk<'_>) -> Option<String> {
+        let mut hits = std::mem::take(&mut walk.hits);
+        self.scan_rules(text, keywords, walk.active, &mut hits);
+        let redacted = if hits.is_empty() {
+            None
+        } else {
+            let mut out = String::with_capacity(text.len());
+            let mut last = 0;
+            for hit in &hits {
+                walk.record(hit.kind);
+                out.push_str(text.get(last..hit.start).unwrap_or(""));
+                // The text of `marker`, written in place.
+                out.push_str("[REDACTED:");
+                out.push_str(KINDS.get(hit.kind).map_or("secret", |k| k.0));
+                out.push(']');
+                last = hit.end;
+            }
+            out.push_str(text.get(last..).unwrap_or(""));
+            Some(out)
+        };
+        walk.hits = hits;
+        redacted
     }
+}
 
-    fn record(&self, kind: usize, policy: &DlpPolicy, report: &mut DlpReport) {
-        let name = KINDS.get(kind).map_or("secret", |k| k.0);
-        *report.counts.entry(name).or_insert(0) += 1;
-        if policy.action(kind) == DlpAction::Withhold {
-            report.withhold = true;
+/// What one [`Dlp::redact`] carries through the value.
+struct Walk<'a> {
+    policy: &'a DlpPolicy,
+    active: u64,
+    /// The keyword bits of each string, in visiting order.
+    keywords: MaskCursor,
+    /// Reused for each string.
+    hits: Vec<Hit>,
+    /// Matches per kind, indexed like [`KINDS`].
+    counts: [usize; KINDS.len()],
+    withhold: bool,
+}
+
+impl Walk<'_> {
+    fn record(&mut self, kind: usize) {
+        if let Some(count) = self.counts.get_mut(kind) {
+            *count += 1;
+        }
+        if self.policy.action(kind) == DlpAction::Withhold {
+            self.withhold = true;
         }
     }
 }
@@ -683,6 +653,18 @@ fn settle(hits: &mut Vec<Hit>) {
 
 fn is_secret_key(key: &str) -> bool {
     let key = key.as_bytes();
+    // Every name and suffix has at least five bytes and ends in one of these letters: most
+    // keys are settled here.
+    if key.len() < 5
+        || !key.last().is_some_and(|last| {
+            matches!(
+                last.to_ascii_lowercase(),
+                b'd' | b'l' | b'n' | b's' | b't' | b'y'
+            )
+        })
+    {
+        return false;
+    }
     SECRET_KEY_NAMES
         .iter()
         .any(|name| key.eq_ignore_ascii_case(name.as_bytes()))
@@ -903,15 +885,19 @@ fn valid(check: Check, text: &str) -> bool {
 /// A payment card number: 13 to 19 digits (separators ignored), a known issuer prefix with a
 /// length it issues, and a valid Luhn checksum.
 pub fn card_number(text: &str) -> bool {
-    let digits: Vec<u8> = text
-        .bytes()
-        .filter(u8::is_ascii_digit)
-        .map(|b| b - b'0')
-        .collect();
-    let len = digits.len();
-    if !(13..=19).contains(&len) {
+    let mut buffer = [0u8; 19];
+    let mut len = 0;
+    for digit in text.bytes().filter(u8::is_ascii_digit) {
+        let Some(slot) = buffer.get_mut(len) else {
+            return false;
+        };
+        *slot = digit - b'0';
+        len += 1;
+    }
+    if len < 13 {
         return false;
     }
+    let digits = buffer.get(..len).unwrap_or_default();
     let first = digits.first().copied().unwrap_or(0);
     let second = digits.get(1).copied().unwrap_or(0);
     let four = digits
@@ -931,7 +917,7 @@ pub fn card_number(text: &str) -> bool {
         6 => (16..=19).contains(&len),
         _ => false,
     };
-    issuer && luhn(&digits)
+    issuer && luhn(digits)
 }
 
 /// The Luhn checksum over decimal digits.

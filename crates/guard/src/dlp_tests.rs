@@ -343,3 +343,113 @@ fn keyword_search_finds_what_an_overlapping_search_finds() {
         assert_eq!(dlp.keywords(&text), plain.triggered(&text), "{text:?}");
     }
 }
+
+/// One keyword search over the whole answer must trigger, for each string, what a search of
+/// that string alone triggers: whole answers built from generated and corpus strings (nested
+/// arrays and objects, strings next to each other that together spell a keyword, secret-named
+/// keys) come out of `redact` as if each string were scanned on its own.
+#[test]
+fn one_search_per_answer_matches_a_search_per_string() {
+    use serde_json::{Map, Value};
+
+    let dlp = Dlp::new().unwrap();
+    let plain = Plain::new();
+    let policy = DlpPolicy::all(DlpAction::Redact);
+    let mut rng = Rng(0x5851_f42d_4c95_7f2d);
+    let corpus = corpus_texts();
+    // Chunks of one string go directly under their key; every other key names a credential.
+    let key = |index: usize| match index % 4 {
+        0 => format!("note{index}"),
+        1 => format!("x{index}_password"),
+        2 => format!("id{index}"),
+        _ => format!("x{index}_api_key"),
+    };
+    let shape = |items: &[String]| -> Value {
+        let mut map = Map::new();
+        for (index, chunk) in items.chunks(1 + index_width(items.len())).enumerate() {
+            let value = match chunk {
+                [one] => Value::String(one.clone()),
+                _ => Value::Array(chunk.iter().cloned().map(Value::String).collect()),
+            };
+            map.insert(key(index), value);
+        }
+        Value::Object(map)
+    };
+    let mut found = 0;
+    let mut whole = 0;
+    for _ in 0..3_000 {
+        let mut strings = Vec::new();
+        for _ in 0..1 + rng.below(12) {
+            strings.push(match rng.below(4) {
+                0 => corpus[rng.below(corpus.len())].clone(),
+                1 => rng.pick(PIECES).to_owned(),
+                2 => rng.pick(VALID).to_owned(),
+                _ => generated(&mut rng),
+            });
+        }
+        // The expected answer: each string redacted from its own scan, or replaced whole when
+        // it sits alone under a credential key and looks random.
+        let chunk = 1 + index_width(strings.len());
+        let mut expected_count = 0;
+        let expected: Vec<String> = strings
+            .iter()
+            .enumerate()
+            .map(|(at, text)| {
+                let first = at / chunk * chunk;
+                let alone = (strings.len() - first).min(chunk) == 1;
+                if alone && (at / chunk) % 2 == 1 && valid(super::Check::Entropy(30), text) {
+                    expected_count += 1;
+                    whole += 1;
+                    return super::marker("generic_secret");
+                }
+                let hits = plain.scan(&dlp, text);
+                expected_count += hits.len();
+                let mut out = String::new();
+                let mut last = 0;
+                for hit in &hits {
+                    out.push_str(&text[last..hit.start]);
+                    out.push_str(&super::marker(super::KINDS[hit.kind].0));
+                    last = hit.end;
+                }
+                out.push_str(&text[last..]);
+                out
+            })
+            .collect();
+        found += expected_count;
+        let mut answer = shape(&strings);
+        let mut report = super::DlpReport::default();
+        dlp.redact(&mut answer, &policy, &mut report);
+        assert_eq!(answer, shape(&expected), "{strings:?}");
+        assert_eq!(report.counts.values().sum::<usize>(), expected_count);
+    }
+    assert!(found > 1_000, "only {found} hits");
+    assert!(whole > 20, "only {whole} values replaced whole");
+}
+
+/// Strings per chunk, less one: 0 to 2, varied with the answer's size.
+fn index_width(len: usize) -> usize {
+    len % 3
+}
+
+#[test]
+fn every_secret_key_name_and_suffix_is_recognised() {
+    for name in super::SECRET_KEY_NAMES {
+        assert!(super::is_secret_key(name), "{name}");
+        assert!(super::is_secret_key(&name.to_uppercase()), "{name}");
+    }
+    for suffix in super::SECRET_KEY_SUFFIXES {
+        let key = format!("stripe{suffix}");
+        assert!(super::is_secret_key(&key), "{key}");
+    }
+    for key in [
+        "id",
+        "name",
+        "email",
+        "status",
+        "tokens_used",
+        "keyboard",
+        "secretary",
+    ] {
+        assert!(!super::is_secret_key(key), "{key}");
+    }
+}

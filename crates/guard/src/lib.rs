@@ -16,6 +16,7 @@
 
 pub mod dlp;
 pub mod inspect;
+mod keywords;
 pub mod prompt;
 pub mod shape;
 mod stage;

@@ -1,13 +1,16 @@
 //! The prompt-injection detector, shared by argument inspection (free-text arguments) and the
 //! response scan (text an upstream returns to the model).
 //!
-//! Phrasing rules are regexes behind an Aho-Corasick keyword prefilter, like DLP. Hidden
+//! Phrasing rules are regexes behind a literal-keyword prefilter ([`crate::keywords`], shared
+//! with DLP: one search over all the strings of an answer). Hidden
 //! Unicode (tag characters, bidi overrides, runs of zero-width characters) is found by one pass
 //! over the characters, only for strings that are not pure ASCII.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use portcullis_config::Severity;
 use regex::{Regex, RegexBuilder};
+use serde_json::Value;
+
+use crate::keywords::{Keywords, MaskCursor};
 
 /// One prompt-injection finding in a string.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
@@ -23,7 +26,7 @@ pub struct PromptHit {
 }
 
 /// Detector id, severity, keywords (case-insensitive) and pattern of each phrasing rule.
-const RULES: &[(&str, Severity, &[&str], &str)] = &[
+pub(crate) const RULES: &[(&str, Severity, &[&str], &str)] = &[
     (
         "prompt_injection.override",
         Severity::High,
@@ -79,8 +82,8 @@ const RULES: &[(&str, Severity, &[&str], &str)] = &[
 /// The compiled detector.
 pub struct PromptDetector {
     rules: Vec<(&'static str, Severity, Regex)>,
-    prefilter: AhoCorasick,
-    pattern_rule: Vec<usize>,
+    /// A bit per rule.
+    keywords: Keywords,
 }
 
 impl std::fmt::Debug for PromptDetector {
@@ -89,12 +92,27 @@ impl std::fmt::Debug for PromptDetector {
     }
 }
 
+/// The prompt scan of one answer: [`AnswerScan::next`] scans its strings one by one, depth
+/// first, arrays in order and objects in their iteration order.
+pub struct AnswerScan<'a> {
+    detector: &'a PromptDetector,
+    masks: MaskCursor,
+}
+
+impl AnswerScan<'_> {
+    /// Scans the next string of the answer (the answer must not have changed since
+    /// [`PromptDetector::answer_scan`]).
+    pub fn next(&mut self, text: &str, hits: &mut Vec<PromptHit>) {
+        let triggered = self.masks.next_mask();
+        self.detector.scan_triggered(text, triggered, hits);
+    }
+}
+
 impl PromptDetector {
     /// Compiles the rules.
     pub fn new() -> Result<Self, String> {
         let mut rules = Vec::with_capacity(RULES.len());
-        let mut keywords = Vec::new();
-        let mut pattern_rule = Vec::new();
+        let mut keywords: Vec<(&str, u64)> = Vec::new();
         for (index, (id, severity, words, pattern)) in RULES.iter().enumerate() {
             let regex = RegexBuilder::new(pattern)
                 .multi_line(true)
@@ -102,32 +120,29 @@ impl PromptDetector {
                 .build()
                 .map_err(|e| format!("prompt rule `{id}`: {e}"))?;
             rules.push((*id, *severity, regex));
-            for word in *words {
-                keywords.push(*word);
-                pattern_rule.push(index);
-            }
+            keywords.extend(words.iter().map(|word| (*word, 1u64 << index)));
         }
-        let prefilter = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .build(&keywords)
-            .map_err(|e| format!("prompt prefilter: {e}"))?;
-        Ok(Self {
-            rules,
-            prefilter,
-            pattern_rule,
-        })
+        let keywords = Keywords::new(keywords).map_err(|e| format!("prompt {e}"))?;
+        Ok(Self { rules, keywords })
     }
 
     /// Every finding in `text`, in order of position.
     pub fn scan(&self, text: &str, hits: &mut Vec<PromptHit>) {
-        hits.clear();
-        let mut triggered: u32 = 0;
-        for found in self.prefilter.find_overlapping_iter(text) {
-            if let Some(rule) = self.pattern_rule.get(found.pattern().as_usize()) {
-                triggered |= 1 << rule;
-            }
+        self.scan_triggered(text, self.keywords.mask(text), hits);
+    }
+
+    /// The keyword search of [`PromptDetector::scan`] for every string of `value` at once: the
+    /// rule bits of each string, in the order [`AnswerScan::next`] hands them out.
+    pub fn answer_scan(&self, value: &Value) -> AnswerScan<'_> {
+        AnswerScan {
+            detector: self,
+            masks: MaskCursor::of(&self.keywords, value),
         }
+    }
+
+    /// [`PromptDetector::scan`] given the bits of the rules whose keywords occur in `text`.
+    fn scan_triggered(&self, text: &str, triggered: u64, hits: &mut Vec<PromptHit>) {
+        hits.clear();
         for (index, (id, severity, regex)) in self.rules.iter().enumerate() {
             if triggered & (1 << index) == 0 {
                 continue;

@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::GuardError;
 use crate::dlp::{Dlp, DlpPolicy, DlpReport};
 use crate::inspect::{Classifier, Disabled, Finding, Inspector, risk};
-use crate::prompt::{PromptDetector, PromptHit};
+use crate::prompt::{AnswerScan, PromptDetector, PromptHit};
 use crate::shape::Shaper;
 
 /// Most findings written into one audit record (the counts cover the rest).
@@ -196,9 +196,10 @@ impl Guards {
             let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
             let strip = settings.response_injection == ResponseInjectionAction::Strip;
             let mut hits = Vec::new();
+            let mut prompt = self.prompt.answer_scan(&response.body);
             scan_strings(
                 &mut response.body,
-                &self.prompt,
+                &mut prompt,
                 strip,
                 &mut counts,
                 &mut hits,
@@ -293,14 +294,14 @@ fn resolve(global: &GuardSettings, tool: Option<&GuardSettings>) -> Result<ToolG
 /// span by a marker.
 fn scan_strings(
     value: &mut Value,
-    prompt: &PromptDetector,
+    prompt: &mut AnswerScan<'_>,
     strip: bool,
     counts: &mut BTreeMap<&'static str, usize>,
     hits: &mut Vec<PromptHit>,
 ) {
     match value {
         Value::String(text) => {
-            prompt.scan(text, hits);
+            prompt.next(text, hits);
             if hits.is_empty() {
                 return;
             }
