@@ -630,7 +630,7 @@ async fn large_and_small_batches_are_committed_and_chained() {
         .expect("connect");
     migrator().run(&mut conn).await.expect("schema");
     let head = load_head(&mut conn).await.expect("head");
-    let writer = Writer::new(conn, head, Arc::new(AtomicBool::new(false)));
+    let writer = Writer::new(conn, head, Arc::new(AtomicBool::new(false)), Arc::default());
 
     let (commands, queue) = mpsc::channel(2 * MAX_BATCH);
     let send = |i: u64| {
@@ -667,4 +667,97 @@ async fn large_and_small_batches_are_committed_and_chained() {
     let report = verify(&path).await.expect("verify");
     assert_eq!(report.records, 103);
     assert!(report.is_intact(), "{report:?}");
+}
+
+async fn bare_writer(path: &Path) -> (Writer, Arc<Load>) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    let mut conn = write_options(path, AuditSync::Full)
+        .connect()
+        .await
+        .expect("connect");
+    migrator().run(&mut conn).await.expect("schema");
+    let head = load_head(&mut conn).await.expect("head");
+    let load = Arc::new(Load::default());
+    let writer = Writer::new(
+        conn,
+        head,
+        Arc::new(AtomicBool::new(false)),
+        Arc::clone(&load),
+    );
+    (writer, load)
+}
+
+fn record_command(i: u64) -> Command {
+    let (columns, parts) = Columns::from_event(event(i)).expect("encode");
+    let (ack, _answer) = oneshot::channel();
+    Command::Record {
+        columns,
+        parts,
+        ack,
+    }
+}
+
+/// Under load (at least `GATHER_SIBLINGS` calls in progress) the writer waits for the records
+/// of the calls in progress before it commits; with fewer it takes what is queued at once.
+#[tokio::test]
+async fn the_writer_gathers_the_records_of_calls_in_progress() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (writer, load) = bare_writer(&db_path(&dir)).await;
+    let (commands, mut queue) = mpsc::channel(MAX_BATCH);
+
+    // Few calls in progress: no wait for the one still running.
+    let running: Vec<Pending> = (0..GATHER_SIBLINGS - 1)
+        .map(|_| Pending::new(&load))
+        .collect();
+    let mut queued = vec![record_command(1)];
+    within(writer.gather(&mut queue, &mut queued)).await;
+    assert_eq!(queued.len(), 1);
+    drop(running);
+
+    // Enough calls in progress: their records, arriving one by one, join the batch.
+    let calls = 2 * GATHER_SIBLINGS;
+    let running: Vec<Pending> = (0..calls).map(|_| Pending::new(&load)).collect();
+    let senders = tokio::spawn(async move {
+        for (i, pending) in (2_u64..).zip(running) {
+            drop(pending);
+            commands
+                .send(record_command(i))
+                .await
+                .map_err(|_| ())
+                .expect("queued");
+            tokio::task::yield_now().await;
+        }
+        commands
+    });
+    let mut queued = vec![record_command(1)];
+    within(writer.gather(&mut queue, &mut queued)).await;
+    assert_eq!(queued.len(), 1 + calls);
+    drop(within(senders).await.expect("senders"));
+}
+
+/// With few calls in progress a record is committed at once, and a call that never hands over
+/// its record holds commits back no longer than the gathering limit.
+#[tokio::test]
+async fn gathering_never_waits_for_a_record_that_does_not_come() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = db_path(&dir);
+    let log = AuditLog::open(&path, AuditSync::Full).await.expect("open");
+    let quiet = log.pending();
+    within(log.record(event(1))).await.expect("committed");
+    drop(quiet);
+    // Enough stuck calls to gather, none of which ever records: each commit still happens,
+    // after at most the limit (a few milliseconds with the timer's granularity).
+    let stuck: Vec<Pending> = (0..GATHER_SIBLINGS).map(|_| log.pending()).collect();
+    for i in 2..=4 {
+        let started = std::time::Instant::now();
+        within(log.record(event(i))).await.expect("committed");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "a commit waited {:?} for records that never came",
+            started.elapsed()
+        );
+    }
+    drop(stuck);
+    assert_eq!(log.commits(), 4);
+    assert_eq!(verify(&path).await.expect("verify").records, 4);
 }

@@ -2,16 +2,26 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{Connection, Row, SqlSafeStr, SqlStr};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::AuditError;
 use crate::record::{COLUMN_COUNT, COLUMN_LIST, CanonicalParts, Columns, GENESIS_HASH};
+use crate::{AuditError, Load};
 
 /// Most events the writer commits in one transaction.
 pub const MAX_BATCH: usize = 512;
+
+/// Longest the writer holds a commit back to gather the records of calls in progress (see
+/// the crate documentation). Tokio's timer counts whole milliseconds, so the wait can reach
+/// about twice this.
+pub const GATHER_LIMIT: Duration = Duration::from_millis(1);
+
+/// Calls in progress from which on the writer gathers before committing. Below it, commits
+/// are immediate: a lightly loaded gateway pays a sync per call or two but adds no wait.
+pub const GATHER_SIBLINGS: usize = 8;
 
 /// Rows per multi-row `INSERT` statement. 32 rows of 17 columns stay under SQLite's historical
 /// limit of 999 bound parameters.
@@ -80,16 +90,54 @@ pub(crate) struct Writer {
     /// `inserts[n - 1]` inserts `n` rows.
     inserts: Vec<SqlStr>,
     failed: Arc<AtomicBool>,
+    load: Arc<Load>,
 }
 
 impl Writer {
-    pub(crate) fn new(conn: SqliteConnection, head: Head, failed: Arc<AtomicBool>) -> Self {
+    pub(crate) fn new(
+        conn: SqliteConnection,
+        head: Head,
+        failed: Arc<AtomicBool>,
+        load: Arc<Load>,
+    ) -> Self {
         let inserts = (1..=ROWS_PER_STATEMENT).map(insert_statement).collect();
         Self {
             conn,
             head,
             inserts,
             failed,
+            load,
+        }
+    }
+
+    /// After the first records of a batch arrived: when enough calls are in progress, waits
+    /// for their records until as many have arrived, the batch is full, a close arrives or
+    /// [`GATHER_LIMIT`] has passed.
+    pub(crate) async fn gather(
+        &self,
+        commands: &mut mpsc::Receiver<Command>,
+        queued: &mut Vec<Command>,
+    ) {
+        let in_progress = self.load.in_progress();
+        if in_progress < GATHER_SIBLINGS {
+            return;
+        }
+        let target = (queued.len() + in_progress).min(MAX_BATCH);
+        let deadline = tokio::time::Instant::now() + GATHER_LIMIT;
+        while queued.len() < target
+            && !queued
+                .iter()
+                .any(|command| matches!(command, Command::Close))
+        {
+            tokio::select! {
+                biased;
+                received = commands.recv_many(queued, MAX_BATCH - queued.len()) => {
+                    if received == 0 {
+                        return;
+                    }
+                }
+                () = tokio::time::sleep_until(deadline) => return,
+            }
         }
     }
 
@@ -102,6 +150,7 @@ impl Writer {
             if commands.recv_many(&mut queued, MAX_BATCH).await == 0 {
                 break;
             }
+            self.gather(&mut commands, &mut queued).await;
             let mut batch = Vec::with_capacity(queued.len());
             for command in queued.drain(..) {
                 match command {
@@ -177,6 +226,7 @@ impl Writer {
         match self.insert(rows).await {
             Ok(()) => {
                 self.head = head;
+                self.load.committed();
                 for (seq, ack) in acks {
                     // seq counts up from 1, so it is positive and fits in u64.
                     let _ = ack.send(Ok(seq.unsigned_abs()));

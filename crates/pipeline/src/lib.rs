@@ -267,7 +267,11 @@ impl Gateway {
     ) -> Result<UpstreamResponse, Denial> {
         let started = Instant::now();
         let mut facts = Facts::default();
+        // In progress until its record is handed over: under load the audit writer waits for
+        // this record to join its next commit instead of syncing without it.
+        let pending = self.audit.pending();
         let result = self.run(principal, &meta, tool, args, &mut facts).await;
+        drop(pending);
         let event = self.event(Some(principal), &meta, Some(tool), &facts, &result, started);
         // Stage 12, audit: on every exit path, before the answer leaves.
         self.write(event).await?;
