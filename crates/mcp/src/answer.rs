@@ -5,9 +5,13 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use http::StatusCode;
 use portcullis_core::{Denial, DenialKind, UpstreamResponse, Violation};
 use rmcp::ErrorData;
-use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool};
+use rmcp::model::{
+    CallToolResult, ContentBlock, ErrorCode, JsonObject, RequestId, ServerJsonRpcMessage,
+    ServerResult, Tool,
+};
 use serde_json::{Value, json};
 
 /// The message of every JSON-RPC internal error this front sends; details stay in the logs and
@@ -41,6 +45,89 @@ pub(crate) fn call_answer(
         Ok(response) => Ok(upstream_result(response)),
         Err(denial) => denial_answer(name, denial),
     }
+}
+
+/// The whole JSON-RPC answer to a `tools/call` with id `id`, encoded: byte for byte what
+/// encoding [`call_answer`]'s result in a `ServerJsonRpcMessage` gives, with the HTTP status
+/// the stateless transport answers with. An upstream answer (the common case) is written
+/// directly, without building `rmcp`'s result types: its body is encoded once and used both as
+/// the text content and as the structured content. Refusals and errors go through `rmcp`.
+pub(crate) fn encode_call_answer(
+    id: RequestId,
+    name: &str,
+    outcome: Result<UpstreamResponse, Denial>,
+) -> Result<(StatusCode, Vec<u8>), serde_json::Error> {
+    let message = match outcome {
+        Ok(response) => return encode_upstream_answer(&id, response).map(|b| (StatusCode::OK, b)),
+        Err(denial) => match denial_answer(name, denial) {
+            Ok(result) => ServerJsonRpcMessage::response(ServerResult::CallToolResult(result), id),
+            Err(error) => ServerJsonRpcMessage::error(error, Some(id)),
+        },
+    };
+    Ok((stateless_status(&message), serde_json::to_vec(&message)?))
+}
+
+/// The HTTP status of a stateless JSON-RPC answer, as `rmcp` maps it: the protocol-level
+/// refusals are 400, an unknown method 404, everything else (tool results and the other
+/// errors) 200.
+pub(crate) fn stateless_status(message: &ServerJsonRpcMessage) -> StatusCode {
+    let ServerJsonRpcMessage::Error(error) = message else {
+        return StatusCode::OK;
+    };
+    match error.error.code {
+        ErrorCode::UNSUPPORTED_PROTOCOL_VERSION
+        | ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY
+        | ErrorCode::HEADER_MISMATCH => StatusCode::BAD_REQUEST,
+        ErrorCode::METHOD_NOT_FOUND => StatusCode::NOT_FOUND,
+        _ => StatusCode::OK,
+    }
+}
+
+/// [`upstream_result`] inside its JSON-RPC response, written field by field in the order
+/// `rmcp` serializes them (a test compares the two).
+fn encode_upstream_answer(
+    id: &RequestId,
+    response: UpstreamResponse,
+) -> Result<Vec<u8>, serde_json::Error> {
+    let success = response.is_success();
+    let rendered = match &response.body {
+        Value::String(_) => None,
+        other => Some(serde_json::to_string(other)?),
+    };
+    let body = match (&response.body, &rendered) {
+        (_, Some(rendered)) => rendered.as_str(),
+        (Value::String(text), None) => text.as_str(),
+        (_, None) => "",
+    };
+    let mut out = Vec::with_capacity(2 * body.len() + 160);
+    out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    serde_json::to_writer(&mut out, id)?;
+    out.extend_from_slice(
+        br#","result":{"resultType":"complete","content":[{"type":"text","text":"#,
+    );
+    if success {
+        serde_json::to_writer(&mut out, body)?;
+    } else {
+        let text = format!("upstream answered HTTP {}\n{body}", response.status);
+        serde_json::to_writer(&mut out, &text)?;
+    }
+    out.extend_from_slice(b"}]");
+    if response.body.is_object() {
+        out.extend_from_slice(br#","structuredContent":"#);
+        out.extend_from_slice(body.as_bytes());
+    }
+    out.extend_from_slice(if success {
+        br#","isError":false"#
+    } else {
+        br#","isError":true"#
+    });
+    if !response.notices.is_empty() {
+        out.extend_from_slice(br#","_meta":{"portcullis/notices":"#);
+        serde_json::to_writer(&mut out, &response.notices)?;
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"}}");
+    Ok(out)
 }
 
 fn upstream_result(mut response: UpstreamResponse) -> CallToolResult {

@@ -11,7 +11,9 @@
 //!    an `insufficient_scope` challenge.
 //!
 //! 7. A well-formed stateless `tools/call` (see [`plain_stateless_call`]) is served here,
-//!    without `rmcp`.
+//!    without `rmcp`. Its usual shape is decoded by [`light`] before anything else (steps 4 to
+//!    6 then reduce to the scope check), and its answer is written by
+//!    `answer::encode_call_answer`.
 //!
 //! Then `rmcp` routes the message: `initialize` and session traffic to a handshake session,
 //! 2026-07-28 requests (protocol version in `_meta`) and `server/discover` to the stateless path.
@@ -29,8 +31,8 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use rmcp::ErrorData;
 use rmcp::model::{
-    CallToolRequestParams, ClientJsonRpcMessage, ClientRequest, ErrorCode, GetMeta, JsonRpcError,
-    JsonRpcRequest, ProtocolVersion, RequestId, ServerJsonRpcMessage, ServerResult,
+    ClientJsonRpcMessage, ClientRequest, GetMeta, JsonObject, JsonRpcError, JsonRpcRequest,
+    ProtocolVersion, RequestId, ServerJsonRpcMessage, ServerResult,
 };
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
@@ -40,6 +42,8 @@ use serde_json::Value;
 use portcullis_core::{CallMeta, DenialKind, Front, Principal};
 
 use crate::handler::GatewayHandler;
+
+mod light;
 use crate::{McpCaller, McpOptions, ToolBackend};
 
 const SESSION_ID_HEADER: &str = "mcp-session-id";
@@ -264,6 +268,22 @@ impl McpService {
         };
         let mut guard = None;
         if is_json(&parts.headers) {
+            // The common stateless call, decoded without rmcp's message types (see `light`).
+            if self.checks.stateless_fast_path
+                && plain_stateless_headers(&parts.headers)
+                && let Some(call) = light::decode(&body)
+                && names_agree(&parts.headers, &call.name)
+            {
+                if let Some(refusal) = self
+                    .scope_refusal(&call.id, &call.name, call.arguments.as_ref(), &parts)
+                    .await
+                {
+                    return refusal;
+                }
+                return self
+                    .serve_stateless_call(call.id, call.name, call.arguments, &parts)
+                    .await;
+            }
             let message = match parse_message(&body) {
                 Ok(message) => message,
                 Err(error) => return jsonrpc_error_response(StatusCode::BAD_REQUEST, *error),
@@ -278,7 +298,17 @@ impl McpService {
                 );
                 return jsonrpc_error_response(StatusCode::SERVICE_UNAVAILABLE, error);
             }
-            if let Some(refusal) = self.scope_refusal(&message, &parts).await {
+            if let ClientJsonRpcMessage::Request(request) = &message
+                && let ClientRequest::CallToolRequest(call) = &request.request
+                && let Some(refusal) = self
+                    .scope_refusal(
+                        &request.id,
+                        &call.params.name,
+                        call.params.arguments.as_ref(),
+                        &parts,
+                    )
+                    .await
+            {
                 return refusal;
             }
             if let (Some(session), ClientJsonRpcMessage::Request(request)) = (
@@ -309,7 +339,10 @@ impl McpService {
                     ..
                 }) = message
             {
-                return self.serve_stateless_call(id, call.params, &parts).await;
+                let params = call.params;
+                return self
+                    .serve_stateless_call(id, params.name.into_owned(), params.arguments, &parts)
+                    .await;
             }
         }
         // Anything else (a wrong content type, say) is rmcp's to refuse.
@@ -334,7 +367,8 @@ impl McpService {
     async fn serve_stateless_call(
         &self,
         id: RequestId,
-        params: CallToolRequestParams,
+        name: String,
+        arguments: Option<JsonObject>,
         parts: &http::request::Parts,
     ) -> Response<Body> {
         let answer = match parts.extensions.get::<Principal>() {
@@ -343,8 +377,7 @@ impl McpService {
                     .extensions
                     .get::<McpCaller>()
                     .and_then(|caller| caller.client_ip);
-                let name = params.name.into_owned();
-                let args = Value::Object(params.arguments.unwrap_or_default());
+                let args = Value::Object(arguments.unwrap_or_default());
                 let meta = CallMeta::now(Front::Mcp, client_ip);
                 // On its own task, as in the handler: a client that hangs up cannot stop the call
                 // before its audit step.
@@ -352,7 +385,18 @@ impl McpService {
                     .backend
                     .call_tool(principal.clone(), meta, name.clone(), args);
                 match tokio::spawn(call).await {
-                    Ok(outcome) => crate::answer::call_answer(&name, outcome),
+                    Ok(outcome) => {
+                        return match crate::answer::encode_call_answer(id, &name, outcome) {
+                            Ok((status, body)) => json_response(status, body),
+                            Err(error) => {
+                                tracing::error!(%error, "could not encode a tools/call answer");
+                                plain_response(
+                                    StatusCode::INTERNAL_SERVER_ERROR,
+                                    crate::answer::INTERNAL_MESSAGE,
+                                )
+                            }
+                        };
+                    }
                     Err(error) => {
                         tracing::error!(%error, "the tools/call task failed");
                         Err(ErrorData::internal_error(
@@ -378,17 +422,9 @@ impl McpService {
             Ok(result) => ServerJsonRpcMessage::response(ServerResult::CallToolResult(result), id),
             Err(error) => ServerJsonRpcMessage::error(error, Some(id)),
         };
-        let status = stateless_status(&message);
+        let status = crate::answer::stateless_status(&message);
         match serde_json::to_vec(&message) {
-            Ok(body) => {
-                let mut response = Response::new(Body::from(body));
-                *response.status_mut() = status;
-                response.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-                response
-            }
+            Ok(body) => json_response(status, body),
             Err(error) => {
                 tracing::error!(%error, "could not encode a tools/call answer");
                 plain_response(
@@ -403,15 +439,11 @@ impl McpService {
     /// when the call may go on.
     async fn scope_refusal(
         &self,
-        message: &ClientJsonRpcMessage,
+        id: &RequestId,
+        name: &str,
+        arguments: Option<&JsonObject>,
         parts: &http::request::Parts,
     ) -> Option<Response<Body>> {
-        let ClientJsonRpcMessage::Request(request) = message else {
-            return None;
-        };
-        let ClientRequest::CallToolRequest(call) = &request.request else {
-            return None;
-        };
         // Without a principal the handler fails closed on its own.
         let principal = parts.extensions.get::<Principal>()?;
         let client_ip = parts
@@ -419,19 +451,16 @@ impl McpService {
             .get::<McpCaller>()
             .and_then(|caller| caller.client_ip);
         let meta = CallMeta::now(Front::Mcp, client_ip);
-        let record = self.backend.scope_challenge(
-            principal,
-            &meta,
-            &call.params.name,
-            call.params.arguments.as_ref(),
-        )?;
+        let record = self
+            .backend
+            .scope_challenge(principal, &meta, name, arguments)?;
         // On its own task, like a call: a client that hangs up cannot cut the audit write.
         let denial = match tokio::spawn(record).await {
             Ok(denial) => denial,
             Err(error) => {
                 tracing::error!(%error, "the scope refusal task failed");
                 let error = JsonRpcError::new(
-                    Some(request.id.clone()),
+                    Some(id.clone()),
                     ErrorData::internal_error(crate::answer::INTERNAL_MESSAGE, None),
                 );
                 return Some(jsonrpc_error_response(
@@ -443,7 +472,7 @@ impl McpService {
         if denial.kind != DenialKind::InsufficientScope {
             // The refusal could not be recorded: fail closed without detail.
             let error = JsonRpcError::new(
-                Some(request.id.clone()),
+                Some(id.clone()),
                 ErrorData::internal_error(crate::answer::INTERNAL_MESSAGE, None),
             );
             return Some(jsonrpc_error_response(
@@ -453,7 +482,7 @@ impl McpService {
         }
         let scope = denial.required_scopes().join(" ");
         let error = JsonRpcError::new(
-            Some(request.id.clone()),
+            Some(id.clone()),
             ErrorData::invalid_request(
                 denial.message,
                 Some(serde_json::json!({
@@ -665,10 +694,7 @@ fn plain_stateless_call(headers: &HeaderMap, message: &ClientJsonRpcMessage) -> 
     let ClientRequest::CallToolRequest(call) = &request.request else {
         return false;
     };
-    if headers.contains_key(SESSION_ID_HEADER)
-        || call.params.input_responses.is_some()
-        || call.params.request_state.is_some()
-    {
+    if call.params.input_responses.is_some() || call.params.request_state.is_some() {
         return false;
     }
     let version = ProtocolVersion::V_2026_07_28;
@@ -678,15 +704,26 @@ fn plain_stateless_call(headers: &HeaderMap, message: &ClientJsonRpcMessage) -> 
     {
         return false;
     }
-    let name = call.params.name.as_ref();
-    single_header(headers, "mcp-protocol-version") == Some(version.as_str())
+    plain_stateless_headers(headers) && names_agree(headers, &call.params.name)
+}
+
+/// The header half of [`plain_stateless_call`]: no session id; `MCP-Protocol-Version`
+/// 2026-07-28 and `Mcp-Method: tools/call`, each given once; no `Mcp-Param-*` header; an
+/// `Accept` listing both JSON and SSE without parameters.
+fn plain_stateless_headers(headers: &HeaderMap) -> bool {
+    !headers.contains_key(SESSION_ID_HEADER)
+        && single_header(headers, "mcp-protocol-version")
+            == Some(ProtocolVersion::V_2026_07_28.as_str())
         && single_header(headers, "mcp-method") == Some("tools/call")
-        && single_header(headers, "mcp-name") == Some(name)
-        && !name.starts_with("=?base64?")
         && !headers
             .keys()
             .any(|header| header.as_str().starts_with("mcp-param-"))
         && accepts_json_and_sse(headers)
+}
+
+/// `Mcp-Name` is given once, plainly (not Base64), and names the tool the body calls.
+fn names_agree(headers: &HeaderMap, name: &str) -> bool {
+    single_header(headers, "mcp-name") == Some(name) && !name.starts_with("=?base64?")
 }
 
 /// The one value of a header, when it is given exactly once and is visible ASCII.
@@ -719,22 +756,6 @@ fn accepts_json_and_sse(headers: &HeaderMap) -> bool {
     json && sse
 }
 
-/// The HTTP status of a stateless JSON-RPC answer, as `rmcp` maps it: the protocol-level
-/// refusals are 400, an unknown method 404, everything else (tool results and the other
-/// errors) 200.
-fn stateless_status(message: &ServerJsonRpcMessage) -> StatusCode {
-    let ServerJsonRpcMessage::Error(error) = message else {
-        return StatusCode::OK;
-    };
-    match error.error.code {
-        ErrorCode::UNSUPPORTED_PROTOCOL_VERSION
-        | ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY
-        | ErrorCode::HEADER_MISMATCH => StatusCode::BAD_REQUEST,
-        ErrorCode::METHOD_NOT_FOUND => StatusCode::NOT_FOUND,
-        _ => StatusCode::OK,
-    }
-}
-
 /// True for an `initialize` that will open a new handshake session.
 fn opens_session(message: &ClientJsonRpcMessage, headers: &HeaderMap) -> bool {
     matches!(
@@ -763,6 +784,16 @@ fn jsonrpc_error_response(status: StatusCode, error: JsonRpcError) -> Response<B
     let body = serde_json::to_vec(&error).unwrap_or_else(|_| {
         br#"{"jsonrpc":"2.0","error":{"code":-32603,"message":"internal error"}}"#.to_vec()
     });
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     response.headers_mut().insert(

@@ -545,6 +545,13 @@ async fn the_stateless_fast_path_answers_what_rmcp_answers() {
         })
         .to_string()
     };
+    let with_meta = |id: Value, meta: Value| {
+        json!({
+            "jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": "list_orders", "arguments": {"order_id": "m"}, "_meta": meta}
+        })
+        .to_string()
+    };
     let plain = |name: &'static str| {
         vec![
             ("mcp-protocol-version", "2026-07-28"),
@@ -621,6 +628,62 @@ async fn the_stateless_fast_path_answers_what_rmcp_answers() {
             ],
             call(json!(10), "list_orders", json!({})),
         ),
+        // Shapes around the light decoder's one shape: richer capabilities, no client info
+        // and an integral float id are decoded by it; a progress token, a retry field and an
+        // unknown member are not, and go the general way.
+        (
+            Some("alice"),
+            plain("list_orders"),
+            with_meta(
+                json!(3.0),
+                json!({
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}, "roots": {"listChanged": true}}
+                }),
+            ),
+        ),
+        (
+            Some("alice"),
+            plain("list_orders"),
+            with_meta(
+                json!("p-1"),
+                json!({
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientCapabilities": {},
+                    "progressToken": 5
+                }),
+            ),
+        ),
+        (
+            Some("alice"),
+            plain("list_orders"),
+            json!({
+                "jsonrpc": "2.0", "id": 11, "method": "tools/call",
+                "params": {"name": "list_orders", "requestState": "opaque", "_meta": stateless_meta()}
+            })
+            .to_string(),
+        ),
+        (
+            Some("alice"),
+            plain("list_orders"),
+            json!({
+                "jsonrpc": "2.0", "id": 12, "method": "tools/call", "trace": "x",
+                "params": {"name": "list_orders", "_meta": stateless_meta()}
+            })
+            .to_string(),
+        ),
+        // A malformed capability: refused by rmcp, whichever path it comes through.
+        (
+            Some("alice"),
+            plain("list_orders"),
+            with_meta(
+                json!(13),
+                json!({
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientCapabilities": "everything"
+                }),
+            ),
+        ),
     ];
     for (agent, headers, body) in cases {
         let mut answers = Vec::new();
@@ -650,7 +713,7 @@ async fn the_stateless_fast_path_answers_what_rmcp_answers() {
             .collect::<Vec<_>>()
     };
     assert_eq!(tools(&fast), tools(&slow));
-    assert_eq!(tools(&fast).len(), 7);
+    assert_eq!(tools(&fast).len(), 11);
 }
 
 #[tokio::test]

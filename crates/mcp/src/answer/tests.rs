@@ -214,3 +214,71 @@ fn a_non_object_schema_is_replaced_by_an_object_schema() {
         json!({"type": "object"})
     );
 }
+
+/// The directly written answer to an upstream response is byte for byte what encoding the
+/// `rmcp` result in its JSON-RPC response gives, whatever the body, status and notices.
+#[test]
+fn upstream_answers_are_encoded_as_rmcp_encodes_them() {
+    let bodies = [
+        json!({"id": 42, "customer": {"name": "Ada \"Countess\" Lovelace", "card": "[REDACTED:card]"},
+               "lines": [1, 2.5, null, true], "notes": "line\nbreak\ttab \u{1F600} \u{7f} </script>"}),
+        json!({}),
+        json!("plain text answer\nwith \"quotes\" and \\ backslashes"),
+        json!(""),
+        json!([1, {"a": "b"}]),
+        json!(null),
+        json!(12.5),
+    ];
+    let ids = [
+        RequestId::Number(7),
+        RequestId::Number(-3),
+        RequestId::String("req-\"7\"".into()),
+    ];
+    for status in [200, 204, 404, 503] {
+        for body in &bodies {
+            for notices in [
+                Vec::new(),
+                vec!["dlp: card x1 redacted".to_owned(), "n\"2".to_owned()],
+            ] {
+                for id in &ids {
+                    let mut upstream = response(status, body.clone());
+                    upstream.notices = notices.clone();
+                    let expected = serde_json::to_vec(&ServerJsonRpcMessage::response(
+                        ServerResult::CallToolResult(upstream_result(upstream.clone())),
+                        id.clone(),
+                    ))
+                    .expect("rmcp encodes");
+                    let (status_code, written) =
+                        encode_call_answer(id.clone(), "get_order", Ok(upstream)).expect("encodes");
+                    assert_eq!(status_code, StatusCode::OK);
+                    assert_eq!(
+                        String::from_utf8_lossy(&written),
+                        String::from_utf8_lossy(&expected),
+                        "status {status}, body {body}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Refusals take `rmcp`'s own encoding, with the stateless transport's status.
+#[test]
+fn refusals_are_encoded_through_rmcp() {
+    for (kind, status) in [
+        (DenialKind::Forbidden, StatusCode::OK),
+        (DenialKind::UnknownTool, StatusCode::OK),
+        (DenialKind::Internal, StatusCode::OK),
+    ] {
+        let outcome = Err(denial(kind, "refused"));
+        let (code, written) =
+            encode_call_answer(RequestId::Number(1), "get_order", outcome).expect("encodes");
+        assert_eq!(code, status);
+        let text = String::from_utf8_lossy(&written);
+        assert!(text.starts_with(r#"{"jsonrpc":"2.0","id":1,"#), "{text}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("secret-policy-id"),
+            "{text}"
+        );
+    }
+}
