@@ -709,6 +709,35 @@ struct Gates {
     country_code: bool,
 }
 
+/// Bit `i` set when `chunk[i]` is an ASCII digit, for a chunk of at most 64 ASCII bytes.
+///
+/// Eight bytes at a time in a `u64`: adding `0x50` to a byte below `0x80` sets its top bit
+/// exactly when the byte is at least `b'0'`, adding `0x46` exactly when it is above `b'9'`, and
+/// neither sum carries into the next byte. A multiplication then gathers the eight top bits.
+fn digit_mask(chunk: &[u8]) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const TOPS: u64 = 0x8080_8080_8080_8080;
+    const GATHER: u64 = 0x0102_0408_1020_4080;
+    let mut mask = 0;
+    let mut words = chunk.chunks_exact(8);
+    let mut shift = 0;
+    for word in words.by_ref() {
+        let mut eight = [0; 8];
+        eight.copy_from_slice(word);
+        let x = u64::from_le_bytes(eight);
+        let at_least_zero = x.wrapping_add(0x50 * ONES) & TOPS;
+        let above_nine = x.wrapping_add(0x46 * ONES) & TOPS;
+        let digits = at_least_zero & !above_nine;
+        // Byte k's top bit lands in bit 56 + k of the product.
+        mask |= ((digits >> 7).wrapping_mul(GATHER) >> 56) << shift;
+        shift += 8;
+    }
+    for (i, byte) in words.remainder().iter().enumerate() {
+        mask |= u64::from(byte.wrapping_sub(b'0') < 10) << (shift + i);
+    }
+    mask
+}
+
 /// One run of ASCII digits, with what surrounds it.
 #[derive(Clone, Copy, Default)]
 struct Run {
@@ -770,6 +799,10 @@ impl Gates {
     }
 
     /// Walks the digit runs of an ASCII text, each with the two before it.
+    ///
+    /// The text is taken 64 bytes at a time as a bit mask of its digits (see [`digit_mask`]),
+    /// and only the places where a run starts or ends are visited: most bytes of a JSON
+    /// answer's strings are neither.
     fn shapes(&mut self, bytes: &[u8]) {
         let mut older = Run::default();
         let mut last = Run::default();
@@ -777,19 +810,26 @@ impl Gates {
         let mut last_end = 0;
         let mut from = 0;
         let mut in_run = false;
-        for (at, byte) in bytes.iter().enumerate() {
-            let digit = byte.wrapping_sub(b'0') < 10;
-            if digit == in_run {
-                continue;
+        for (block, chunk) in bytes.chunks(64).enumerate() {
+            let base = block * 64;
+            let mask = digit_mask(chunk);
+            // A bit for every byte whose digit-ness differs from the byte before it.
+            let mut changes = mask ^ (mask << 1 | u64::from(in_run));
+            if chunk.len() < 64 {
+                changes &= (1 << chunk.len()) - 1;
             }
-            in_run = digit;
-            if digit {
-                from = at;
-            } else {
-                let run = self.close(bytes, from, at, &last, &older, last_end);
-                older = last;
-                last = run;
-                last_end = at;
+            while changes != 0 {
+                let at = base + changes.trailing_zeros() as usize;
+                changes &= changes - 1;
+                in_run = !in_run;
+                if in_run {
+                    from = at;
+                } else {
+                    let run = self.close(bytes, from, at, &last, &older, last_end);
+                    older = last;
+                    last = run;
+                    last_end = at;
+                }
             }
         }
         if in_run {

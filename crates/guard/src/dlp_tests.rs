@@ -453,3 +453,26 @@ fn every_secret_key_name_and_suffix_is_recognised() {
         assert!(!super::is_secret_key(key), "{key}");
     }
 }
+
+/// The word-at-a-time digit mask agrees with a byte-by-byte test on every ASCII byte, at every
+/// position and chunk length.
+#[test]
+fn digit_mask_marks_exactly_the_ascii_digits() {
+    let alphabet: Vec<u8> = (0_u8..0x80).collect();
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    for round in 0..20_000 {
+        let len = round % 65;
+        let chunk: Vec<u8> = (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                alphabet[(state >> 8) as usize % 0x80]
+            })
+            .collect();
+        let expected = chunk.iter().enumerate().fold(0_u64, |mask, (i, byte)| {
+            mask | u64::from(byte.is_ascii_digit()) << i
+        });
+        assert_eq!(super::digit_mask(&chunk), expected, "{chunk:?}");
+    }
+}

@@ -10,6 +10,8 @@
 //! or two bytes (`@`, `q~`, `<|`) would make the prefilter give up, so they are found with
 //! `memchr` on their last byte instead.
 
+use std::cell::Cell;
+
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
 use serde_json::Value;
 
@@ -178,8 +180,14 @@ impl Strings {
 
     /// Every string in `value`, depth first, arrays in order and objects in their iteration
     /// order: the order in which the DLP and response scans visit them.
+    ///
+    /// The buffers are the thread's spare ones when it has them (see the `Drop` impl), so a
+    /// busy thread does not grow fresh buffers to the size of an answer for every answer.
     pub(crate) fn of(value: &Value) -> Self {
-        let mut strings = Self::with_capacity(2048, 64);
+        let mut strings = match SPARE.try_with(Cell::take).ok().flatten() {
+            Some((lower, starts)) => Self { lower, starts },
+            None => Self::with_capacity(2048, 64),
+        };
         strings.collect(value);
         strings
     }
@@ -204,6 +212,31 @@ impl Strings {
             Value::Object(map) => map.values().for_each(|item| self.collect(item)),
             Value::Null | Value::Bool(_) | Value::Number(_) => {}
         }
+    }
+}
+
+thread_local! {
+    /// The emptied buffers of a finished [`Strings`], kept for the thread's next answer.
+    static SPARE: Cell<Option<(Vec<u8>, Vec<usize>)>> = const { Cell::new(None) };
+}
+
+/// Largest buffer kept for reuse: one huge answer must not pin its size in every thread.
+const MAX_SPARE_BYTES: usize = 256 * 1024;
+
+impl Drop for Strings {
+    fn drop(&mut self) {
+        if self.lower.capacity() == 0 || self.lower.capacity() > MAX_SPARE_BYTES {
+            return;
+        }
+        // Emptied first: nothing of one answer's text outlives it.
+        self.lower.clear();
+        self.starts.clear();
+        let kept = (
+            std::mem::take(&mut self.lower),
+            std::mem::take(&mut self.starts),
+        );
+        // During the thread's exit the slot may be gone; the buffers are then just freed.
+        let _ = SPARE.try_with(|spare| spare.set(Some(kept)));
     }
 }
 
