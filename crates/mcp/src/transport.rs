@@ -258,7 +258,9 @@ impl McpService {
         }
         if request.method() != Method::POST {
             // GET (session event stream) and DELETE (end session) carry no body.
-            return self.inner.handle(request).await.map(Body::new);
+            // Boxed here and below: rmcp's futures are large, and inline they would make every
+            // request's future (moved into its task) that large, the fast path's included.
+            return Box::pin(self.inner.handle(request)).await.map(Body::new);
         }
 
         let (parts, body) = request.into_parts();
@@ -347,7 +349,7 @@ impl McpService {
         }
         // Anything else (a wrong content type, say) is rmcp's to refuse.
         let request = Request::from_parts(parts, Full::new(body));
-        let response = self.inner.handle(request).await;
+        let response = Box::pin(self.inner.handle(request)).await;
         match guard {
             // The id stays claimed until the answer stream is finished or dropped.
             Some(guard) => response.map(|body| {
