@@ -39,7 +39,9 @@ pub(crate) struct ContextBuilder {
 
 impl ContextBuilder {
     /// The whole context of one call: `args`, `ip`, `time`, `hour`, `token`, `risk` and, when
-    /// the agent acts for a user, `user` (the uid of that user's entity).
+    /// the agent acts for a user, `user` (the uid of that user's entity). Only debug builds
+    /// check it against the schema (see `PolicyEngine::authorize`).
+    #[cfg(any(debug_assertions, test))]
     pub(crate) fn build(
         &self,
         args: &[Field],

@@ -95,8 +95,11 @@ const MAX_CACHED_PRINCIPALS: usize = 1024;
 ///
 /// Immutable once loaded (apart from internal caches); reloading builds a new engine.
 pub struct PolicyEngine {
+    /// Kept only where requests are checked against it (debug builds, so every test): once the
+    /// policies are validated, a release build needs nothing from it, and with a large catalog
+    /// it is several megabytes.
+    #[cfg(any(debug_assertions, test))]
     schema: Schema,
-    schema_text: String,
     version: Arc<str>,
     policies: Vec<LoadedPolicy>,
     authorizer: Authorizer,
@@ -222,29 +225,7 @@ impl PolicyEngine {
         let version: Arc<str> = Arc::from(load::version(&files));
         let schema_error = |reason: String| PolicyError::Schema { reason };
 
-        let args: Vec<ArgType> = catalog
-            .tools()
-            .iter()
-            .map(|tool| ArgType::args_of(&tool.input_schema))
-            .collect();
-        let all_apis: BTreeSet<String> = apis
-            .iter()
-            .cloned()
-            .chain(catalog.tools().iter().map(|tool| tool.api.clone()))
-            .collect();
-        let tools_and_args: Vec<(&Tool, &ArgType)> = catalog
-            .tools()
-            .iter()
-            .map(Arc::as_ref)
-            .zip(args.iter())
-            .collect();
-        let fragment = SchemaFragment::from_json_value(
-            schema::schema_json(&tools_and_args, &all_apis).map_err(schema_error)?,
-        )
-        .map_err(|e| schema_error(e.to_string()))?;
-        let schema_text = fragment
-            .to_cedarschema()
-            .map_err(|e| schema_error(e.to_string()))?;
+        let (args, fragment) = Self::fragment(catalog, apis)?;
         let schema =
             Schema::from_schema_fragments([fragment]).map_err(|e| schema_error(e.to_string()))?;
 
@@ -278,7 +259,7 @@ impl PolicyEngine {
             .collect();
         let heads: Vec<HeadScope> = policies.iter().map(|p| HeadScope::of(&p.policy)).collect();
         let mut tools = HashMap::new();
-        for (tool, args) in tools_and_args {
+        for (tool, args) in catalog.tools().iter().map(Arc::as_ref).zip(&args) {
             let action = types.action(&tool.name);
             let groups = [
                 types.action(&schema::api_group(&tool.api)),
@@ -325,9 +306,11 @@ impl PolicyEngine {
             version = %version,
             "policies loaded"
         );
+        #[cfg(not(any(debug_assertions, test)))]
+        drop(schema);
         Ok(Self {
+            #[cfg(any(debug_assertions, test))]
             schema,
-            schema_text,
             version,
             policies,
             authorizer: Authorizer::new(),
@@ -343,9 +326,43 @@ impl PolicyEngine {
         })
     }
 
-    /// The generated schema in Cedar schema syntax.
-    pub fn schema_text(&self) -> &str {
-        &self.schema_text
+    /// The schema [`PolicyEngine::load`] generates for `catalog` and `apis`, in Cedar schema
+    /// syntax. Generated again on each call: only `portcullis check --print-schema` asks for
+    /// it, and a running gateway need not keep its text (half a megabyte for 1000 tools).
+    pub fn schema_text(catalog: &Catalog, apis: &[String]) -> Result<String, PolicyError> {
+        let (_, fragment) = Self::fragment(catalog, apis)?;
+        fragment.to_cedarschema().map_err(|e| PolicyError::Schema {
+            reason: e.to_string(),
+        })
+    }
+
+    /// The argument types of every tool (in catalog order) and the schema generated from them.
+    fn fragment(
+        catalog: &Catalog,
+        apis: &[String],
+    ) -> Result<(Vec<ArgType>, SchemaFragment), PolicyError> {
+        let schema_error = |reason: String| PolicyError::Schema { reason };
+        let args: Vec<ArgType> = catalog
+            .tools()
+            .iter()
+            .map(|tool| ArgType::args_of(&tool.input_schema))
+            .collect();
+        let all_apis: BTreeSet<String> = apis
+            .iter()
+            .cloned()
+            .chain(catalog.tools().iter().map(|tool| tool.api.clone()))
+            .collect();
+        let tools_and_args: Vec<(&Tool, &ArgType)> = catalog
+            .tools()
+            .iter()
+            .map(Arc::as_ref)
+            .zip(args.iter())
+            .collect();
+        let fragment = SchemaFragment::from_json_value(
+            schema::schema_json(&tools_and_args, &all_apis).map_err(schema_error)?,
+        )
+        .map_err(|e| schema_error(e.to_string()))?;
+        Ok((args, fragment))
     }
 
     /// First 16 hex characters of SHA-256 over the sorted (file name, content) pairs.
@@ -424,7 +441,8 @@ impl PolicyEngine {
         // Cedar's own check of this costs about a third of a decision, so only debug builds (and
         // so every test) run it, on the whole context: the one decided on may leave out
         // attributes no selected policy reads, which the schema check would refuse.
-        if cfg!(debug_assertions) {
+        #[cfg(any(debug_assertions, test))]
+        {
             let whole = self
                 .contexts
                 .build(

@@ -694,8 +694,8 @@ fn unknown_tools_are_denied_and_hidden() {
 
 #[test]
 fn schema_text_is_cedar_and_follows_the_conventions() {
-    let engine = engine(SUPPORT_READS);
-    let text = engine.schema_text();
+    let text = PolicyEngine::schema_text(&catalog(), &apis()).expect("schema text");
+    let text = text.as_str();
     // It parses back as a Cedar schema.
     let (_, warnings) = Schema::from_cedarschema_str(text).expect("schema text parses");
     assert_eq!(warnings.count(), 0);
