@@ -395,7 +395,9 @@ fn check(args: &ConfigArgs, print_schema: bool) -> anyhow::Result<ExitCode> {
         }
     }
     if print_schema {
-        println!("{}", checked.policy.schema_text());
+        let apis: Vec<String> = loaded.config.apis.iter().map(|a| a.name.clone()).collect();
+        let text = portcullis_policy::PolicyEngine::schema_text(&checked.catalog, &apis)?;
+        println!("{text}");
     }
     println!(
         "{}: ok: {} tools, {} policies (version {})",
