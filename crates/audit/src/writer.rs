@@ -124,11 +124,17 @@ impl Writer {
         }
         let target = (queued.len() + in_progress).min(MAX_BATCH);
         let deadline = tokio::time::Instant::now() + GATHER_LIMIT;
-        while queued.len() < target
-            && !queued
+        let mut seen = 0;
+        while queued.len() < target {
+            let closing = queued
+                .get(seen..)
+                .unwrap_or_default()
                 .iter()
-                .any(|command| matches!(command, Command::Close))
-        {
+                .any(|command| matches!(command, Command::Close));
+            if closing {
+                return;
+            }
+            seen = queued.len();
             tokio::select! {
                 biased;
                 received = commands.recv_many(queued, MAX_BATCH - queued.len()) => {
