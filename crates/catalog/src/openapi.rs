@@ -864,7 +864,6 @@ fn merged_body(schema: &Value, params: &[Param]) -> Option<BodyArguments> {
     })
 }
 
-/// Adds `text` as the schema's `description` unless it has one.
 /// The same JSON with every object, array and string allocated at its exact size. The catalog
 /// keeps each tool's schema for as long as the gateway runs, and objects built one insert at a
 /// time hold up to twice the room they use.
@@ -887,6 +886,7 @@ fn compact(value: Value) -> Value {
     }
 }
 
+/// Adds `text` as the schema's `description` unless it has one.
 fn add_description(schema: &mut Value, text: &str) {
     let text = text.trim();
     if text.is_empty() {

@@ -395,9 +395,7 @@ fn check(args: &ConfigArgs, print_schema: bool) -> anyhow::Result<ExitCode> {
         }
     }
     if print_schema {
-        let apis: Vec<String> = loaded.config.apis.iter().map(|a| a.name.clone()).collect();
-        let text = portcullis_policy::PolicyEngine::schema_text(&checked.catalog, &apis)?;
-        println!("{text}");
+        println!("{}", checked.policy_schema_text(&loaded)?);
     }
     println!(
         "{}: ok: {} tools, {} policies (version {})",

@@ -115,14 +115,30 @@ pub fn check(loaded: &Loaded) -> Result<Checked, BuildError> {
         config,
         portcullis_egress::classify::special_purpose,
     )?;
-    let apis: Vec<String> = config.apis.iter().map(|a| a.name.clone()).collect();
-    let policy = PolicyEngine::load(&config.policies, &catalog, &apis)?;
+    let policy = PolicyEngine::load(&config.policies, &catalog, &api_names(loaded))?;
     Ok(Checked {
         catalog,
         validator,
         guards,
         policy,
     })
+}
+
+/// The configured API names: with the catalog's, the API groups of the Cedar schema.
+fn api_names(loaded: &Loaded) -> Vec<String> {
+    loaded.config.apis.iter().map(|a| a.name.clone()).collect()
+}
+
+impl Checked {
+    /// The Cedar schema the policies were validated against, as Cedar schema text, for
+    /// `portcullis check --print-schema`. Generated again on each call; the engine does not
+    /// keep it.
+    pub fn policy_schema_text(&self, loaded: &Loaded) -> Result<String, BuildError> {
+        Ok(PolicyEngine::schema_text(
+            &self.catalog,
+            &api_names(loaded),
+        )?)
+    }
 }
 
 impl Gateway {
