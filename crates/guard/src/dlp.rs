@@ -13,6 +13,9 @@ use std::collections::BTreeMap;
 
 use portcullis_config::DlpAction;
 use regex::{Regex, RegexBuilder};
+use regex_automata::dfa::{dense, regex::Regex as DfaRegex};
+use regex_automata::util::syntax;
+use regex_automata::{Input, MatchError};
 use serde_json::Value;
 
 use crate::keywords::{Keywords, MaskCursor};
@@ -138,6 +141,12 @@ impl std::fmt::Debug for Dlp {
 struct Rule {
     kind: usize,
     regex: Regex,
+    /// The same pattern with ASCII `\d`, `\w` and `\b`, as a full DFA, for the digit-gated
+    /// and IBAN rules: used on ASCII text only, where it finds exactly what `regex` finds (every
+    /// Unicode class the patterns use agrees with its ASCII form on ASCII bytes). A full DFA
+    /// costs a fraction of the general engine's fixed cost per search, which is most of the
+    /// cost on the short strings of an answer.
+    ascii: Option<DfaRegex>,
     /// The capture group redacted (0: the whole match).
     group: usize,
     trigger: Trigger,
@@ -390,9 +399,16 @@ impl Dlp {
                 }
             };
             words.extend(words_of.iter().map(|word| (*word, 1u64 << index)));
+            let ascii = match trigger {
+                Trigger::Digits(..) | Trigger::CountryCode if *group == 0 => {
+                    Some(ascii_dfa(pattern).map_err(|e| format!("DLP rule `{kind}`: {e}"))?)
+                }
+                _ => None,
+            };
             rules.push(Rule {
                 kind: kind_index,
                 regex,
+                ascii,
                 group: *group,
                 trigger,
                 check: *check,
@@ -442,8 +458,11 @@ impl Dlp {
     fn scan_rules(&self, text: &str, keywords: u64, active: u64, hits: &mut Vec<Hit>) {
         hits.clear();
         let mut run = keywords & active;
+        // Whether the text is ASCII, known when a digit or IBAN rule may run.
+        let mut ascii = false;
         if active & !self.keyword_rules != 0 {
             let gates = Gates::of(text.as_bytes());
+            ascii = gates.ascii;
             let mut gated = !self.keyword_rules & active;
             while gated != 0 {
                 let index = gated.trailing_zeros() as usize;
@@ -471,6 +490,13 @@ impl Dlp {
             let Some(rule) = self.rules.get(index) else {
                 break;
             };
+            if let Some(dfa) = rule.ascii.as_ref().filter(|_| ascii) {
+                if find_ascii(dfa, rule.kind, rule.check, text, hits).is_ok() {
+                    continue;
+                }
+                // Not expected (the DFAs have no quit bytes): the general engine decides.
+                hits.retain(|hit| hit.kind != rule.kind);
+            }
             if rule.group == 0 {
                 for found in rule.regex.find_iter(text) {
                     if valid(rule.check, found.as_str()) {
@@ -653,16 +679,12 @@ fn settle(hits: &mut Vec<Hit>) {
 
 fn is_secret_key(key: &str) -> bool {
     let key = key.as_bytes();
-    // Every name and suffix has at least five bytes and ends in one of these letters: most
-    // keys are settled here.
-    if key.len() < 5
-        || !key.last().is_some_and(|last| {
-            matches!(
-                last.to_ascii_lowercase(),
-                b'd' | b'l' | b'n' | b's' | b't' | b'y'
-            )
-        })
-    {
+    // Every name and suffix has at least five bytes and ends in one of a few pairs of letters
+    // (`ey`, `et`, `en`, `rd` ...): most keys are settled here.
+    let [.., second, last] = key else {
+        return false;
+    };
+    if key.len() < 5 || SECRET_KEY_ENDINGS & ending_bit(*second, *last) == 0 {
         return false;
     }
     SECRET_KEY_NAMES
@@ -675,6 +697,31 @@ fn is_secret_key(key: &str) -> bool {
                 .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix.as_bytes()))
         })
 }
+
+/// A bit for the last two bytes of a key, ASCII case ignored: bit `(a * 7 + b) % 64` of the
+/// two lowercased bytes. Two endings may share a bit, which only lets more keys through to
+/// the full comparison.
+const fn ending_bit(second: u8, last: u8) -> u64 {
+    let a = second.to_ascii_lowercase() as u32;
+    let b = last.to_ascii_lowercase() as u32;
+    1 << ((a * 7 + b) % 64)
+}
+
+/// The bits of the endings of every name in [`SECRET_KEY_NAMES`] and [`SECRET_KEY_SUFFIXES`].
+const SECRET_KEY_ENDINGS: u64 = {
+    let mut bits = 0;
+    let mut i = 0;
+    while i < SECRET_KEY_NAMES.len() + SECRET_KEY_SUFFIXES.len() {
+        let name = if i < SECRET_KEY_NAMES.len() {
+            SECRET_KEY_NAMES[i].as_bytes()
+        } else {
+            SECRET_KEY_SUFFIXES[i - SECRET_KEY_NAMES.len()].as_bytes()
+        };
+        bits |= ending_bit(name[name.len() - 2], name[name.len() - 1]);
+        i += 1;
+    }
+    bits
+};
 
 /// Suffixes of object keys (`db_password`, `stripe_api_key`) that name a credential.
 const SECRET_KEY_SUFFIXES: &[&str] = &[
@@ -695,6 +742,8 @@ const SECRET_KEY_SUFFIXES: &[&str] = &[
 /// worked out for ASCII text: elsewhere `\d` and `\b` also take Unicode digits and letters,
 /// and only the digit count and the plain country-code test apply.
 struct Gates {
+    /// The string is ASCII.
+    ascii: bool,
     /// ASCII digits in the string.
     digits: usize,
     /// 13 digits in a row, or `dddd-dddd-d` / `dddd dddddd d` (space or dash).
@@ -714,28 +763,51 @@ struct Gates {
 /// Eight bytes at a time in a `u64`: adding `0x50` to a byte below `0x80` sets its top bit
 /// exactly when the byte is at least `b'0'`, adding `0x46` exactly when it is above `b'9'`, and
 /// neither sum carries into the next byte. A multiplication then gathers the eight top bits.
+/// A last part shorter than eight bytes is read as the eight bytes that end the chunk, with the
+/// bits of the bytes already counted shifted out, or zero-padded when the chunk is that short.
 fn digit_mask(chunk: &[u8]) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const TOPS: u64 = 0x8080_8080_8080_8080;
-    const GATHER: u64 = 0x0102_0408_1020_4080;
     let mut mask = 0;
     let mut words = chunk.chunks_exact(8);
     let mut shift = 0;
     for word in words.by_ref() {
-        let mut eight = [0; 8];
-        eight.copy_from_slice(word);
-        let x = u64::from_le_bytes(eight);
-        let at_least_zero = x.wrapping_add(0x50 * ONES) & TOPS;
-        let above_nine = x.wrapping_add(0x46 * ONES) & TOPS;
-        let digits = at_least_zero & !above_nine;
-        // Byte k's top bit lands in bit 56 + k of the product.
-        mask |= ((digits >> 7).wrapping_mul(GATHER) >> 56) << shift;
+        mask |= word_digits(word) << shift;
         shift += 8;
     }
-    for (i, byte) in words.remainder().iter().enumerate() {
-        mask |= u64::from(byte.wrapping_sub(b'0') < 10) << (shift + i);
+    let rest = words.remainder().len();
+    if rest > 0 {
+        let last = match chunk
+            .len()
+            .checked_sub(8)
+            .and_then(|from| chunk.get(from..))
+        {
+            Some(eight) => word_digits(eight) >> (8 - rest),
+            None => {
+                let mut eight = [0; 8];
+                for (slot, byte) in eight.iter_mut().zip(chunk) {
+                    *slot = *byte;
+                }
+                word_digits(&eight)
+            }
+        };
+        mask |= last << shift;
     }
     mask
+}
+
+/// Bit `i` set when `word[i]` is an ASCII digit, for exactly eight ASCII bytes.
+#[inline]
+fn word_digits(word: &[u8]) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const TOPS: u64 = 0x8080_8080_8080_8080;
+    const GATHER: u64 = 0x0102_0408_1020_4080;
+    let mut eight = [0; 8];
+    eight.copy_from_slice(word);
+    let x = u64::from_le_bytes(eight);
+    let at_least_zero = x.wrapping_add(0x50 * ONES) & TOPS;
+    let above_nine = x.wrapping_add(0x46 * ONES) & TOPS;
+    let digits = at_least_zero & !above_nine;
+    // Byte k's top bit lands in bit 56 + k of the product.
+    (digits >> 7).wrapping_mul(GATHER) >> 56
 }
 
 /// One run of ASCII digits, with what surrounds it.
@@ -754,20 +826,10 @@ struct Run {
 
 impl Gates {
     fn of(bytes: &[u8]) -> Self {
-        // One pass, written so that the compiler can vectorise it.
-        // Counted in blocks small enough for a wrapping 32-bit count, which vectorises.
-        let digits = bytes
-            .chunks(1 << 20)
-            .map(|block| {
-                let count = block.iter().fold(0u32, |count, byte| {
-                    count.wrapping_add(u32::from(byte.wrapping_sub(b'0') < 10))
-                });
-                usize::try_from(count).unwrap_or(usize::MAX)
-            })
-            .sum();
         if !bytes.is_ascii() {
             return Self {
-                digits,
+                ascii: false,
+                digits: bytes.iter().filter(|byte| byte.is_ascii_digit()).count(),
                 card: true,
                 ssn: true,
                 phone: true,
@@ -776,16 +838,15 @@ impl Gates {
             };
         }
         let mut gates = Self {
-            digits,
+            ascii: true,
+            digits: 0,
             card: false,
             ssn: false,
             phone: false,
             ip: false,
             country_code: false,
         };
-        if digits >= 2 {
-            gates.shapes(bytes);
-        }
+        gates.shapes(bytes);
         gates
     }
 
@@ -798,7 +859,8 @@ impl Gates {
         }
     }
 
-    /// Walks the digit runs of an ASCII text, each with the two before it.
+    /// Counts the digits of an ASCII text and walks its digit runs, each with the two before
+    /// it.
     ///
     /// The text is taken 64 bytes at a time as a bit mask of its digits (see [`digit_mask`]),
     /// and only the places where a run starts or ends are visited: most bytes of a JSON
@@ -813,6 +875,7 @@ impl Gates {
         for (block, chunk) in bytes.chunks(64).enumerate() {
             let base = block * 64;
             let mask = digit_mask(chunk);
+            self.digits += mask.count_ones() as usize;
             // A bit for every byte whose digit-ness differs from the byte before it.
             let mut changes = mask ^ (mask << 1 | u64::from(in_run));
             if chunk.len() < 64 {
@@ -838,6 +901,7 @@ impl Gates {
     }
 
     /// Records what the run `from..to` completes, given the two runs before it.
+    #[inline]
     fn close(
         &mut self,
         bytes: &[u8],
@@ -895,6 +959,47 @@ impl Gates {
         }
         run
     }
+}
+
+/// `pattern` with Unicode off (`\d` is `[0-9]`, `\b` the ASCII word boundary) as a full DFA,
+/// forward and reverse. The size limits keep a pattern whose DFA would be large (counted
+/// repetitions of overlapping classes, as in the e-mail rule) from being built at all.
+fn ascii_dfa(pattern: &str) -> Result<DfaRegex, String> {
+    DfaRegex::builder()
+        .syntax(syntax::Config::new().unicode(false))
+        .dense(
+            dense::Config::new()
+                .dfa_size_limit(Some(1 << 20))
+                .determinize_size_limit(Some(4 << 20)),
+        )
+        .build(pattern)
+        .map_err(|e| format!("ASCII DFA: {e}"))
+}
+
+/// The matches in the ASCII `text` of a rule's full DFA, leftmost-first and without overlaps
+/// like `Regex::find_iter`, each checked by the rule's validator, as hits of `kind`.
+fn find_ascii(
+    dfa: &DfaRegex,
+    kind: usize,
+    check: Check,
+    text: &str,
+    hits: &mut Vec<Hit>,
+) -> Result<(), MatchError> {
+    let mut input = Input::new(text);
+    while let Some(found) = dfa.try_search(&input)? {
+        let (start, end) = (found.start(), found.end());
+        if text.get(start..end).is_some_and(|span| valid(check, span)) {
+            hits.push(Hit { start, end, kind });
+        }
+        // No rule matches the empty string; stepping past an empty match all the same keeps
+        // the loop finite whatever a pattern becomes.
+        let next = if end > start { end } else { end + 1 };
+        if next > text.len() {
+            break;
+        }
+        input.set_start(next);
+    }
+    Ok(())
 }
 
 /// Two ASCII uppercase letters followed by two digits, the start of an IBAN.
@@ -960,22 +1065,19 @@ pub fn card_number(text: &str) -> bool {
     issuer && luhn(digits)
 }
 
-/// The Luhn checksum over decimal digits.
+/// The Luhn checksum over decimal digits (values 0 to 9).
 pub fn luhn(digits: &[u8]) -> bool {
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(position, digit)| {
-            let digit = u32::from(*digit);
-            if position % 2 == 1 {
-                let doubled = digit * 2;
-                if doubled > 9 { doubled - 9 } else { doubled }
-            } else {
-                digit
-            }
-        })
-        .sum();
+    // Every second digit from the right is doubled, and a two-digit result counts as the sum
+    // of its digits: 2 * d - 9 when d > 4.
+    let mut sum = 0u32;
+    for (position, digit) in digits.iter().rev().enumerate() {
+        let digit = u32::from(*digit);
+        sum += if position & 1 == 1 {
+            digit * 2 - 9 * u32::from(digit > 4)
+        } else {
+            digit
+        };
+    }
     sum.is_multiple_of(10)
 }
 

@@ -476,3 +476,42 @@ fn digit_mask_marks_exactly_the_ascii_digits() {
         assert_eq!(super::digit_mask(&chunk), expected, "{chunk:?}");
     }
 }
+
+/// On ASCII text, each rule's full DFA finds exactly the spans its regex finds, before any
+/// validator: generated strings, mutated corpus texts and the known-valid numbers.
+#[test]
+fn ascii_dfas_find_what_the_regexes_find() {
+    let dlp = Dlp::new().unwrap();
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut texts: Vec<String> = corpus_texts();
+    texts.extend(VALID.iter().map(|text| (*text).to_owned()));
+    for _ in 0..100_000 {
+        let mut text = generated(&mut rng);
+        if rng.below(2) == 0 {
+            let more = rng.pick(VALID);
+            text = splice(&mut rng, &text, more);
+        }
+        texts.push(text);
+    }
+    let mut compared = 0;
+    let mut matches = 0;
+    for rule in &dlp.rules {
+        let Some(dfa) = &rule.ascii else { continue };
+        for text in texts.iter().filter(|text| text.is_ascii()) {
+            let expected: Vec<(usize, usize)> = rule
+                .regex
+                .find_iter(text)
+                .map(|found| (found.start(), found.end()))
+                .collect();
+            let mut hits = Vec::new();
+            super::find_ascii(dfa, rule.kind, super::Check::None, text, &mut hits).unwrap();
+            let found: Vec<(usize, usize)> = hits.iter().map(|hit| (hit.start, hit.end)).collect();
+            assert_eq!(found, expected, "{text:?}");
+            compared += 1;
+            matches += found.len();
+        }
+    }
+    assert!(compared > 300_000, "{compared}");
+    assert!(matches > 10_000, "{matches}");
+    println!("{compared} searches, {matches} matches");
+}
