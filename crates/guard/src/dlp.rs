@@ -141,16 +141,28 @@ impl std::fmt::Debug for Dlp {
 struct Rule {
     kind: usize,
     regex: Regex,
-    /// The same pattern with ASCII `\d`, `\w` and `\b`, as a full DFA, for the digit-gated
-    /// and IBAN rules: used on ASCII text only, where it finds exactly what `regex` finds (every
-    /// Unicode class the patterns use agrees with its ASCII form on ASCII bytes). A full DFA
-    /// costs a fraction of the general engine's fixed cost per search, which is most of the
-    /// cost on the short strings of an answer.
-    ascii: Option<DfaRegex>,
+    /// The same pattern with Unicode off, for ASCII text: see [`Ascii`].
+    ascii: Ascii,
     /// The capture group redacted (0: the whole match).
     group: usize,
     trigger: Trigger,
     check: Check,
+}
+
+/// A rule's pattern compiled with Unicode off (`\d` is `[0-9]`, `\w` and `\b` are ASCII,
+/// `(?i)` folds ASCII letters only), used on ASCII text only. There it finds exactly what the
+/// Unicode pattern finds: every class and case fold the patterns use agrees with its ASCII form
+/// on ASCII bytes (`dlp_tests` checks it). It is cheaper per search, which is most of the cost
+/// on the short strings of an answer.
+enum Ascii {
+    /// No ASCII form: the pattern cannot be built without Unicode (a negated class or `.`
+    /// could then match bytes that are not UTF-8).
+    None,
+    /// The digit-gated and IBAN rules, whose whole match is redacted: a full DFA, forward and
+    /// reverse, at a fraction of the general engine's fixed cost per search.
+    Dfa(DfaRegex),
+    /// The other rules: the general engine without Unicode classes.
+    Regex(Regex),
 }
 
 enum Trigger {
@@ -401,9 +413,13 @@ impl Dlp {
             words.extend(words_of.iter().map(|word| (*word, 1u64 << index)));
             let ascii = match trigger {
                 Trigger::Digits(..) | Trigger::CountryCode if *group == 0 => {
-                    Some(ascii_dfa(pattern).map_err(|e| format!("DLP rule `{kind}`: {e}"))?)
+                    Ascii::Dfa(ascii_dfa(pattern).map_err(|e| format!("DLP rule `{kind}`: {e}"))?)
                 }
-                _ => None,
+                _ => RegexBuilder::new(pattern)
+                    .unicode(false)
+                    .size_limit(4 << 20)
+                    .build()
+                    .map_or(Ascii::None, Ascii::Regex),
             };
             rules.push(Rule {
                 kind: kind_index,
@@ -458,11 +474,11 @@ impl Dlp {
     fn scan_rules(&self, text: &str, keywords: u64, active: u64, hits: &mut Vec<Hit>) {
         hits.clear();
         let mut run = keywords & active;
-        // Whether the text is ASCII, known when a digit or IBAN rule may run.
-        let mut ascii = false;
+        // Whether the text is ASCII: known from the gates, or found out when first needed.
+        let mut ascii = None;
         if active & !self.keyword_rules != 0 {
             let gates = Gates::of(text.as_bytes());
-            ascii = gates.ascii;
+            ascii = Some(gates.ascii);
             let mut gated = !self.keyword_rules & active;
             while gated != 0 {
                 let index = gated.trailing_zeros() as usize;
@@ -490,15 +506,21 @@ impl Dlp {
             let Some(rule) = self.rules.get(index) else {
                 break;
             };
-            if let Some(dfa) = rule.ascii.as_ref().filter(|_| ascii) {
-                if find_ascii(dfa, rule.kind, rule.check, text, hits).is_ok() {
-                    continue;
+            let regex = match &rule.ascii {
+                Ascii::None => &rule.regex,
+                _ if !*ascii.get_or_insert_with(|| text.is_ascii()) => &rule.regex,
+                Ascii::Dfa(dfa) => {
+                    if find_ascii(dfa, rule.kind, rule.check, text, hits).is_ok() {
+                        continue;
+                    }
+                    // Not expected (the DFAs have no quit bytes): the general engine decides.
+                    hits.retain(|hit| hit.kind != rule.kind);
+                    &rule.regex
                 }
-                // Not expected (the DFAs have no quit bytes): the general engine decides.
-                hits.retain(|hit| hit.kind != rule.kind);
-            }
+                Ascii::Regex(regex) => regex,
+            };
             if rule.group == 0 {
-                for found in rule.regex.find_iter(text) {
+                for found in regex.find_iter(text) {
                     if valid(rule.check, found.as_str()) {
                         hits.push(Hit {
                             start: found.start(),
@@ -509,7 +531,7 @@ impl Dlp {
                 }
                 continue;
             }
-            for captures in rule.regex.captures_iter(text) {
+            for captures in regex.captures_iter(text) {
                 let Some(span) = captures.get(rule.group) else {
                     continue;
                 };
@@ -961,9 +983,9 @@ impl Gates {
     }
 }
 
-/// `pattern` with Unicode off (`\d` is `[0-9]`, `\b` the ASCII word boundary) as a full DFA,
-/// forward and reverse. The size limits keep a pattern whose DFA would be large (counted
-/// repetitions of overlapping classes, as in the e-mail rule) from being built at all.
+/// `pattern` with Unicode off as a full DFA, forward and reverse (see [`Ascii::Dfa`]). The size
+/// limits keep a pattern whose DFA would be large (counted repetitions of overlapping classes,
+/// as in the e-mail rule) from being built at all.
 fn ascii_dfa(pattern: &str) -> Result<DfaRegex, String> {
     DfaRegex::builder()
         .syntax(syntax::Config::new().unicode(false))
