@@ -160,7 +160,7 @@ enum Ascii {
     None,
     /// The digit-gated and IBAN rules, whose whole match is redacted: a full DFA, forward and
     /// reverse, at a fraction of the general engine's fixed cost per search.
-    Dfa(DfaRegex),
+    Dfa(Box<DfaRegex>),
     /// The other rules: the general engine without Unicode classes.
     Regex(Regex),
 }
@@ -412,9 +412,9 @@ impl Dlp {
             };
             words.extend(words_of.iter().map(|word| (*word, 1u64 << index)));
             let ascii = match trigger {
-                Trigger::Digits(..) | Trigger::CountryCode if *group == 0 => {
-                    Ascii::Dfa(ascii_dfa(pattern).map_err(|e| format!("DLP rule `{kind}`: {e}"))?)
-                }
+                Trigger::Digits(..) | Trigger::CountryCode if *group == 0 => Ascii::Dfa(Box::new(
+                    ascii_dfa(pattern).map_err(|e| format!("DLP rule `{kind}`: {e}"))?,
+                )),
                 _ => RegexBuilder::new(pattern)
                     .unicode(false)
                     .size_limit(4 << 20)
