@@ -792,7 +792,9 @@ fn digit_mask(chunk: &[u8]) -> u64 {
     let mut words = chunk.chunks_exact(8);
     let mut shift = 0;
     for word in words.by_ref() {
-        mask |= word_digits(word) << shift;
+        let mut eight = [0; 8];
+        eight.copy_from_slice(word);
+        mask |= word_digits(u64::from_le_bytes(eight)) << shift;
         shift += 8;
     }
     let rest = words.remainder().len();
@@ -802,13 +804,19 @@ fn digit_mask(chunk: &[u8]) -> u64 {
             .checked_sub(8)
             .and_then(|from| chunk.get(from..))
         {
-            Some(eight) => word_digits(eight) >> (8 - rest),
-            None => {
+            Some(last) => {
                 let mut eight = [0; 8];
-                for (slot, byte) in eight.iter_mut().zip(chunk) {
-                    *slot = *byte;
-                }
-                word_digits(&eight)
+                eight.copy_from_slice(last);
+                word_digits(u64::from_le_bytes(eight)) >> (8 - rest)
+            }
+            None => {
+                // Gathered in a register: bytes stored one by one into an array and then read
+                // back as one word would stall the load.
+                let word = chunk
+                    .iter()
+                    .rev()
+                    .fold(0u64, |word, byte| word << 8 | u64::from(*byte));
+                word_digits(word)
             }
         };
         mask |= last << shift;
@@ -816,15 +824,12 @@ fn digit_mask(chunk: &[u8]) -> u64 {
     mask
 }
 
-/// Bit `i` set when `word[i]` is an ASCII digit, for exactly eight ASCII bytes.
+/// Bit `i` set when byte `i` (little-endian) of `x` is an ASCII digit, for eight ASCII bytes.
 #[inline]
-fn word_digits(word: &[u8]) -> u64 {
+fn word_digits(x: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const TOPS: u64 = 0x8080_8080_8080_8080;
     const GATHER: u64 = 0x0102_0408_1020_4080;
-    let mut eight = [0; 8];
-    eight.copy_from_slice(word);
-    let x = u64::from_le_bytes(eight);
     let at_least_zero = x.wrapping_add(0x50 * ONES) & TOPS;
     let above_nine = x.wrapping_add(0x46 * ONES) & TOPS;
     let digits = at_least_zero & !above_nine;
