@@ -503,6 +503,18 @@ fn ascii_forms_find_what_the_regexes_find() {
     };
     let (mut dfas, mut regexes, mut compared, mut matches) = (0, 0, 0, 0);
     for rule in &dlp.rules {
+        // The ASCII form's spans in a text.
+        let ascii_spans = |text: &str| -> Vec<(usize, usize)> {
+            match &rule.ascii {
+                Ascii::Dfa(dfa) => {
+                    let mut hits = Vec::new();
+                    super::find_ascii(dfa, rule.kind, Check::None, text, &mut hits).unwrap();
+                    hits.iter().map(|hit| (hit.start, hit.end)).collect()
+                }
+                Ascii::Regex(regex) => spans(regex, rule.group, text),
+                Ascii::None => Vec::new(),
+            }
+        };
         match &rule.ascii {
             Ascii::Dfa(_) => dfas += 1,
             Ascii::Regex(_) => regexes += 1,
@@ -510,15 +522,7 @@ fn ascii_forms_find_what_the_regexes_find() {
         }
         for text in texts.iter().filter(|text| text.is_ascii()) {
             let expected = spans(&rule.regex, rule.group, text);
-            let found = match &rule.ascii {
-                Ascii::Dfa(dfa) => {
-                    let mut hits = Vec::new();
-                    super::find_ascii(dfa, rule.kind, Check::None, text, &mut hits).unwrap();
-                    hits.iter().map(|hit| (hit.start, hit.end)).collect()
-                }
-                Ascii::Regex(regex) => spans(regex, rule.group, text),
-                Ascii::None => continue,
-            };
+            let found = ascii_spans(text);
             assert_eq!(found, expected, "{text:?}");
             compared += 1;
             matches += found.len();
