@@ -7,7 +7,8 @@
 //! their pattern needs (a run of 13 digits, `ddd-dd-dddd`, four dot-separated numbers ...).
 //! Only the rules so triggered run their regex (the `regex` crate: linear time, no
 //! backtracking; on ASCII text the pattern's Unicode-free form, see `Ascii`), and every match
-//! then passes a validator (Luhn, IBAN mod 97, SSN ranges, Shannon entropy) before it counts. A string in which nothing is found costs no allocation.
+//! then passes a validator (Luhn, IBAN mod 97, SSN ranges, Shannon entropy) before it counts.
+//! A string in which nothing is found costs no allocation.
 
 use std::collections::BTreeMap;
 
