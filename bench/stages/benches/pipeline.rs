@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use portcullis_bench_stages::{fail, or_exit, scratch_dir};
 use portcullis_config::{AuditSync, Config};
-use portcullis_core::{CallMeta, Front};
+use portcullis_core::Front;
 use portcullis_example_api::ExampleApi;
-use portcullis_pipeline::Gateway;
+use portcullis_pipeline::{Arrival, Gateway};
 use portcullis_secrets::{OverlayEnv, SecretStore};
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
@@ -58,13 +58,20 @@ async fn gateway(data_dir: &Path, upstream: std::net::SocketAddr, sync: AuditSyn
 
 /// One call as the HTTP front makes it, minus HTTP: identify, then run the pipeline. Returns
 /// whether the call was allowed and answered 2xx.
-async fn call(gateway: &Gateway, authorization: &str, tool: &str, args: Value) -> bool {
-    let Ok(principal) = gateway.identify(Some(authorization), false, None).await else {
+async fn call(gateway: &Arc<Gateway>, authorization: &str, tool: &str, args: Value) -> bool {
+    let arrival = Arrival {
+        front: Front::Http,
+        client_ip: Some(IpAddr::from(CLIENT_IP)),
+        tool: Some(tool),
+        authorization: Some(authorization),
+        token_in_query: false,
+        certificate: None,
+    };
+    let Ok(caller) = gateway.identify(arrival).await else {
         fail("identify", "the bench token was refused")
     };
-    let meta = CallMeta::now(Front::Http, Some(IpAddr::from(CLIENT_IP)));
     gateway
-        .call(&principal, meta, tool, args)
+        .call(&caller, tool, args)
         .await
         .is_ok_and(|response| response.is_success())
 }

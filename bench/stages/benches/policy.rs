@@ -1,4 +1,4 @@
-//! Authorize stage: Cedar decisions with `PolicyEngine::authorize`, and tool visibility with
+//! Authorize stage: Cedar decisions with `PolicyEngine::decide`, and tool visibility with
 //! `PolicyEngine::may_see` over a whole catalog.
 //!
 //! The catalog is synthetic: 200 tools over 4 APIs in four shapes (read by id, list with
@@ -565,7 +565,7 @@ fn authorize(c: &mut Criterion) {
         };
         or_exit(
             engine
-                .authorize(&request)
+                .decide(&request)
                 .map_err(|d| format!("{}: {}", d.message, d.internal.join("; "))),
             "the decided call must be allowed",
         );
@@ -574,11 +574,11 @@ fn authorize(c: &mut Criterion) {
             if !reported {
                 reported = true;
                 Latencies::measure(DISTRIBUTION_RUNS, || {
-                    let _ = black_box(engine.authorize(black_box(&request)));
+                    let _ = black_box(engine.decide(black_box(&request)));
                 })
                 .report(&format!("policy/decide/{label} distribution"));
             }
-            b.iter(|| engine.authorize(black_box(&request)));
+            b.iter(|| engine.decide(black_box(&request)));
         });
     }
     group.finish();

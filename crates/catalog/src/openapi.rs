@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 use globset::{GlobBuilder, GlobMatcher};
 use portcullis_config::{ApiConfig, Config, RiskClass, ToolSelection};
-use portcullis_core::truncate_for_message;
+use portcullis_core::{media_type_is, media_type_is_json, truncate_for_message};
 use serde_json::{Map, Value};
 
 use self::schema::{SchemaResolver, Version, child, local_pointer};
@@ -584,10 +584,10 @@ impl<'c> Document<'c> {
         let Some(Value::Object(content)) = body.get("content") else {
             return Err(self.invalid(&content_at, "`requestBody` needs a `content` mapping"));
         };
-        let json_types: Vec<&String> = content.keys().filter(|t| is_json(t)).collect();
+        let json_types: Vec<&String> = content.keys().filter(|t| media_type_is_json(t)).collect();
         let chosen = json_types
             .iter()
-            .find(|t| media_essence(t) == "application/json")
+            .find(|t| media_type_is(t, "application/json"))
             .or_else(|| json_types.first());
         let Some(&content_type) = chosen else {
             let found: Vec<String> = content
@@ -917,24 +917,6 @@ fn template_variables(path: &str) -> Vec<&str> {
     variables
 }
 
-/// The media type without parameters, lowercase.
-fn media_essence(media_type: &str) -> String {
-    media_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase()
-}
-
-/// `application/json` or any `*/*+json` type.
-fn is_json(media_type: &str) -> bool {
-    let essence = media_essence(media_type);
-    essence == "application/json"
-        || essence
-            .split_once('/')
-            .is_some_and(|(kind, sub)| !kind.is_empty() && sub.len() > 5 && sub.ends_with("+json"))
-}
 
 fn rank(risk: RiskClass) -> u8 {
     match risk {

@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -97,8 +98,9 @@ pub struct ActingUser {
     pub groups: Vec<String>,
 }
 
-/// Facts about one request that do not depend on who sent it.
-#[derive(Clone, Debug)]
+/// Facts about one request that do not depend on who sent it, minted once when the request
+/// arrives (the pipeline's identify stage for tool calls) and carried to its audit record.
+#[derive(Clone, Copy, Debug)]
 pub struct CallMeta {
     /// A fresh id per request (UUID v7, so ids sort by time).
     pub request_id: uuid::Uuid,
@@ -108,6 +110,8 @@ pub struct CallMeta {
     pub front: Front,
     /// When the gateway received the request.
     pub received_at: chrono::DateTime<chrono::Utc>,
+    /// The same moment on the monotonic clock, from which the record's latency is measured.
+    pub started: Instant,
 }
 
 impl CallMeta {
@@ -118,7 +122,84 @@ impl CallMeta {
             client_ip,
             front,
             received_at: chrono::Utc::now(),
+            started: Instant::now(),
         }
+    }
+
+    /// Microseconds since the request arrived.
+    pub fn elapsed_us(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+}
+
+/// A request that passed the identify stage: who sent it and the request's metadata. The
+/// fronts keep it with the request (the HTTP request's extensions) and hand it to the pipeline
+/// with the call.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// The authenticated caller.
+    pub principal: std::sync::Arc<Principal>,
+    /// The request, as identify minted it.
+    pub meta: CallMeta,
+}
+
+/// The SHA-256 (hex) of the canonical JSON of a call's arguments: what the audit record keeps
+/// instead of the arguments, and what binds a decision to the exact arguments it was made on.
+#[derive(Clone, Debug, Deserialize, Eq, Hash, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct ArgsDigest(String);
+
+impl ArgsDigest {
+    /// The digest of `value`; object key order does not matter.
+    pub fn of(value: &Value) -> Self {
+        use sha2::Digest as _;
+        Self(hex::encode(sha2::Sha256::digest(
+            canonical_json(value).as_bytes(),
+        )))
+    }
+
+    /// The 64 hex digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ArgsDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A call's arguments as the caller sent them, with their digest computed once. Immutable:
+/// nothing can change the arguments after the digest was taken, so a decision bound to the
+/// digest is bound to exactly these arguments.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallArgs {
+    value: Value,
+    digest: ArgsDigest,
+}
+
+impl CallArgs {
+    /// Takes the arguments as received (any JSON value: the validate stage refuses all but
+    /// objects) and digests them.
+    pub fn new(value: Value) -> Self {
+        let digest = ArgsDigest::of(&value);
+        Self { value, digest }
+    }
+
+    /// The arguments as received.
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
+    /// The arguments as an object, when they are one.
+    pub fn object(&self) -> Option<&Arguments> {
+        self.value.as_object()
+    }
+
+    /// Their digest.
+    pub fn digest(&self) -> &ArgsDigest {
+        &self.digest
     }
 }
 
@@ -155,6 +236,16 @@ pub enum DenialKind {
     ResponseWithheld,
     /// The gateway itself failed (audit unavailable, misconfiguration found at run time).
     Internal,
+    /// The request could not be read as what the front expects (a malformed JSON-RPC message,
+    /// an unreadable body, a JSON-RPC id still in flight, a malformed `Host`).
+    BadRequest,
+    /// The request body exceeds the configured limit.
+    TooLarge,
+    /// The request's `Host` or `Origin` is not on the allowlist (DNS rebinding, cross-site
+    /// browser calls).
+    OriginRefused,
+    /// The gateway is at a capacity limit (open MCP sessions); retry later.
+    Overloaded,
 }
 
 impl DenialKind {
@@ -173,6 +264,10 @@ impl DenialKind {
             Self::GuardBlocked => "guard_blocked",
             Self::ResponseWithheld => "response_withheld",
             Self::Internal => "internal",
+            Self::BadRequest => "bad_request",
+            Self::TooLarge => "too_large",
+            Self::OriginRefused => "origin_refused",
+            Self::Overloaded => "overloaded",
         }
     }
 
@@ -190,6 +285,10 @@ impl DenialKind {
             Self::GuardBlocked => 422,
             Self::ResponseWithheld => 403,
             Self::Internal => 500,
+            Self::BadRequest => 400,
+            Self::TooLarge => 413,
+            Self::OriginRefused => 403,
+            Self::Overloaded => 503,
         }
     }
 }
@@ -310,6 +409,24 @@ impl Denial {
         denial
     }
 
+    /// For [`DenialKind::InsufficientScope`]: the RFC 6750 `WWW-Authenticate` value that asks
+    /// the client to step up, `Bearer [realm=...,] error="insufficient_scope", scope="<the
+    /// tool's scopes>"[, resource_metadata=...]` (the metadata URL is where an MCP client
+    /// learns how to get a token with more scope). Every front words its challenge here.
+    pub fn step_up_challenge(&self, realm: Option<&str>, resource_metadata: Option<&str>) -> String {
+        let scope = self.required_scopes().join(" ");
+        let mut params = Vec::with_capacity(4);
+        if let Some(realm) = realm {
+            params.push(("realm", realm));
+        }
+        params.push(("error", "insufficient_scope"));
+        params.push(("scope", scope.as_str()));
+        if let Some(url) = resource_metadata {
+            params.push(("resource_metadata", url));
+        }
+        bearer_challenge(&params)
+    }
+
     /// Adds audit-only detail.
     #[must_use]
     pub fn with_internal(mut self, detail: impl Into<String>) -> Self {
@@ -335,6 +452,33 @@ pub struct Violation {
     pub rule: String,
     /// A human-readable explanation that never echoes long input.
     pub message: String,
+}
+
+/// Whether a `Content-Type` value names the media type `essence` (`type/subtype`), ignoring
+/// parameters, surrounding space and case (RFC 9110 section 8.3.1).
+pub fn media_type_is(content_type: &str, essence: &str) -> bool {
+    media_essence(content_type).eq_ignore_ascii_case(essence)
+}
+
+/// Whether a `Content-Type` value names JSON: `application/json` or a structured-syntax
+/// `type/name+json` type (RFC 6839), with a non-empty type and name.
+pub fn media_type_is_json(content_type: &str) -> bool {
+    let essence = media_essence(content_type);
+    if essence.eq_ignore_ascii_case("application/json") {
+        return true;
+    }
+    essence.split_once('/').is_some_and(|(kind, sub)| {
+        !kind.is_empty()
+            && sub.len() > 5
+            && sub
+                .get(sub.len() - 5..)
+                .is_some_and(|suffix| suffix.eq_ignore_ascii_case("+json"))
+    })
+}
+
+/// The media type of a `Content-Type` value without its parameters, trimmed.
+fn media_essence(content_type: &str) -> &str {
+    content_type.split(';').next().unwrap_or_default().trim()
 }
 
 /// Cuts user-provided text for inclusion in a message, on a character boundary.
@@ -437,14 +581,19 @@ impl From<DenialKind> for Decision {
     fn from(kind: DenialKind) -> Self {
         match kind {
             DenialKind::Unauthenticated => Self::Unauthenticated,
-            DenialKind::UnknownTool | DenialKind::InvalidArguments => Self::Invalid,
+            DenialKind::UnknownTool
+            | DenialKind::InvalidArguments
+            | DenialKind::BadRequest
+            | DenialKind::TooLarge => Self::Invalid,
             DenialKind::InsufficientScope
             | DenialKind::Forbidden
             | DenialKind::EgressBlocked
             | DenialKind::RateLimited
             | DenialKind::Loop
             | DenialKind::GuardBlocked
-            | DenialKind::ResponseWithheld => Self::Deny,
+            | DenialKind::ResponseWithheld
+            | DenialKind::OriginRefused
+            | DenialKind::Overloaded => Self::Deny,
             DenialKind::UpstreamFailure | DenialKind::Internal => Self::Error,
         }
     }
@@ -536,6 +685,34 @@ mod tests {
             canonical_json(&a),
             r#"{"a":{"c":"x","d":[1,{"y":2,"z":1}]},"b":1}"#
         );
+    }
+
+    #[test]
+    fn media_types_are_compared_by_essence() {
+        assert!(media_type_is("Application/JSON; charset=utf-8", "application/json"));
+        assert!(media_type_is(
+            " application/x-www-form-urlencoded ",
+            "application/x-www-form-urlencoded"
+        ));
+        assert!(!media_type_is("application/jsonl", "application/json"));
+        assert!(media_type_is_json("application/json"));
+        assert!(media_type_is_json("application/problem+json"));
+        assert!(media_type_is_json("Application/Vnd.Api+JSON; charset=utf-8"));
+        assert!(!media_type_is_json("application/+json"));
+        assert!(!media_type_is_json("+json"));
+        assert!(!media_type_is_json("json"));
+        assert!(!media_type_is_json("application/jsonl"));
+        assert!(!media_type_is_json("text/plain"));
+    }
+
+    #[test]
+    fn args_digest_ignores_key_order() {
+        let a = json!({"a": 1, "b": [1, 2]});
+        let b = json!({"b": [1, 2], "a": 1});
+        assert_eq!(ArgsDigest::of(&a), ArgsDigest::of(&b));
+        assert_ne!(ArgsDigest::of(&a), ArgsDigest::of(&json!({"a": 2, "b": [1, 2]})));
+        assert_eq!(ArgsDigest::of(&a).as_str().len(), 64);
+        assert_eq!(CallArgs::new(a.clone()).digest(), &ArgsDigest::of(&a));
     }
 
     #[test]

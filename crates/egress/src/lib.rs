@@ -29,8 +29,29 @@
 //! The HTTP client skips its DNS hook for IP-literal hosts, which is why rule 2 checks literals
 //! itself before every hop, and why the literal check is not optional.
 //!
-//! Sending requires a [`Permit`] for the tool being called; only the policy crate can mint
-//! one, so no code path reaches an upstream without passing authorization.
+//! Sending requires a [`Permitted`] call, which only the policy crate can mint, so no code path
+//! reaches an upstream without passing authorization; and the request is built from the tool
+//! and the arguments inside it, so what is sent is exactly what was authorized. A call that did
+//! not go through authorization does not compile:
+//!
+//! ```compile_fail
+//! # async fn send(egress: &portcullis_egress::Egress, call: portcullis_policy::Call) {
+//! // `Egress::send` takes a `Permitted<Call>`, not a `Call` ...
+//! let _ = egress.send(&call).await;
+//! # }
+//! ```
+//!
+//! ```compile_fail
+//! # async fn send(egress: &portcullis_egress::Egress, call: portcullis_policy::Call) {
+//! // ... and only the policy crate can make one: its fields are private.
+//! let permitted = portcullis_policy::Permitted {
+//!     inner: call,
+//!     policies: Vec::new(),
+//!     policy_version: std::sync::Arc::from("forged"),
+//! };
+//! let _ = egress.send(&permitted).await;
+//! # }
+//! ```
 //!
 //! Clients are built once per API at start-up and pool their connections.
 
@@ -43,10 +64,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use portcullis_catalog::Tool;
 use portcullis_config::{ApiConfig, IdentityProviderConfig};
-use portcullis_core::{Arguments, Denial, DenialKind, UpstreamResponse};
-use portcullis_policy::Permit;
+use portcullis_core::{Denial, UpstreamResponse};
+use portcullis_policy::{Call, Permitted};
 use portcullis_secrets::{SecretError, SecretStore};
 
 pub use crate::classify::{Blocked, check_address};
@@ -93,31 +113,15 @@ impl Egress {
         Self::new(apis, secrets, Arc::new(SystemResolver::new()?))
     }
 
-    /// Sends the call to the tool's API and returns its answer, whatever its status.
+    /// Stage 10, egress: sends the authorized call to its tool's API and returns the answer,
+    /// whatever its status.
     ///
-    /// The permit must be for exactly this tool; otherwise the call is refused as an internal
-    /// error and nothing is sent. Bad arguments are refused with
-    /// [`DenialKind::InvalidArguments`], a refused destination with
-    /// [`DenialKind::EgressBlocked`], and an upstream that cannot be reached, is too slow or
-    /// answers too much with [`DenialKind::UpstreamFailure`].
-    pub async fn send(
-        &self,
-        permit: &Permit,
-        tool: &Tool,
-        args: &Arguments,
-    ) -> Result<UpstreamResponse, Denial> {
-        if permit.tool() != tool.name {
-            return Err(Denial::new(
-                DenialKind::Internal,
-                "the gateway could not authorize this call",
-            )
-            .with_internal(format!(
-                "egress: permit for tool `{}` (agent `{}`) presented for tool `{}`",
-                permit.tool(),
-                permit.agent(),
-                tool.name
-            )));
-        }
+    /// Arguments the tool's request cannot carry are refused with
+    /// `invalid_arguments`, a refused destination with `egress_blocked`, and an upstream that
+    /// cannot be reached, is too slow or answers too much with `upstream_failure`
+    /// ([`portcullis_core::DenialKind`]).
+    pub async fn send(&self, call: &Permitted<Call>) -> Result<UpstreamResponse, Denial> {
+        let (tool, args) = (call.tool(), call.args());
         let Some(upstream) = self.upstreams.get(&tool.api) else {
             return Err(request::internal(format!(
                 "egress: tool `{}` belongs to API `{}`, which is not configured",

@@ -11,7 +11,7 @@ use http::Method;
 use http::header::{CONTENT_TYPE, LOCATION};
 use ipnet::IpNet;
 use portcullis_config::{ApiConfig, HumanDuration};
-use portcullis_core::{Denial, DenialKind, UpstreamResponse};
+use portcullis_core::{Denial, DenialKind, UpstreamResponse, media_type_is_json};
 use portcullis_secrets::{Injector, SecretStore};
 use serde_json::Value;
 use url::{Host, Url};
@@ -317,7 +317,7 @@ impl Upstream {
             body.extend_from_slice(&chunk);
         }
 
-        let is_json = content_type.as_deref().is_some_and(is_json_media_type);
+        let is_json = content_type.as_deref().is_some_and(media_type_is_json);
         let value = if is_json {
             match serde_json::from_slice(&body) {
                 Ok(value) => value,
@@ -445,13 +445,6 @@ fn redact_reflections(injector: &Injector, value: &mut Value) -> usize {
     }
 }
 
-fn is_json_media_type(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or("").trim();
-    essence.eq_ignore_ascii_case("application/json")
-        || essence
-            .get(essence.len().saturating_sub(5)..)
-            .is_some_and(|suffix| suffix.eq_ignore_ascii_case("+json"))
-}
 
 fn into_text(body: Vec<u8>) -> String {
     match String::from_utf8(body) {
@@ -490,16 +483,6 @@ fn find_source<'a, E: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn json_media_types() {
-        assert!(is_json_media_type("application/json"));
-        assert!(is_json_media_type("Application/JSON; charset=utf-8"));
-        assert!(is_json_media_type("application/problem+json"));
-        assert!(!is_json_media_type("text/plain"));
-        assert!(!is_json_media_type("application/jsonl"));
-        assert!(!is_json_media_type("json"));
-    }
 
     #[test]
     fn invalid_utf8_is_replaced() {

@@ -584,7 +584,7 @@ fn policy_engine_loads_the_quickstart_and_agrees() {
             meta: &meta,
             risk: 0,
         };
-        let allowed = engine.authorize(&request).is_ok();
+        let allowed = engine.decide(&request).is_ok();
         assert_eq!(
             allowed, c.allow,
             "{} {} {} {:?}",

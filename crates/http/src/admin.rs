@@ -16,9 +16,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use portcullis_core::{CallMeta, Denial, DenialKind, Front};
+use portcullis_core::{Denial, DenialKind};
 use portcullis_identity::{ChangeSource, RevocationError};
-use portcullis_pipeline::Gateway;
+use portcullis_pipeline::{AdminAnswer, AdminDone, Gateway};
 use portcullis_secrets::Secret;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -86,7 +86,6 @@ async fn authenticate(State(state): State<AdminState>, request: Request, next: N
     if presented.is_some_and(|token| state.token.matches(token.as_bytes())) {
         return next.run(request).await;
     }
-    let meta = CallMeta::now(Front::Admin, crate::client_ip(&request));
     let detail = if presented.is_some() {
         "wrong admin credential"
     } else {
@@ -98,16 +97,18 @@ async fn authenticate(State(state): State<AdminState>, request: Request, next: N
     )
     .with_internal(detail);
     let action = format!("{} {}", request.method(), request.uri().path());
-    let answer = match state
+    let answer = state
         .gateway
-        .record_admin(&meta, &action, None, Err(denial.clone()))
-        .await
-    {
-        Ok(()) => denial,
-        Err(failure) => failure,
-    };
-    let mut response = problem(&answer, &meta);
-    if answer.kind == DenialKind::Unauthenticated {
+        .admin(
+            crate::client_ip(&request),
+            &action,
+            None,
+            std::future::ready(Err(denial)),
+        )
+        .await;
+    let unauthenticated = matches!(&answer.result, Err(d) if d.kind == DenialKind::Unauthenticated);
+    let mut response = respond(answer);
+    if unauthenticated {
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static(r#"Bearer realm="portcullis-admin""#),
@@ -122,23 +123,28 @@ async fn revoke_token(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Body,
 ) -> Response {
-    let meta = CallMeta::now(Front::Admin, Some(peer.ip()));
     let jti = member(body, "jti").await;
     let target = jti.as_ref().ok().cloned();
-    let result = match jti {
-        Ok(jti) => state
-            .gateway
+    let gateway = Arc::clone(&state.gateway);
+    let op = async move {
+        let jti = jti?;
+        let new = gateway
             .identity()
             .revoke_token(&jti, ChangeSource::AdminApi)
             .await
-            .map(|new| {
-                let done = if new { "revoked" } else { "already revoked" };
-                (done, json!({"jti": jti, "revoked": true}))
-            })
-            .map_err(refusal),
-        Err(denial) => Err(denial),
+            .map_err(refusal)?;
+        let done = if new { "revoked" } else { "already revoked" };
+        Ok(AdminDone {
+            done: done.to_owned(),
+            body: json!({"jti": jti, "revoked": true}),
+            target: None,
+        })
     };
-    finish(&state, &meta, "revoke token", target.as_deref(), result).await
+    let answer = state
+        .gateway
+        .admin(Some(peer.ip()), "revoke token", target, op)
+        .await;
+    respond(answer)
 }
 
 /// `POST /admin/revocations/agents {"agent": "..."}`.
@@ -147,32 +153,27 @@ async fn revoke_agent(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Body,
 ) -> Response {
-    let meta = CallMeta::now(Front::Admin, Some(peer.ip()));
     let agent = member(body, "agent").await;
     let target = agent.as_ref().ok().cloned();
-    let result = match agent {
-        Ok(agent) => state
-            .gateway
+    let gateway = Arc::clone(&state.gateway);
+    let op = async move {
+        let agent = agent?;
+        let cut_off = gateway
             .identity()
             .revoke_agent(&agent, ChangeSource::AdminApi)
             .await
-            .map(|cut_off| {
-                (
-                    "revoked every token issued so far",
-                    json!({"agent": agent, "tokens_issued_until": cut_off}),
-                )
-            })
-            .map_err(refusal),
-        Err(denial) => Err(denial),
+            .map_err(refusal)?;
+        Ok(AdminDone {
+            done: "revoked every token issued so far".to_owned(),
+            body: json!({"agent": agent, "tokens_issued_until": cut_off}),
+            target: None,
+        })
     };
-    finish(
-        &state,
-        &meta,
-        "revoke agent tokens",
-        target.as_deref(),
-        result,
-    )
-    .await
+    let answer = state
+        .gateway
+        .admin(Some(peer.ip()), "revoke agent tokens", target, op)
+        .await;
+    respond(answer)
 }
 
 /// `POST /admin/agents/{agent}/disable`.
@@ -199,28 +200,36 @@ async fn set_disabled(
     agent: String,
     disabled: bool,
 ) -> Response {
-    let meta = CallMeta::now(Front::Admin, Some(peer.ip()));
-    let result = state
-        .gateway
-        .identity()
-        .set_agent_disabled(&agent, disabled, ChangeSource::AdminApi)
-        .await
-        .map(|changed| {
-            let done = match (disabled, changed) {
-                (true, true) => "disabled",
-                (true, false) => "already disabled",
-                (false, true) => "enabled",
-                (false, false) => "already enabled",
-            };
-            (done, json!({"agent": agent, "disabled": disabled}))
-        })
-        .map_err(refusal);
     let action = if disabled {
         "disable agent"
     } else {
         "enable agent"
     };
-    finish(&state, &meta, action, Some(&agent), result).await
+    let target = Some(agent.clone());
+    let gateway = Arc::clone(&state.gateway);
+    let op = async move {
+        let changed = gateway
+            .identity()
+            .set_agent_disabled(&agent, disabled, ChangeSource::AdminApi)
+            .await
+            .map_err(refusal)?;
+        let done = match (disabled, changed) {
+            (true, true) => "disabled",
+            (true, false) => "already disabled",
+            (false, true) => "enabled",
+            (false, false) => "already enabled",
+        };
+        Ok(AdminDone {
+            done: done.to_owned(),
+            body: json!({"agent": agent, "disabled": disabled}),
+            target: None,
+        })
+    };
+    let answer = state
+        .gateway
+        .admin(Some(peer.ip()), action, target, op)
+        .await;
+    respond(answer)
 }
 
 /// `GET /admin/keys`: the keys in force, oldest first; the last one signs new tokens.
@@ -228,10 +237,17 @@ async fn list_keys(
     State(state): State<AdminState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Response {
-    let meta = CallMeta::now(Front::Admin, Some(peer.ip()));
     let keys = state.gateway.identity().keys();
-    let result = Ok(("listed", json!({"keys": keys})));
-    finish(&state, &meta, "list keys", None, result).await
+    let op = std::future::ready(Ok(AdminDone {
+        done: "listed".to_owned(),
+        body: json!({"keys": keys}),
+        target: None,
+    }));
+    let answer = state
+        .gateway
+        .admin(Some(peer.ip()), "list keys", None, op)
+        .await;
+    respond(answer)
 }
 
 /// `POST /admin/keys/rotate`: a new current key; previous keys stay in force for their window.
@@ -239,54 +255,42 @@ async fn rotate_keys(
     State(state): State<AdminState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Response {
-    let meta = CallMeta::now(Front::Admin, Some(peer.ip()));
     let gateway = Arc::clone(&state.gateway);
-    // Key generation and file writes: off the request threads.
-    let rotated = tokio::task::spawn_blocking(move || gateway.identity().rotate_keys()).await;
-    let result = match rotated {
-        Ok(Ok(key)) => Ok(("rotated", json!({"key": key}))),
-        Ok(Err(err)) => {
-            tracing::error!(%err, "key rotation failed");
-            Err(
-                Denial::new(DenialKind::Internal, "the key could not be rotated")
-                    .with_internal(err.to_string()),
-            )
-        }
-        Err(err) => Err(
-            Denial::new(DenialKind::Internal, "the key could not be rotated")
-                .with_internal(err.to_string()),
-        ),
+    let op = async move {
+        // Key generation and file writes: off the request threads.
+        let rotated = tokio::task::spawn_blocking(move || gateway.identity().rotate_keys()).await;
+        let failed = |detail: String| {
+            Denial::new(DenialKind::Internal, "the key could not be rotated").with_internal(detail)
+        };
+        let key = match rotated {
+            Ok(Ok(key)) => key,
+            Ok(Err(err)) => {
+                tracing::error!(%err, "key rotation failed");
+                return Err(failed(err.to_string()));
+            }
+            Err(err) => return Err(failed(err.to_string())),
+        };
+        let body = json!({"key": key});
+        let kid = body["key"]["kid"].as_str().map(str::to_owned);
+        Ok(AdminDone {
+            done: "rotated".to_owned(),
+            body,
+            target: kid,
+        })
     };
-    let kid = result
-        .as_ref()
-        .ok()
-        .and_then(|(_, body)| body["key"]["kid"].as_str().map(str::to_owned));
-    finish(&state, &meta, "rotate keys", kid.as_deref(), result).await
+    let answer = state
+        .gateway
+        .admin(Some(peer.ip()), "rotate keys", None, op)
+        .await;
+    respond(answer)
 }
 
-/// Records the call, then answers: 200 with `body`, or the denial as problem+json. If the
-/// record cannot be written the answer is an internal error, even when the change was made.
-async fn finish(
-    state: &AdminState,
-    meta: &CallMeta,
-    action: &str,
-    target: Option<&str>,
-    result: Result<(&'static str, Value), Denial>,
-) -> Response {
-    let outcome = match &result {
-        Ok((done, _)) => Ok((*done).to_owned()),
-        Err(denial) => Err(denial.clone()),
-    };
-    if let Err(failure) = state
-        .gateway
-        .record_admin(meta, action, target, outcome)
-        .await
-    {
-        return problem(&failure, meta);
-    }
-    match result {
-        Ok((_, body)) => (StatusCode::OK, axum::Json(body)).into_response(),
-        Err(denial) => problem(&denial, meta),
+/// The admin API's answer: 200 with the body, or the denial as problem+json (an internal error
+/// when the request could not be recorded, even if the change was made).
+fn respond(answer: AdminAnswer) -> Response {
+    match answer.result {
+        Ok(body) => (StatusCode::OK, axum::Json(body)).into_response(),
+        Err(denial) => problem(&denial, &answer.meta),
     }
 }
 

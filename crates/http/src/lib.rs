@@ -25,9 +25,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use portcullis_config::Config;
-use portcullis_core::{CallMeta, Denial, DenialKind, Front, Principal};
-use portcullis_mcp::{McpCaller, McpOptions, McpOptionsError, ToolBackend};
-use portcullis_pipeline::Gateway;
+use portcullis_core::{CallMeta, Caller, Denial, DenialKind, Front, Principal};
+use portcullis_mcp::{McpOptions, McpOptionsError, ToolBackend};
+use portcullis_pipeline::{Arrival, Gateway, Refused, TokenRequest};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -266,54 +266,34 @@ impl ToolBackend for Backend {
         self.0.list_tools(principal)
     }
 
-    fn call_tool(
-        &self,
-        principal: Principal,
-        meta: CallMeta,
-        name: String,
-        args: Value,
-    ) -> portcullis_mcp::CallFuture {
-        // The MCP front already runs each call on its own task (see `run_detached` for why).
-        let gateway = Arc::clone(&self.0);
-        Box::pin(async move { gateway.call(&principal, meta, &name, args).await })
+    fn call_tool(&self, caller: &Caller, name: String, args: Value) -> portcullis_mcp::CallFuture {
+        let (gateway, caller) = (Arc::clone(&self.0), caller.clone());
+        Box::pin(async move { gateway.call(&caller, &name, args).await })
     }
 
-    fn scope_challenge(
+    fn step_up(
         &self,
-        principal: &Principal,
-        meta: &CallMeta,
+        caller: &Caller,
         name: &str,
         args: Option<&serde_json::Map<String, Value>>,
-    ) -> Option<portcullis_mcp::ChallengeFuture> {
-        let denial = self.0.scope_denial(principal, name)?;
-        let gateway = Arc::clone(&self.0);
-        let args = Value::Object(args.cloned().unwrap_or_default());
-        let (principal, meta, name) = (principal.clone(), meta.clone(), name.to_owned());
-        Some(Box::pin(async move {
-            gateway
-                .record_scope_refusal(&principal, &meta, &name, &args, denial)
-                .await
-        }))
+    ) -> Option<portcullis_mcp::RefusalFuture> {
+        self.0
+            .step_up(caller, name, args)
+            .map(|record| Box::pin(record) as portcullis_mcp::RefusalFuture)
     }
-}
 
-/// Runs a call on its own task, so a client that disconnects (which drops the handler's future)
-/// cannot interrupt the pipeline between the upstream request and the audit record.
-pub(crate) async fn run_detached(
-    gateway: &Arc<Gateway>,
-    principal: Principal,
-    meta: CallMeta,
-    name: String,
-    args: Value,
-) -> Result<portcullis_core::UpstreamResponse, Denial> {
-    let gateway = Arc::clone(gateway);
-    let task = tokio::spawn(async move { gateway.call(&principal, meta, &name, args).await });
-    match task.await {
-        Ok(result) => result,
-        Err(err) => {
-            tracing::error!(%err, "pipeline task failed");
-            Err(Denial::new(DenialKind::Internal, "internal error"))
-        }
+    fn refuse(
+        &self,
+        caller: &Caller,
+        tool: Option<&str>,
+        denial: Denial,
+    ) -> portcullis_mcp::RefusalFuture {
+        let (gateway, caller, tool) = (
+            Arc::clone(&self.0),
+            caller.clone(),
+            tool.map(str::to_owned),
+        );
+        Box::pin(async move { gateway.refuse(&caller, tool.as_deref(), denial).await })
     }
 }
 
@@ -326,10 +306,14 @@ fn client_ip(request: &Request) -> Option<IpAddr> {
 }
 
 /// Stage 2, identify, as a middleware in front of the tools API and MCP: a verified bearer
-/// token becomes a [`Principal`] in the request extensions; anything else is answered with 401
-/// and recorded.
+/// token becomes a [`Caller`] in the request extensions; anything else is answered with 401
+/// (the pipeline records it).
 async fn identify(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let ip = client_ip(&request);
+    let front = if request.uri().path().starts_with(paths::MCP) {
+        Front::Mcp
+    } else {
+        Front::Http
+    };
     let token_in_query = request.uri().query().is_some_and(url_query_has_token);
     let authorization = request
         .headers()
@@ -340,29 +324,22 @@ async fn identify(State(state): State<AppState>, mut request: Request, next: Nex
         .get::<ClientCertificate>()
         .and_then(|c| c.peer.as_ref())
         .map(|peer| peer.thumbprint.clone());
-    match state
-        .gateway
-        .identify(authorization, token_in_query, certificate.as_deref())
-        .await
-    {
-        Ok(principal) => {
-            request.extensions_mut().insert(principal);
-            request.extensions_mut().insert(McpCaller { client_ip: ip });
+    let tool = tools::tool_from_path(request.uri().path());
+    let arrival = Arrival {
+        front,
+        client_ip: client_ip(&request),
+        tool: tool.as_deref(),
+        authorization,
+        token_in_query,
+        certificate: certificate.as_deref(),
+    };
+    let presented = authorization.is_some() || token_in_query;
+    match state.gateway.identify(arrival).await {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
             next.run(request).await
         }
-        Err(denial) => {
-            let front = if request.uri().path().starts_with(paths::MCP) {
-                Front::Mcp
-            } else {
-                Front::Http
-            };
-            let tool = tools::tool_from_path(request.uri().path());
-            let meta = CallMeta::now(front, ip);
-            let presented = authorization.is_some() || token_in_query;
-            let denial = state
-                .gateway
-                .record_refusal(None, &meta, tool.as_deref(), denial)
-                .await;
+        Err(Refused { denial, meta }) => {
             let metadata = state.resource_metadata_url(front);
             unauthorized(&denial, &meta, presented, &metadata)
         }
@@ -392,13 +369,13 @@ fn unauthorized(denial: &Denial, meta: &CallMeta, presented: bool, metadata: &st
     }
     params.push(("resource_metadata", metadata));
     let mut response = problem(denial, meta);
-    set_challenge(&mut response, &params);
+    set_challenge(&mut response, &portcullis_core::bearer_challenge(&params));
     response
 }
 
-/// Puts a `WWW-Authenticate: Bearer ...` header on a response.
-fn set_challenge(response: &mut Response, params: &[(&str, &str)]) {
-    match HeaderValue::from_str(&portcullis_core::bearer_challenge(params)) {
+/// Puts a `WWW-Authenticate` header with `challenge` on a response.
+fn set_challenge(response: &mut Response, challenge: &str) {
+    match HeaderValue::from_str(challenge) {
         Ok(value) => {
             response
                 .headers_mut()
@@ -430,17 +407,9 @@ impl AppState {
     fn refusal(&self, denial: &Denial, meta: &CallMeta) -> Response {
         let mut response = problem(denial, meta);
         if denial.kind == DenialKind::InsufficientScope {
-            let scope = denial.required_scopes().join(" ");
             let metadata = self.resource_metadata_url(Front::Http);
-            set_challenge(
-                &mut response,
-                &[
-                    ("realm", "portcullis"),
-                    ("error", "insufficient_scope"),
-                    ("scope", &scope),
-                    ("resource_metadata", &metadata),
-                ],
-            );
+            let challenge = denial.step_up_challenge(Some("portcullis"), Some(&metadata));
+            set_challenge(&mut response, &challenge);
         }
         response
     }
@@ -519,72 +488,26 @@ async fn token(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let certificate = certificate.and_then(|axum::Extension(c)| c.peer);
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';').next().is_some_and(|m| {
-                m.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            })
-        });
-    let answer = if is_form {
-        let form: Vec<(String, String)> = url::form_urlencoded::parse(&body)
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        let authorization = headers
+        .is_some_and(|v| portcullis_core::media_type_is(v, "application/x-www-form-urlencoded"));
+    let request = TokenRequest {
+        client_ip: Some(peer.ip()),
+        form: is_form.then(|| {
+            url::form_urlencoded::parse(&body)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        }),
+        authorization: headers
             .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let agent = state
-            .gateway
-            .identity()
-            .requested_agent(&form, authorization);
-        let authorization = authorization.map(str::to_owned);
-        // A disabled agent gets no token: pick up changes made by another process (the CLI).
-        state.gateway.identity().refresh_revocations().await;
-        // A token exchange whose subject token comes from an external issuer needs that
-        // issuer's keys; the endpoint itself only reads the key cache.
-        if let Some((_, subject)) = form.iter().find(|(k, _)| k == "subject_token") {
-            state.gateway.identity().warm_keys(subject).await;
-        }
-        let gateway = Arc::clone(&state.gateway);
-        // Client authentication runs argon2, tens of milliseconds of CPU: keep it off the
-        // threads that serve other requests.
-        let result = tokio::task::spawn_blocking(move || {
-            gateway.identity().token_endpoint_tls(
-                &form,
-                authorization.as_deref(),
-                certificate.as_deref(),
-            )
-        })
-        .await
-        .unwrap_or_else(|_| Err(portcullis_identity::OAuthError::server_error()));
-        (agent, result)
-    } else {
-        (
-            None,
-            Err(portcullis_identity::OAuthError::invalid_request(
-                "the token request must be `application/x-www-form-urlencoded`",
-            )),
-        )
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        certificate: certificate.and_then(|axum::Extension(c)| c.peer),
     };
-    let (agent, result) = answer;
-    let outcome = match &result {
-        Ok(_) => Ok(()),
-        Err(err) => Err((err.error, err.internal)),
-    };
-    if let Err(denial) = state
-        .gateway
-        .record_token(Some(peer.ip()), agent.as_deref(), outcome)
-        .await
-    {
-        let meta = CallMeta::now(Front::Token, Some(peer.ip()));
-        return problem(&denial, &meta);
-    }
-    let mut response = match result {
-        Ok(token) => (StatusCode::OK, axum::Json(token)).into_response(),
-        Err(err) => {
+    let mut response = match state.gateway.token(request).await {
+        Ok(Ok(token)) => (StatusCode::OK, axum::Json(token)).into_response(),
+        Ok(Err(err)) => {
             let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::BAD_REQUEST);
             let challenge = err.challenge;
             let mut response = (status, axum::Json(&err)).into_response();
@@ -596,6 +519,7 @@ async fn token(
             }
             response
         }
+        Err(Refused { denial, meta }) => return problem(&denial, &meta),
     };
     // RFC 6749 section 5.1: token responses must not be cached.
     let headers = response.headers_mut();

@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use portcullis_core::{CallMeta, Denial, DenialKind, Front, Principal};
+use portcullis_core::{CallMeta, Caller, Denial, DenialKind, Front};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -34,14 +34,13 @@ pub(crate) async fn list(
     Query(query): Query<ListQuery>,
     request: Request,
 ) -> Response {
-    let Some(principal) = request.extensions().get::<Principal>().cloned() else {
-        return missing_principal(&request);
+    let Some(caller) = request.extensions().get::<Caller>().cloned() else {
+        return missing_caller(&request);
     };
     let format = match query.format.as_deref() {
         None | Some("openai") => Format::Openai,
         Some("anthropic") => Format::Anthropic,
         Some(other) => {
-            let meta = CallMeta::now(Front::Http, client_ip(&request));
             let denial = Denial::new(
                 DenialKind::InvalidArguments,
                 format!(
@@ -49,12 +48,12 @@ pub(crate) async fn list(
                     portcullis_core::truncate_for_message(other, 32)
                 ),
             );
-            return problem(&denial, &meta);
+            return problem(&denial, &caller.meta);
         }
     };
     let tools: Vec<Value> = state
         .gateway
-        .list_tools(&principal)
+        .list_tools(&caller.principal)
         .iter()
         .map(|tool| match format {
             Format::Openai => json!({
@@ -83,22 +82,18 @@ pub(crate) async fn call(
     Path(name): Path<String>,
     request: Request,
 ) -> Response {
-    let meta = CallMeta::now(Front::Http, client_ip(&request));
-    let Some(principal) = request.extensions().get::<Principal>().cloned() else {
-        return missing_principal(&request);
+    let Some(caller) = request.extensions().get::<Caller>().cloned() else {
+        return missing_caller(&request);
     };
     let body: Body = request.into_body();
     let args = match read_json(body, state.max_body_bytes).await {
         Ok(args) => args,
         Err(denial) => {
-            let denial = state
-                .gateway
-                .record_refusal(Some(&principal), &meta, Some(&name), denial)
-                .await;
-            return problem(&denial, &meta);
+            let denial = state.gateway.refuse(&caller, Some(&name), denial).await;
+            return problem(&denial, &caller.meta);
         }
     };
-    match crate::run_detached(&state.gateway, principal, meta.clone(), name, args).await {
+    match state.gateway.call(&caller, &name, args).await {
         Ok(response) => {
             let mut body = json!({
                 "ok": response.is_success(),
@@ -111,7 +106,7 @@ pub(crate) async fn call(
             }
             (StatusCode::OK, axum::Json(body)).into_response()
         }
-        Err(denial) => state.refusal(&denial, &meta),
+        Err(denial) => state.refusal(&denial, &caller.meta),
     }
 }
 
@@ -122,10 +117,10 @@ pub(crate) fn tool_from_path(path: &str) -> Option<String> {
     (!name.is_empty() && !name.contains('/')).then(|| name.to_owned())
 }
 
-/// The identify middleware always runs first; reaching a handler without a principal is a bug
+/// The identify middleware always runs first; reaching a handler without a caller is a bug
 /// and fails closed.
-fn missing_principal(request: &Request) -> Response {
+fn missing_caller(request: &Request) -> Response {
     let meta = CallMeta::now(Front::Http, client_ip(request));
-    tracing::error!("tools handler reached without a principal");
+    tracing::error!("tools handler reached without an identified caller");
     problem(&Denial::new(DenialKind::Internal, "internal error"), &meta)
 }

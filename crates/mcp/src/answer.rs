@@ -178,7 +178,11 @@ fn denial_answer(name: &str, denial: Denial) -> Result<CallToolResult, ErrorData
         | DenialKind::EgressBlocked
         | DenialKind::GuardBlocked
         | DenialKind::ResponseWithheld
-        | DenialKind::UpstreamFailure => Ok(refusal_result(&denial)),
+        | DenialKind::UpstreamFailure
+        | DenialKind::BadRequest
+        | DenialKind::TooLarge
+        | DenialKind::OriginRefused
+        | DenialKind::Overloaded => Ok(refusal_result(&denial)),
         DenialKind::Unauthenticated => Err(ErrorData::invalid_request(
             denial.message,
             Some(json!({ "error": DenialKind::Unauthenticated.code() })),

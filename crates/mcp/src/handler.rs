@@ -3,10 +3,9 @@
 //! One handler exists per handshake session, or per request for stateless 2026-07-28 calls.
 
 use std::borrow::Cow;
-use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 
-use portcullis_core::{CallMeta, Front, Principal};
+use portcullis_core::{Caller, Principal};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, Implementation, InitializeRequestParams,
     InitializeResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities,
@@ -17,7 +16,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 
 use crate::answer::{self, INTERNAL_MESSAGE};
-use crate::{McpCaller, ToolBackend};
+use crate::ToolBackend;
 
 /// The protocol revisions this front implements. Older clients are offered 2025-11-25 by the
 /// SDK's negotiation and may accept it or disconnect.
@@ -61,17 +60,14 @@ impl GatewayHandler {
         }
     }
 
-    /// The authenticated caller of the current HTTP request, checked against the session owner.
-    fn caller(
-        &self,
-        context: &RequestContext<RoleServer>,
-    ) -> Result<(Principal, Option<IpAddr>), ErrorData> {
-        let (principal, client_ip) = request_caller(context)?;
+    /// The identified caller of the current HTTP request, checked against the session owner.
+    fn caller(&self, context: &RequestContext<RoleServer>) -> Result<Caller, ErrorData> {
+        let caller = request_caller(context)?;
         if let Some(owner) = self.owner.get()
-            && *owner != SessionOwner::of(&principal)
+            && *owner != SessionOwner::of(&caller.principal)
         {
             tracing::warn!(
-                agent = %principal.agent,
+                agent = %caller.principal.agent,
                 owner = %owner.agent,
                 "refused a request on a session opened by another caller"
             );
@@ -80,27 +76,24 @@ impl GatewayHandler {
                 None,
             ));
         }
-        Ok((principal, client_ip))
+        Ok(caller)
     }
 }
 
-/// Reads the principal and connection facts that the authentication middleware put into the
-/// HTTP request extensions; `rmcp` hands the request's `http::request::Parts` to the handler.
-fn request_caller(
-    context: &RequestContext<RoleServer>,
-) -> Result<(Principal, Option<IpAddr>), ErrorData> {
-    let parts = context.extensions.get::<http::request::Parts>();
-    let principal = parts.and_then(|parts| parts.extensions.get::<Principal>());
-    let Some(principal) = principal else {
-        // INVARIANT: the authentication middleware runs first and either inserts a principal or
-        // answers 401 itself; reaching this line is a wiring bug, so fail closed.
-        tracing::error!("MCP request reached the handler without an authenticated principal");
+/// The caller the identify middleware put into the HTTP request extensions; `rmcp` hands the
+/// request's `http::request::Parts` to the handler.
+fn request_caller(context: &RequestContext<RoleServer>) -> Result<Caller, ErrorData> {
+    let caller = context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Caller>());
+    let Some(caller) = caller else {
+        // INVARIANT: the identify middleware runs first and either inserts a caller or answers
+        // 401 itself; reaching this line is a wiring bug, so fail closed.
+        tracing::error!("MCP request reached the handler without an identified caller");
         return Err(ErrorData::internal_error(INTERNAL_MESSAGE, None));
     };
-    let client_ip = parts
-        .and_then(|parts| parts.extensions.get::<McpCaller>())
-        .and_then(|caller| caller.client_ip);
-    Ok((principal.clone(), client_ip))
+    Ok(caller.clone())
 }
 
 impl ServerHandler for GatewayHandler {
@@ -119,8 +112,8 @@ impl ServerHandler for GatewayHandler {
         request: InitializeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, ErrorData> {
-        let (principal, _) = request_caller(&context)?;
-        if self.owner.set(SessionOwner::of(&principal)).is_err() {
+        let caller = request_caller(&context)?;
+        if self.owner.set(SessionOwner::of(&caller.principal)).is_err() {
             return Err(ErrorData::invalid_request(
                 "the session is already initialized",
                 None,
@@ -135,10 +128,10 @@ impl ServerHandler for GatewayHandler {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let (principal, _) = self.caller(&context)?;
+        let caller = self.caller(&context)?;
         let tools = self
             .backend
-            .list_tools(&principal)
+            .list_tools(&caller.principal)
             .iter()
             .map(|tool| answer::describe_tool(tool))
             .collect();
@@ -150,17 +143,12 @@ impl ServerHandler for GatewayHandler {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let (principal, client_ip) = self.caller(&context)?;
+        let caller = self.caller(&context)?;
         let name = request.name.into_owned();
         let args = Value::Object(request.arguments.unwrap_or_default());
-        let meta = CallMeta::now(Front::Mcp, client_ip);
-        // The pipeline runs on its own task: if the client disconnects and `rmcp` drops this
+        // The backend detaches the call: if the client disconnects and `rmcp` drops this
         // future, the call still reaches its audit step instead of stopping halfway.
-        let call = self.backend.call_tool(principal, meta, name.clone(), args);
-        let outcome = tokio::spawn(call).await.map_err(|error| {
-            tracing::error!(%error, "the tools/call task failed");
-            ErrorData::internal_error(INTERNAL_MESSAGE, None)
-        })?;
+        let outcome = self.backend.call_tool(&caller, name.clone(), args).await;
         answer::call_answer(&name, outcome).map(CallToolResponse::from)
     }
 }

@@ -20,21 +20,24 @@
 //!   cost about a quarter of the gateway's CPU per call. The fast path accepts only what `rmcp`
 //!   would accept and answers byte for byte what it would answer; everything else (a mismatch,
 //!   a missing header, a Base64 `Mcp-Name`, `Mcp-Param-*` headers) goes to `rmcp`.
-//! - The caller is taken from every HTTP request, never from the session: the authentication
-//!   middleware in front of [`McpService`] puts a [`portcullis_core::Principal`] (and an
-//!   [`McpCaller`]) into the request extensions, and `rmcp` hands each request's
+//! - The caller is taken from every HTTP request, never from the session: the identify
+//!   middleware in front of [`McpService`] puts a [`portcullis_core::Caller`] (the principal
+//!   and the request's metadata) into the request extensions, and `rmcp` hands each request's
 //!   `http::request::Parts` to the handler in both modes. A session only remembers who opened
 //!   it, so another caller cannot use it for `tools/list` or `tools/call`.
 //! - Transport checks run before the SDK sees a request: `Host` allowlist (DNS rebinding),
 //!   `Origin` allowlist, body size limit, JSON-RPC envelope parsing (so that malformed input
 //!   gets a JSON-RPC error rather than an SDK-specific plain-text answer) and a cap on open
-//!   sessions. The same allowlists are also given to the SDK as a second line of defence.
-//! - A `tools/call` whose token lacks a scope the tool requires is answered at the HTTP level,
-//!   before `rmcp` sees it: 403 with `WWW-Authenticate: Bearer error="insufficient_scope",
-//!   scope=..., resource_metadata=...`, as the MCP authorization specification (2025-11-25 and
-//!   later) asks for step-up, so that a client can get a token with more scope and retry. A
-//!   tool result could not carry that challenge, and the HTTP status of a session's answer is
-//!   already sent when the handler runs.
+//!   sessions. The same allowlists are also given to the SDK as a second line of defence. Each
+//!   refusal is recorded through [`ToolBackend::refuse`] before it is answered.
+//! - A `tools/call` whose token lacks a scope the tool requires is answered at the HTTP level:
+//!   403 with `WWW-Authenticate: Bearer error="insufficient_scope", scope=...,
+//!   resource_metadata=...`, as the MCP authorization specification (2025-11-25 and later)
+//!   asks for step-up, so that a client can get a token with more scope and retry. On the
+//!   stateless fast path the call's own `insufficient_scope` denial becomes that answer; before
+//!   `rmcp` (whose session answers have their HTTP status sent before the handler runs) the
+//!   backend's [`ToolBackend::step_up`] check decides it first. Only the challenge's wording is
+//!   this crate's.
 //! - `rmcp` moves fast, so its types stay behind this crate's API: callers see [`ToolBackend`],
 //!   [`McpOptions`] and a tower service, nothing from `rmcp`.
 
@@ -43,12 +46,11 @@ mod handler;
 mod transport;
 
 use std::future::Future;
-use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use portcullis_core::{CallMeta, Denial, Principal, UpstreamResponse};
+use portcullis_core::{Caller, Denial, Principal, UpstreamResponse};
 use tokio_util::sync::CancellationToken;
 
 pub use transport::{McpOptionsError, McpService};
@@ -56,49 +58,40 @@ pub use transport::{McpOptionsError, McpService};
 /// The future returned by [`ToolBackend::call_tool`].
 pub type CallFuture = Pin<Box<dyn Future<Output = Result<UpstreamResponse, Denial>> + Send>>;
 
-/// What the MCP front calls to list and run tools: the gateway pipeline.
+/// The future of a recorded refusal ([`ToolBackend::refuse`], [`ToolBackend::step_up`]): the
+/// denial to answer with, or an internal error when the refusal could not be recorded.
+pub type RefusalFuture = Pin<Box<dyn Future<Output = Denial> + Send>>;
+
+/// What the MCP front calls to list and run tools and to record its refusals: the gateway
+/// pipeline.
 pub trait ToolBackend: Send + Sync + 'static {
     /// Tools this principal may see.
     fn list_tools(&self, principal: &Principal) -> Vec<Arc<portcullis_catalog::Tool>>;
 
-    /// Runs one call through the gateway pipeline (which writes the audit record).
-    ///
-    /// The front drives the returned future to completion on its own task, even when the MCP
-    /// client goes away, so the pipeline always reaches its audit step.
-    fn call_tool(
-        &self,
-        principal: Principal,
-        meta: CallMeta,
-        name: String,
-        args: serde_json::Value,
-    ) -> CallFuture;
+    /// Runs one call through the gateway pipeline, which writes its audit record. The backend
+    /// detaches the call from the connection: it runs to its record even when the MCP client
+    /// goes away and the returned future is dropped.
+    fn call_tool(&self, caller: &Caller, name: String, args: serde_json::Value) -> CallFuture;
 
-    /// Checks, before the call enters the MCP session, whether the token lacks a scope the tool
-    /// requires. `None` lets the call go on to [`ToolBackend::call_tool`]; `Some(future)` means
-    /// refuse: the future records the refusal and yields the denial to answer with (HTTP 403
-    /// with a step-up challenge for `insufficient_scope`, an internal error for anything else).
-    /// The check itself must be cheap: it runs for every `tools/call`. The default never refuses.
-    fn scope_challenge(
+    /// Checks, before the call enters an `rmcp` session, whether the token lacks a scope the
+    /// tool requires. `None` lets the call go on to [`ToolBackend::call_tool`]; `Some(future)`
+    /// means refuse: the future records the refusal and yields the denial to answer with (HTTP
+    /// 403 with a step-up challenge for `insufficient_scope`, an internal error for anything
+    /// else). The check itself must be cheap. The default never refuses.
+    fn step_up(
         &self,
-        principal: &Principal,
-        meta: &CallMeta,
+        caller: &Caller,
         name: &str,
         args: Option<&serde_json::Map<String, serde_json::Value>>,
-    ) -> Option<ChallengeFuture> {
-        let _ = (principal, meta, name, args);
+    ) -> Option<RefusalFuture> {
+        let _ = (caller, name, args);
         None
     }
-}
 
-/// The future returned by [`ToolBackend::scope_challenge`].
-pub type ChallengeFuture = Pin<Box<dyn Future<Output = Denial> + Send>>;
-
-/// Connection facts the authentication middleware puts into the HTTP request extensions next to
-/// the [`Principal`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct McpCaller {
-    /// The peer address of the connection.
-    pub client_ip: Option<IpAddr>,
+    /// Records a request the transport refused (bad `Host` or `Origin`, oversized or malformed
+    /// body, session cap, a request id still in flight) and yields the denial to answer with,
+    /// or an internal error when the record could not be written.
+    fn refuse(&self, caller: &Caller, tool: Option<&str>, denial: Denial) -> RefusalFuture;
 }
 
 /// Transport settings of the MCP endpoint.
@@ -150,9 +143,8 @@ impl Default for McpOptions {
 
 /// Builds the tower service to mount at `/mcp` (`Router::route_service` or `nest_service`).
 ///
-/// The authentication middleware must run before it and insert a [`Principal`] and an
-/// [`McpCaller`] into the request extensions; a request without a principal is answered with a
-/// JSON-RPC internal error. Call [`McpOptions::validate`] first to report bad options at startup.
+/// The identify middleware must run before it and insert a [`Caller`] into the request
+/// extensions; a request without one is answered with a JSON-RPC internal error. Call [`McpOptions::validate`] first to report bad options at startup.
 pub fn mcp_service(backend: Arc<dyn ToolBackend>, options: McpOptions) -> McpService {
     McpService::new(backend, options)
 }

@@ -7,13 +7,18 @@
 //! 4. POST body as a JSON-RPC message: a JSON-RPC parse, invalid-request or invalid-params error
 //!    with HTTP 400 instead of `rmcp`'s plain-text 415.
 //! 5. Session cap for new handshake sessions: 503.
-//! 6. For `tools/call`, the tool's required scopes ([`ToolBackend::scope_challenge`]): 403 with
-//!    an `insufficient_scope` challenge.
+//! 6. For a `tools/call` going to `rmcp`, the tool's required scopes
+//!    ([`ToolBackend::step_up`]): 403 with an `insufficient_scope` challenge.
+//! 7. A request id still in flight in the session: 400.
 //!
-//! 7. A well-formed stateless `tools/call` (see [`plain_stateless_call`]) is served here,
-//!    without `rmcp`. Its usual shape is decoded by [`light`] before anything else (steps 4 to
-//!    6 then reduce to the scope check), and its answer is written by
-//!    `answer::encode_call_answer`.
+//! Each refusal above is recorded through [`ToolBackend::refuse`] (the step-up one by
+//! [`ToolBackend::step_up`]) before it is answered, so every request the endpoint refuses
+//! leaves its audit record.
+//!
+//! A well-formed stateless `tools/call` (see [`plain_stateless_call`]) is served here, without
+//! `rmcp`. Its usual shape is decoded by [`light`] before anything else (steps 4 to 7 then do
+//! not apply), its `insufficient_scope` denial becomes the step-up answer of step 6, and its
+//! answer is written by `answer::encode_call_answer`.
 //!
 //! Then `rmcp` routes the message: `initialize` and session traffic to a handshake session,
 //! 2026-07-28 requests (protocol version in `_meta`) and `server/discover` to the stateless path.
@@ -32,19 +37,19 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use rmcp::ErrorData;
 use rmcp::model::{
     ClientJsonRpcMessage, ClientRequest, GetMeta, JsonObject, JsonRpcError, JsonRpcRequest,
-    ProtocolVersion, RequestId, ServerJsonRpcMessage, ServerResult,
+    ProtocolVersion, RequestId, ServerJsonRpcMessage,
 };
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use serde::Deserialize;
 use serde_json::Value;
 
-use portcullis_core::{CallMeta, DenialKind, Front, Principal};
+use portcullis_core::{Caller, Denial, DenialKind};
 
 use crate::handler::GatewayHandler;
 
 mod light;
-use crate::{McpCaller, McpOptions, ToolBackend};
+use crate::{McpOptions, ToolBackend};
 
 const SESSION_ID_HEADER: &str = "mcp-session-id";
 
@@ -253,8 +258,14 @@ impl McpService {
     }
 
     async fn handle(self, request: Request<Body>) -> Response<Body> {
-        if let Err((status, text)) = self.checks.admit_headers(request.uri(), request.headers()) {
-            return plain_response(status, text);
+        // The identify middleware put the caller here; refusals are recorded under it.
+        let caller = request.extensions().get::<Caller>().cloned();
+        let caller = caller.as_ref();
+        if let Err((kind, status, text)) =
+            self.checks.admit_headers(request.uri(), request.headers())
+        {
+            let answer = plain_response(status, text);
+            return self.refused(caller, None, Denial::new(kind, text), answer).await;
         }
         if request.method() != Method::POST {
             // GET (session event stream) and DELETE (end session) carry no body.
@@ -266,7 +277,10 @@ impl McpService {
         let (parts, body) = request.into_parts();
         let body = match self.checks.read_body(&parts.headers, body).await {
             Ok(body) => body,
-            Err(refusal) => return refusal,
+            Err((kind, status, text)) => {
+                let answer = plain_response(status, &text);
+                return self.refused(caller, None, Denial::new(kind, text), answer).await;
+            }
         };
         let mut guard = None;
         if is_json(&parts.headers) {
@@ -276,42 +290,42 @@ impl McpService {
                 && let Some(call) = light::decode(&body)
                 && names_agree(&parts.headers, &call.name)
             {
-                if let Some(refusal) = self
-                    .scope_refusal(&call.id, &call.name, call.arguments.as_ref(), &parts)
-                    .await
-                {
-                    return refusal;
-                }
                 return self
-                    .serve_stateless_call(call.id, call.name, call.arguments, &parts)
+                    .serve_stateless_call(caller, call.id, call.name, call.arguments)
                     .await;
             }
             let message = match parse_message(&body) {
                 Ok(message) => message,
-                Err(error) => return jsonrpc_error_response(StatusCode::BAD_REQUEST, *error),
+                Err(error) => {
+                    let denial = Denial::new(DenialKind::BadRequest, error.error.message.clone());
+                    let answer = jsonrpc_error_response(StatusCode::BAD_REQUEST, *error);
+                    return self.refused(caller, None, denial, answer).await;
+                }
             };
+            let called = called_tool(&message);
             if opens_session(&message, &parts.headers)
                 && self.sessions.sessions.read().await.len() >= self.checks.max_sessions
             {
                 tracing::warn!("refused a new MCP session: session limit reached");
+                let text = "too many open sessions; retry later";
                 let error = JsonRpcError::new(
                     request_id(&message),
-                    ErrorData::internal_error("too many open sessions; retry later", None),
+                    ErrorData::internal_error(text, None),
                 );
-                return jsonrpc_error_response(StatusCode::SERVICE_UNAVAILABLE, error);
+                let answer = jsonrpc_error_response(StatusCode::SERVICE_UNAVAILABLE, error);
+                let denial = Denial::new(DenialKind::Overloaded, text);
+                return self.refused(caller, None, denial, answer).await;
             }
             if let ClientJsonRpcMessage::Request(request) = &message
                 && let ClientRequest::CallToolRequest(call) = &request.request
-                && let Some(refusal) = self
-                    .scope_refusal(
-                        &request.id,
-                        &call.params.name,
-                        call.params.arguments.as_ref(),
-                        &parts,
-                    )
-                    .await
+                && let Some(caller) = caller
+                && let Some(record) = self.backend.step_up(
+                    caller,
+                    &call.params.name,
+                    call.params.arguments.as_ref(),
+                )
             {
-                return refusal;
+                return self.challenge(&request.id, record.await);
             }
             if let (Some(session), ClientJsonRpcMessage::Request(request)) = (
                 parts
@@ -323,14 +337,14 @@ impl McpService {
                 guard = self.in_flight.claim(session, &request.id);
                 if guard.is_none() {
                     tracing::warn!("refused an MCP request reusing an id still in flight");
+                    let text = "this request id is already in flight in the session; use a new id";
                     let error = JsonRpcError::new(
                         Some(request.id.clone()),
-                        ErrorData::invalid_request(
-                            "this request id is already in flight in the session; use a new id",
-                            None,
-                        ),
+                        ErrorData::invalid_request(text, None),
                     );
-                    return jsonrpc_error_response(StatusCode::BAD_REQUEST, error);
+                    let answer = jsonrpc_error_response(StatusCode::BAD_REQUEST, error);
+                    let denial = Denial::new(DenialKind::BadRequest, text);
+                    return self.refused(caller, called, denial, answer).await;
                 }
             }
             if self.checks.stateless_fast_path
@@ -343,7 +357,7 @@ impl McpService {
             {
                 let params = call.params;
                 return self
-                    .serve_stateless_call(id, params.name.into_owned(), params.arguments, &parts)
+                    .serve_stateless_call(caller, id, params.name.into_owned(), params.arguments)
                     .await;
             }
         }
@@ -364,69 +378,62 @@ impl McpService {
 }
 
 impl McpService {
+    /// Records a transport refusal under `caller` and answers it with `answer`; when the
+    /// record cannot be written, answers an internal error instead (fail closed). Without a
+    /// caller (no identify middleware in front) there is nothing to record it under.
+    async fn refused(
+        &self,
+        caller: Option<&Caller>,
+        tool: Option<&str>,
+        denial: Denial,
+        answer: Response<Body>,
+    ) -> Response<Body> {
+        let Some(caller) = caller else {
+            return answer;
+        };
+        let kind = denial.kind;
+        let recorded = self.backend.refuse(caller, tool, denial).await;
+        if recorded.kind == kind {
+            answer
+        } else {
+            internal_error_response(None)
+        }
+    }
+
     /// Serves a stateless `tools/call` that [`plain_stateless_call`] accepted, answering what
-    /// `rmcp`'s stateless path would: the JSON-RPC answer as one `application/json` body.
+    /// `rmcp`'s stateless path would: the JSON-RPC answer as one `application/json` body. A
+    /// missing scope is answered as the step-up challenge, as before `rmcp`.
     async fn serve_stateless_call(
         &self,
+        caller: Option<&Caller>,
         id: RequestId,
         name: String,
         arguments: Option<JsonObject>,
-        parts: &http::request::Parts,
     ) -> Response<Body> {
-        let answer = match parts.extensions.get::<Principal>() {
-            Some(principal) => {
-                let client_ip = parts
-                    .extensions
-                    .get::<McpCaller>()
-                    .and_then(|caller| caller.client_ip);
-                let args = Value::Object(arguments.unwrap_or_default());
-                let meta = CallMeta::now(Front::Mcp, client_ip);
-                // On its own task, as in the handler: a client that hangs up cannot stop the call
-                // before its audit step.
-                let call = self
-                    .backend
-                    .call_tool(principal.clone(), meta, name.clone(), args);
-                match tokio::spawn(call).await {
-                    Ok(outcome) => {
-                        return match crate::answer::encode_call_answer(id, &name, outcome) {
-                            Ok((status, body)) => json_response(status, body),
-                            Err(error) => {
-                                tracing::error!(%error, "could not encode a tools/call answer");
-                                plain_response(
-                                    StatusCode::INTERNAL_SERVER_ERROR,
-                                    crate::answer::INTERNAL_MESSAGE,
-                                )
-                            }
-                        };
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, "the tools/call task failed");
-                        Err(ErrorData::internal_error(
-                            crate::answer::INTERNAL_MESSAGE,
-                            None,
-                        ))
-                    }
-                }
-            }
-            None => {
-                // INVARIANT: the authentication middleware runs first; fail closed as the
-                // handler does.
-                tracing::error!(
-                    "MCP request reached the endpoint without an authenticated principal"
-                );
-                Err(ErrorData::internal_error(
-                    crate::answer::INTERNAL_MESSAGE,
-                    None,
-                ))
-            }
+        let Some(caller) = caller else {
+            // INVARIANT: the identify middleware runs first; fail closed as the handler does.
+            tracing::error!("MCP request reached the endpoint without an identified caller");
+            let message = ServerJsonRpcMessage::error(
+                ErrorData::internal_error(crate::answer::INTERNAL_MESSAGE, None),
+                Some(id),
+            );
+            let status = crate::answer::stateless_status(&message);
+            return match serde_json::to_vec(&message) {
+                Ok(body) => json_response(status, body),
+                Err(_) => internal_error_response(None),
+            };
         };
-        let message = match answer {
-            Ok(result) => ServerJsonRpcMessage::response(ServerResult::CallToolResult(result), id),
-            Err(error) => ServerJsonRpcMessage::error(error, Some(id)),
-        };
-        let status = crate::answer::stateless_status(&message);
-        match serde_json::to_vec(&message) {
-            Ok(body) => json_response(status, body),
+        let args = Value::Object(arguments.unwrap_or_default());
+        // The backend detaches the call: a client that hangs up cannot stop it before its
+        // audit step.
+        let outcome = self.backend.call_tool(caller, name.clone(), args).await;
+        if let Err(denial) = &outcome
+            && denial.kind == DenialKind::InsufficientScope
+        {
+            return self.challenge(&id, denial.clone());
+        }
+        match crate::answer::encode_call_answer(id, &name, outcome) {
+            Ok((status, body)) => json_response(status, body),
             Err(error) => {
                 tracing::error!(%error, "could not encode a tools/call answer");
                 plain_response(
@@ -437,52 +444,16 @@ impl McpService {
         }
     }
 
-    /// The step-up answer for a `tools/call` whose token lacks a required scope, or `None`
-    /// when the call may go on.
-    async fn scope_refusal(
-        &self,
-        id: &RequestId,
-        name: &str,
-        arguments: Option<&JsonObject>,
-        parts: &http::request::Parts,
-    ) -> Option<Response<Body>> {
-        // Without a principal the handler fails closed on its own.
-        let principal = parts.extensions.get::<Principal>()?;
-        let client_ip = parts
-            .extensions
-            .get::<McpCaller>()
-            .and_then(|caller| caller.client_ip);
-        let meta = CallMeta::now(Front::Mcp, client_ip);
-        let record = self
-            .backend
-            .scope_challenge(principal, &meta, name, arguments)?;
-        // On its own task, like a call: a client that hangs up cannot cut the audit write.
-        let denial = match tokio::spawn(record).await {
-            Ok(denial) => denial,
-            Err(error) => {
-                tracing::error!(%error, "the scope refusal task failed");
-                let error = JsonRpcError::new(
-                    Some(id.clone()),
-                    ErrorData::internal_error(crate::answer::INTERNAL_MESSAGE, None),
-                );
-                return Some(jsonrpc_error_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    error,
-                ));
-            }
-        };
+    /// The step-up answer for a recorded `insufficient_scope` refusal of request `id`: HTTP 403
+    /// with a JSON-RPC error naming the scopes and the `WWW-Authenticate` challenge; any other
+    /// denial (the refusal could not be recorded) is an internal error.
+    fn challenge(&self, id: &RequestId, denial: Denial) -> Response<Body> {
         if denial.kind != DenialKind::InsufficientScope {
-            // The refusal could not be recorded: fail closed without detail.
-            let error = JsonRpcError::new(
-                Some(id.clone()),
-                ErrorData::internal_error(crate::answer::INTERNAL_MESSAGE, None),
-            );
-            return Some(jsonrpc_error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                error,
-            ));
+            return internal_error_response(Some(id.clone()));
         }
         let scope = denial.required_scopes().join(" ");
+        let challenge =
+            denial.step_up_challenge(None, self.checks.resource_metadata.as_deref());
         let error = JsonRpcError::new(
             Some(id.clone()),
             ErrorData::invalid_request(
@@ -494,11 +465,7 @@ impl McpService {
             ),
         );
         let mut response = jsonrpc_error_response(StatusCode::FORBIDDEN, error);
-        let mut params = vec![("error", "insufficient_scope"), ("scope", scope.as_str())];
-        if let Some(url) = &self.checks.resource_metadata {
-            params.push(("resource_metadata", url.as_str()));
-        }
-        match HeaderValue::from_str(&portcullis_core::bearer_challenge(&params)) {
+        match HeaderValue::from_str(&challenge) {
             Ok(value) => {
                 response
                     .headers_mut()
@@ -506,7 +473,7 @@ impl McpService {
             }
             Err(_) => tracing::error!("the step-up challenge is not a valid header value"),
         }
-        Some(response)
+        response
     }
 }
 
@@ -526,19 +493,27 @@ impl tower_service::Service<Request<Body>> for McpService {
 }
 
 impl Checks {
-    /// The `Host` and `Origin` checks; a refusal is a status and a plain-text reason.
+    /// The `Host` and `Origin` checks; a refusal is a kind, a status and a plain-text reason.
     fn admit_headers(
         &self,
         uri: &http::Uri,
         headers: &HeaderMap,
-    ) -> Result<(), (StatusCode, &'static str)> {
+    ) -> Result<(), (DenialKind, StatusCode, &'static str)> {
         let host = request_host(uri, headers).ok_or_else(|| {
             tracing::warn!("refused an MCP request without a usable Host header");
-            (StatusCode::BAD_REQUEST, "missing or malformed Host header")
+            (
+                DenialKind::BadRequest,
+                StatusCode::BAD_REQUEST,
+                "missing or malformed Host header",
+            )
         })?;
         if !self.hosts.iter().any(|allowed| allowed.matches(&host)) {
             tracing::warn!(host = %host.host, "refused an MCP request for a Host not allowed");
-            return Err((StatusCode::FORBIDDEN, "the Host header is not allowed"));
+            return Err((
+                DenialKind::OriginRefused,
+                StatusCode::FORBIDDEN,
+                "the Host header is not allowed",
+            ));
         }
         let mut origins = headers.get_all(header::ORIGIN).iter();
         if let Some(origin) = origins.next() {
@@ -550,41 +525,49 @@ impl Checks {
                     .is_some_and(|origin| self.origins.contains(&origin));
             if !allowed {
                 tracing::warn!(origin = ?origin, "refused an MCP request from an Origin not allowed");
-                return Err((StatusCode::FORBIDDEN, "the Origin is not allowed"));
+                return Err((
+                    DenialKind::OriginRefused,
+                    StatusCode::FORBIDDEN,
+                    "the Origin is not allowed",
+                ));
             }
         }
         Ok(())
     }
 
-    async fn read_body(&self, headers: &HeaderMap, body: Body) -> Result<Bytes, Response<Body>> {
+    /// Reads a POST body up to the size limit; a refusal is a kind, a status and a reason.
+    async fn read_body(
+        &self,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> Result<Bytes, (DenialKind, StatusCode, String)> {
+        let too_large = || {
+            (
+                DenialKind::TooLarge,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body exceeds {} bytes", self.max_body_bytes),
+            )
+        };
         let declared = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.parse::<u64>().ok());
         if declared.is_some_and(|length| length > self.max_body_bytes as u64) {
-            return Err(too_large(self.max_body_bytes));
+            return Err(too_large());
         }
         match Limited::new(body, self.max_body_bytes).collect().await {
             Ok(collected) => Ok(collected.to_bytes()),
-            Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
-                Err(too_large(self.max_body_bytes))
-            }
+            Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
             Err(error) => {
                 tracing::debug!(%error, "could not read an MCP request body");
-                Err(plain_response(
+                Err((
+                    DenialKind::BadRequest,
                     StatusCode::BAD_REQUEST,
-                    "could not read the request body",
+                    "could not read the request body".to_owned(),
                 ))
             }
         }
     }
-}
-
-fn too_large(limit: usize) -> Response<Body> {
-    plain_response(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        &format!("the request body exceeds {limit} bytes"),
-    )
 }
 
 /// Decodes a POST body into an MCP client message, or the JSON-RPC error to answer with.
@@ -767,6 +750,26 @@ fn opens_session(message: &ClientJsonRpcMessage, headers: &HeaderMap) -> bool {
     ) && !headers.contains_key(SESSION_ID_HEADER)
 }
 
+/// The tool a `tools/call` message names, for the record of its refusal.
+fn called_tool(message: &ClientJsonRpcMessage) -> Option<&str> {
+    match message {
+        ClientJsonRpcMessage::Request(JsonRpcRequest {
+            request: ClientRequest::CallToolRequest(call),
+            ..
+        }) => Some(&call.params.name),
+        _ => None,
+    }
+}
+
+/// A JSON-RPC internal error with HTTP 500, naming no detail.
+fn internal_error_response(id: Option<RequestId>) -> Response<Body> {
+    let error = JsonRpcError::new(
+        id,
+        ErrorData::internal_error(crate::answer::INTERNAL_MESSAGE, None),
+    );
+    jsonrpc_error_response(StatusCode::INTERNAL_SERVER_ERROR, error)
+}
+
 fn request_id(message: &ClientJsonRpcMessage) -> Option<RequestId> {
     match message {
         ClientJsonRpcMessage::Request(request) => Some(request.id.clone()),
@@ -774,12 +777,12 @@ fn request_id(message: &ClientJsonRpcMessage) -> Option<RequestId> {
     }
 }
 
+/// `rmcp` accepts exactly `application/json` (with any parameters) as a POST body.
 fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+        .is_some_and(|value| portcullis_core::media_type_is(value, "application/json"))
 }
 
 fn jsonrpc_error_response(status: StatusCode, error: JsonRpcError) -> Response<Body> {

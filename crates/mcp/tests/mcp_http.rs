@@ -12,7 +12,7 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use portcullis_core::Front;
+use portcullis_core::{DenialKind, Front};
 use portcullis_mcp::McpOptions;
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, ClientConfig, ErrorCode, JsonObject, ProtocolVersion};
@@ -20,7 +20,7 @@ use rmcp::service::{ClientLifecycleMode, ClientServiceExt, ServiceError};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::{Value, json};
-use support::{jsonrpc_answer, post, start, stateless_meta, test_options};
+use support::{TestServer, jsonrpc_answer, post, start, stateless_meta, test_options};
 
 fn transport(url: &str, agent: &str) -> StreamableHttpClientTransport<reqwest::Client> {
     StreamableHttpClientTransport::from_config(
@@ -361,6 +361,10 @@ async fn a_request_id_in_flight_cannot_be_reused_in_the_session() {
     assert_eq!(answer["id"], 7);
     assert_eq!(answer["error"]["code"], -32600);
     assert!(started.elapsed() < std::time::Duration::from_millis(300));
+    let refusals = server.backend.refusals();
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert_eq!(refusals[0].kind, DenialKind::BadRequest);
+    assert_eq!(refusals[0].tool.as_deref(), Some("list_orders"));
 
     // The string "7" is another id, and so is 8: both are served while 7 is in flight.
     let mut call = tool_call(0, "list_orders", json!({}));
@@ -770,6 +774,7 @@ async fn foreign_origin_is_refused() {
     )
     .await;
     assert_eq!(response.status(), 403);
+    assert_refusals(&server, &[DenialKind::OriginRefused, DenialKind::OriginRefused]);
     let response = post(
         &server.url(),
         Some("alice"),
@@ -791,6 +796,7 @@ async fn foreign_host_is_refused() {
     )
     .await;
     assert_eq!(response.status(), 403);
+    assert_refusals(&server, &[DenialKind::OriginRefused]);
 }
 
 #[tokio::test]
@@ -814,6 +820,7 @@ async fn malformed_json_is_a_parse_error() {
     let answer = jsonrpc_answer(response).await;
     assert_eq!(answer["error"]["code"], -32602);
     assert_eq!(answer["id"], 9);
+    assert_refusals(&server, &[DenialKind::BadRequest, DenialKind::BadRequest]);
 }
 
 #[tokio::test]
@@ -825,6 +832,7 @@ async fn oversized_body_is_refused() {
     let body = tool_call(1, "list_orders", json!({"pad": padding})).to_string();
     let response = post(&server.url(), Some("alice"), &[], body).await;
     assert_eq!(response.status(), 413);
+    assert_refusals(&server, &[DenialKind::TooLarge]);
 }
 
 #[tokio::test]
@@ -846,6 +854,7 @@ async fn session_limit_is_enforced() {
     )
     .await;
     assert_eq!(response.status(), 503);
+    assert_refusals(&server, &[DenialKind::Overloaded]);
 }
 
 #[test]
@@ -977,4 +986,13 @@ async fn python_sdk_smoke() {
         agents,
         BTreeSet::from(["alice".to_owned(), "bob".to_owned()])
     );
+}
+
+/// Every transport refusal so far was handed to the backend to record, once each, in order,
+/// under the caller's identity.
+fn assert_refusals(server: &TestServer, kinds: &[DenialKind]) {
+    let refusals = server.backend.refusals();
+    let got: Vec<DenialKind> = refusals.iter().map(|r| r.kind).collect();
+    assert_eq!(got, kinds, "{refusals:?}");
+    assert!(refusals.iter().all(|r| r.agent == "alice"), "{refusals:?}");
 }

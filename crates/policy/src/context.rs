@@ -23,6 +23,7 @@ use parking_lot::RwLock;
 use portcullis_core::{Arguments, CallMeta, Principal};
 use serde_json::Value;
 
+use crate::error::ContextError;
 use crate::needs::Needs;
 use crate::schema::{ArgType, Field};
 
@@ -50,7 +51,7 @@ impl ContextBuilder {
         user: Option<&EntityUid>,
         meta: &CallMeta,
         risk: i64,
-    ) -> Result<Context, String> {
+    ) -> Result<Context, ContextError> {
         self.build_for(args, values, principal, user, meta, risk, &Needs::All)
     }
 
@@ -71,7 +72,7 @@ impl ContextBuilder {
         meta: &CallMeta,
         risk: i64,
         needs: &Needs,
-    ) -> Result<Context, String> {
+    ) -> Result<Context, ContextError> {
         let (client_ip, received_at) = (meta.client_ip, meta.received_at);
         let mut pairs = Vec::with_capacity(5);
         if let Some(args) = record(args, values, &mut String::new(), needs.attribute("args"))? {
@@ -103,7 +104,7 @@ impl ContextBuilder {
                 RestrictedExpression::new_entity_uid(user.clone()),
             ));
         }
-        Context::from_pairs(pairs).map_err(|e| e.to_string())
+        Context::from_pairs(pairs).map_err(|e| ContextError::Cedar(e.to_string()))
     }
 
     /// The caller address; IPv4-mapped IPv6 addresses as IPv4, unknown as `0.0.0.0`.
@@ -136,7 +137,7 @@ impl ContextBuilder {
 }
 
 /// The `token` record, with the attributes `needs` names.
-fn token(principal: &Principal, needs: &Needs) -> Result<RestrictedExpression, String> {
+fn token(principal: &Principal, needs: &Needs) -> Result<RestrictedExpression, ContextError> {
     let strings = |items: &[String]| {
         RestrictedExpression::new_set(
             items
@@ -175,7 +176,7 @@ fn token(principal: &Principal, needs: &Needs) -> Result<RestrictedExpression, S
     if wanted("actors") {
         attributes.push(("actors".to_owned(), strings(&principal.actors)));
     }
-    RestrictedExpression::new_record(attributes).map_err(|e| e.to_string())
+    RestrictedExpression::new_record(attributes).map_err(|e| ContextError::Cedar(e.to_string()))
 }
 
 /// Checks a JSON value against `ty` and, when `needs` is given, converts the part it names to
@@ -185,8 +186,11 @@ fn convert(
     value: &Value,
     path: &mut String,
     needs: Option<&Needs>,
-) -> Result<Option<RestrictedExpression>, String> {
-    let mismatch = |path: &str, expected: &str| format!("argument `{path}` is not {expected}");
+) -> Result<Option<RestrictedExpression>, ContextError> {
+    let mismatch = |path: &str, expected: &'static str| ContextError::Mismatch {
+        path: path.to_owned(),
+        expected,
+    };
     match (ty, value) {
         (ArgType::String, Value::String(s)) => {
             Ok(needs.map(|_| RestrictedExpression::new_string(s.clone())))
@@ -227,7 +231,7 @@ fn record(
     map: &serde_json::Map<String, Value>,
     path: &mut String,
     needs: Option<&Needs>,
-) -> Result<Option<RestrictedExpression>, String> {
+) -> Result<Option<RestrictedExpression>, ContextError> {
     let len = path.len();
     let mut attributes = Vec::new();
     for field in fields {
@@ -242,16 +246,18 @@ fn record(
                 path.truncate(len);
             }
             None if field.required => {
-                return Err(format!(
-                    "required argument `{path}/{}` is missing",
-                    field.name
-                ));
+                return Err(ContextError::Missing {
+                    path: format!("{path}/{}", field.name),
+                });
             }
             None => {}
         }
     }
     needs
-        .map(|_| RestrictedExpression::new_record(attributes).map_err(|e| e.to_string()))
+        .map(|_| {
+            RestrictedExpression::new_record(attributes)
+                .map_err(|e| ContextError::Cedar(e.to_string()))
+        })
         .transpose()
 }
 

@@ -38,6 +38,29 @@ pub enum PolicyError {
     },
 }
 
+/// Why a call's arguments or facts could not become its Cedar context; the call is then
+/// denied, with this in the record.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ContextError {
+    /// An argument does not have the type the schema gives it.
+    #[error("argument `{path}` is not {expected}")]
+    Mismatch {
+        /// JSON pointer of the argument.
+        path: String,
+        /// What the schema expects (`a string`, `an integer`, ...).
+        expected: &'static str,
+    },
+    /// A required argument is absent.
+    #[error("required argument `{path}` is missing")]
+    Missing {
+        /// JSON pointer of the argument.
+        path: String,
+    },
+    /// Cedar refused a value it was given (an invalid record, a duplicate key).
+    #[error("{0}")]
+    Cedar(String),
+}
+
 /// One problem in one policy file.
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub struct Problem {

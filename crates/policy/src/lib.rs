@@ -1,6 +1,6 @@
 //! Authorization with Cedar: the gateway generates a Cedar schema from its tool catalog, loads
 //! and strictly validates the operator's policies against it, decides each call, and mints the
-//! [`Permit`] that egress requires.
+//! [`Permitted`] call that egress requires.
 //!
 //! Deny by default, forbid wins: a call is allowed only when some `permit` policy is satisfied
 //! and no `forbid` policy is. In one way the engine is stricter than Cedar: when a `forbid`
@@ -59,6 +59,7 @@
 //!   attributes it reads per distinct selection, the entity store per agent and role set, and the
 //!   `ipaddr`/`datetime` values (the caches are bounded and emptied when full).
 
+mod call;
 mod context;
 mod error;
 mod load;
@@ -79,6 +80,7 @@ use parking_lot::RwLock;
 use portcullis_catalog::{Catalog, Tool};
 use portcullis_core::{Arguments, CallMeta, Denial, DenialKind, Principal, truncate_for_message};
 
+pub use call::{Call, Permitted};
 pub use error::{PolicyError, Problem};
 
 use context::ContextBuilder;
@@ -171,47 +173,11 @@ pub struct AuthzRequest<'a> {
     pub risk: i64,
 }
 
-/// Proof that policy allowed one agent to call one tool. Only [`PolicyEngine::authorize`] mints
-/// it (outside tests), and egress refuses to send without it.
-#[derive(Debug)]
-pub struct Permit {
-    tool: String,
-    agent: String,
-    policies: Vec<String>,
-    policy_version: Arc<str>,
-}
-
-impl Permit {
-    /// The tool the permit is for.
-    pub fn tool(&self) -> &str {
-        &self.tool
-    }
-
-    /// The agent the permit is for.
-    pub fn agent(&self) -> &str {
-        &self.agent
-    }
-
-    /// Ids of the permit policies that determined the decision.
-    pub fn policies(&self) -> &[String] {
-        &self.policies
-    }
-
-    /// Version of the policy set that decided.
-    pub fn policy_version(&self) -> &str {
-        &self.policy_version
-    }
-
-    /// A permit for tests of other crates, without a policy decision.
-    #[cfg(feature = "test-util")]
-    pub fn for_tests(tool: &str, agent: &str) -> Permit {
-        Permit {
-            tool: tool.to_owned(),
-            agent: agent.to_owned(),
-            policies: Vec::new(),
-            policy_version: Arc::from("test"),
-        }
-    }
+/// What the stages before authorize learned about a call, for its Cedar context.
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+pub struct AuthzContext {
+    /// The risk score of the inspection stage's findings (0 to 100), `context.risk`.
+    pub risk: i64,
 }
 
 impl PolicyEngine {
@@ -375,12 +341,31 @@ impl PolicyEngine {
         self.policies.len()
     }
 
-    /// Decides one call: a [`Permit`] when Cedar allows it, else a [`DenialKind::Forbidden`]
-    /// denial whose message names only the tool. The denial's `policies` are the forbid
-    /// policies that decided (empty when the call is denied only for lack of a permit), and
-    /// `internal` says why for the audit log: `no permit policy matched`, the arguments not
-    /// fitting the schema, or Cedar's evaluation errors.
-    pub fn authorize(&self, req: &AuthzRequest<'_>) -> Result<Permit, Denial> {
+    /// Stage 7, authorize: decides `call` (see [`PolicyEngine::decide`]) and, when policy allows
+    /// it, hands it back as the [`Permitted`] call that egress requires, naming the permit
+    /// policies that determined the decision and this policy set's version.
+    pub fn authorize(
+        &self,
+        call: Call,
+        context: AuthzContext,
+    ) -> Result<Permitted<Call>, Denial> {
+        let policies = self.decide(&AuthzRequest {
+            principal: call.principal(),
+            tool: call.tool(),
+            args: call.args(),
+            meta: call.meta(),
+            risk: context.risk,
+        })?;
+        Ok(Permitted::new(call, policies, Arc::clone(&self.version)))
+    }
+
+    /// Decides one call without minting anything: the ids of the permit policies that
+    /// determined an allow, else a [`DenialKind::Forbidden`] denial whose message names only
+    /// the tool. The denial's `policies` are the forbid policies that decided (empty when the
+    /// call is denied only for lack of a permit), and `internal` says why for the audit log: `no
+    /// permit policy matched`, the arguments not fitting the schema, or Cedar's evaluation
+    /// errors.
+    pub fn decide(&self, req: &AuthzRequest<'_>) -> Result<Vec<String>, Denial> {
         let tool_name = &req.tool.name;
         let deny = |policies: Vec<String>, internal: Vec<String>| {
             let mut denial = Denial::new(
@@ -406,7 +391,7 @@ impl PolicyEngine {
         if selected.is_empty() {
             return Err(no_permit());
         }
-        let misfit = |e: String| {
+        let misfit = |e: &dyn std::fmt::Display| {
             deny(
                 Vec::new(),
                 vec![format!("the call does not fit the policy schema: {e}")],
@@ -431,7 +416,7 @@ impl PolicyEngine {
                 req.risk,
                 &selection.needs,
             )
-            .map_err(misfit)?;
+            .map_err(|e| misfit(&e))?;
         let entities = self
             .entities(principal)
             .map_err(|e| deny(Vec::new(), vec![e]))?;
@@ -453,7 +438,7 @@ impl PolicyEngine {
                     req.meta,
                     req.risk,
                 )
-                .map_err(misfit)?;
+                .map_err(|e| misfit(&e))?;
             Request::new(
                 self.agent_uid(&principal.agent),
                 tool.action.clone(),
@@ -461,7 +446,7 @@ impl PolicyEngine {
                 whole,
                 Some(&self.schema),
             )
-            .map_err(|e| misfit(e.to_string()))?;
+            .map_err(|e| misfit(&e))?;
         }
         let request = Request::new(
             self.agent_uid(&principal.agent),
@@ -470,7 +455,7 @@ impl PolicyEngine {
             context,
             None,
         )
-        .map_err(|e| misfit(e.to_string()))?;
+        .map_err(|e| misfit(&e))?;
         let response = self.authorizer.is_authorized(&request, policies, &entities);
         let diagnostics = response.diagnostics();
         let errors: Vec<String> = diagnostics.errors().map(ToString::to_string).collect();
@@ -496,12 +481,7 @@ impl PolicyEngine {
                     internal.push("a forbid policy failed to evaluate".to_owned());
                     return Err(deny(failed_forbids, internal));
                 }
-                Ok(Permit {
-                    tool: tool_name.clone(),
-                    agent: principal.agent.clone(),
-                    policies: reasons,
-                    policy_version: Arc::clone(&self.version),
-                })
+                Ok(reasons)
             }
             Decision::Deny => {
                 let mut internal = Vec::with_capacity(errors.len() + 1);

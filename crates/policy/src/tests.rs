@@ -153,20 +153,18 @@ fn call_from(
     tool_name: &str,
     args: Value,
     ip: Option<IpAddr>,
-) -> Result<Permit, Denial> {
+) -> Result<Permitted<Call>, Denial> {
     let catalog = catalog();
     let tool = catalog.get(tool_name).expect("tool in catalog");
-    let Value::Object(args) = args else {
-        panic!("arguments must be an object")
-    };
     let meta = CallMeta::now(Front::Http, ip);
-    engine.authorize(&AuthzRequest {
-        principal: who,
-        tool,
-        args: &args,
-        meta: &meta,
-        risk: 0,
-    })
+    let call = Call::new(
+        Arc::new(who.clone()),
+        meta,
+        Arc::clone(tool),
+        portcullis_core::CallArgs::new(args),
+    )
+    .expect("arguments must be an object");
+    engine.authorize(call, AuthzContext::default())
 }
 
 fn call(
@@ -174,7 +172,7 @@ fn call(
     who: &Principal,
     tool_name: &str,
     args: Value,
-) -> Result<Permit, Denial> {
+) -> Result<Permitted<Call>, Denial> {
     call_from(
         engine,
         who,
@@ -201,15 +199,16 @@ permit(
 fn engine_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<PolicyEngine>();
-    assert_send_sync::<Permit>();
+    assert_send_sync::<Permitted<Call>>();
 }
 
 #[test]
 fn permit_by_role_allows_and_names_the_policy() {
     let engine = engine(SUPPORT_READS);
     let permit = call(&engine, &support(), "getOrder", json!({"id": 7})).expect("allowed");
-    assert_eq!(permit.tool(), "getOrder");
-    assert_eq!(permit.agent(), "bot");
+    assert_eq!(permit.tool().name, "getOrder");
+    assert_eq!(permit.principal().agent, "bot");
+    assert_eq!(permit.args(), json!({"id": 7}).as_object().expect("object"));
     assert_eq!(permit.policies(), ["p.cedar#0"]);
     assert_eq!(permit.policy_version(), engine.version());
     assert_eq!(engine.policy_count(), 1);
@@ -378,7 +377,7 @@ when {
         "undeclared": 1.5,
     });
     let permit = call(&engine, &support(), "createOrder", args).expect("allowed");
-    assert_eq!(permit.tool(), "createOrder");
+    assert_eq!(permit.tool().name, "createOrder");
     let other = json!({"customer": {"email": "a@evil.test"}, "price": 1, "tags": ["rush"], "x-request-id": "r1", "items": []});
     assert!(call(&engine, &support(), "createOrder", other).is_err());
 }
@@ -681,7 +680,7 @@ fn unknown_tools_are_denied_and_hidden() {
     let meta = CallMeta::now(Front::Mcp, None);
     let args = Arguments::new();
     let denial = engine
-        .authorize(&AuthzRequest {
+        .decide(&AuthzRequest {
             principal: &support(),
             tool: &stray,
             args: &args,
@@ -815,7 +814,7 @@ when { context.time < datetime("2000-01-01") && context.hour == 3 };
     };
     let decide = |meta: &CallMeta| {
         engine
-            .authorize(&AuthzRequest {
+            .decide(&AuthzRequest {
                 principal: &support(),
                 tool,
                 args: &args,

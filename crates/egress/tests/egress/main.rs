@@ -30,9 +30,8 @@ fn egress_and_its_futures_are_thread_safe() {
     )
     .unwrap();
     let tool = support::root_tool("none");
-    let permit = portcullis_policy::Permit::for_tests(&tool.name, "a");
-    let arguments = support::args(serde_json::json!({}));
-    let future = egress.send(&permit, &tool, &arguments);
+    let permitted = support::permitted(&tool, serde_json::json!({}));
+    let future = egress.send(&permitted);
     assert_send(&future);
     let denial = runtime.block_on(future).unwrap_err();
     assert_eq!(denial.kind, portcullis_core::DenialKind::Internal);

@@ -6,11 +6,10 @@ use std::sync::Arc;
 use portcullis_config::{ApiConfig, CredentialConfig, SecretRef};
 use portcullis_core::DenialKind;
 use portcullis_egress::{Egress, StaticResolver};
-use portcullis_policy::Permit;
 use serde_json::{Value, json};
 
 use crate::support::{
-    CountingListener, Upstream, api, args, redirect_tool, secrets, with_credential,
+    CountingListener, Upstream, api, permitted, redirect_tool, secrets, with_credential,
     with_merged_body,
 };
 
@@ -47,10 +46,7 @@ async fn redirect(
 ) -> Result<portcullis_core::UpstreamResponse, portcullis_core::Denial> {
     let tool = redirect_tool(api, method);
     egress
-        .send(
-            &Permit::for_tests(&tool.name, "agent"),
-            &tool,
-            &args(json!({"to": to, "status": status.to_string()})),
+        .send(&permitted(&tool, json!({"to": to, "status": status.to_string()})),
         )
         .await
 }
@@ -169,10 +165,7 @@ async fn redirect_methods_follow_browser_rules() {
         let egress = &egress;
         async move {
             egress
-                .send(
-                    &Permit::for_tests(&post.name, "agent"),
-                    &post,
-                    &args(json!({"to": "/next", "status": status.to_string(), "note": "n"})),
+                .send(&permitted(&post, json!({"to": "/next", "status": status.to_string(), "note": "n"})),
                 )
                 .await
                 .unwrap()

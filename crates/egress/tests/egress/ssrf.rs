@@ -9,10 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use portcullis_core::DenialKind;
 use portcullis_egress::{Egress, Resolver, StaticResolver};
-use portcullis_policy::Permit;
 use serde_json::json;
 
-use crate::support::{CountingListener, api, args, root_tool, secrets};
+use crate::support::{CountingListener, api, permitted, root_tool, secrets};
 
 fn ip(text: &str) -> IpAddr {
     text.parse().unwrap()
@@ -83,8 +82,7 @@ async fn internal_destinations_are_refused_without_connecting() {
     let mut failures = Vec::new();
     for (i, url) in cases.iter().enumerate() {
         let tool = root_tool(&format!("case{i}"));
-        let permit = Permit::for_tests(&tool.name, "agent");
-        match egress.send(&permit, &tool, &args(json!({}))).await {
+        match egress.send(&permitted(&tool, json!({}))).await {
             Err(denial) if denial.kind == DenialKind::EgressBlocked => {
                 assert_eq!(
                     denial.message,
@@ -138,10 +136,7 @@ async fn dns_rebinding_is_caught_at_connect_time() {
     let egress = Egress::new(&[api("rebind", &url, &[])], &secrets(&[]), resolver.clone()).unwrap();
     let tool = root_tool("rebind");
     let denial = egress
-        .send(
-            &Permit::for_tests(&tool.name, "agent"),
-            &tool,
-            &args(json!({})),
+        .send(&permitted(&tool, json!({})),
         )
         .await
         .unwrap_err();
@@ -179,10 +174,7 @@ async fn an_allowlisted_range_is_reachable_and_only_it() {
 
     let refused = root_tool("wrong_range");
     let denial = egress
-        .send(
-            &Permit::for_tests(&refused.name, "a"),
-            &refused,
-            &args(json!({})),
+        .send(&permitted(&refused, json!({})),
         )
         .await
         .unwrap_err();
@@ -192,10 +184,7 @@ async fn an_allowlisted_range_is_reachable_and_only_it() {
     // The counting listener closes at once, so the call fails upstream, but it connected.
     let allowed = root_tool("allowed");
     let denial = egress
-        .send(
-            &Permit::for_tests(&allowed.name, "a"),
-            &allowed,
-            &args(json!({})),
+        .send(&permitted(&allowed, json!({})),
         )
         .await
         .unwrap_err();
@@ -204,7 +193,9 @@ async fn an_allowlisted_range_is_reachable_and_only_it() {
 }
 
 #[tokio::test]
-async fn a_permit_for_another_tool_sends_nothing() {
+async fn what_is_sent_is_the_permitted_call() {
+    // A permit cannot name another tool or other arguments than the ones it wraps (that does
+    // not compile: see the crate documentation); what it wraps is what reaches the upstream.
     let listener = CountingListener::bind("127.0.0.1:0").await;
     let url = format!("http://127.0.0.1:{}/", listener.addr.port());
     let egress = Egress::new(
@@ -214,17 +205,17 @@ async fn a_permit_for_another_tool_sends_nothing() {
     )
     .unwrap();
     let tool = root_tool("open");
-    let denial = egress
-        .send(
-            &Permit::for_tests("some_other_tool", "agent"),
-            &tool,
-            &args(json!({})),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(denial.kind, DenialKind::Internal);
-    assert!(denial.internal[0].contains("some_other_tool"));
-    assert_eq!(listener.accepted(), 0);
+    let call = permitted(&tool, json!({}));
+    assert_eq!(call.tool().name, tool.name);
+    assert_eq!(
+        call.digest(),
+        &portcullis_core::ArgsDigest::of(&json!({})),
+        "the digest is of the permitted arguments"
+    );
+    let denial = egress.send(&call).await.unwrap_err();
+    // The counting listener closes at once: the permitted call's API was dialled, once.
+    assert_eq!(denial.kind, DenialKind::UpstreamFailure, "{denial:?}");
+    assert_eq!(listener.accepted(), 1);
 }
 
 #[tokio::test]
@@ -235,7 +226,7 @@ async fn names_from_the_system_resolver_are_checked() {
     let egress = Egress::with_system_resolver(&[api("local", &url, &[])], &secrets(&[])).unwrap();
     let tool = root_tool("local");
     let denial = egress
-        .send(&Permit::for_tests(&tool.name, "a"), &tool, &args(json!({})))
+        .send(&permitted(&tool, json!({})))
         .await
         .unwrap_err();
     assert_eq!(denial.kind, DenialKind::EgressBlocked, "{denial:?}");

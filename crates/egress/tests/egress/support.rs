@@ -13,7 +13,8 @@ use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
 use portcullis_catalog::{Body, BodyMapping, Param, ParamLocation, Tool};
 use portcullis_config::{ApiConfig, CredentialConfig, EgressConfig, HumanDuration, RiskClass};
-use portcullis_core::Arguments;
+use portcullis_core::{CallArgs, CallMeta, Front, Principal};
+use portcullis_policy::{Call, Permitted};
 use portcullis_secrets::{OverlayEnv, SecretStore};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
@@ -242,11 +243,28 @@ pub(crate) fn with_merged_body(mut tool: Tool, properties: &[&str]) -> Tool {
     tool
 }
 
-pub(crate) fn args(value: Value) -> Arguments {
-    match value {
-        Value::Object(map) => map,
-        other => panic!("arguments must be an object, got {other}"),
-    }
+/// A call of `tool` with `arguments` (an object), permitted without a policy decision.
+pub(crate) fn permitted(tool: &Tool, arguments: Value) -> Permitted<Call> {
+    let principal = Principal {
+        agent: "agent".to_owned(),
+        subject: "agent".to_owned(),
+        roles: Vec::new(),
+        scopes: Vec::new(),
+        token_id: "jti".to_owned(),
+        issued_at: 0,
+        expires_at: i64::MAX,
+        user: None,
+        actors: Vec::new(),
+        certificate_thumbprint: None,
+    };
+    let call = Call::new(
+        Arc::new(principal),
+        CallMeta::now(Front::Http, None),
+        Arc::new(tool.clone()),
+        CallArgs::new(arguments),
+    )
+    .unwrap_or_else(|args| panic!("arguments must be an object, got {}", args.value()));
+    Permitted::for_tests(call)
 }
 
 /// A GET tool at the API root with no parameters.

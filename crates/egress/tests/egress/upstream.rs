@@ -7,11 +7,10 @@ use portcullis_catalog::ParamLocation;
 use portcullis_config::{CredentialConfig, HumanDuration, SecretRef};
 use portcullis_core::DenialKind;
 use portcullis_egress::{Egress, EgressError, StaticResolver};
-use portcullis_policy::Permit;
 use serde_json::{Value, json};
 
 use crate::support::{
-    Upstream, api, args, chunked_server, fixed_tool, param, secrets, tool, with_credential,
+    Upstream, api, chunked_server, fixed_tool, param, permitted, secrets, tool, with_credential,
     with_merged_body,
 };
 
@@ -32,11 +31,7 @@ async fn call(
     arguments: Value,
 ) -> Result<portcullis_core::UpstreamResponse, portcullis_core::Denial> {
     egress
-        .send(
-            &Permit::for_tests(&tool.name, "agent"),
-            tool,
-            &args(arguments),
-        )
+        .send(&permitted(tool, arguments))
         .await
 }
 

@@ -19,9 +19,9 @@ use axum::response::Response;
 use portcullis_catalog::Tool;
 use portcullis_config::RiskClass;
 use portcullis_core::{
-    CallMeta, Denial, DenialKind, Front, Principal, UpstreamResponse, Violation,
+    CallMeta, Caller, Denial, DenialKind, Front, Principal, UpstreamResponse, Violation,
 };
-use portcullis_mcp::{CallFuture, McpCaller, McpOptions, ToolBackend, mcp_service};
+use portcullis_mcp::{CallFuture, McpOptions, RefusalFuture, ToolBackend, mcp_service};
 use serde_json::{Value, json};
 
 /// One call the fake pipeline received.
@@ -34,11 +34,20 @@ pub(crate) struct RecordedCall {
     pub(crate) args: Value,
 }
 
+/// One refusal the fake pipeline was asked to record.
+#[derive(Clone, Debug)]
+pub(crate) struct RecordedRefusal {
+    pub(crate) agent: String,
+    pub(crate) tool: Option<String>,
+    pub(crate) kind: DenialKind,
+}
+
 /// Tools: `list_orders` (everyone), `refund_order`, `create_order`, `flaky_report`, `explode`,
 /// `slow_report` (alice only). Bob is the restricted agent.
 pub(crate) struct FakeBackend {
     tools: Vec<Arc<Tool>>,
     pub(crate) calls: Mutex<Vec<RecordedCall>>,
+    pub(crate) refusals: Mutex<Vec<RecordedRefusal>>,
 }
 
 fn tool(name: &str, description: &str) -> Arc<Tool> {
@@ -73,6 +82,7 @@ impl FakeBackend {
                 tool("slow_report", "Answers after half a second."),
             ],
             calls: Mutex::new(Vec::new()),
+            refusals: Mutex::new(Vec::new()),
         })
     }
 
@@ -87,6 +97,10 @@ impl FakeBackend {
     pub(crate) fn recorded(&self) -> Vec<RecordedCall> {
         self.calls.lock().unwrap().clone()
     }
+
+    pub(crate) fn refusals(&self) -> Vec<RecordedRefusal> {
+        self.refusals.lock().unwrap().clone()
+    }
 }
 
 impl ToolBackend for FakeBackend {
@@ -94,18 +108,21 @@ impl ToolBackend for FakeBackend {
         self.visible(principal)
     }
 
-    fn call_tool(
-        &self,
-        principal: Principal,
-        meta: CallMeta,
-        name: String,
-        args: Value,
-    ) -> CallFuture {
-        let visible = self.visible(&principal).iter().any(|t| t.name == name);
+    fn refuse(&self, caller: &Caller, tool: Option<&str>, denial: Denial) -> RefusalFuture {
+        self.refusals.lock().unwrap().push(RecordedRefusal {
+            agent: caller.principal.agent.clone(),
+            tool: tool.map(str::to_owned),
+            kind: denial.kind,
+        });
+        Box::pin(async move { denial })
+    }
+
+    fn call_tool(&self, caller: &Caller, name: String, args: Value) -> CallFuture {
+        let visible = self.visible(&caller.principal).iter().any(|t| t.name == name);
         self.calls.lock().unwrap().push(RecordedCall {
-            agent: principal.agent,
-            front: meta.front,
-            client_ip: meta.client_ip,
+            agent: caller.principal.agent.clone(),
+            front: caller.meta.front,
+            client_ip: caller.meta.client_ip,
             tool: name.clone(),
             args: args.clone(),
         });
@@ -179,22 +196,22 @@ async fn fake_auth(
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::to_owned);
     if let Some(agent) = agent {
-        request.extensions_mut().insert(Principal {
-            agent: agent.clone(),
-            subject: agent.clone(),
-            roles: Vec::new(),
-            scopes: Vec::new(),
-            token_id: format!("jti-{agent}"),
-            issued_at: 0,
-            expires_at: i64::MAX,
-            user: None,
-            actors: Vec::new(),
-            certificate_thumbprint: None,
+        request.extensions_mut().insert(Caller {
+            principal: Arc::new(Principal {
+                agent: agent.clone(),
+                subject: agent.clone(),
+                roles: Vec::new(),
+                scopes: Vec::new(),
+                token_id: format!("jti-{agent}"),
+                issued_at: 0,
+                expires_at: i64::MAX,
+                user: None,
+                actors: Vec::new(),
+                certificate_thumbprint: None,
+            }),
+            meta: CallMeta::now(Front::Mcp, Some(peer.ip())),
         });
     }
-    request.extensions_mut().insert(McpCaller {
-        client_ip: Some(peer.ip()),
-    });
     next.run(request).await
 }
 

@@ -1,0 +1,200 @@
+//! Building a gateway from its configuration: [`check`] loads everything that can be checked
+//! offline (catalog, schemas, guards, policies), [`Gateway::build`] adds the parts with state
+//! (credentials, signing keys, revocations, limits, the audit log).
+
+use std::sync::Arc;
+
+use portcullis_audit::AuditLog;
+use portcullis_catalog::Catalog;
+use portcullis_config::Loaded;
+use portcullis_egress::{Egress, MetadataClient, Resolver};
+use portcullis_guard::{Guards, Validator};
+use portcullis_identity::{Identity, MetadataFetcher, Revocations};
+use portcullis_limits::Limits;
+use portcullis_policy::PolicyEngine;
+use portcullis_secrets::SecretStore;
+use serde_json::Value;
+
+use crate::Gateway;
+
+/// The parts of a gateway that can be checked without opening the audit log or binding ports.
+/// `portcullis check` builds exactly this.
+pub struct Checked {
+    /// The tool catalog.
+    pub catalog: Catalog,
+    /// Compiled argument schemas.
+    pub validator: Validator,
+    /// Argument inspection and response filtering, with each tool's settings.
+    pub guards: Guards,
+    /// Loaded and validated policies.
+    pub policy: PolicyEngine,
+}
+
+impl std::fmt::Debug for Checked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checked")
+            .field("tools", &self.catalog.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the gateway could not be built. Each variant's message is the underlying crate's,
+/// which names the file and place at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The OpenAPI documents.
+    #[error(transparent)]
+    Catalog(#[from] portcullis_catalog::CatalogError),
+    /// The argument schemas.
+    #[error(transparent)]
+    Guard(#[from] portcullis_guard::GuardError),
+    /// The policies.
+    #[error(transparent)]
+    Policy(#[from] portcullis_policy::PolicyError),
+    /// The egress clients (a credential could not be read, a client could not be built).
+    #[error(transparent)]
+    Egress(#[from] portcullis_egress::EgressError),
+    /// The signing key or agents.
+    #[error(transparent)]
+    Identity(#[from] portcullis_identity::IdentityError),
+    /// The revocation store.
+    #[error(transparent)]
+    Revocations(#[from] portcullis_identity::RevocationError),
+    /// The audit log.
+    #[error(transparent)]
+    Audit(#[from] portcullis_audit::AuditError),
+    /// The call limits (quota store, Redis URL).
+    #[error(transparent)]
+    Limits(#[from] portcullis_limits::LimitsError),
+}
+
+/// Loads catalog, schemas and policies: everything `check` validates offline.
+pub fn check(loaded: &Loaded) -> Result<Checked, BuildError> {
+    let config = &loaded.config;
+    let catalog = Catalog::load(config)?;
+    let validator = Validator::new(&catalog, &config.limits)?;
+    // The inspection stage judges addresses with the egress classifier, so an argument is
+    // called internal exactly when egress would refuse to dial it.
+    let guards = Guards::new(
+        &catalog,
+        config,
+        portcullis_egress::classify::special_purpose,
+    )?;
+    let policy = PolicyEngine::load(&config.policies, &catalog, &api_names(loaded))?;
+    Ok(Checked {
+        catalog,
+        validator,
+        guards,
+        policy,
+    })
+}
+
+/// The configured API names: with the catalog's, the API groups of the Cedar schema.
+fn api_names(loaded: &Loaded) -> Vec<String> {
+    loaded.config.apis.iter().map(|a| a.name.clone()).collect()
+}
+
+impl Checked {
+    /// The Cedar schema the policies were validated against, as Cedar schema text, for
+    /// `portcullis check --print-schema`. Generated again on each call; the engine does not
+    /// keep it.
+    pub fn policy_schema_text(&self, loaded: &Loaded) -> Result<String, BuildError> {
+        Ok(PolicyEngine::schema_text(
+            &self.catalog,
+            &api_names(loaded),
+        )?)
+    }
+}
+
+impl Gateway {
+    /// Builds a gateway: checks the configuration, reads the credentials, opens the signing key
+    /// and the audit log. `resolver` is the DNS resolver egress uses (the system one in
+    /// production, a fixed table in tests).
+    pub async fn build(
+        loaded: &Loaded,
+        secrets: &SecretStore,
+        resolver: Arc<dyn Resolver>,
+    ) -> Result<Self, BuildError> {
+        let config = &loaded.config;
+        let Checked {
+            catalog,
+            validator,
+            guards,
+            policy,
+        } = check(loaded)?;
+        let metadata = MetadataClient::new(&config.identity_providers, Arc::clone(&resolver))?;
+        let egress = Egress::new(&config.apis, secrets, resolver)?;
+        let redis_url = match &config.limits.backend {
+            portcullis_config::LimitBackendConfig::Redis { url, .. } => {
+                let secret = secrets
+                    .resolve(url)
+                    .map_err(|err| portcullis_limits::LimitsError::RedisUrl(err.to_string()))?;
+                // Handed straight to the Redis client, which keeps its own copy.
+                Some(secret.with_exposed(|bytes| String::from_utf8_lossy(bytes).into_owned()))
+            }
+            portcullis_config::LimitBackendConfig::Local => None,
+        };
+        let limits = Limits::open(config, &catalog, redis_url.as_deref()).await?;
+        let revocations =
+            Revocations::open(&config.data_dir, Identity::revocation_retention(config)).await?;
+        let identity = Arc::new(Identity::open(config, secrets, Arc::new(revocations))?);
+        identity.set_metadata_fetcher(Arc::new(IssuerFetcher(metadata)));
+        spawn_key_maintenance(&identity);
+        let audit = AuditLog::open(&config.audit_path(), config.audit.sync).await?;
+        Ok(Self {
+            identity,
+            catalog,
+            validator,
+            guards,
+            policy,
+            egress,
+            limits,
+            audit,
+        })
+    }
+
+}
+
+/// Keeps the signing keys current while the gateway runs: every `KEY_RELOAD_INTERVAL`, picks up
+/// a rotation made by another process, rotates on schedule and drops expired keys. The task
+/// holds only a weak reference and ends when the identity is dropped.
+fn spawn_key_maintenance(identity: &Arc<Identity>) {
+    let identity = Arc::downgrade(identity);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(portcullis_identity::KEY_RELOAD_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(identity) = identity.upgrade() else {
+                break;
+            };
+            // Directory reads and, on rotation, key generation: off the request threads.
+            let done = tokio::task::spawn_blocking(move || identity.maintain_keys()).await;
+            match done {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => {
+                    tracing::error!(%err, "cannot update the signing keys; the keys in force are kept");
+                }
+                Err(err) => tracing::error!(%err, "signing key maintenance failed"),
+            }
+        }
+    });
+}
+
+/// Identity providers' discovery documents and keys are fetched by egress, the only component
+/// that opens outbound connections.
+struct IssuerFetcher(MetadataClient);
+
+impl MetadataFetcher for IssuerFetcher {
+    fn fetch<'a>(
+        &'a self,
+        issuer: &'a str,
+        url: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, String>> + Send + 'a>>
+    {
+        Box::pin(self.0.get_json(issuer, url))
+    }
+}
+
