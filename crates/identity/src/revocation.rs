@@ -24,8 +24,10 @@ use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 use portcullis_core::Principal;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{ConnectOptions as _, Row as _};
+use portcullis_store::StoreError;
+use portcullis_store::sqlite::{Database, Schema, Synchronous};
+use sqlx::Row as _;
+use sqlx::sqlite::SqliteConnection;
 use tokio::sync::Mutex;
 
 use crate::error::{RevocationError, VerifyError};
@@ -36,9 +38,6 @@ pub const IDENTITY_DB_FILE: &str = "identity.db";
 /// How often, at most, the running gateway asks the database whether another process changed
 /// it. This bounds how long a revocation made with the CLI takes to apply.
 pub const REFRESH_INTERVAL: Duration = Duration::from_millis(50);
-
-/// How long a statement waits for a lock held by another process.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Longest `jti` accepted for revocation; our own are 36 characters.
 const MAX_JTI_BYTES: usize = 256;
@@ -162,35 +161,23 @@ impl std::fmt::Debug for Revocations {
 }
 
 impl Revocations {
-    /// Opens (creating if needed) the store at `data_dir/identity.db` and loads the snapshot.
+    /// Opens the store at `data_dir/identity.db` and loads the snapshot; the folder and the file
+    /// are created owner-only if missing.
     /// `retention` is how long a revoked `jti` must be remembered: `max_token_ttl + leeway`.
     /// Must be called inside a Tokio runtime.
     pub async fn open(data_dir: &Path, retention: Duration) -> Result<Self, RevocationError> {
         let path = data_dir.join(IDENTITY_DB_FILE);
+        let conn = Database::new(&path, Synchronous::Full)
+            .open(Schema::Idempotent(SCHEMA))
+            .await
+            .map_err(|err| match err {
+                StoreError::Database { path, source } => RevocationError::Store { path, source },
+                StoreError::Directory { path, source } => RevocationError::DataDir { path, source },
+            })?;
         let failed = |source| RevocationError::Store {
             path: path.clone(),
             source,
         };
-        tokio::fs::create_dir_all(data_dir)
-            .await
-            .map_err(|source| RevocationError::DataDir {
-                path: data_dir.to_owned(),
-                source,
-            })?;
-        let mut conn = SqliteConnectOptions::new()
-            .filename(&path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(BUSY_TIMEOUT)
-            .disable_statement_logging()
-            .connect()
-            .await
-            .map_err(failed)?;
-        sqlx::raw_sql(SCHEMA)
-            .execute(&mut conn)
-            .await
-            .map_err(failed)?;
         let retention = i64::try_from(retention.as_secs()).unwrap_or(i64::MAX);
         let mut store = Store {
             conn,
