@@ -49,7 +49,47 @@ pub trait MetadataFetcher: Send + Sync {
         &'a self,
         issuer: &'a str,
         url: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<Value, String>> + Send + 'a>>;
+    ) -> Pin<Box<dyn Future<Output = Result<Value, FetchError>> + Send + 'a>>;
+}
+
+/// Why a [`MetadataFetcher`] returned no document. Messages name no secret.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The answer's body is not JSON.
+    #[error("`{url}` did not answer JSON")]
+    NotJson {
+        /// The URL fetched.
+        url: String,
+    },
+    /// No answer: no client for the issuer, a URL that is not plain http(s), a refused
+    /// destination, an unreachable or slow server, an answer over the size cap.
+    #[error("{0}")]
+    Request(String),
+    /// The answer's status is not 200.
+    #[error("`{url}` answered HTTP {status}")]
+    Status {
+        /// The URL fetched.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+    },
+}
+
+/// Why an issuer's keys could not be fetched; logged, never answered.
+#[derive(Debug, thiserror::Error)]
+enum KeysError {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error("the discovery document's `jwks_uri` is not https")]
+    InsecureJwksUri,
+    #[error("the discovery document names another issuer; refusing its keys")]
+    IssuerMismatch,
+    #[error("the discovery document has no `jwks_uri`")]
+    NoJwksUri,
+    #[error("the JWKS has no `keys` array")]
+    NoKeys,
+    #[error("the JWKS holds no usable signature key")]
+    NoUsableKey,
 }
 
 /// The configured external issuers and their key caches.
@@ -215,7 +255,7 @@ impl Issuer {
                 .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    async fn fetch_keys(&self, fetcher: &dyn MetadataFetcher) -> Result<KeyState, String> {
+    async fn fetch_keys(&self, fetcher: &dyn MetadataFetcher) -> Result<KeyState, KeysError> {
         let jwks_uri = match &self.configured_jwks {
             Some(uri) => uri.clone(),
             None => {
@@ -225,26 +265,24 @@ impl Issuer {
                 );
                 let document = fetcher.fetch(&self.issuer, &url).await?;
                 if document.get("issuer").and_then(Value::as_str) != Some(self.issuer.as_str()) {
-                    return Err(
-                        "the discovery document names another issuer; refusing its keys".to_owned(),
-                    );
+                    return Err(KeysError::IssuerMismatch);
                 }
                 let Some(uri) = document.get("jwks_uri").and_then(Value::as_str) else {
-                    return Err("the discovery document has no `jwks_uri`".to_owned());
+                    return Err(KeysError::NoJwksUri);
                 };
                 // The same scheme rule as for configured URLs: https, unless the issuer itself is
                 // an allowed http one.
                 let secure = uri.starts_with("https://")
                     || (uri.starts_with("http://") && self.issuer.starts_with("http://"));
                 if !secure {
-                    return Err("the discovery document's `jwks_uri` is not https".to_owned());
+                    return Err(KeysError::InsecureJwksUri);
                 }
                 uri.to_owned()
             }
         };
         let jwks = fetcher.fetch(&self.issuer, &jwks_uri).await?;
         let Some(keys) = jwks.get("keys").and_then(Value::as_array) else {
-            return Err("the JWKS has no `keys` array".to_owned());
+            return Err(KeysError::NoKeys);
         };
         let mut state = KeyState {
             fetched: Some(Instant::now()),
@@ -264,7 +302,7 @@ impl Issuer {
             }
         }
         if state.by_kid.is_empty() && state.unnamed.is_empty() {
-            return Err("the JWKS holds no usable signature key".to_owned());
+            return Err(KeysError::NoUsableKey);
         }
         Ok(state)
     }

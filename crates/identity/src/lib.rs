@@ -53,7 +53,7 @@ use crate::cache::TokenCache;
 use crate::client::{Credential, Form};
 pub use crate::error::{IdentityError, OAuthError, RevocationError, VerifyError};
 use crate::external::ExternalIssuers;
-pub use crate::external::MetadataFetcher;
+pub use crate::external::{FetchError, MetadataFetcher};
 use crate::key::{KeySet, SigningKey};
 pub use crate::revocation::{
     AgentState, ChangeSource, IDENTITY_DB_FILE, REFRESH_INTERVAL, Revocations,
