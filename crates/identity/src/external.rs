@@ -32,6 +32,7 @@ use portcullis_config::{ClaimMapping, IdentityProviderConfig};
 use portcullis_core::{ActingUser, truncate_for_message};
 use serde_json::{Map, Value};
 
+use crate::Identity;
 use crate::error::VerifyError;
 use crate::jws::{Family, Jws, PublicJwk};
 
@@ -135,6 +136,14 @@ pub(crate) struct ExternalClaims {
     pub(crate) exp: i64,
     /// `may_act`: who may act for the user (RFC 8693 section 4.4), when the token restricts it.
     pub(crate) may_act: Option<Vec<String>>,
+}
+
+impl Identity {
+    /// Installs the client that fetches external issuers' discovery documents and keys (the
+    /// egress crate's, so that every fetch is SSRF-checked).
+    pub fn set_metadata_fetcher(&self, fetcher: Arc<dyn MetadataFetcher>) {
+        self.external.set_fetcher(fetcher);
+    }
 }
 
 impl ExternalIssuers {

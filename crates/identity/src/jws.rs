@@ -238,24 +238,23 @@ fn decode_exact(text: &str, len: usize) -> Result<Vec<u8>, JwkRefused> {
     }
 }
 
-/// The protected header members that are looked at. Duplicate names are a parse error.
-#[derive(Deserialize)]
+/// The protected header members that are looked at; each may be absent. Duplicate names are a
+/// parse error.
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct Header {
-    #[serde(default)]
     pub(crate) alg: Option<String>,
-    #[serde(default)]
     pub(crate) typ: Option<String>,
-    #[serde(default)]
     pub(crate) kid: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(deserialize_with = "present")]
     jku: bool,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(deserialize_with = "present")]
     jwk: bool,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(deserialize_with = "present")]
     x5u: bool,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(deserialize_with = "present")]
     x5c: bool,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(deserialize_with = "present")]
     crit: bool,
 }
 

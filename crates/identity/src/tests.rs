@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use argon2::{Algorithm as ArgonAlgorithm, Params, Version};
+use argon2::{Algorithm as ArgonAlgorithm, Argon2, Params, PasswordHasher as _, Version};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use portcullis_secrets::OverlayEnv;
@@ -12,6 +12,7 @@ use super::*;
 
 mod delegation;
 mod hardening;
+mod identify;
 mod wycheproof;
 
 const SECRET: &str = "s3cret+with:odd/chars";

@@ -23,7 +23,7 @@ use portcullis_core::{
 };
 use portcullis_egress::{Egress, MetadataClient, MetadataError, Resolver};
 use portcullis_guard::{Guards, Validator};
-use portcullis_identity::{FetchError, Identity, MetadataFetcher, Revocations};
+use portcullis_identity::{FetchError, Identity, MetadataFetcher, Presented, Revocations};
 use portcullis_limits::Limits;
 use portcullis_policy::{AuthzRequest, PolicyEngine};
 use portcullis_secrets::SecretStore;
@@ -214,7 +214,8 @@ impl Gateway {
         self.audit.close().await;
     }
 
-    /// Stage 2, identify: a bearer token from the `Authorization` header to a principal.
+    /// Stage 2, identify: a bearer token from the `Authorization` header to a principal, by
+    /// [`Identity::identify`].
     ///
     /// Tokens are accepted only in the header; the caller reports whether the query string
     /// carried one (`access_token=`), which is refused outright. A revoked token, or one of a
@@ -229,37 +230,18 @@ impl Gateway {
         token_in_query: bool,
         certificate: Option<&str>,
     ) -> Result<Principal, Denial> {
-        let unauthenticated = |detail: &str| {
+        let presented = Presented {
+            authorization,
+            token_in_query,
+            certificate,
+        };
+        self.identity.identify(&presented).await.map_err(|err| {
             Denial::new(
                 DenialKind::Unauthenticated,
                 "a valid bearer token is required",
             )
-            .with_internal(detail)
-        };
-        if token_in_query {
-            return Err(unauthenticated("token in query string refused"));
-        }
-        let Some(header) = authorization else {
-            return Err(unauthenticated("no authorization header"));
-        };
-        let Some(token) = strip_bearer(header) else {
-            return Err(unauthenticated("authorization scheme is not bearer"));
-        };
-        // Revocations made by another process (the CLI) apply from here on.
-        self.identity.refresh_revocations().await;
-        let principal = self
-            .identity
-            .authenticate(token)
-            .await
-            .map_err(|err| unauthenticated(&err.to_string()))?;
-        if let Some(bound) = &principal.certificate_thumbprint
-            && certificate != Some(bound.as_str())
-        {
-            return Err(unauthenticated(
-                "certificate-bound token presented without its certificate",
-            ));
-        }
-        Ok(principal)
+            .with_internal(err.to_string())
+        })
     }
 
     /// The tools this principal may see (tools/list, `GET /v1/tools`).
@@ -690,26 +672,9 @@ pub fn digest(value: &Value) -> String {
     hex::encode(Sha256::digest(canonical_json(value).as_bytes()))
 }
 
-/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
-fn strip_bearer(header: &str) -> Option<&str> {
-    let (scheme, token) = header.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
-        .then_some(token)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bearer_scheme_is_case_insensitive_and_strict() {
-        assert_eq!(strip_bearer("Bearer abc"), Some("abc"));
-        assert_eq!(strip_bearer("bearer  abc "), Some("abc"));
-        assert_eq!(strip_bearer("Basic abc"), None);
-        assert_eq!(strip_bearer("Bearer"), None);
-        assert_eq!(strip_bearer("Bearer a b"), None);
-    }
 
     #[test]
     fn digest_ignores_key_order() {

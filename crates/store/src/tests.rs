@@ -8,6 +8,28 @@ use crate::sqlite::{Database, Schema, Synchronous, open_read_only};
 
 const TABLE: &str = "CREATE TABLE IF NOT EXISTS items (name TEXT PRIMARY KEY);";
 
+/// The one value `sql` reads.
+async fn scalar<T>(conn: &mut sqlx::SqliteConnection, sql: &'static str) -> T
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + Send + Unpin,
+{
+    sqlx::query_scalar(sql).fetch_one(conn).await.unwrap()
+}
+
+/// Opens the database at `path` with the items table and writes one item.
+async fn open_with_item(path: &Path, name: &str) -> sqlx::SqliteConnection {
+    let mut conn = Database::new(path, Synchronous::Full)
+        .open(Schema::Idempotent(TABLE))
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO items (name) VALUES (?1)")
+        .bind(name)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn
+}
+
 #[cfg(unix)]
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt as _;
@@ -20,14 +42,7 @@ async fn the_first_store_creates_its_folders_and_files_owner_only() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("state").join("data");
     let path = data.join("first.db");
-    let mut conn = Database::new(&path, Synchronous::Full)
-        .open(Schema::Idempotent(TABLE))
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO items (name) VALUES ('a')")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    let _conn = open_with_item(&path, "a").await;
     assert_eq!(mode(&dir.path().join("state")), 0o700);
     assert_eq!(mode(&data), 0o700);
     assert_eq!(mode(&path), 0o600);
@@ -75,20 +90,11 @@ async fn connections_use_wal_the_chosen_sync_mode_and_the_busy_timeout() {
             .open(Schema::Idempotent(TABLE))
             .await
             .unwrap();
-        let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+        let level: i64 = scalar(&mut conn, "PRAGMA synchronous").await;
         assert_eq!(level, expected, "{synchronous:?}");
-        let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+        let journal: String = scalar(&mut conn, "PRAGMA journal_mode").await;
         assert_eq!(journal, "wal");
-        let timeout: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+        let timeout: i64 = scalar(&mut conn, "PRAGMA busy_timeout").await;
         assert_eq!(timeout, 5000);
     }
 }
@@ -112,10 +118,7 @@ async fn migrations_run_once_and_idempotent_schemas_on_every_open() {
             .open(Schema::Migrations(migrator()))
             .await
             .unwrap();
-        let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+        let applied: i64 = scalar(&mut conn, "SELECT count(*) FROM _sqlx_migrations").await;
         assert_eq!(applied, 1);
     }
     let broken = Database::new(&path, Synchronous::Full)
@@ -153,14 +156,7 @@ async fn the_read_only_opener_creates_nothing_and_reads_what_was_written() {
     assert!(!dir.path().join("absent").exists());
 
     let path = dir.path().join("r.db");
-    let mut conn = Database::new(&path, Synchronous::Full)
-        .open(Schema::Idempotent(TABLE))
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO items (name) VALUES ('kept')")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    let _writer = open_with_item(&path, "kept").await;
     let mut reader = open_read_only(&path).await.unwrap();
     let row = sqlx::query("SELECT name FROM items")
         .fetch_one(&mut reader)
