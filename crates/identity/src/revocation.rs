@@ -395,49 +395,6 @@ impl Revocations {
     }
 }
 
-impl Store {
-    async fn data_version(&mut self) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("PRAGMA data_version")
-            .fetch_one(&mut self.conn)
-            .await
-    }
-
-    async fn prune(&mut self, now: i64) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM revoked_tokens WHERE forget_after < ?1")
-            .bind(now)
-            .execute(&mut self.conn)
-            .await?;
-        Ok(())
-    }
-
-    async fn load(&mut self, now: i64) -> Result<Snapshot, sqlx::Error> {
-        let tokens = sqlx::query("SELECT jti FROM revoked_tokens WHERE forget_after >= ?1")
-            .bind(now)
-            .fetch_all(&mut self.conn)
-            .await?
-            .iter()
-            .map(|row| row.try_get::<String, _>(0))
-            .collect::<Result<HashSet<_>, _>>()?;
-        let mut agents = HashMap::new();
-        for row in sqlx::query(
-            "SELECT agent, not_before, disabled FROM agent_states \
-             WHERE disabled != 0 OR not_before IS NOT NULL",
-        )
-        .fetch_all(&mut self.conn)
-        .await?
-        {
-            agents.insert(
-                row.try_get::<String, _>(0)?,
-                AgentState {
-                    not_before: row.try_get(1)?,
-                    disabled: row.try_get::<i64, _>(2)? != 0,
-                },
-            );
-        }
-        Ok(Snapshot { tokens, agents })
-    }
-}
-
 impl Identity {
     /// How long a revoked token id must be remembered under `config`: the longest lifetime a
     /// token may have plus the leeway. Pass it to [`Revocations::open`].
@@ -500,6 +457,49 @@ impl Identity {
             .ok_or_else(|| {
                 RevocationError::UnknownAgent(portcullis_core::truncate_for_message(agent, 64))
             })
+    }
+}
+
+impl Store {
+    async fn data_version(&mut self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("PRAGMA data_version")
+            .fetch_one(&mut self.conn)
+            .await
+    }
+
+    async fn prune(&mut self, now: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM revoked_tokens WHERE forget_after < ?1")
+            .bind(now)
+            .execute(&mut self.conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn load(&mut self, now: i64) -> Result<Snapshot, sqlx::Error> {
+        let tokens = sqlx::query("SELECT jti FROM revoked_tokens WHERE forget_after >= ?1")
+            .bind(now)
+            .fetch_all(&mut self.conn)
+            .await?
+            .iter()
+            .map(|row| row.try_get::<String, _>(0))
+            .collect::<Result<HashSet<_>, _>>()?;
+        let mut agents = HashMap::new();
+        for row in sqlx::query(
+            "SELECT agent, not_before, disabled FROM agent_states \
+             WHERE disabled != 0 OR not_before IS NOT NULL",
+        )
+        .fetch_all(&mut self.conn)
+        .await?
+        {
+            agents.insert(
+                row.try_get::<String, _>(0)?,
+                AgentState {
+                    not_before: row.try_get(1)?,
+                    disabled: row.try_get::<i64, _>(2)? != 0,
+                },
+            );
+        }
+        Ok(Snapshot { tokens, agents })
     }
 }
 
