@@ -24,7 +24,7 @@ use std::sync::Arc;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use portcullis_bench_stages::{Latencies, or_exit, scratch_dir};
 use portcullis_config::Config;
-use portcullis_identity::{ChangeSource, Identity, MetadataFetcher, Revocations};
+use portcullis_identity::{ChangeSource, FetchError, Identity, MetadataFetcher, Revocations};
 use portcullis_secrets::{OverlayEnv, SecretStore};
 
 const AGENT: &str = "bench-agent";
@@ -153,7 +153,7 @@ impl MetadataFetcher for Fixed {
         _issuer: &'a str,
         url: &'a str,
     ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<serde_json::Value, String>> + Send + 'a>,
+        Box<dyn std::future::Future<Output = Result<serde_json::Value, FetchError>> + Send + 'a>,
     > {
         Box::pin(async move {
             if url.ends_with("/.well-known/openid-configuration") {

@@ -28,14 +28,14 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::time::Duration;
 
 use portcullis_config::AuditSync;
 use portcullis_core::AuditEvent;
+use portcullis_store::StoreError;
+use portcullis_store::sqlite::{Database, Schema, Synchronous};
 use serde::{Deserialize, Serialize};
-use sqlx::ConnectOptions;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
+use sqlx::sqlite::SqliteConnection;
 use tokio::sync::{mpsc, oneshot, watch};
 
 mod read;
@@ -50,9 +50,6 @@ use writer::{Command, Writer, load_head};
 
 /// Events that may wait for the writer before `record` itself has to wait.
 const QUEUE_CAPACITY: usize = 4 * MAX_BATCH;
-
-/// How long a statement waits for a lock held by another connection before failing.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Version 1 of the schema. Applied through sqlx's migrator so later versions can extend it.
 const SCHEMA_V1: &str = "
@@ -185,31 +182,30 @@ impl Drop for Pending {
 impl AuditLog {
     /// Opens (creating if needed) the log at `path` and starts its writer task.
     ///
-    /// Creates the parent directory and the schema, switches the database to WAL mode and
-    /// resumes the chain after the last stored record. Must be called inside a Tokio runtime.
+    /// Creates the parent directory and the database file owner-only if missing, applies the
+    /// schema, switches the database to WAL mode and resumes the chain after the last stored
+    /// record. Must be called inside a Tokio runtime.
     pub async fn open(path: &Path, sync: AuditSync) -> Result<Self, AuditError> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(|source| AuditError::CreateDir {
-                    path: parent.display().to_string(),
-                    source,
-                })?;
-        }
         let open_error = |source| AuditError::Open {
             path: path.display().to_string(),
             source,
         };
-        let mut conn = write_options(path, sync)
-            .connect()
+        let mut conn = database(path, sync)
+            .open(Schema::Migrations(migrator()))
             .await
-            .map_err(open_error)?;
-        migrator()
-            .run(&mut conn)
-            .await
-            .map_err(|source| AuditError::Schema {
-                path: path.display().to_string(),
-                source,
+            .map_err(|err| match err {
+                StoreError::Database {
+                    source: sqlx::Error::Migrate(source),
+                    ..
+                } => AuditError::Schema {
+                    path: path.display().to_string(),
+                    source: *source,
+                },
+                StoreError::Database { source, .. } => open_error(source),
+                StoreError::Directory { path, source } => AuditError::CreateDir {
+                    path: path.display().to_string(),
+                    source,
+                },
             })?;
         let head = load_head(&mut conn).await.map_err(open_error)?;
 
@@ -333,18 +329,14 @@ pub struct StoredRecord {
     pub hash: String,
 }
 
-fn write_options(path: &Path, sync: AuditSync) -> SqliteConnectOptions {
-    SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(match sync {
-            AuditSync::Full => SqliteSynchronous::Full,
-            AuditSync::Normal => SqliteSynchronous::Normal,
-        })
-        .busy_timeout(BUSY_TIMEOUT)
-        .statement_cache_capacity(200)
-        .disable_statement_logging()
+/// The log's database: synced as configured, and room in the statement cache for the insert
+/// of every batch size.
+fn database(path: &Path, sync: AuditSync) -> Database<'_> {
+    let synchronous = match sync {
+        AuditSync::Full => Synchronous::Full,
+        AuditSync::Normal => Synchronous::Normal,
+    };
+    Database::new(path, synchronous).statement_cache(200)
 }
 
 fn migrator() -> Migrator {
@@ -359,12 +351,7 @@ fn migrator() -> Migrator {
 
 /// Opens an existing log for reading only; never creates a file.
 async fn read_only_connection(path: &Path) -> Result<SqliteConnection, AuditError> {
-    SqliteConnectOptions::new()
-        .filename(path)
-        .read_only(true)
-        .busy_timeout(BUSY_TIMEOUT)
-        .disable_statement_logging()
-        .connect()
+    portcullis_store::sqlite::open_read_only(path)
         .await
         .map_err(|source| AuditError::Open {
             path: path.display().to_string(),

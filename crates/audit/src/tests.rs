@@ -238,7 +238,10 @@ async fn audit_sync_selects_the_synchronous_pragma() {
     let dir = tempfile::tempdir().expect("tempdir");
     for (sync, expected) in [(AuditSync::Full, 2), (AuditSync::Normal, 1)] {
         let path = dir.path().join(format!("{expected}.db"));
-        let mut conn = write_options(&path, sync).connect().await.expect("connect");
+        let mut conn = database(&path, sync)
+            .open(Schema::Migrations(migrator()))
+            .await
+            .expect("open");
         let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
             .fetch_one(&mut conn)
             .await
@@ -456,6 +459,27 @@ async fn tail_returns_the_newest_records_oldest_first() {
     within(log.close()).await;
 }
 
+/// Opened first, the log creates its folder owner-only and its files owner-only.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_log_creates_its_folder_and_files_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = db_path(&dir);
+    let log = write_records(&path, 1).await;
+    let mode = |path: &Path| {
+        std::fs::metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(path.parent().expect("parent")), 0o700);
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(&path.with_extension("db-wal")), 0o600);
+    within(log.close()).await;
+}
+
 #[tokio::test]
 async fn readers_do_not_create_a_missing_database() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -623,12 +647,10 @@ async fn dropping_every_handle_stops_the_writer_cleanly() {
 async fn large_and_small_batches_are_committed_and_chained() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = db_path(&dir);
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    let mut conn = write_options(&path, AuditSync::Full)
-        .connect()
+    let mut conn = database(&path, AuditSync::Full)
+        .open(Schema::Migrations(migrator()))
         .await
-        .expect("connect");
-    migrator().run(&mut conn).await.expect("schema");
+        .expect("open");
     let head = load_head(&mut conn).await.expect("head");
     let writer = Writer::new(conn, head, Arc::new(AtomicBool::new(false)), Arc::default());
 
@@ -670,12 +692,10 @@ async fn large_and_small_batches_are_committed_and_chained() {
 }
 
 async fn bare_writer(path: &Path) -> (Writer, Arc<Load>) {
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    let mut conn = write_options(path, AuditSync::Full)
-        .connect()
+    let mut conn = database(path, AuditSync::Full)
+        .open(Schema::Migrations(migrator()))
         .await
-        .expect("connect");
-    migrator().run(&mut conn).await.expect("schema");
+        .expect("open");
     let head = load_head(&mut conn).await.expect("head");
     let load = Arc::new(Load::default());
     let writer = Writer::new(

@@ -176,16 +176,25 @@ impl MetadataClient {
 
     /// GETs `url` with the rules of `issuer`'s client and returns its JSON body. Anything but a
     /// 200 answer with a JSON body is an error, whose text names no secret.
-    pub async fn get_json(&self, issuer: &str, url: &str) -> Result<serde_json::Value, String> {
+    pub async fn get_json(
+        &self,
+        issuer: &str,
+        url: &str,
+    ) -> Result<serde_json::Value, MetadataError> {
         let Some(upstream) = self.issuers.get(issuer) else {
-            return Err("no client for this issuer".to_owned());
+            return Err(MetadataError::UnknownIssuer);
         };
-        let parsed = url::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+        let parsed = url::Url::parse(url).map_err(|e| MetadataError::Url {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
         if !matches!(parsed.scheme(), "http" | "https")
             || !parsed.username().is_empty()
             || parsed.password().is_some()
         {
-            return Err(format!("`{url}` is not a plain http(s) URL"));
+            return Err(MetadataError::Scheme {
+                url: url.to_owned(),
+            });
         }
         let mut headers = http::HeaderMap::new();
         headers.insert(
@@ -199,23 +208,71 @@ impl MetadataClient {
             body: None,
         };
         let response = upstream.send(prepared).await.map_err(|denial| {
-            let mut text = denial.message.clone();
+            let mut reason = denial.message.clone();
             for detail in &denial.internal {
-                text.push_str("; ");
-                text.push_str(detail);
+                reason.push_str("; ");
+                reason.push_str(detail);
             }
-            text
+            MetadataError::Send { reason }
         })?;
         if response.status != 200 {
-            return Err(format!("`{url}` answered HTTP {}", response.status));
+            return Err(MetadataError::Status {
+                url: url.to_owned(),
+                status: response.status,
+            });
         }
         match response.body {
             serde_json::Value::String(text) => {
-                serde_json::from_str(&text).map_err(|_| format!("`{url}` did not answer JSON"))
+                serde_json::from_str(&text).map_err(|_| MetadataError::NotJson {
+                    url: url.to_owned(),
+                })
             }
             value => Ok(value),
         }
     }
+}
+
+/// Why [`MetadataClient::get_json`] returned no document. Messages name no secret.
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    /// The answer's body is not JSON.
+    #[error("`{url}` did not answer JSON")]
+    NotJson {
+        /// The URL fetched.
+        url: String,
+    },
+    /// The URL is not plain http(s): another scheme, or user information in it.
+    #[error("`{url}` is not a plain http(s) URL")]
+    Scheme {
+        /// The URL.
+        url: String,
+    },
+    /// The request was refused or failed: a refused destination, an unreachable or slow
+    /// server, an answer over the size cap.
+    #[error("{reason}")]
+    Send {
+        /// Why, as egress reports it.
+        reason: String,
+    },
+    /// The answer's status is not 200.
+    #[error("`{url}` answered HTTP {status}")]
+    Status {
+        /// The URL fetched.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// No client was built for this issuer: it is not a configured identity provider.
+    #[error("no client for this issuer")]
+    UnknownIssuer,
+    /// The text is not a URL.
+    #[error("`{url}` is not a URL: {reason}")]
+    Url {
+        /// The text.
+        url: String,
+        /// What the parser said.
+        reason: String,
+    },
 }
 
 /// Why egress could not be set up. Messages name the API, never a secret.

@@ -314,7 +314,10 @@ async fn identify(State(state): State<AppState>, mut request: Request, next: Nex
     } else {
         Front::Http
     };
-    let token_in_query = request.uri().query().is_some_and(url_query_has_token);
+    let token_in_query = request
+        .uri()
+        .query()
+        .is_some_and(portcullis_identity::query_has_token);
     let authorization = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -344,11 +347,6 @@ async fn identify(State(state): State<AppState>, mut request: Request, next: Nex
             unauthorized(&denial, &meta, presented, &metadata)
         }
     }
-}
-
-fn url_query_has_token(query: &str) -> bool {
-    url::form_urlencoded::parse(query.as_bytes())
-        .any(|(k, _)| k.eq_ignore_ascii_case("access_token"))
 }
 
 /// 401 with a `WWW-Authenticate: Bearer` challenge (RFC 6750) that names the protected-resource
@@ -602,16 +600,4 @@ pub(crate) async fn read_json(body: Body, limit: usize) -> Result<Value, Denial>
             ),
         )
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_tokens_are_detected() {
-        assert!(url_query_has_token("a=1&access_token=x"));
-        assert!(url_query_has_token("ACCESS_TOKEN=x"));
-        assert!(!url_query_has_token("token=x"));
-    }
 }

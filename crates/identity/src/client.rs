@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use argon2::password_hash::phc::{Output, PasswordHash, Salt};
-use argon2::{Argon2, Params, PasswordVerifier as _};
+use argon2::{Argon2, Params, PasswordHasher as _, PasswordVerifier as _};
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -251,6 +251,18 @@ fn form_urldecode(text: &str) -> Option<Zeroizing<String>> {
     }
     let text = String::from_utf8(std::mem::take(&mut *out)).ok()?;
     Some(Zeroizing::new(text))
+}
+
+/// Hashes a client secret for `client_secret_hash`: an argon2id PHC string with the argon2
+/// crate's default parameters and a random salt.
+pub fn hash_secret(secret: &str) -> Result<String, IdentityError> {
+    if secret.is_empty() {
+        return Err(IdentityError::Hash("the secret is empty".to_owned()));
+    }
+    Argon2::default()
+        .hash_password(secret.as_bytes())
+        .map(|hash| hash.to_string())
+        .map_err(|e| IdentityError::Hash(e.to_string()))
 }
 
 #[cfg(test)]

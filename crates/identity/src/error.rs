@@ -1,5 +1,7 @@
-//! The three error types of this crate: start-up failures ([`IdentityError`]), token endpoint
-//! answers ([`OAuthError`]) and token rejections ([`VerifyError`]).
+//! The error types of this crate: start-up failures ([`IdentityError`]), token endpoint answers
+//! ([`OAuthError`]), identify refusals ([`IdentifyError`]), token rejections ([`VerifyError`])
+//! and revocation store failures ([`RevocationError`]). [`crate::FetchError`] sits beside the
+//! trait it belongs to.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -262,6 +264,29 @@ pub enum VerifyError {
     /// The token's agent is disabled.
     #[error("token agent is disabled")]
     AgentDisabled,
+}
+
+/// Why the identify stage refused a request ([`crate::Identity::identify`]). The text is the
+/// detail of the audit record; agents get a generic 401. It never contains the token.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IdentifyError {
+    /// A certificate-bound token (RFC 8705) came over a connection that did not present its
+    /// certificate.
+    #[error("certificate-bound token presented without its certificate")]
+    CertificateMismatch,
+    /// The request has no `Authorization` header.
+    #[error("no authorization header")]
+    HeaderMissing,
+    /// The query string carried `access_token`: a token in a URL ends up in logs and
+    /// histories, so it is refused whatever the header says.
+    #[error("token in query string refused")]
+    QueryToken,
+    /// The `Authorization` header is not `Bearer <token>`.
+    #[error("authorization scheme is not bearer")]
+    Scheme,
+    /// The token was refused: its text is the verification error's.
+    #[error(transparent)]
+    Token(#[from] VerifyError),
 }
 
 /// Why a revocation could not be stored or read.

@@ -1,4 +1,4 @@
-//! Delegation: the token-exchange grant (RFC 8693) and tokens of trusted external issuers.
+//! Delegation: the token-exchange grant (RFC 8693).
 //!
 //! An agent authenticates with its own credentials and presents a user's token as
 //! `subject_token`: one from a trusted external issuer, or one this gateway issued by an
@@ -9,13 +9,11 @@
 
 use std::sync::Arc;
 
-use portcullis_core::{ActingUser, Principal, truncate_for_message};
+use portcullis_core::{ActingUser, truncate_for_message};
 
 use crate::client::Form;
 use crate::error::{OAuthError, VerifyError};
-use crate::external::{Issuer, MetadataFetcher, unverified_issuer};
 use crate::jws::Jws;
-use crate::key::KeySet;
 use crate::token::MAX_ACT_DEPTH;
 use crate::{Agent, Delegation, Identity, TokenResponse};
 
@@ -178,138 +176,5 @@ impl Identity {
             expires_at: principal.expires_at,
             may_act: None,
         })
-    }
-
-    /// The external issuer a token claims to come from, when its `kid` names none of this
-    /// gateway's keys and its `iss` is a configured external issuer.
-    pub(crate) fn external_issuer_of(&self, jws: &Jws<'_>, keys: &KeySet) -> Option<Arc<Issuer>> {
-        if self.external.is_empty() {
-            return None;
-        }
-        if let Some(kid) = jws.header.kid.as_deref()
-            && keys.find(kid).is_some()
-        {
-            return None;
-        }
-        let iss = unverified_issuer(jws)?;
-        self.external.get(&iss).cloned()
-    }
-
-    /// A bearer token of an external issuer that accepts them: the agent is the configured
-    /// agent its agent claim names, acting for the token's user with the scopes both hold.
-    pub(crate) fn verify_external_bearer(
-        &self,
-        issuer: &Issuer,
-        jws: &Jws<'_>,
-        token: &str,
-        now: i64,
-    ) -> Result<Principal, VerifyError> {
-        if !issuer.accept_access_tokens {
-            return Err(VerifyError::Issuer);
-        }
-        let claims = issuer.verify(jws, now, self.leeway)?;
-        let Some(agent_id) = claims.agent else {
-            return Err(VerifyError::Claims(
-                "the token names no agent (`azp` or `client_id`)".to_owned(),
-            ));
-        };
-        let Some(agent) = self.agents.get(&agent_id) else {
-            return Err(VerifyError::UnknownAgent(truncate_for_message(
-                &agent_id, 64,
-            )));
-        };
-        let scopes = agent
-            .scopes
-            .iter()
-            .filter(|s| claims.scopes.contains(s))
-            .cloned()
-            .collect();
-        // Tokens without `jti` get a stable id from their digest, so they can be revoked too.
-        let token_id = claims.jti.unwrap_or_else(|| {
-            let digest = crate::cache::TokenCache::digest(token);
-            let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-            format!("sha256:{hex}")
-        });
-        Ok(Principal {
-            agent: agent.id.clone(),
-            subject: claims.user.id.clone(),
-            roles: agent.roles.clone(),
-            scopes,
-            token_id,
-            issued_at: claims.iat,
-            expires_at: claims.exp,
-            user: Some(claims.user),
-            actors: Vec::new(),
-            certificate_thumbprint: None,
-        })
-    }
-
-    /// Verifies a bearer token like [`Identity::verify`], first fetching the keys of its
-    /// external issuer when the token names a key not yet cached or the cache has expired
-    /// (at most once per `jwks_min_refresh` per issuer).
-    pub async fn authenticate(&self, token: &str) -> Result<Principal, VerifyError> {
-        match self.verify(token) {
-            Err(VerifyError::KeyId(kid)) => {
-                if self.warm_keys(token).await {
-                    self.verify(token)
-                } else {
-                    Err(VerifyError::KeyId(kid))
-                }
-            }
-            other => other,
-        }
-    }
-
-    /// Fetches the keys of the external issuer `token` claims to come from, when the cached
-    /// ones cannot verify it. Call before [`Identity::token_endpoint`] for a token exchange
-    /// (the endpoint itself only reads the cache). Returns whether keys were fetched.
-    pub async fn warm_keys(&self, token: &str) -> bool {
-        let Some(issuer) = ({
-            let Ok(jws) = Jws::parse(token) else {
-                return false;
-            };
-            let keys = Arc::clone(&self.keys.read());
-            self.external_issuer_of(&jws, &keys)
-                .filter(|issuer| {
-                    matches!(
-                        issuer.verify(&jws, self.now(), self.leeway),
-                        Err(VerifyError::KeyId(_))
-                    )
-                })
-                .map(|issuer| issuer.issuer.clone())
-        }) else {
-            return false;
-        };
-        self.external.refresh(&issuer).await
-    }
-
-    /// Installs the client that fetches external issuers' discovery documents and keys (the
-    /// egress crate's, so that every fetch is SSRF-checked).
-    pub fn set_metadata_fetcher(&self, fetcher: Arc<dyn MetadataFetcher>) {
-        self.external.set_fetcher(fetcher);
-    }
-
-    /// The external issuers whose access tokens are accepted as bearer tokens, for the
-    /// protected-resource metadata.
-    pub fn bearer_issuers(&self) -> Vec<String> {
-        self.external.bearer_issuers()
-    }
-
-    /// The client authentication methods, for the RFC 8414 metadata.
-    pub(crate) fn auth_methods(&self) -> Vec<&'static str> {
-        let mut methods = vec!["client_secret_basic", "client_secret_post"];
-        if self.agents.values().any(|a| a.certificate.is_some()) {
-            methods.push("tls_client_auth");
-        }
-        methods
-    }
-
-    /// The grant types the token endpoint supports, for the RFC 8414 metadata.
-    pub(crate) fn grant_types(&self) -> Vec<&'static str> {
-        let mut grants = vec![crate::CLIENT_CREDENTIALS];
-        if self.agents.values().any(|a| a.token_exchange) {
-            grants.push(GRANT_TYPE);
-        }
-        grants
     }
 }

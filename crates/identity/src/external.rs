@@ -14,8 +14,10 @@
 //!   flood of made-up key ids costs the issuer one request per interval.
 //! - A failed fetch keeps the keys already held: an issuer outage does not log every user out,
 //!   and a key removed from the JWKS stops verifying at the next successful fetch.
-//! - Algorithms are pinned per issuer; `none` and HMAC are never accepted; the `alg` of a JWK,
-//!   when present, must equal the token's; RSA keys must have at least 2048 bits.
+//! - Algorithms are pinned per issuer; `none` and HMAC are never accepted. Keys are screened by
+//!   the same JWK rule as this gateway's own ([`PublicJwk::screen`]), with RSA and P-384 also
+//!   accepted: the `alg` of a JWK, when present, must equal the token's; RSA keys must have at
+//!   least 2048 bits.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -24,23 +26,21 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED, ED25519, ParsedPublicKey,
-};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyOperations, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
 use parking_lot::RwLock;
 use portcullis_config::{ClaimMapping, IdentityProviderConfig};
 use portcullis_core::{ActingUser, truncate_for_message};
 use serde_json::{Map, Value};
 
+use crate::Identity;
 use crate::error::VerifyError;
-use crate::jws::Jws;
+use crate::jws::{Family, Jws, PublicJwk};
 
 /// Most keys kept from one JWKS; the rest are ignored.
 const MAX_KEYS: usize = 32;
+
+/// The key families an external issuer's key set may hold.
+const FAMILIES: [Family; 4] = [Family::Rsa, Family::P256, Family::P384, Family::Ed25519];
 
 /// Fetches a discovery document or a JWKS for an issuer, through the SSRF-safe egress client.
 /// `issuer` names the configured issuer whose egress rules apply.
@@ -50,7 +50,47 @@ pub trait MetadataFetcher: Send + Sync {
         &'a self,
         issuer: &'a str,
         url: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<Value, String>> + Send + 'a>>;
+    ) -> Pin<Box<dyn Future<Output = Result<Value, FetchError>> + Send + 'a>>;
+}
+
+/// Why a [`MetadataFetcher`] returned no document. Messages name no secret.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The answer's body is not JSON.
+    #[error("`{url}` did not answer JSON")]
+    NotJson {
+        /// The URL fetched.
+        url: String,
+    },
+    /// No answer: no client for the issuer, a URL that is not plain http(s), a refused
+    /// destination, an unreachable or slow server, an answer over the size cap.
+    #[error("{0}")]
+    Request(String),
+    /// The answer's status is not 200.
+    #[error("`{url}` answered HTTP {status}")]
+    Status {
+        /// The URL fetched.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+    },
+}
+
+/// Why an issuer's keys could not be fetched; logged, never answered.
+#[derive(Debug, thiserror::Error)]
+enum KeysError {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error("the discovery document's `jwks_uri` is not https")]
+    InsecureJwksUri,
+    #[error("the discovery document names another issuer; refusing its keys")]
+    IssuerMismatch,
+    #[error("the discovery document has no `jwks_uri`")]
+    NoJwksUri,
+    #[error("the JWKS has no `keys` array")]
+    NoKeys,
+    #[error("the JWKS holds no usable signature key")]
+    NoUsableKey,
 }
 
 /// The configured external issuers and their key caches.
@@ -79,25 +119,10 @@ pub(crate) struct Issuer {
 
 #[derive(Default)]
 struct KeyState {
-    by_kid: HashMap<String, Arc<ExternalKey>>,
+    by_kid: HashMap<String, Arc<PublicJwk>>,
     /// Keys without a `kid`, tried when the token names none.
-    unnamed: Vec<Arc<ExternalKey>>,
+    unnamed: Vec<Arc<PublicJwk>>,
     fetched: Option<Instant>,
-}
-
-struct ExternalKey {
-    family: Family,
-    decoding: DecodingKey,
-    /// The JWK's `alg`, when it has one: the only algorithm the key may verify.
-    alg: Option<Algorithm>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Family {
-    Rsa,
-    P256,
-    P384,
-    Ed25519,
 }
 
 /// What a verified external token says about its user.
@@ -111,6 +136,14 @@ pub(crate) struct ExternalClaims {
     pub(crate) exp: i64,
     /// `may_act`: who may act for the user (RFC 8693 section 4.4), when the token restricts it.
     pub(crate) may_act: Option<Vec<String>>,
+}
+
+impl Identity {
+    /// Installs the client that fetches external issuers' discovery documents and keys (the
+    /// egress crate's, so that every fetch is SSRF-checked).
+    pub fn set_metadata_fetcher(&self, fetcher: Arc<dyn MetadataFetcher>) {
+        self.external.set_fetcher(fetcher);
+    }
 }
 
 impl ExternalIssuers {
@@ -231,7 +264,7 @@ impl Issuer {
                 .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    async fn fetch_keys(&self, fetcher: &dyn MetadataFetcher) -> Result<KeyState, String> {
+    async fn fetch_keys(&self, fetcher: &dyn MetadataFetcher) -> Result<KeyState, KeysError> {
         let jwks_uri = match &self.configured_jwks {
             Some(uri) => uri.clone(),
             None => {
@@ -241,33 +274,31 @@ impl Issuer {
                 );
                 let document = fetcher.fetch(&self.issuer, &url).await?;
                 if document.get("issuer").and_then(Value::as_str) != Some(self.issuer.as_str()) {
-                    return Err(
-                        "the discovery document names another issuer; refusing its keys".to_owned(),
-                    );
+                    return Err(KeysError::IssuerMismatch);
                 }
                 let Some(uri) = document.get("jwks_uri").and_then(Value::as_str) else {
-                    return Err("the discovery document has no `jwks_uri`".to_owned());
+                    return Err(KeysError::NoJwksUri);
                 };
                 // The same scheme rule as for configured URLs: https, unless the issuer itself is
                 // an allowed http one.
                 let secure = uri.starts_with("https://")
                     || (uri.starts_with("http://") && self.issuer.starts_with("http://"));
                 if !secure {
-                    return Err("the discovery document's `jwks_uri` is not https".to_owned());
+                    return Err(KeysError::InsecureJwksUri);
                 }
                 uri.to_owned()
             }
         };
         let jwks = fetcher.fetch(&self.issuer, &jwks_uri).await?;
         let Some(keys) = jwks.get("keys").and_then(Value::as_array) else {
-            return Err("the JWKS has no `keys` array".to_owned());
+            return Err(KeysError::NoKeys);
         };
         let mut state = KeyState {
             fetched: Some(Instant::now()),
             ..KeyState::default()
         };
         for jwk in keys.iter().take(MAX_KEYS) {
-            let Ok(key) = ExternalKey::from_jwk(jwk) else {
+            let Ok(key) = PublicJwk::screen(jwk, &FAMILIES) else {
                 // Keys of other uses (encryption) and types are normal in a JWKS.
                 continue;
             };
@@ -280,7 +311,7 @@ impl Issuer {
             }
         }
         if state.by_kid.is_empty() && state.unnamed.is_empty() {
-            return Err("the JWKS holds no usable signature key".to_owned());
+            return Err(KeysError::NoUsableKey);
         }
         Ok(state)
     }
@@ -439,120 +470,6 @@ fn strings(value: Option<&Value>) -> Vec<String> {
     }
 }
 
-/// Why a JWK was skipped.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum SkippedKey {
-    Malformed,
-    Private,
-    Usage,
-    Type,
-    Weak,
-}
-
-impl ExternalKey {
-    fn from_jwk(value: &Value) -> Result<Self, SkippedKey> {
-        let object = value.as_object().ok_or(SkippedKey::Malformed)?;
-        if ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
-            .iter()
-            .any(|member| object.contains_key(*member))
-        {
-            return Err(SkippedKey::Private);
-        }
-        let jwk: Jwk = serde_json::from_value(value.clone()).map_err(|_| SkippedKey::Malformed)?;
-        match &jwk.common.public_key_use {
-            None | Some(PublicKeyUse::Signature) => {}
-            Some(_) => return Err(SkippedKey::Usage),
-        }
-        if let Some(ops) = &jwk.common.key_operations
-            && !ops.contains(&KeyOperations::Verify)
-        {
-            return Err(SkippedKey::Usage);
-        }
-        let (family, decoding) = match &jwk.algorithm {
-            AlgorithmParameters::RSA(rsa) => {
-                let modulus = URL_SAFE_NO_PAD
-                    .decode(&rsa.n)
-                    .map_err(|_| SkippedKey::Malformed)?;
-                let bits = modulus
-                    .iter()
-                    .position(|&b| b != 0)
-                    .map_or(0, |first| (modulus.len() - first) * 8);
-                if bits < 2048 {
-                    return Err(SkippedKey::Weak);
-                }
-                let decoding = DecodingKey::from_rsa_components(&rsa.n, &rsa.e)
-                    .map_err(|_| SkippedKey::Malformed)?;
-                (Family::Rsa, decoding)
-            }
-            AlgorithmParameters::EllipticCurve(ec) => {
-                let (family, size, verifier) = match ec.curve {
-                    EllipticCurve::P256 => (Family::P256, 32, &ECDSA_P256_SHA256_FIXED),
-                    EllipticCurve::P384 => (Family::P384, 48, &ECDSA_P384_SHA384_FIXED),
-                    _ => return Err(SkippedKey::Type),
-                };
-                let x = decode_exact(&ec.x, size)?;
-                let y = decode_exact(&ec.y, size)?;
-                let point = [&[0x04u8][..], x.as_slice(), y.as_slice()].concat();
-                ParsedPublicKey::new(verifier, &point).map_err(|_| SkippedKey::Malformed)?;
-                let decoding = DecodingKey::from_ec_components(&ec.x, &ec.y)
-                    .map_err(|_| SkippedKey::Malformed)?;
-                (family, decoding)
-            }
-            AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => {
-                let x = decode_exact(&okp.x, 32)?;
-                ParsedPublicKey::new(&ED25519, &x).map_err(|_| SkippedKey::Malformed)?;
-                let decoding =
-                    DecodingKey::from_ed_components(&okp.x).map_err(|_| SkippedKey::Malformed)?;
-                (Family::Ed25519, decoding)
-            }
-            _ => return Err(SkippedKey::Type),
-        };
-        let alg = match jwk.common.key_algorithm {
-            None => None,
-            Some(alg) => Some(Algorithm::from_str(&alg.to_string()).map_err(|_| SkippedKey::Type)?),
-        };
-        let key = Self {
-            family,
-            decoding,
-            alg,
-        };
-        if key.alg.is_some_and(|alg| !key.family_fits(alg)) {
-            return Err(SkippedKey::Type);
-        }
-        Ok(key)
-    }
-
-    fn family_fits(&self, algorithm: Algorithm) -> bool {
-        match algorithm {
-            Algorithm::RS256
-            | Algorithm::RS384
-            | Algorithm::RS512
-            | Algorithm::PS256
-            | Algorithm::PS384
-            | Algorithm::PS512 => self.family == Family::Rsa,
-            Algorithm::ES256 => self.family == Family::P256,
-            Algorithm::ES384 => self.family == Family::P384,
-            Algorithm::EdDSA => self.family == Family::Ed25519,
-            _ => false,
-        }
-    }
-
-    fn accepts(&self, algorithm: Algorithm) -> bool {
-        self.family_fits(algorithm) && self.alg.is_none_or(|alg| alg == algorithm)
-    }
-}
-
-fn decode_exact(text: &str, len: usize) -> Result<Vec<u8>, SkippedKey> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(text)
-        .map_err(|_| SkippedKey::Malformed)?;
-    if bytes.len() == len {
-        Ok(bytes)
-    } else {
-        Err(SkippedKey::Malformed)
-    }
-}
-
 /// The `iss` of a token's payload, read without verifying anything: only to pick the issuer
 /// whose keys will verify it.
 pub(crate) fn unverified_issuer(jws: &Jws<'_>) -> Option<String> {
@@ -566,26 +483,54 @@ pub(crate) fn unverified_issuer(jws: &Jws<'_>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
     use super::*;
+    use crate::jws::JwkRefused;
 
     #[test]
     fn weak_rsa_private_and_symmetric_keys_are_skipped() {
         let short_n = URL_SAFE_NO_PAD.encode([0xc5u8; 128]);
         let rsa1024 = serde_json::json!({"kty": "RSA", "n": short_n, "e": "AQAB"});
         assert_eq!(
-            ExternalKey::from_jwk(&rsa1024).err(),
-            Some(SkippedKey::Weak)
+            PublicJwk::screen(&rsa1024, &FAMILIES).err(),
+            Some(JwkRefused::Weak)
         );
         let oct = serde_json::json!({"kty": "oct", "k": "c2VjcmV0"});
-        assert_eq!(ExternalKey::from_jwk(&oct).err(), Some(SkippedKey::Private));
+        assert_eq!(
+            PublicJwk::screen(&oct, &FAMILIES).err(),
+            Some(JwkRefused::Secret)
+        );
         let long_n = URL_SAFE_NO_PAD.encode([0xc5u8; 256]);
         let enc = serde_json::json!({"kty": "RSA", "n": long_n, "e": "AQAB", "use": "enc"});
-        assert_eq!(ExternalKey::from_jwk(&enc).err(), Some(SkippedKey::Usage));
+        assert_eq!(
+            PublicJwk::screen(&enc, &FAMILIES).err(),
+            Some(JwkRefused::Usage)
+        );
         let good = serde_json::json!({"kty": "RSA", "n": long_n, "e": "AQAB", "alg": "RS256"});
-        let key = ExternalKey::from_jwk(&good).unwrap();
+        let key = PublicJwk::screen(&good, &FAMILIES).unwrap();
         assert!(key.accepts(Algorithm::RS256));
         assert!(!key.accepts(Algorithm::PS256), "the JWK pins RS256");
         assert!(!key.accepts(Algorithm::ES256));
+    }
+
+    #[test]
+    fn one_rule_screens_external_and_own_keys() {
+        let long_n = URL_SAFE_NO_PAD.encode([0xc5u8; 256]);
+        let rsa = serde_json::json!({"kty": "RSA", "n": long_n, "e": "AQAB"});
+        assert!(PublicJwk::screen(&rsa, &FAMILIES).is_ok());
+        assert_eq!(
+            crate::jws::VerifyingKey::from_jwk(&rsa).err(),
+            Some(JwkRefused::KeyType),
+            "this gateway's own keys are never RSA"
+        );
+        let mut pinned = rsa;
+        pinned["alg"] = serde_json::json!("ES256");
+        assert_eq!(
+            PublicJwk::screen(&pinned, &FAMILIES).err(),
+            Some(JwkRefused::Algorithm)
+        );
     }
 
     #[test]

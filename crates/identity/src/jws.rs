@@ -1,5 +1,6 @@
-//! Compact JWS (RFC 7515) parsing and signature checking, and the rule for turning a public JWK
-//! into a verifying key.
+//! Compact JWS (RFC 7515) parsing and signature checking, and the one rule for turning a public
+//! JWK into a verifying key ([`PublicJwk::screen`]), for this gateway's keys and external
+//! issuers' alike.
 //!
 //! This is the single place where a token's signature is checked: [`crate::Identity::verify`]
 //! goes through [`Jws::check_key_binding`] and [`Jws::verify_signature`], and the Wycheproof
@@ -7,12 +8,14 @@
 //! (Ed25519) are accepted; every other algorithm, symmetric keys included, is refused before
 //! any cryptography runs.
 
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, ED25519, ParsedPublicKey};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED, ED25519, ParsedPublicKey,
+};
+use std::str::FromStr as _;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::{
-    AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, KeyOperations, PublicKeyUse,
-};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyOperations, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny};
@@ -52,7 +55,7 @@ pub(crate) enum JwkRefused {
     /// A private or symmetric key: never published in a key set.
     #[error("the JWK carries private or symmetric key material")]
     Secret,
-    /// A key type or curve other than EC P-256 or OKP Ed25519.
+    /// A key type or curve outside the families the caller accepts.
     #[error("key type or curve is not accepted")]
     KeyType,
     /// `alg` names another algorithm than the key's type allows.
@@ -64,16 +67,62 @@ pub(crate) enum JwkRefused {
     /// The coordinates do not form a valid public key.
     #[error("the public key is not a valid point")]
     Point,
+    /// An RSA modulus shorter than 2048 bits.
+    #[error("the RSA key is shorter than 2048 bits")]
+    Weak,
 }
 
-impl VerifyingKey {
-    /// The key of a public JWK, as an external issuer's key set would carry it.
+/// The kinds of public key a JWK may hold, by the algorithms they verify.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Family {
+    /// RSA, at least 2048 bits: RS256/384/512 and PS256/384/512.
+    Rsa,
+    /// EC P-256: ES256.
+    P256,
+    /// EC P-384: ES384.
+    P384,
+    /// OKP Ed25519: EdDSA.
+    Ed25519,
+}
+
+impl Family {
+    /// Whether a key of this family can verify `algorithm`.
+    pub(crate) fn fits(self, algorithm: Algorithm) -> bool {
+        match algorithm {
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512 => self == Self::Rsa,
+            Algorithm::ES256 => self == Self::P256,
+            Algorithm::ES384 => self == Self::P384,
+            Algorithm::EdDSA => self == Self::Ed25519,
+            _ => false,
+        }
+    }
+}
+
+/// A public JWK that passed screening: its key, its family and the algorithm its `alg` pins.
+pub(crate) struct PublicJwk {
+    pub(crate) family: Family,
+    pub(crate) decoding: DecodingKey,
+    /// The JWK's `alg`, when it has one: the only algorithm the key may verify.
+    pub(crate) alg: Option<Algorithm>,
+}
+
+impl PublicJwk {
+    /// The single rule for a public JWK, whether it is one of this gateway's keys or comes from
+    /// an external issuer's key set.
     ///
-    /// Accepted: `kty: EC` with `crv: P-256` (for ES256) and `kty: OKP` with `crv: Ed25519` (for
-    /// EdDSA), with `alg` absent or matching, `use` absent or `sig`, `key_ops` absent or
-    /// containing `verify`, and coordinates of the right length that form a valid point.
-    /// Anything with private members (`d`, RSA primes, `k`) is refused.
-    pub(crate) fn from_jwk(value: &serde_json::Value) -> Result<Self, JwkRefused> {
+    /// Refused: anything with private members (`d`, RSA primes, `k`); `use` other than `sig`
+    /// or `key_ops` without `verify`; a family outside `accepted` (checked before any key
+    /// material is decoded); an RSA modulus under 2048 bits; EC coordinates of the wrong
+    /// length or off the curve; an `alg` the key's family cannot verify.
+    pub(crate) fn screen(
+        value: &serde_json::Value,
+        accepted: &[Family],
+    ) -> Result<Self, JwkRefused> {
         let object = value.as_object().ok_or(JwkRefused::Malformed)?;
         if ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
             .iter()
@@ -91,39 +140,88 @@ impl VerifyingKey {
         {
             return Err(JwkRefused::Usage);
         }
-        let (algorithm, decoding) = match &jwk.algorithm {
-            AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => {
-                let x = decode_exact(&ec.x, 32)?;
-                let y = decode_exact(&ec.y, 32)?;
+        let accept = |family: Family| {
+            if accepted.contains(&family) {
+                Ok(family)
+            } else {
+                Err(JwkRefused::KeyType)
+            }
+        };
+        let (family, decoding) = match &jwk.algorithm {
+            AlgorithmParameters::RSA(rsa) => {
+                let family = accept(Family::Rsa)?;
+                let modulus = URL_SAFE_NO_PAD
+                    .decode(&rsa.n)
+                    .map_err(|_| JwkRefused::Malformed)?;
+                let bits = modulus
+                    .iter()
+                    .position(|&b| b != 0)
+                    .map_or(0, |first| (modulus.len() - first) * 8);
+                if bits < 2048 {
+                    return Err(JwkRefused::Weak);
+                }
+                let decoding = DecodingKey::from_rsa_components(&rsa.n, &rsa.e)
+                    .map_err(|_| JwkRefused::Malformed)?;
+                (family, decoding)
+            }
+            AlgorithmParameters::EllipticCurve(ec) => {
+                let (family, size, verifier) = match ec.curve {
+                    EllipticCurve::P256 => (Family::P256, 32, &ECDSA_P256_SHA256_FIXED),
+                    EllipticCurve::P384 => (Family::P384, 48, &ECDSA_P384_SHA384_FIXED),
+                    _ => return Err(JwkRefused::KeyType),
+                };
+                let family = accept(family)?;
+                let x = decode_exact(&ec.x, size)?;
+                let y = decode_exact(&ec.y, size)?;
                 let point = [&[0x04u8][..], x.as_slice(), y.as_slice()].concat();
-                ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &point)
-                    .map_err(|_| JwkRefused::Point)?;
+                ParsedPublicKey::new(verifier, &point).map_err(|_| JwkRefused::Point)?;
                 let decoding =
                     DecodingKey::from_ec_components(&ec.x, &ec.y).map_err(|_| JwkRefused::Point)?;
-                (Algorithm::ES256, decoding)
+                (family, decoding)
             }
             AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => {
+                let family = accept(Family::Ed25519)?;
                 let x = decode_exact(&okp.x, 32)?;
                 ParsedPublicKey::new(&ED25519, &x).map_err(|_| JwkRefused::Point)?;
                 let decoding =
                     DecodingKey::from_ed_components(&okp.x).map_err(|_| JwkRefused::Point)?;
-                (Algorithm::EdDSA, decoding)
+                (family, decoding)
             }
             AlgorithmParameters::OctetKey(_) => return Err(JwkRefused::Secret),
             _ => return Err(JwkRefused::KeyType),
         };
-        let expected = match algorithm {
-            Algorithm::EdDSA => KeyAlgorithm::EdDSA,
-            _ => KeyAlgorithm::ES256,
+        let alg = match jwk.common.key_algorithm {
+            None => None,
+            Some(alg) => match Algorithm::from_str(&alg.to_string()) {
+                Ok(alg) if family.fits(alg) => Some(alg),
+                _ => return Err(JwkRefused::Algorithm),
+            },
         };
-        match jwk.common.key_algorithm {
-            None => {}
-            Some(alg) if alg == expected => {}
-            Some(_) => return Err(JwkRefused::Algorithm),
-        }
+        Ok(Self {
+            family,
+            decoding,
+            alg,
+        })
+    }
+
+    /// Whether the key may verify a token signed with `algorithm`.
+    pub(crate) fn accepts(&self, algorithm: Algorithm) -> bool {
+        self.family.fits(algorithm) && self.alg.is_none_or(|alg| alg == algorithm)
+    }
+}
+
+impl VerifyingKey {
+    /// The key of a public JWK as this gateway publishes its own: [`PublicJwk::screen`] with
+    /// only EC P-256 (for ES256) and OKP Ed25519 (for EdDSA) accepted.
+    pub(crate) fn from_jwk(value: &serde_json::Value) -> Result<Self, JwkRefused> {
+        let key = PublicJwk::screen(value, &[Family::P256, Family::Ed25519])?;
+        let algorithm = match key.family {
+            Family::Ed25519 => Algorithm::EdDSA,
+            _ => Algorithm::ES256,
+        };
         Ok(Self {
             algorithm,
-            decoding,
+            decoding: key.decoding,
         })
     }
 }
@@ -140,24 +238,23 @@ fn decode_exact(text: &str, len: usize) -> Result<Vec<u8>, JwkRefused> {
     }
 }
 
-/// The protected header members that are looked at. Duplicate names are a parse error.
-#[derive(Deserialize)]
+/// The protected header members that are looked at; each may be absent. Duplicate names are a
+/// parse error.
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct Header {
-    #[serde(default)]
     pub(crate) alg: Option<String>,
-    #[serde(default)]
     pub(crate) typ: Option<String>,
-    #[serde(default)]
     pub(crate) kid: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(deserialize_with = "present")]
     jku: bool,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(deserialize_with = "present")]
     jwk: bool,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(deserialize_with = "present")]
     x5u: bool,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(deserialize_with = "present")]
     x5c: bool,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(deserialize_with = "present")]
     crit: bool,
 }
 

@@ -422,26 +422,10 @@ fn thumbprint(canonical_jwk: &str) -> String {
 
 /// Creates the folder (and missing parents) with mode 0700; an existing folder is left as is.
 fn ensure_private_dir(dir: &Path) -> Result<(), IdentityError> {
-    let failed = |source| IdentityError::DataDir {
+    portcullis_store::create_private_dir(dir).map_err(|source| IdentityError::DataDir {
         path: dir.to_owned(),
         source,
-    };
-    match fs::metadata(dir) {
-        Ok(meta) if meta.is_dir() => return Ok(()),
-        Ok(_) => {
-            return Err(failed(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                "exists and is not a folder",
-            )));
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(failed(e)),
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(failed)
+    })
 }
 
 /// Reads the key file; `None` when it does not exist.

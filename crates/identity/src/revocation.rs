@@ -23,11 +23,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
+use portcullis_config::Config;
 use portcullis_core::Principal;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{ConnectOptions as _, Row as _};
+use portcullis_store::StoreError;
+use portcullis_store::sqlite::{Database, Schema, Synchronous};
+use sqlx::Row as _;
+use sqlx::query::Query;
+use sqlx::sqlite::{Sqlite, SqliteArguments, SqliteConnection};
 use tokio::sync::Mutex;
 
+use crate::Identity;
 use crate::error::{RevocationError, VerifyError};
 
 /// The database file's name inside the data folder.
@@ -36,9 +41,6 @@ pub const IDENTITY_DB_FILE: &str = "identity.db";
 /// How often, at most, the running gateway asks the database whether another process changed
 /// it. This bounds how long a revocation made with the CLI takes to apply.
 pub const REFRESH_INTERVAL: Duration = Duration::from_millis(50);
-
-/// How long a statement waits for a lock held by another process.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Longest `jti` accepted for revocation; our own are 36 characters.
 const MAX_JTI_BYTES: usize = 256;
@@ -162,35 +164,23 @@ impl std::fmt::Debug for Revocations {
 }
 
 impl Revocations {
-    /// Opens (creating if needed) the store at `data_dir/identity.db` and loads the snapshot.
+    /// Opens the store at `data_dir/identity.db` and loads the snapshot; the folder and the file
+    /// are created owner-only if missing.
     /// `retention` is how long a revoked `jti` must be remembered: `max_token_ttl + leeway`.
     /// Must be called inside a Tokio runtime.
     pub async fn open(data_dir: &Path, retention: Duration) -> Result<Self, RevocationError> {
         let path = data_dir.join(IDENTITY_DB_FILE);
+        let conn = Database::new(&path, Synchronous::Full)
+            .open(Schema::Idempotent(SCHEMA))
+            .await
+            .map_err(|err| match err {
+                StoreError::Database { path, source } => RevocationError::Store { path, source },
+                StoreError::Directory { path, source } => RevocationError::DataDir { path, source },
+            })?;
         let failed = |source| RevocationError::Store {
             path: path.clone(),
             source,
         };
-        tokio::fs::create_dir_all(data_dir)
-            .await
-            .map_err(|source| RevocationError::DataDir {
-                path: data_dir.to_owned(),
-                source,
-            })?;
-        let mut conn = SqliteConnectOptions::new()
-            .filename(&path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(BUSY_TIMEOUT)
-            .disable_statement_logging()
-            .connect()
-            .await
-            .map_err(failed)?;
-        sqlx::raw_sql(SCHEMA)
-            .execute(&mut conn)
-            .await
-            .map_err(failed)?;
         let retention = i64::try_from(retention.as_secs()).unwrap_or(i64::MAX);
         let mut store = Store {
             conn,
@@ -294,20 +284,19 @@ impl Revocations {
             return Err(RevocationError::InvalidJti);
         }
         let now = now();
-        let mut store = self.lock().await?;
-        let done = sqlx::query(
-            "INSERT INTO revoked_tokens (jti, revoked_at, forget_after, source) \
-             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (jti) DO NOTHING",
-        )
-        .bind(jti)
-        .bind(now)
-        .bind(now.saturating_add(self.retention))
-        .bind(source.as_str())
-        .execute(&mut store.conn)
-        .await
-        .map_err(|e| self.failed(e))?;
-        self.publish(&mut store).await?;
-        Ok(done.rows_affected() == 1)
+        let changed = self
+            .write(
+                sqlx::query(
+                    "INSERT INTO revoked_tokens (jti, revoked_at, forget_after, source) \
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT (jti) DO NOTHING",
+                )
+                .bind(jti)
+                .bind(now)
+                .bind(now.saturating_add(self.retention))
+                .bind(source.as_str()),
+            )
+            .await?;
+        Ok(changed == 1)
     }
 
     /// Revokes every token of `agent` issued up to now: their `iat` is at or before now, in
@@ -318,20 +307,18 @@ impl Revocations {
         source: ChangeSource,
     ) -> Result<i64, RevocationError> {
         let now = now();
-        let mut store = self.lock().await?;
-        sqlx::query(
-            "INSERT INTO agent_states (agent, not_before, disabled, updated_at, source) \
-             VALUES (?1, ?2, 0, ?2, ?3) ON CONFLICT (agent) DO UPDATE SET \
-             not_before = max(coalesce(not_before, 0), excluded.not_before), \
-             updated_at = excluded.updated_at, source = excluded.source",
+        self.write(
+            sqlx::query(
+                "INSERT INTO agent_states (agent, not_before, disabled, updated_at, source) \
+                 VALUES (?1, ?2, 0, ?2, ?3) ON CONFLICT (agent) DO UPDATE SET \
+                 not_before = max(coalesce(not_before, 0), excluded.not_before), \
+                 updated_at = excluded.updated_at, source = excluded.source",
+            )
+            .bind(agent)
+            .bind(now)
+            .bind(source.as_str()),
         )
-        .bind(agent)
-        .bind(now)
-        .bind(source.as_str())
-        .execute(&mut store.conn)
-        .await
-        .map_err(|e| self.failed(e))?;
-        self.publish(&mut store).await?;
+        .await?;
         Ok(now)
     }
 
@@ -342,23 +329,21 @@ impl Revocations {
         disabled: bool,
         source: ChangeSource,
     ) -> Result<bool, RevocationError> {
-        let now = now();
-        let mut store = self.lock().await?;
-        let done = sqlx::query(
-            "INSERT INTO agent_states (agent, not_before, disabled, updated_at, source) \
-             VALUES (?1, NULL, ?2, ?3, ?4) ON CONFLICT (agent) DO UPDATE SET \
-             disabled = excluded.disabled, updated_at = excluded.updated_at, \
-             source = excluded.source WHERE agent_states.disabled != excluded.disabled",
-        )
-        .bind(agent)
-        .bind(i64::from(disabled))
-        .bind(now)
-        .bind(source.as_str())
-        .execute(&mut store.conn)
-        .await
-        .map_err(|e| self.failed(e))?;
-        self.publish(&mut store).await?;
-        Ok(done.rows_affected() == 1)
+        let changed = self
+            .write(
+                sqlx::query(
+                    "INSERT INTO agent_states (agent, not_before, disabled, updated_at, source) \
+                     VALUES (?1, NULL, ?2, ?3, ?4) ON CONFLICT (agent) DO UPDATE SET \
+                     disabled = excluded.disabled, updated_at = excluded.updated_at, \
+                     source = excluded.source WHERE agent_states.disabled != excluded.disabled",
+                )
+                .bind(agent)
+                .bind(i64::from(disabled))
+                .bind(now())
+                .bind(source.as_str()),
+            )
+            .await?;
+        Ok(changed == 1)
     }
 
     /// The agents with a recorded state, sorted, and the number of remembered revoked tokens,
@@ -374,11 +359,21 @@ impl Revocations {
         (agents, snapshot.tokens.len())
     }
 
-    async fn lock(&self) -> Result<tokio::sync::MutexGuard<'_, Store>, RevocationError> {
-        match &self.conn {
-            Some(conn) => Ok(conn.lock().await),
-            None => Err(RevocationError::ReadOnly),
-        }
+    /// Runs one change and publishes it (see [`Self::publish`]). Returns how many rows changed.
+    async fn write(
+        &self,
+        change: Query<'_, Sqlite, SqliteArguments>,
+    ) -> Result<u64, RevocationError> {
+        let Some(conn) = &self.conn else {
+            return Err(RevocationError::ReadOnly);
+        };
+        let mut store = conn.lock().await;
+        let done = change
+            .execute(&mut store.conn)
+            .await
+            .map_err(|e| self.failed(e))?;
+        self.publish(&mut store).await?;
+        Ok(done.rows_affected())
     }
 
     fn failed(&self, source: sqlx::Error) -> RevocationError {
@@ -397,6 +392,71 @@ impl Revocations {
         store.data_version = store.data_version().await.map_err(|e| self.failed(e))?;
         *self.snapshot.write() = snapshot;
         Ok(())
+    }
+}
+
+impl Identity {
+    /// How long a revoked token id must be remembered under `config`: the longest lifetime a
+    /// token may have plus the leeway. Pass it to [`Revocations::open`].
+    pub fn revocation_retention(config: &Config) -> Duration {
+        config
+            .issuer
+            .max_token_ttl
+            .0
+            .saturating_add(config.issuer.leeway.0)
+    }
+
+    /// Picks up revocations committed by another process (the CLI); cheap unless due, see
+    /// [`REFRESH_INTERVAL`].
+    pub async fn refresh_revocations(&self) {
+        self.revocations.refresh_if_due().await;
+    }
+
+    /// The revocation store.
+    pub fn revocations(&self) -> &Revocations {
+        &self.revocations
+    }
+
+    /// Revokes one token by its `jti`; takes effect on this gateway's next request. Returns
+    /// `false` if it was already revoked.
+    pub async fn revoke_token(
+        &self,
+        jti: &str,
+        source: ChangeSource,
+    ) -> Result<bool, RevocationError> {
+        self.revocations.revoke_token(jti, source).await
+    }
+
+    /// Revokes every token a configured agent holds now. The agent can obtain new tokens.
+    /// Returns the cut-off (`iat` at or before it is refused).
+    pub async fn revoke_agent(
+        &self,
+        agent: &str,
+        source: ChangeSource,
+    ) -> Result<i64, RevocationError> {
+        let agent = self.configured(agent)?;
+        self.revocations.revoke_agent(agent, source).await
+    }
+
+    /// Disables (refuses its tokens and token requests) or re-enables a configured agent.
+    /// Returns `false` if it was already in that state.
+    pub async fn set_agent_disabled(
+        &self,
+        agent: &str,
+        disabled: bool,
+        source: ChangeSource,
+    ) -> Result<bool, RevocationError> {
+        let agent = self.configured(agent)?;
+        self.revocations.set_disabled(agent, disabled, source).await
+    }
+
+    fn configured<'a>(&'a self, agent: &str) -> Result<&'a str, RevocationError> {
+        self.agents
+            .get(agent)
+            .map(|a| a.id.as_str())
+            .ok_or_else(|| {
+                RevocationError::UnknownAgent(portcullis_core::truncate_for_message(agent, 64))
+            })
     }
 }
 

@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use argon2::{Algorithm as ArgonAlgorithm, Params, Version};
+use argon2::{Algorithm as ArgonAlgorithm, Argon2, Params, PasswordHasher as _, Version};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use portcullis_secrets::OverlayEnv;
@@ -12,6 +12,7 @@ use super::*;
 
 mod delegation;
 mod hardening;
+mod identify;
 mod wycheproof;
 
 const SECRET: &str = "s3cret+with:odd/chars";
@@ -986,6 +987,25 @@ async fn revocable_in(data_dir: &Path) -> Identity {
         .await
         .unwrap();
     Identity::open(&config, &store(), Arc::new(revocations)).unwrap()
+}
+
+/// Opened first (as the gateway does), the revocation store creates the data folder
+/// owner-only, and its database file owner-only; the keys then share that folder.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_revocation_store_creates_the_data_folder_and_its_file_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("state");
+    let identity = revocable_in(&data_dir).await;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data_dir), 0o700);
+    assert_eq!(mode(identity.revocations().path()), 0o600);
+    assert_eq!(
+        identity.revocations().path(),
+        data_dir.join(IDENTITY_DB_FILE)
+    );
+    assert_eq!(mode(&data_dir.join(KEYS_DIR)), 0o700);
 }
 
 #[tokio::test]

@@ -87,7 +87,7 @@ impl Act {
 }
 
 /// The claims read back from a token whose signature verified. Missing required claims fail
-/// deserialization; unknown claims are ignored.
+/// deserialization; a missing optional claim is `None` or empty; unknown claims are ignored.
 #[derive(Deserialize)]
 pub(crate) struct VerifiedClaims {
     pub(crate) iss: String,
@@ -95,23 +95,17 @@ pub(crate) struct VerifiedClaims {
     pub(crate) aud: Audience,
     pub(crate) exp: i64,
     pub(crate) iat: i64,
-    #[serde(default)]
     pub(crate) nbf: Option<i64>,
     pub(crate) jti: String,
     pub(crate) client_id: String,
-    #[serde(default)]
     pub(crate) scope: Option<String>,
     #[serde(default)]
     pub(crate) roles: Vec<String>,
-    #[serde(default)]
     pub(crate) act: Option<Act>,
-    #[serde(default)]
     pub(crate) user_iss: Option<String>,
-    #[serde(default)]
     pub(crate) tenant: Option<String>,
     #[serde(default)]
     pub(crate) groups: Vec<String>,
-    #[serde(default)]
     pub(crate) cnf: Option<Confirmation>,
 }
 

@@ -5,10 +5,11 @@
 //! ([`crate::Limits::close`]).
 
 use std::path::Path;
-use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{ConnectOptions as _, Row as _};
+use portcullis_store::StoreError;
+use portcullis_store::sqlite::{Database, Schema, Synchronous};
+use sqlx::Row as _;
+use sqlx::sqlite::SqliteConnection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::LimitsError;
@@ -44,23 +45,13 @@ impl QuotaStore {
             path: path.clone(),
             source,
         };
-        tokio::fs::create_dir_all(data_dir)
+        let mut conn = Database::new(&path, Synchronous::Normal)
+            .open(Schema::Idempotent(SCHEMA))
             .await
-            .map_err(|err| failed(sqlx::Error::Io(err)))?;
-        let mut conn = SqliteConnectOptions::new()
-            .filename(&path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
-            .disable_statement_logging()
-            .connect()
-            .await
-            .map_err(failed)?;
-        sqlx::raw_sql(SCHEMA)
-            .execute(&mut conn)
-            .await
-            .map_err(failed)?;
+            .map_err(|err| match err {
+                StoreError::Database { source, .. } => failed(source),
+                StoreError::Directory { source, .. } => failed(sqlx::Error::Io(source)),
+            })?;
         let now = chrono::Utc::now().timestamp();
         sqlx::query("DELETE FROM quota_usage WHERE updated_at < ?")
             .bind(now - FORGET_AFTER_SECS)

@@ -275,6 +275,21 @@ async fn quotas_survive_a_restart() {
     assert!(hint.retry_after_secs <= 86_400 && hint.retry_after_secs >= 1);
 }
 
+/// Opened first, the quota store creates the data folder owner-only and its file owner-only.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_quota_store_creates_the_data_folder_and_its_file_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("state");
+    let quota_store = store::QuotaStore::open(&data_dir).await.unwrap();
+    quota_store.flush().await;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data_dir), 0o700);
+    assert_eq!(mode(&data_dir.join(store::LIMITS_DB_FILE)), 0o600);
+}
+
 #[test]
 fn periods_are_calendar_days_and_months() {
     use chrono::TimeZone;

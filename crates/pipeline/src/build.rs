@@ -7,9 +7,9 @@ use std::sync::Arc;
 use portcullis_audit::AuditLog;
 use portcullis_catalog::Catalog;
 use portcullis_config::Loaded;
-use portcullis_egress::{Egress, MetadataClient, Resolver};
+use portcullis_egress::{Egress, MetadataClient, MetadataError, Resolver};
 use portcullis_guard::{Guards, Validator};
-use portcullis_identity::{Identity, MetadataFetcher, Revocations};
+use portcullis_identity::{FetchError, Identity, MetadataFetcher, Revocations};
 use portcullis_limits::Limits;
 use portcullis_policy::PolicyEngine;
 use portcullis_secrets::SecretStore;
@@ -192,9 +192,15 @@ impl MetadataFetcher for IssuerFetcher {
         &'a self,
         issuer: &'a str,
         url: &'a str,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, String>> + Send + 'a>>
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, FetchError>> + Send + 'a>>
     {
-        Box::pin(self.0.get_json(issuer, url))
+        Box::pin(async move {
+            self.0.get_json(issuer, url).await.map_err(|err| match err {
+                MetadataError::NotJson { url } => FetchError::NotJson { url },
+                MetadataError::Status { url, status } => FetchError::Status { url, status },
+                other => FetchError::Request(other.to_string()),
+            })
+        })
     }
 }
 

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use portcullis_core::{CallMeta, Caller, Denial, DenialKind, Front, Principal};
+use portcullis_identity::Presented;
 
 use crate::Gateway;
 use crate::context::CallContext;
@@ -60,58 +61,19 @@ impl Gateway {
     }
 
     async fn verify_bearer(&self, arrival: &Arrival<'_>) -> Result<Principal, Denial> {
-        let unauthenticated = |detail: &str| {
+        let presented = Presented {
+            authorization: arrival.authorization,
+            token_in_query: arrival.token_in_query,
+            certificate: arrival.certificate,
+        };
+        // Why a credential failed goes to the record only.
+        self.identity.identify(&presented).await.map_err(|err| {
             Denial::new(
                 DenialKind::Unauthenticated,
                 "a valid bearer token is required",
             )
-            .with_internal(detail)
-        };
-        if arrival.token_in_query {
-            return Err(unauthenticated("token in query string refused"));
-        }
-        let Some(header) = arrival.authorization else {
-            return Err(unauthenticated("no authorization header"));
-        };
-        let Some(token) = strip_bearer(header) else {
-            return Err(unauthenticated("authorization scheme is not bearer"));
-        };
-        // Revocations made by another process (the CLI) apply from here on.
-        self.identity.refresh_revocations().await;
-        let principal = self
-            .identity
-            .authenticate(token)
-            .await
-            .map_err(|err| unauthenticated(&err.to_string()))?;
-        if let Some(bound) = &principal.certificate_thumbprint
-            && arrival.certificate != Some(bound.as_str())
-        {
-            return Err(unauthenticated(
-                "certificate-bound token presented without its certificate",
-            ));
-        }
-        Ok(principal)
+            .with_internal(err.to_string())
+        })
     }
 }
 
-/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
-fn strip_bearer(header: &str) -> Option<&str> {
-    let (scheme, token) = header.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
-        .then_some(token)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bearer_scheme_is_case_insensitive_and_strict() {
-        assert_eq!(strip_bearer("Bearer abc"), Some("abc"));
-        assert_eq!(strip_bearer("bearer  abc "), Some("abc"));
-        assert_eq!(strip_bearer("Basic abc"), None);
-        assert_eq!(strip_bearer("Bearer"), None);
-        assert_eq!(strip_bearer("Bearer a b"), None);
-    }
-}

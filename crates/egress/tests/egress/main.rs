@@ -1,4 +1,4 @@
-//! End-to-end tests of `Egress::send` over loopback.
+//! End-to-end tests of `Egress::send` and `MetadataClient::get_json` over loopback.
 
 #![allow(
     clippy::unwrap_used,
@@ -7,6 +7,7 @@
     reason = "tests"
 )]
 
+mod metadata;
 mod redirects;
 mod ssrf;
 mod support;

@@ -19,11 +19,11 @@ impl MetadataFetcher for Fixed {
         &'a self,
         _issuer: &'a str,
         url: &'a str,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, String>> + Send + 'a>>
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, FetchError>> + Send + 'a>>
     {
         Box::pin(async move {
             if self.down.load(Ordering::SeqCst) {
-                return Err("issuer unreachable".to_owned());
+                return Err(FetchError::Request("issuer unreachable".to_owned()));
             }
             if url.ends_with("/.well-known/openid-configuration") {
                 Ok(self.discovery.clone())

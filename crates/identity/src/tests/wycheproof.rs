@@ -152,7 +152,7 @@ fn tests_of(group: &Value) -> &Vec<Value> {
 
 fn key_outcome(refused: &JwkRefused) -> Outcome {
     match refused {
-        JwkRefused::KeyType | JwkRefused::Secret => Outcome::RefusedKeyKind,
+        JwkRefused::KeyType | JwkRefused::Secret | JwkRefused::Weak => Outcome::RefusedKeyKind,
         JwkRefused::Malformed => Outcome::Refused("key: malformed"),
         JwkRefused::Algorithm => Outcome::Refused("key: alg"),
         JwkRefused::Usage => Outcome::Refused("key: use"),
