@@ -1,4 +1,5 @@
 use std::path::Path;
+use std::time::Duration;
 
 use super::*;
 
@@ -186,5 +187,5 @@ fn call_limits_are_checked() {
         "limits:\n  rates:\n    - {name: per-agent, key: [agent], stage: admit, rate: 20, burst: 40}\n  loop_detection: {max_repeats: 10, window: 1m}\n",
     );
     let loaded = Config::load(&path).unwrap();
-    assert_eq!(loaded.config.limits.rates[0].per.0, Duration::from_secs(1));
+    assert_eq!(loaded.config.limits.rates[0].per.get(), Duration::from_secs(1));
 }
