@@ -60,22 +60,25 @@ pub(crate) struct RawAgent {
 
 /// Which client certificate identifies an agent: exactly one of `subject` and `spiffe_id`.
 #[derive(Clone, Debug, Deserialize, JsonSchema, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct AgentCertificate {
     /// The certificate's subject distinguished name, RFC 4514 form (`CN=billing-bot,O=Shop`).
-    #[serde(default)]
     pub subject: Option<String>,
     /// A URI subject alternative name, typically a SPIFFE id (`spiffe://shop.example/billing`).
-    #[serde(default)]
     pub spiffe_id: Option<String>,
     /// Bind the tokens issued on such a request to the certificate (RFC 8705 `cnf.x5t#S256`):
     /// they are refused on any connection that does not present the same certificate.
-    #[serde(default = "default_true")]
     pub bind_tokens: bool,
 }
 
-fn default_true() -> bool {
-    true
+impl Default for AgentCertificate {
+    fn default() -> Self {
+        Self {
+            subject: None,
+            spiffe_id: None,
+            bind_tokens: true,
+        }
+    }
 }
 
 impl RawAgent {

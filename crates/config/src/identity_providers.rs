@@ -96,26 +96,35 @@ pub(crate) struct RawIdentityProvider {
 
 /// Which claims of an external token carry what.
 #[derive(Clone, Debug, Deserialize, JsonSchema, Serialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct ClaimMapping {
     /// The user id.
+    #[serde(default = "default_user_claim")]
     pub user: String,
     /// The tenant; none when unset.
+    #[serde(default)]
     pub tenant: Option<String>,
     /// The user's groups or roles: a string array or a space-separated string.
+    #[serde(default)]
     pub groups: Option<String>,
     /// The agent (OAuth client) the token was issued to; read when the token is presented as a
     /// bearer token. `azp` is tried, then `client_id`, when unset.
+    #[serde(default)]
     pub agent: Option<String>,
     /// The scopes: a space-separated string (`scope`) or a string array (`scp`). Both are
     /// tried when unset.
+    #[serde(default)]
     pub scopes: Option<String>,
+}
+
+fn default_user_claim() -> String {
+    "sub".to_owned()
 }
 
 impl Default for ClaimMapping {
     fn default() -> Self {
         Self {
-            user: "sub".to_owned(),
+            user: default_user_claim(),
             tenant: None,
             groups: None,
             agent: None,

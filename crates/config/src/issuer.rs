@@ -10,23 +10,46 @@ use crate::{ConfigError, Context, HumanDuration, Problem};
 
 /// The built-in token issuer.
 #[derive(Clone, Debug, Deserialize, JsonSchema, Serialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct IssuerConfig {
     /// The `iss` claim. Defaults to the listener's public URL.
+    #[serde(default)]
     pub issuer: Option<String>,
     /// The `aud` claim required on every token. Defaults to the listener's public URL.
+    #[serde(default)]
     pub audience: Option<String>,
     /// Lifetime of issued access tokens.
+    #[serde(default = "default_ttl")]
     pub token_ttl: HumanDuration,
     /// Longest lifetime a caller may ask for (`portcullis token --ttl`).
+    #[serde(default = "default_max_ttl")]
     pub max_token_ttl: HumanDuration,
     /// Clock skew tolerated on `exp` and `nbf`.
+    #[serde(default = "default_leeway")]
     pub leeway: HumanDuration,
     /// Signing algorithm of generated keys.
+    #[serde(default)]
     pub algorithm: SigningAlgorithm,
     /// Age at which the signing key is replaced by a new one. Previous keys stay in the JWKS
     /// and keep verifying until every token they signed has expired.
+    #[serde(default = "default_key_rotation")]
     pub key_rotation: HumanDuration,
+}
+
+fn default_ttl() -> HumanDuration {
+    HumanDuration(Duration::from_secs(600))
+}
+
+fn default_max_ttl() -> HumanDuration {
+    HumanDuration(Duration::from_secs(3600))
+}
+
+fn default_leeway() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
+}
+
+fn default_key_rotation() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30 * 24 * 3600))
 }
 
 /// Signing algorithm for issued access tokens.
@@ -44,11 +67,11 @@ impl Default for IssuerConfig {
         Self {
             issuer: None,
             audience: None,
-            token_ttl: HumanDuration(Duration::from_secs(600)),
-            max_token_ttl: HumanDuration(Duration::from_secs(3600)),
-            leeway: HumanDuration(Duration::from_secs(30)),
+            token_ttl: default_ttl(),
+            max_token_ttl: default_max_ttl(),
+            leeway: default_leeway(),
             algorithm: SigningAlgorithm::default(),
-            key_rotation: HumanDuration(Duration::from_secs(30 * 24 * 3600)),
+            key_rotation: default_key_rotation(),
         }
     }
 }
