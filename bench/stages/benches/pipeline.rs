@@ -40,8 +40,12 @@ async fn gateway(data_dir: &Path, upstream: std::net::SocketAddr, sync: AuditSyn
     let mut loaded = or_exit(Config::load(&path), "load the quickstart config");
     loaded.config.data_dir = data_dir.to_owned();
     loaded.config.audit.sync = sync;
+    let base_url = or_exit(
+        portcullis_config::HttpUrl::parse(&format!("http://{upstream}")),
+        "the upstream URL",
+    );
     for api in &mut loaded.config.apis {
-        api.base_url = format!("http://{upstream}");
+        api.base_url = base_url.clone();
     }
     let mut env = OverlayEnv::new();
     env.set("PORTCULLIS_DEMO_CLIENT_SECRET", CLIENT_SECRET);

@@ -27,7 +27,6 @@ mod schema;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use globset::{GlobBuilder, GlobMatcher};
 use portcullis_config::{ApiConfig, Config, RiskClass, ToolSelection};
 use portcullis_core::{media_type_is, media_type_is_json, truncate_for_message};
 use serde_json::{Map, Value};
@@ -275,12 +274,9 @@ impl<'c> Document<'c> {
         let mut risks: Vec<Option<Selected>> = vec![None; operations.len()];
         for selection in selections {
             for pattern in &selection.operations {
-                let matcher = OperationMatcher::new(pattern).map_err(|message| {
-                    self.invalid("", format!("in `tools` of API `{}`: {message}", self.api))
-                })?;
                 let mut matched = false;
                 for (operation, risk) in operations.iter().zip(risks.iter_mut()) {
-                    if operation.operation_id.is_some_and(|id| matcher.matches(id)) {
+                    if operation.operation_id.is_some_and(|id| pattern.matches(id)) {
                         matched = true;
                         let (class, scopes) =
                             risk.get_or_insert_with(|| (selection.risk, Vec::new()));
@@ -288,8 +284,8 @@ impl<'c> Document<'c> {
                             *class = selection.risk;
                         }
                         for scope in &selection.scopes {
-                            if !scopes.contains(scope) {
-                                scopes.push(scope.clone());
+                            if !scopes.iter().any(|s| s == scope.as_str()) {
+                                scopes.push(scope.to_string());
                             }
                         }
                     }
@@ -298,7 +294,7 @@ impl<'c> Document<'c> {
                     return Err(CatalogError::UnknownOperation {
                         file: self.file.to_owned(),
                         api: self.api.to_owned(),
-                        operation: pattern.clone(),
+                        operation: pattern.to_string(),
                     });
                 }
             }
@@ -699,44 +695,10 @@ impl<'c> Document<'c> {
     }
 }
 
-/// An entry of `tools[].operations`: an exact operationId, or a glob pattern.
-enum OperationMatcher<'p> {
-    Exact(&'p str),
-    Glob(GlobMatcher),
-}
-
-impl<'p> OperationMatcher<'p> {
-    fn new(pattern: &'p str) -> Result<Self, String> {
-        if !pattern.contains(['*', '?', '[', '{']) {
-            return Ok(Self::Exact(pattern));
-        }
-        let glob = GlobBuilder::new(pattern)
-            .literal_separator(false)
-            .build()
-            .map_err(|err| {
-                format!(
-                    "bad operation pattern `{}`: {err}",
-                    truncate_for_message(pattern, 64)
-                )
-            })?;
-        Ok(Self::Glob(glob.compile_matcher()))
-    }
-
-    fn matches(&self, operation_id: &str) -> bool {
-        match self {
-            Self::Exact(id) => *id == operation_id,
-            Self::Glob(glob) => glob.is_match(operation_id),
-        }
-    }
-}
-
 /// True when `selection` picks `tool`: same API and one of its operation patterns matches the
-/// tool's operationId. A malformed pattern matches nothing (loading the catalog refused it).
+/// tool's operationId.
 pub fn selects(selection: &ToolSelection, tool: &Tool) -> bool {
-    selection.api == tool.api
-        && selection.operations.iter().any(|pattern| {
-            OperationMatcher::new(pattern).is_ok_and(|m| m.matches(&tool.operation_id))
-        })
+    selection.api == tool.api && selection.operations.matches(&tool.operation_id)
 }
 
 /// Parses a document as JSON or YAML.

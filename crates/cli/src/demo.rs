@@ -68,7 +68,7 @@ pub(crate) async fn run(
         .context("the quickstart config has no `orders` API")?;
     let api_addr = match api_listen {
         Some(addr) => {
-            api.base_url = format!("http://{addr}");
+            api.base_url = portcullis_config::HttpUrl::parse(&format!("http://{addr}"))?;
             anyhow::ensure!(
                 addr.ip().is_loopback(),
                 "the example API must listen on loopback (the quickstart allowlists 127.0.0.1 only)"

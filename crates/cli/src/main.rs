@@ -236,7 +236,7 @@ struct AuditSource {
 }
 
 /// `HumanDuration` owns the one duration syntax of the project.
-fn humantime_duration(text: &str) -> Result<Duration, String> {
+fn humantime_duration(text: &str) -> Result<Duration, portcullis_config::DurationError> {
     text.parse::<portcullis_config::HumanDuration>()
         .map(|d| d.0)
 }

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::types::UrlError;
+
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -28,14 +30,14 @@ pub enum ConfigError {
         message: String,
     },
     /// A value is well-formed but wrong (duplicate name, dangling reference).
-    #[error("{}: `{key}`: {message}", path.display())]
+    #[error("{}: `{key}`: {problem}", path.display())]
     Invalid {
         /// The config file.
         path: PathBuf,
         /// The key path, such as `apis[0].base_url`.
         key: String,
         /// What is wrong.
-        message: String,
+        problem: Problem,
     },
     /// A file or folder the config names does not exist.
     #[error("{}: `{key}`: `{}` does not exist", path.display(), file.display())]
@@ -47,6 +49,113 @@ pub enum ConfigError {
         /// The resolved path that is missing.
         file: PathBuf,
     },
+}
+
+/// What is wrong with a well-formed value; [`ConfigError::Invalid`] names its file and key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Problem {
+    /// A single value that must be greater than zero is zero.
+    #[error("must be greater than zero")]
+    Zero,
+    /// One of several values that must all be greater than zero is zero; names them.
+    #[error("{0} must be greater than zero")]
+    AnyZero(&'static str),
+    /// A URL that is not an absolute http(s) URL without user information.
+    #[error(transparent)]
+    Url(#[from] UrlError),
+    /// A `*`/`?` tool pattern that does not compile.
+    #[error(transparent)]
+    Pattern(#[from] crate::types::PatternError),
+    /// A scope that is not an RFC 6749 scope token (shown cut to 64 characters).
+    #[error(
+        "`{0}` is not a valid scope; use printable ASCII without spaces, quotes or backslashes"
+    )]
+    Scope(String),
+    /// Client certificates requested without the CAs to verify them.
+    #[error("client certificates need `client_ca`, the CAs they are verified against")]
+    ClientCaMissing,
+    /// An agent id that is not a [`crate::Name`].
+    #[error("`{0}` is not a valid agent id; use letters, digits, `-`, `_`, `.` and `@`")]
+    AgentId(String),
+    /// Two agents with one id.
+    #[error("agent `{0}` is declared twice")]
+    DuplicateAgent(String),
+    /// An agent with both a secret hash and a secret reference.
+    #[error("give either `client_secret_hash` or `client_secret`, not both")]
+    TwoSecrets,
+    /// An agent with no way to authenticate.
+    #[error(
+        "agent needs `client_secret_hash`, `client_secret` (`env:NAME` or `file:PATH`) or `certificate`"
+    )]
+    NoCredential,
+    /// A `client_secret_hash` that is not an argon2 PHC string.
+    #[error(
+        "must be an argon2 PHC string (`$argon2id$...`); a plain secret belongs in an `env:` or `file:` reference"
+    )]
+    NotArgon2,
+    /// A role name that is not a [`crate::Name`].
+    #[error("`{0}` is not a valid role name")]
+    RoleName(String),
+    /// An agent certificate naming neither or both of its identities.
+    #[error("give exactly one of `subject` and `spiffe_id`")]
+    CertificateIdentity,
+    /// An agent certificate while the listener does not ask for client certificates.
+    #[error("needs `listener.tls` with `client_auth: optional` or `required`")]
+    NoClientCertificates,
+    /// An external issuer URL over plain http without `allow_insecure_http`.
+    #[error("`{0}` must use https (set `allow_insecure_http` only for a loopback test issuer)")]
+    InsecureHttp(String),
+    /// An external issuer that is the gateway itself.
+    #[error("this is the gateway's own issuer")]
+    OwnIssuer,
+    /// Two identity providers with one issuer.
+    #[error("issuer `{0}` is declared twice")]
+    DuplicateIssuer(String),
+    /// An identity provider without algorithms.
+    #[error("pin at least one algorithm, e.g. `[RS256]`")]
+    NoAlgorithm,
+    /// An algorithm outside [`crate::EXTERNAL_ALGORITHMS`].
+    #[error("`{0}` is not accepted; use one of {list}", list = crate::EXTERNAL_ALGORITHMS.join(", "))]
+    Algorithm(String),
+    /// An API name that is not an [`crate::ApiName`].
+    #[error("`{0}` is not a valid API name; use letters, digits, `-` and `_`")]
+    ApiName(String),
+    /// Two APIs with one name.
+    #[error("API `{0}` is declared twice")]
+    DuplicateApi(String),
+    /// A credential header name that is not an HTTP token.
+    #[error("`{0}` is not a valid header name")]
+    HeaderName(String),
+    /// A credential query parameter without a name.
+    #[error("query parameter name must not be empty")]
+    EmptyQueryName,
+    /// A tool selection naming an API the file does not declare.
+    #[error("unknown API `{0}`; declare it under `apis`")]
+    UnknownApi(String),
+    /// A tool selection without operations.
+    #[error("list at least one operationId or pattern")]
+    NoOperations,
+    /// A token lifetime of zero or above the longest allowed.
+    #[error("must be greater than zero and at most `issuer.max_token_ttl`")]
+    TokenTtl,
+    /// A signing key rotation under one minute.
+    #[error("must be at least one minute")]
+    KeyRotation,
+    /// The admin API on the agents' listener address.
+    #[error("the admin API needs its own address, not `listener.address`")]
+    AdminAddress,
+    /// A limit name that is not a [`crate::Name`], or one used twice.
+    #[error("`{0}` is not a valid limit name or is used twice")]
+    LimitName(String),
+    /// An `admit` rate limit keyed or filtered by what is only known after resolve.
+    #[error(
+        "an `admit` limit runs before the tool is resolved; key it by `agent`, `user` or `tenant` only, without `tools`"
+    )]
+    AdmitKey,
+    /// A Redis key prefix that is empty or holds a hash-tag brace.
+    #[error("must be non-empty and without `{{` or `}}`")]
+    RedisPrefix,
 }
 
 struct Position(Option<u64>, Option<u64>);

@@ -12,36 +12,29 @@ use serde::{Deserialize, Serialize};
 
 /// Guard settings; the same shape globally (`guards`) and per tool selection (`tools[].guards`).
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema, PartialEq, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct GuardSettings {
     /// Injection detectors on the arguments, after schema validation and before authorization.
-    #[serde(default)]
     pub inspect: InspectSettings,
     /// Secrets and personal data in upstream answers.
-    #[serde(default)]
     pub dlp: DlpSettings,
     /// What to do when an upstream answer contains prompt-injection phrasing. Default `flag`.
-    #[serde(default)]
     pub response_injection: Option<ResponseInjectionAction>,
     /// Projection and size caps on upstream answers. Default: none.
-    #[serde(default)]
     pub shape: Option<ShapeSettings>,
 }
 
 /// Argument inspection settings.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema, PartialEq, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct InspectSettings {
     /// `block` refuses a call with a finding at or above `block_severity`; `flag` never refuses
     /// and only raises `context.risk`; `off` runs no detector. Default `block`.
-    #[serde(default)]
     pub mode: Option<InspectMode>,
     /// The lowest severity that blocks in `block` mode. Default `high`.
-    #[serde(default)]
     pub block_severity: Option<Severity>,
     /// Detector families not run (`sql`, `shell`, `path_traversal`, `template`, `script`,
     /// `internal_url`, `prompt_injection`).
-    #[serde(default)]
     pub disabled: Option<Vec<String>>,
 }
 
@@ -73,13 +66,11 @@ pub enum Severity {
 
 /// Response DLP settings.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema, PartialEq, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct DlpSettings {
     /// Scan upstream answers at all. Default `true`.
-    #[serde(default)]
     pub enabled: Option<bool>,
     /// Action per kind (`aws_access_key`, `card`, `email` ...), overriding the defaults.
-    #[serde(default)]
     pub kinds: BTreeMap<String, DlpAction>,
 }
 
@@ -112,18 +103,14 @@ pub enum ResponseInjectionAction {
 /// Response shaping: projection by JSON pointer and size caps. Truncation is marked in the
 /// answer (`_portcullis_truncated`).
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema, PartialEq, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct ShapeSettings {
     /// JSON pointers to keep; everything else is dropped. Empty: keep everything.
-    #[serde(default)]
     pub keep: Vec<String>,
     /// JSON pointers to drop (after `keep`). `*` as a segment matches every array element.
-    #[serde(default)]
     pub drop: Vec<String>,
     /// Most elements kept in any array.
-    #[serde(default)]
     pub max_items: Option<usize>,
     /// Largest serialized answer in bytes; longest arrays are shortened, then long strings cut.
-    #[serde(default)]
     pub max_bytes: Option<usize>,
 }

@@ -96,11 +96,11 @@ impl Egress {
     ) -> Result<Self, EgressError> {
         let mut upstreams = HashMap::with_capacity(apis.len());
         for api in apis {
-            if upstreams.contains_key(&api.name) {
-                return Err(EgressError::DuplicateApi(api.name.clone()));
+            if upstreams.contains_key(api.name.as_str()) {
+                return Err(EgressError::DuplicateApi(api.name.to_string()));
             }
             let upstream = Upstream::new(api, secrets, Arc::clone(&resolver))?;
-            upstreams.insert(api.name.clone(), upstream);
+            upstreams.insert(api.name.to_string(), upstream);
         }
         Ok(Self { upstreams })
     }
@@ -158,18 +158,18 @@ impl MetadataClient {
         let secrets = SecretStore::new(Arc::new(portcullis_secrets::OverlayEnv::new()));
         let mut issuers = HashMap::with_capacity(providers.len());
         for provider in providers {
-            let api = ApiConfig {
-                name: format!("identity provider {}", provider.issuer),
-                base_url: provider.issuer.clone(),
-                openapi: std::path::PathBuf::new(),
-                credential: None,
-                egress: portcullis_config::EgressConfig {
+            let upstream = Upstream::build(
+                &format!("identity provider {}", provider.issuer),
+                &provider.issuer,
+                None,
+                &portcullis_config::EgressConfig {
                     max_redirects: 0,
                     ..provider.egress.clone()
                 },
-            };
-            let upstream = Upstream::new(&api, &secrets, Arc::clone(&resolver))?;
-            issuers.insert(provider.issuer.clone(), upstream);
+                &secrets,
+                Arc::clone(&resolver),
+            )?;
+            issuers.insert(provider.issuer.to_string(), upstream);
         }
         Ok(Self { issuers })
     }

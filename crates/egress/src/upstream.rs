@@ -10,7 +10,7 @@ use std::time::Duration;
 use http::Method;
 use http::header::{CONTENT_TYPE, LOCATION};
 use ipnet::IpNet;
-use portcullis_config::{ApiConfig, HumanDuration};
+use portcullis_config::{ApiConfig, CredentialConfig, EgressConfig, HumanDuration};
 use portcullis_core::{Denial, DenialKind, UpstreamResponse, media_type_is_json};
 use portcullis_secrets::{Injector, SecretStore};
 use serde_json::Value;
@@ -42,16 +42,37 @@ pub(crate) struct Upstream {
 }
 
 impl Upstream {
+    /// The client of a configured API.
     pub(crate) fn new(
         api: &ApiConfig,
         secrets: &SecretStore,
         resolver: Arc<dyn Resolver>,
     ) -> Result<Self, EgressError> {
+        Self::build(
+            &api.name,
+            &api.base_url,
+            api.credential.as_ref(),
+            &api.egress,
+            secrets,
+            resolver,
+        )
+    }
+
+    /// A client named `name` (in errors and logs) for `base_url` under the `egress` rules,
+    /// injecting `credential` when given.
+    pub(crate) fn build(
+        name: &str,
+        base_url: &str,
+        credential: Option<&CredentialConfig>,
+        egress: &EgressConfig,
+        secrets: &SecretStore,
+        resolver: Arc<dyn Resolver>,
+    ) -> Result<Self, EgressError> {
         let bad_base = |reason: &str| EgressError::BaseUrl {
-            api: api.name.clone(),
+            api: name.to_owned(),
             reason: reason.to_owned(),
         };
-        let mut base = Url::parse(&api.base_url).map_err(|e| bad_base(&e.to_string()))?;
+        let mut base = Url::parse(base_url).map_err(|e| bad_base(&e.to_string()))?;
         if !matches!(base.scheme(), "http" | "https") {
             return Err(bad_base("the scheme must be http or https"));
         }
@@ -63,17 +84,14 @@ impl Upstream {
         }
         base.set_fragment(None);
 
-        let injector = api
-            .credential
-            .as_ref()
+        let injector = credential
             .map(|credential| secrets.injector(credential))
             .transpose()
             .map_err(|source| EgressError::Credential {
-                api: api.name.clone(),
+                api: name.to_owned(),
                 source,
             })?;
 
-        let egress = &api.egress;
         let literal = match base.host() {
             Some(Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
             Some(Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
@@ -83,7 +101,7 @@ impl Upstream {
             && let Err(blocked) = check_address(ip, &egress.allow_private)
         {
             tracing::warn!(
-                api = %api.name,
+                api = %name,
                 %blocked,
                 "every call to this API will be refused until `egress.allow_private` lists its address"
             );
@@ -101,12 +119,12 @@ impl Upstream {
             }))
             .build()
             .map_err(|e| EgressError::Client {
-                api: api.name.clone(),
+                api: name.to_owned(),
                 reason: e.to_string(),
             })?;
 
         Ok(Self {
-            name: api.name.clone(),
+            name: name.to_owned(),
             base,
             client,
             injector,
@@ -488,5 +506,26 @@ mod tests {
     fn invalid_utf8_is_replaced() {
         assert_eq!(into_text(vec![b'o', b'k', 0xff]), "ok\u{fffd}");
         assert_eq!(into_text(b"plain".to_vec()), "plain");
+    }
+
+    /// A configured API's base URL is an `HttpUrl` already; the client refuses any other
+    /// scheme all the same.
+    #[test]
+    fn a_base_url_that_is_not_http_is_refused() {
+        let secrets = SecretStore::new(Arc::new(portcullis_secrets::OverlayEnv::new()));
+        let resolver: Arc<dyn Resolver> = Arc::new(crate::StaticResolver::new());
+        let built = Upstream::build(
+            "ftp",
+            "ftp://files.example.com/",
+            None,
+            &EgressConfig::default(),
+            &secrets,
+            resolver,
+        );
+        assert!(
+            matches!(built, Err(EgressError::BaseUrl { .. })),
+            "{:?}",
+            built.err()
+        );
     }
 }

@@ -556,7 +556,7 @@ fn policy_engine_loads_the_quickstart_and_agrees() {
     let loaded = Config::load(&quickstart().join("portcullis.yaml")).unwrap();
     let config = &loaded.config;
     let catalog = portcullis_catalog::Catalog::load(config).unwrap();
-    let apis: Vec<String> = config.apis.iter().map(|a| a.name.clone()).collect();
+    let apis: Vec<String> = config.apis.iter().map(|a| a.name.to_string()).collect();
     let engine = portcullis_policy::PolicyEngine::load(&config.policies, &catalog, &apis).unwrap();
     let meta = portcullis_core::CallMeta::now(
         portcullis_core::Front::Http,

@@ -171,7 +171,7 @@ impl Tls {
     /// Checks the files every `reload_interval` until `stop` is cancelled.
     pub(crate) fn spawn_reloader(&self, stop: CancellationToken) {
         let tls = self.clone();
-        let every = tls.inner.config.reload_interval.0;
+        let every = tls.inner.config.reload_interval.get();
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(every);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

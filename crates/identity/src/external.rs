@@ -165,20 +165,20 @@ impl ExternalIssuers {
                     })
                     .collect();
                 let issuer = Issuer {
-                    issuer: c.issuer.clone(),
+                    issuer: c.issuer.to_string(),
                     audiences,
                     algorithms,
                     claims: c.claims.clone(),
-                    default_scopes: c.default_scopes.clone(),
+                    default_scopes: c.default_scopes.iter().map(ToString::to_string).collect(),
                     accept_access_tokens: c.accept_access_tokens,
-                    configured_jwks: c.jwks_uri.clone(),
-                    ttl: c.jwks_ttl.0,
+                    configured_jwks: c.jwks_uri.as_ref().map(ToString::to_string),
+                    ttl: c.jwks_ttl.get(),
                     min_refresh: c.jwks_min_refresh.0,
                     keys: RwLock::new(Arc::new(KeyState::default())),
                     last_attempt: tokio::sync::Mutex::new(None),
                     last_fetch_failed: std::sync::atomic::AtomicBool::new(false),
                 };
-                (c.issuer.clone(), Arc::new(issuer))
+                (c.issuer.to_string(), Arc::new(issuer))
             })
             .collect();
         Self {

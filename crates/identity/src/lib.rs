@@ -168,7 +168,7 @@ impl Identity {
                 (None, Some(reference)) => {
                     Credential::Plain(secrets.resolve(reference).map_err(|source| {
                         IdentityError::Secret {
-                            agent: agent.id.clone(),
+                            agent: agent.id.to_string(),
                             source,
                         }
                     })?)
@@ -180,19 +180,19 @@ impl Identity {
                 }
                 (None, None) => {
                     return Err(IdentityError::SecretHash {
-                        agent: agent.id.clone(),
+                        agent: agent.id.to_string(),
                         reason: "the agent has neither `client_secret_hash` nor `client_secret`"
                             .to_owned(),
                     });
                 }
             };
             agents.insert(
-                agent.id.clone(),
+                agent.id.to_string(),
                 Agent {
-                    id: agent.id.clone(),
+                    id: agent.id.to_string(),
                     credential,
-                    roles: dedup(agent.roles.iter().map(String::as_str)),
-                    scopes: dedup(agent.scopes.iter().map(String::as_str)),
+                    roles: dedup(agent.roles.iter().map(|role| role.as_str())),
+                    scopes: dedup(agent.scopes.iter().map(|scope| scope.as_str())),
                     token_exchange: agent.token_exchange,
                     certificate: agent.certificate.clone(),
                 },

@@ -29,11 +29,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use globset::{Glob, GlobSetBuilder};
 use portcullis_catalog::{Catalog, Tool};
 use portcullis_config::{
     Config, InputLimits, LimitBackendConfig, LimitKeyPart, LimitStage, LimitWeight, OnUnavailable,
-    QuotaPeriod,
+    QuotaPeriod, ToolPatterns,
 };
 use portcullis_core::{Denial, DenialKind, Principal, RateLimitHint};
 
@@ -63,16 +62,6 @@ pub enum LimitsError {
     /// The Redis URL is not usable.
     #[error("the redis URL of `limits.backend` is invalid: {0}")]
     RedisUrl(String),
-    /// A tool pattern in the configuration is invalid.
-    #[error("bad tool pattern `{pattern}` in `{limit}`: {message}")]
-    Pattern {
-        /// The limit.
-        limit: String,
-        /// The pattern.
-        pattern: String,
-        /// The parser's message.
-        message: String,
-    },
 }
 
 /// The limits of a running gateway, built once from the configuration.
@@ -112,8 +101,8 @@ pub(crate) struct Rule {
     pub(crate) name: String,
     key: Vec<LimitKeyPart>,
     weigh: LimitWeight,
-    /// Empty: every tool.
-    tools: Option<globset::GlobSet>,
+    /// `None`: every tool.
+    tools: Option<ToolPatterns>,
     pub(crate) kind: Kind,
     /// `q` and `w` of the RateLimit-Policy field.
     quota: u64,
@@ -213,8 +202,8 @@ impl Limits {
         redis_url: Option<&str>,
     ) -> Result<Self, LimitsError> {
         let limits = &config.limits;
-        let (rules, admit, meter, loop_rule) = compile(limits)?;
-        let costs = tool_costs(config, catalog)?;
+        let (rules, admit, meter, loop_rule) = compile(limits);
+        let costs = tool_costs(config, catalog);
         let needs_store = rules
             .iter()
             .any(|rule| matches!(rule.kind, Kind::Quota { .. }));
@@ -235,7 +224,8 @@ impl Limits {
                 },
                 Some(url),
             ) => Backend::Redis(Box::new(
-                redis_backend::RedisBackend::open(url, prefix, timeout.0, *on_unavailable).await?,
+                redis_backend::RedisBackend::open(url, prefix, timeout.get(), *on_unavailable)
+                    .await?,
             )),
             (LimitBackendConfig::Redis { .. }, None) => {
                 return Err(LimitsError::RedisUrl("no URL given".to_owned()));
@@ -314,7 +304,7 @@ impl Limits {
         for &rule in &self.meter {
             let compiled = &self.rules[rule];
             if let Some(tools) = &compiled.tools
-                && !tools.is_match(&tool.name)
+                && !tools.matches(&tool.name)
             {
                 continue;
             }
@@ -498,26 +488,26 @@ fn loop_key(principal: &Principal, tool: &str, args_digest: &str) -> String {
 
 type Compiled = (Vec<Rule>, Vec<usize>, Vec<usize>, Option<usize>);
 
-fn compile(limits: &InputLimits) -> Result<Compiled, LimitsError> {
+fn compile(limits: &InputLimits) -> Compiled {
     let mut rules = Vec::new();
     let mut admit = Vec::new();
     let mut meter = Vec::new();
     for rate in &limits.rates {
         let burst = rate.burst.unwrap_or(rate.rate).max(1);
-        let per_us = u64::try_from(rate.per.0.as_micros()).unwrap_or(u64::MAX);
+        let per_us = u64::try_from(rate.per.get().as_micros()).unwrap_or(u64::MAX);
         let interval_us = (per_us / rate.rate.max(1)).max(1);
         let index = rules.len();
         rules.push(Rule {
-            name: rate.name.clone(),
+            name: rate.name.to_string(),
             key: rate.key.clone(),
             weigh: rate.weigh,
-            tools: tool_set(&rate.name, &rate.tools)?,
+            tools: tool_set(&rate.tools),
             kind: Kind::Rate {
                 interval_us,
                 tolerance_us: interval_us.saturating_mul(burst),
             },
             quota: rate.rate,
-            window_secs: rate.per.0.as_secs().max(1),
+            window_secs: rate.per.get().as_secs().max(1),
         });
         match rate.stage {
             LimitStage::Admit => admit.push(index),
@@ -527,10 +517,10 @@ fn compile(limits: &InputLimits) -> Result<Compiled, LimitsError> {
     for quota in &limits.quotas {
         meter.push(rules.len());
         rules.push(Rule {
-            name: quota.name.clone(),
+            name: quota.name.to_string(),
             key: quota.key.clone(),
             weigh: quota.weigh,
-            tools: tool_set(&quota.name, &quota.tools)?,
+            tools: tool_set(&quota.tools),
             kind: Kind::Quota {
                 limit: quota.limit,
                 period: quota.period,
@@ -543,7 +533,7 @@ fn compile(limits: &InputLimits) -> Result<Compiled, LimitsError> {
         });
     }
     let loop_rule = limits.loop_detection.as_ref().map(|detection| {
-        let window_us = u64::try_from(detection.window.0.as_micros()).unwrap_or(u64::MAX);
+        let window_us = u64::try_from(detection.window.get().as_micros()).unwrap_or(u64::MAX);
         let repeats = u64::from(detection.max_repeats.max(1));
         let interval_us = (window_us / repeats).max(1);
         rules.push(Rule {
@@ -556,53 +546,32 @@ fn compile(limits: &InputLimits) -> Result<Compiled, LimitsError> {
                 tolerance_us: interval_us.saturating_mul(repeats),
             },
             quota: repeats,
-            window_secs: detection.window.0.as_secs().max(1),
+            window_secs: detection.window.get().as_secs().max(1),
         });
         rules.len() - 1
     });
-    Ok((rules, admit, meter, loop_rule))
+    (rules, admit, meter, loop_rule)
 }
 
-fn tool_set(limit: &str, patterns: &[String]) -> Result<Option<globset::GlobSet>, LimitsError> {
-    if patterns.is_empty() {
-        return Ok(None);
-    }
-    let mut builder = GlobSetBuilder::new();
-    for pattern in patterns {
-        let glob = Glob::new(pattern).map_err(|err| LimitsError::Pattern {
-            limit: limit.to_owned(),
-            pattern: pattern.clone(),
-            message: err.to_string(),
-        })?;
-        builder.add(glob);
-    }
-    builder
-        .build()
-        .map(Some)
-        .map_err(|err| LimitsError::Pattern {
-            limit: limit.to_owned(),
-            pattern: patterns.join(", "),
-            message: err.to_string(),
-        })
+/// The tools a limit applies to; `None` (every tool) for an empty list.
+fn tool_set(patterns: &ToolPatterns) -> Option<ToolPatterns> {
+    (!patterns.is_empty()).then(|| patterns.clone())
 }
 
 /// The cost of each tool: the highest `cost` among the `tools` selections that pick its
 /// operation (the catalog's rule for risk classes), 1 when none sets one.
-fn tool_costs(config: &Config, catalog: &Catalog) -> Result<HashMap<String, u64>, LimitsError> {
+fn tool_costs(config: &Config, catalog: &Catalog) -> HashMap<String, u64> {
     let mut costs = HashMap::new();
     for selection in &config.tools {
         let Some(cost) = selection.cost else { continue };
-        let Some(matcher) = tool_set("tools", &selection.operations)? else {
-            continue;
-        };
         for tool in catalog.tools() {
-            if tool.api == selection.api && matcher.is_match(&tool.operation_id) {
+            if selection.api == tool.api && selection.operations.matches(&tool.operation_id) {
                 let entry = costs.entry(tool.name.clone()).or_insert(0);
                 *entry = (*entry).max(u64::from(cost));
             }
         }
     }
-    Ok(costs)
+    costs
 }
 
 #[cfg(test)]

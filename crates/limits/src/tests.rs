@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use portcullis_config::{
-    ConcurrencyConfig, HumanDuration, LimitKeyPart, LimitStage, LimitWeight, LoopDetectionConfig,
-    QuotaConfig, QuotaPeriod, RateLimitConfig, RiskClass,
+    ConcurrencyConfig, LimitKeyPart, LimitStage, LimitWeight, LoopDetectionConfig, Name,
+    NonZeroDuration, QuotaConfig, QuotaPeriod, RateLimitConfig, RiskClass, ToolPatterns,
 };
 
 use super::*;
@@ -53,14 +53,14 @@ fn rate(
     burst: u64,
 ) -> RateLimitConfig {
     RateLimitConfig {
-        name: name.to_owned(),
+        name: Name::new(name).unwrap(),
         key,
         stage,
         weigh: LimitWeight::Cost,
         rate,
-        per: HumanDuration(Duration::from_secs(60)),
+        per: NonZeroDuration::new(Duration::from_secs(60)).unwrap(),
         burst: Some(burst),
-        tools: Vec::new(),
+        tools: ToolPatterns::default(),
     }
 }
 
@@ -71,7 +71,7 @@ async fn limits(
     costs: &[(&str, u64)],
     data_dir: Option<&std::path::Path>,
 ) -> Limits {
-    let (rules, admit, meter, loop_rule) = compile(&section).unwrap();
+    let (rules, admit, meter, loop_rule) = compile(&section);
     let needs_store = rules.iter().any(|r| matches!(r.kind, Kind::Quota { .. }));
     let store = match (needs_store, data_dir) {
         (true, Some(dir)) => Some(store::QuotaStore::open(dir).await.unwrap()),
@@ -125,7 +125,7 @@ async fn no_limit_is_consumed_when_one_refuses() {
     let mut wide = rate("wide", vec![LimitKeyPart::Agent], LimitStage::Meter, 60, 10);
     wide.weigh = LimitWeight::Calls;
     let narrow = RateLimitConfig {
-        tools: vec!["refund*".to_owned()],
+        tools: ToolPatterns::parse(["refund*"]).unwrap(),
         ..rate(
             "refunds",
             vec![LimitKeyPart::Agent, LimitKeyPart::Tool],
@@ -162,7 +162,7 @@ async fn the_same_call_repeated_is_refused_as_a_loop() {
     let section = InputLimits {
         loop_detection: Some(LoopDetectionConfig {
             max_repeats: 5,
-            window: HumanDuration(Duration::from_secs(60)),
+            window: NonZeroDuration::new(Duration::from_secs(60)).unwrap(),
         }),
         ..InputLimits::default()
     };
@@ -249,12 +249,12 @@ async fn quotas_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let section = || InputLimits {
         quotas: vec![QuotaConfig {
-            name: "daily".to_owned(),
+            name: Name::new("daily").unwrap(),
             key: vec![LimitKeyPart::Agent],
             period: QuotaPeriod::Day,
             limit: 3,
             weigh: LimitWeight::Calls,
-            tools: Vec::new(),
+            tools: ToolPatterns::default(),
         }],
         ..InputLimits::default()
     };

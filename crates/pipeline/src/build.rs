@@ -92,7 +92,7 @@ pub fn check(loaded: &Loaded) -> Result<Checked, BuildError> {
 
 /// The configured API names: with the catalog's, the API groups of the Cedar schema.
 fn api_names(loaded: &Loaded) -> Vec<String> {
-    loaded.config.apis.iter().map(|a| a.name.clone()).collect()
+    loaded.config.apis.iter().map(|a| a.name.to_string()).collect()
 }
 
 impl Checked {

@@ -98,7 +98,8 @@ impl Harness {
         loaded.config.listener.public_url = None;
         for api in &mut loaded.config.apis {
             if api.name == "orders" {
-                api.base_url = format!("http://{api_addr}");
+                api.base_url = portcullis_config::HttpUrl::parse(&format!("http://{api_addr}"))
+                    .expect("the example API's URL");
             }
         }
         adjust(&mut loaded.config);

@@ -12,7 +12,8 @@
 )]
 
 use portcullis_config::{
-    DlpAction, GuardSettings, InspectMode, RiskClass, ShapeSettings, ToolSelection,
+    ApiName, DlpAction, GuardSettings, InspectMode, RiskClass, ShapeSettings, ToolPatterns,
+    ToolSelection,
 };
 use portcullis_e2e::{Harness, UPSTREAM_TOKEN};
 use rmcp::ServiceExt;
@@ -237,8 +238,8 @@ async fn a_kind_set_to_withhold_refuses_the_whole_answer() {
 /// the tool's guard settings.
 fn expose_echo(config: &mut portcullis_config::Config, guards: GuardSettings) {
     config.tools.push(ToolSelection {
-        api: "orders".into(),
-        operations: vec!["echoRequest".into()],
+        api: ApiName::new("orders").unwrap(),
+        operations: ToolPatterns::parse(["echoRequest"]).unwrap(),
         risk: RiskClass::Low,
         scopes: Vec::new(),
         cost: None,

@@ -326,7 +326,8 @@ async fn upstream_answers_and_failures_are_reported() {
     let port = closed.local_addr().unwrap().port();
     drop(closed);
     let down = Harness::start_with(|config| {
-        config.apis[0].base_url = format!("http://127.0.0.1:{port}");
+        config.apis[0].base_url =
+            portcullis_config::HttpUrl::parse(&format!("http://127.0.0.1:{port}")).unwrap();
     })
     .await;
     let token = down.demo_token().await;

@@ -9,7 +9,7 @@
     reason = "test code: a failed step must stop the test"
 )]
 
-use portcullis_config::{LimitKeyPart, LimitWeight, QuotaConfig, QuotaPeriod};
+use portcullis_config::{LimitKeyPart, LimitWeight, Name, QuotaConfig, QuotaPeriod, ToolPatterns};
 use portcullis_e2e::Harness;
 use rmcp::model::{CallToolRequestParams, JsonObject, ProtocolVersion};
 use rmcp::service::ClientLifecycleMode;
@@ -202,12 +202,12 @@ async fn a_burst_beyond_the_agent_rate_gets_the_retry_hint() {
 async fn refunds_cost_ten_and_a_quota_survives_a_restart() {
     let h = Harness::start_with(|config| {
         config.limits.quotas = vec![QuotaConfig {
-            name: "tiny".to_owned(),
+            name: Name::new("tiny").unwrap(),
             key: vec![LimitKeyPart::Agent],
             period: QuotaPeriod::Day,
             limit: 25,
             weigh: LimitWeight::Cost,
-            tools: Vec::new(),
+            tools: ToolPatterns::default(),
         }];
     })
     .await;

@@ -14,8 +14,8 @@
 use std::time::Duration;
 
 use portcullis_config::{
-    HumanDuration, LimitBackendConfig, LimitKeyPart, LimitStage, LimitWeight, OnUnavailable,
-    RateLimitConfig, SecretRef,
+    LimitBackendConfig, LimitKeyPart, LimitStage, LimitWeight, Name, NonZeroDuration,
+    OnUnavailable, RateLimitConfig, SecretRef, ToolPatterns,
 };
 use portcullis_e2e::{Harness, spread_burst};
 
@@ -26,19 +26,19 @@ const SHARED_BURST: u64 = 30;
 async fn gateway(prefix: String) -> Harness {
     Harness::start_with(move |config| {
         config.limits.rates = vec![RateLimitConfig {
-            name: "fleet".to_owned(),
+            name: Name::new("fleet").unwrap(),
             key: vec![LimitKeyPart::Agent],
             stage: LimitStage::Admit,
             weigh: LimitWeight::Calls,
             rate: 1,
-            per: HumanDuration(Duration::from_secs(3600)),
+            per: NonZeroDuration::new(Duration::from_secs(3600)).unwrap(),
             burst: Some(SHARED_BURST),
-            tools: Vec::new(),
+            tools: ToolPatterns::default(),
         }];
         config.limits.backend = LimitBackendConfig::Redis {
             url: SecretRef::Env("PORTCULLIS_TEST_REDIS_URL".to_owned()),
             prefix,
-            timeout: HumanDuration(Duration::from_millis(500)),
+            timeout: NonZeroDuration::new(Duration::from_millis(500)).unwrap(),
             on_unavailable: OnUnavailable::FailClosed,
         };
     })

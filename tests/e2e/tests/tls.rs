@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use portcullis_config::{ClientAuth, HumanDuration, SecretRef, TlsConfig};
+use portcullis_config::{ClientAuth, NonZeroDuration, SecretRef, TlsConfig};
 use portcullis_e2e::{DEMO_SECRET, Harness};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use serde_json::{Value, json};
@@ -85,7 +85,7 @@ impl Files {
             key: SecretRef::File(self.path("server.key")),
             client_ca: (client_auth != ClientAuth::None).then(|| self.path("clients.pem")),
             client_auth,
-            reload_interval: HumanDuration(Duration::from_millis(200)),
+            reload_interval: NonZeroDuration::new(Duration::from_millis(200)).unwrap(),
         }
     }
 }

@@ -1,9 +1,10 @@
 use std::path::Path;
 
+use portcullis_core::media_type_is_json as is_json;
 use serde_json::{Value, json};
 
 use super::schema::{SchemaResolver, Version, child, local_pointer};
-use super::{is_json, template_variables, valid_tool_name};
+use super::{template_variables, valid_tool_name};
 use crate::CatalogError;
 
 fn resolve(doc: &Value, version: Version, schema: &Value) -> Result<(Value, Value), CatalogError> {

@@ -12,7 +12,9 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
 use portcullis_catalog::{Body, BodyMapping, Param, ParamLocation, Tool};
-use portcullis_config::{ApiConfig, CredentialConfig, EgressConfig, HumanDuration, RiskClass};
+use portcullis_config::{
+    ApiConfig, ApiName, CredentialConfig, EgressConfig, HttpUrl, HumanDuration, RiskClass,
+};
 use portcullis_core::{CallArgs, CallMeta, Front, Principal};
 use portcullis_policy::{Call, Permitted};
 use portcullis_secrets::{OverlayEnv, SecretStore};
@@ -177,8 +179,8 @@ pub(crate) async fn chunked_server(total: usize) -> SocketAddr {
 /// An API with short timeouts and the given private ranges allowed.
 pub(crate) fn api(name: &str, base_url: &str, allow_private: &[&str]) -> ApiConfig {
     ApiConfig {
-        name: name.to_owned(),
-        base_url: base_url.to_owned(),
+        name: ApiName::new(name).unwrap(),
+        base_url: HttpUrl::parse(base_url).unwrap(),
         openapi: PathBuf::from("unused.yaml"),
         credential: None,
         egress: EgressConfig {

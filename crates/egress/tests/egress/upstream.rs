@@ -196,9 +196,13 @@ async fn a_missing_credential_fails_at_start_up() {
         "API `bearer`: secret `env:PORTCULLIS_EGRESS_TEST_UNSET_VARIABLE` is not set"
     );
 
-    let bad = [api("ftp", "ftp://files.example.com/", &[])];
-    let err = Egress::new(&bad, &secrets(&[]), Arc::new(StaticResolver::new())).unwrap_err();
-    assert!(matches!(err, EgressError::BaseUrl { .. }), "{err:?}");
+    // A base URL that is not http(s) cannot be configured (the client's own refusal is a unit
+    // test of `Upstream::build`).
+    let err = portcullis_config::HttpUrl::parse("ftp://files.example.com/").unwrap_err();
+    assert!(
+        matches!(err, portcullis_config::UrlError::Scheme(_)),
+        "{err:?}"
+    );
 
     let twice = [
         api("dup", "https://a.example.com/", &[]),
