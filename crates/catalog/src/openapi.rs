@@ -879,7 +879,6 @@ fn template_variables(path: &str) -> Vec<&str> {
     variables
 }
 
-
 fn rank(risk: RiskClass) -> u8 {
     match risk {
         RiskClass::Low => 0,

@@ -413,7 +413,11 @@ impl Denial {
     /// the client to step up, `Bearer [realm=...,] error="insufficient_scope", scope="<the
     /// tool's scopes>"[, resource_metadata=...]` (the metadata URL is where an MCP client
     /// learns how to get a token with more scope). Every front words its challenge here.
-    pub fn step_up_challenge(&self, realm: Option<&str>, resource_metadata: Option<&str>) -> String {
+    pub fn step_up_challenge(
+        &self,
+        realm: Option<&str>,
+        resource_metadata: Option<&str>,
+    ) -> String {
         let scope = self.required_scopes().join(" ");
         let mut params = Vec::with_capacity(4);
         if let Some(realm) = realm {
@@ -689,7 +693,10 @@ mod tests {
 
     #[test]
     fn media_types_are_compared_by_essence() {
-        assert!(media_type_is("Application/JSON; charset=utf-8", "application/json"));
+        assert!(media_type_is(
+            "Application/JSON; charset=utf-8",
+            "application/json"
+        ));
         assert!(media_type_is(
             " application/x-www-form-urlencoded ",
             "application/x-www-form-urlencoded"
@@ -697,7 +704,9 @@ mod tests {
         assert!(!media_type_is("application/jsonl", "application/json"));
         assert!(media_type_is_json("application/json"));
         assert!(media_type_is_json("application/problem+json"));
-        assert!(media_type_is_json("Application/Vnd.Api+JSON; charset=utf-8"));
+        assert!(media_type_is_json(
+            "Application/Vnd.Api+JSON; charset=utf-8"
+        ));
         assert!(!media_type_is_json("application/+json"));
         assert!(!media_type_is_json("+json"));
         assert!(!media_type_is_json("json"));
@@ -710,7 +719,10 @@ mod tests {
         let a = json!({"a": 1, "b": [1, 2]});
         let b = json!({"b": [1, 2], "a": 1});
         assert_eq!(ArgsDigest::of(&a), ArgsDigest::of(&b));
-        assert_ne!(ArgsDigest::of(&a), ArgsDigest::of(&json!({"a": 2, "b": [1, 2]})));
+        assert_ne!(
+            ArgsDigest::of(&a),
+            ArgsDigest::of(&json!({"a": 2, "b": [1, 2]}))
+        );
         assert_eq!(ArgsDigest::of(&a).as_str().len(), 64);
         assert_eq!(CallArgs::new(a.clone()).digest(), &ArgsDigest::of(&a));
     }

@@ -463,7 +463,6 @@ fn redact_reflections(injector: &Injector, value: &mut Value) -> usize {
     }
 }
 
-
 fn into_text(body: Vec<u8>) -> String {
     match String::from_utf8(body) {
         Ok(text) => text,

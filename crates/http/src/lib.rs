@@ -288,11 +288,8 @@ impl ToolBackend for Backend {
         tool: Option<&str>,
         denial: Denial,
     ) -> portcullis_mcp::RefusalFuture {
-        let (gateway, caller, tool) = (
-            Arc::clone(&self.0),
-            caller.clone(),
-            tool.map(str::to_owned),
-        );
+        let (gateway, caller, tool) =
+            (Arc::clone(&self.0), caller.clone(), tool.map(str::to_owned));
         Box::pin(async move { gateway.refuse(&caller, tool.as_deref(), denial).await })
     }
 }

@@ -15,8 +15,8 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 
-use crate::answer::{self, INTERNAL_MESSAGE};
 use crate::ToolBackend;
+use crate::answer::{self, INTERNAL_MESSAGE};
 
 /// The protocol revisions this front implements. Older clients are offered 2025-11-25 by the
 /// SDK's negotiation and may accept it or disconnect.

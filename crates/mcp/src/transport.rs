@@ -265,7 +265,9 @@ impl McpService {
             self.checks.admit_headers(request.uri(), request.headers())
         {
             let answer = plain_response(status, text);
-            return self.refused(caller, None, Denial::new(kind, text), answer).await;
+            return self
+                .refused(caller, None, Denial::new(kind, text), answer)
+                .await;
         }
         if request.method() != Method::POST {
             // GET (session event stream) and DELETE (end session) carry no body.
@@ -279,7 +281,9 @@ impl McpService {
             Ok(body) => body,
             Err((kind, status, text)) => {
                 let answer = plain_response(status, &text);
-                return self.refused(caller, None, Denial::new(kind, text), answer).await;
+                return self
+                    .refused(caller, None, Denial::new(kind, text), answer)
+                    .await;
             }
         };
         let mut guard = None;
@@ -308,10 +312,8 @@ impl McpService {
             {
                 tracing::warn!("refused a new MCP session: session limit reached");
                 let text = "too many open sessions; retry later";
-                let error = JsonRpcError::new(
-                    request_id(&message),
-                    ErrorData::internal_error(text, None),
-                );
+                let error =
+                    JsonRpcError::new(request_id(&message), ErrorData::internal_error(text, None));
                 let answer = jsonrpc_error_response(StatusCode::SERVICE_UNAVAILABLE, error);
                 let denial = Denial::new(DenialKind::Overloaded, text);
                 return self.refused(caller, None, denial, answer).await;
@@ -319,11 +321,9 @@ impl McpService {
             if let ClientJsonRpcMessage::Request(request) = &message
                 && let ClientRequest::CallToolRequest(call) = &request.request
                 && let Some(caller) = caller
-                && let Some(record) = self.backend.step_up(
-                    caller,
-                    &call.params.name,
-                    call.params.arguments.as_ref(),
-                )
+                && let Some(record) =
+                    self.backend
+                        .step_up(caller, &call.params.name, call.params.arguments.as_ref())
             {
                 return self.challenge(&request.id, record.await);
             }
@@ -452,8 +452,7 @@ impl McpService {
             return internal_error_response(Some(id.clone()));
         }
         let scope = denial.required_scopes().join(" ");
-        let challenge =
-            denial.step_up_challenge(None, self.checks.resource_metadata.as_deref());
+        let challenge = denial.step_up_challenge(None, self.checks.resource_metadata.as_deref());
         let error = JsonRpcError::new(
             Some(id.clone()),
             ErrorData::invalid_request(

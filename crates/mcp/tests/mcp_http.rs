@@ -774,7 +774,10 @@ async fn foreign_origin_is_refused() {
     )
     .await;
     assert_eq!(response.status(), 403);
-    assert_refusals(&server, &[DenialKind::OriginRefused, DenialKind::OriginRefused]);
+    assert_refusals(
+        &server,
+        &[DenialKind::OriginRefused, DenialKind::OriginRefused],
+    );
     let response = post(
         &server.url(),
         Some("alice"),

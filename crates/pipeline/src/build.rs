@@ -92,7 +92,12 @@ pub fn check(loaded: &Loaded) -> Result<Checked, BuildError> {
 
 /// The configured API names: with the catalog's, the API groups of the Cedar schema.
 fn api_names(loaded: &Loaded) -> Vec<String> {
-    loaded.config.apis.iter().map(|a| a.name.to_string()).collect()
+    loaded
+        .config
+        .apis
+        .iter()
+        .map(|a| a.name.to_string())
+        .collect()
 }
 
 impl Checked {
@@ -153,7 +158,6 @@ impl Gateway {
             audit,
         })
     }
-
 }
 
 /// Keeps the signing keys current while the gateway runs: every `KEY_RELOAD_INTERVAL`, picks up
@@ -203,4 +207,3 @@ impl MetadataFetcher for IssuerFetcher {
         })
     }
 }
-

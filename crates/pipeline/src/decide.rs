@@ -76,9 +76,12 @@ impl Gateway {
         // `metered` is dropped, on every exit path after this one.
         let metered = self
             .limits
-            .meter(call.principal(), call.tool(), call.digest().as_str(), || {
-                serde_json::to_vec(call.args()).map_or(0, |bytes| bytes.len())
-            })
+            .meter(
+                call.principal(),
+                call.tool(),
+                call.digest().as_str(),
+                || serde_json::to_vec(call.args()).map_or(0, |bytes| bytes.len()),
+            )
             .await?;
         Ok(Decided { call, metered })
     }

@@ -219,7 +219,11 @@ impl Gateway {
 
     /// Records the refusal `ctx` describes on a task of its own; returns the denial to answer
     /// with, which becomes an internal error if the record cannot be written.
-    pub(crate) async fn refuse_detached(self: &Arc<Self>, ctx: CallContext, denial: Denial) -> Denial {
+    pub(crate) async fn refuse_detached(
+        self: &Arc<Self>,
+        ctx: CallContext,
+        denial: Denial,
+    ) -> Denial {
         let recorded = self
             .detach(move |gateway| async move {
                 gateway

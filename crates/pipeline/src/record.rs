@@ -75,7 +75,11 @@ impl Gateway {
                         } else {
                             denial.policies.clone()
                         };
-                        (Decision::from(denial.kind), denial_reasons(denial), policies)
+                        (
+                            Decision::from(denial.kind),
+                            denial_reasons(denial),
+                            policies,
+                        )
                     }
                 };
                 reasons.extend(ctx.reason_lines());

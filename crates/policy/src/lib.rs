@@ -344,11 +344,7 @@ impl PolicyEngine {
     /// Stage 7, authorize: decides `call` (see [`PolicyEngine::decide`]) and, when policy allows
     /// it, hands it back as the [`Permitted`] call that egress requires, naming the permit
     /// policies that determined the decision and this policy set's version.
-    pub fn authorize(
-        &self,
-        call: Call,
-        context: AuthzContext,
-    ) -> Result<Permitted<Call>, Denial> {
+    pub fn authorize(&self, call: Call, context: AuthzContext) -> Result<Permitted<Call>, Denial> {
         let policies = self.decide(&AuthzRequest {
             principal: call.principal(),
             tool: call.tool(),

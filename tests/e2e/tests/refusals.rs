@@ -55,7 +55,10 @@ async fn narrow_token(h: &Harness) -> String {
         .http
         .post(format!("{}/oauth/token", h.base))
         .basic_auth("demo-agent", Some(DEMO_SECRET))
-        .form(&[("grant_type", "client_credentials"), ("scope", "orders:read")])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "orders:read"),
+        ])
         .send()
         .await
         .unwrap();
@@ -63,7 +66,12 @@ async fn narrow_token(h: &Harness) -> String {
     body["access_token"].as_str().unwrap().to_owned()
 }
 
-fn stateless_call(h: &Harness, token: Option<&str>, tool: &str, args: Value) -> reqwest::RequestBuilder {
+fn stateless_call(
+    h: &Harness,
+    token: Option<&str>,
+    tool: &str,
+    args: Value,
+) -> reqwest::RequestBuilder {
     let body = json!({
         "jsonrpc": "2.0", "id": 3, "method": "tools/call",
         "params": {
@@ -303,7 +311,11 @@ async fn each_mcp_refusal_leaves_one_record() {
         "params": {"protocolVersion": "2025-11-25", "capabilities": {},
                    "clientInfo": {"name": "refusals", "version": "1"}}
     });
-    let opened = mcp_post(&h, &narrow).json(&initialize).send().await.unwrap();
+    let opened = mcp_post(&h, &narrow)
+        .json(&initialize)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(opened.status(), 200);
     let session = opened.headers()["mcp-session-id"]
         .to_str()

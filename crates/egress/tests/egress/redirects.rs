@@ -46,8 +46,10 @@ async fn redirect(
 ) -> Result<portcullis_core::UpstreamResponse, portcullis_core::Denial> {
     let tool = redirect_tool(api, method);
     egress
-        .send(&permitted(&tool, json!({"to": to, "status": status.to_string()})),
-        )
+        .send(&permitted(
+            &tool,
+            json!({"to": to, "status": status.to_string()}),
+        ))
         .await
 }
 
@@ -165,8 +167,10 @@ async fn redirect_methods_follow_browser_rules() {
         let egress = &egress;
         async move {
             egress
-                .send(&permitted(&post, json!({"to": "/next", "status": status.to_string(), "note": "n"})),
-                )
+                .send(&permitted(
+                    &post,
+                    json!({"to": "/next", "status": status.to_string(), "note": "n"}),
+                ))
                 .await
                 .unwrap()
         }

@@ -135,11 +135,7 @@ async fn dns_rebinding_is_caught_at_connect_time() {
     let url = format!("http://rebind.test:{}/", listener.addr.port());
     let egress = Egress::new(&[api("rebind", &url, &[])], &secrets(&[]), resolver.clone()).unwrap();
     let tool = root_tool("rebind");
-    let denial = egress
-        .send(&permitted(&tool, json!({})),
-        )
-        .await
-        .unwrap_err();
+    let denial = egress.send(&permitted(&tool, json!({}))).await.unwrap_err();
     assert_eq!(denial.kind, DenialKind::EgressBlocked, "{denial:?}");
     assert!(
         denial
@@ -174,8 +170,7 @@ async fn an_allowlisted_range_is_reachable_and_only_it() {
 
     let refused = root_tool("wrong_range");
     let denial = egress
-        .send(&permitted(&refused, json!({})),
-        )
+        .send(&permitted(&refused, json!({})))
         .await
         .unwrap_err();
     assert_eq!(denial.kind, DenialKind::EgressBlocked);
@@ -184,8 +179,7 @@ async fn an_allowlisted_range_is_reachable_and_only_it() {
     // The counting listener closes at once, so the call fails upstream, but it connected.
     let allowed = root_tool("allowed");
     let denial = egress
-        .send(&permitted(&allowed, json!({})),
-        )
+        .send(&permitted(&allowed, json!({})))
         .await
         .unwrap_err();
     assert_eq!(denial.kind, DenialKind::UpstreamFailure, "{denial:?}");
@@ -225,10 +219,7 @@ async fn names_from_the_system_resolver_are_checked() {
     let url = format!("http://localhost:{}/", listener.addr.port());
     let egress = Egress::with_system_resolver(&[api("local", &url, &[])], &secrets(&[])).unwrap();
     let tool = root_tool("local");
-    let denial = egress
-        .send(&permitted(&tool, json!({})))
-        .await
-        .unwrap_err();
+    let denial = egress.send(&permitted(&tool, json!({}))).await.unwrap_err();
     assert_eq!(denial.kind, DenialKind::EgressBlocked, "{denial:?}");
     assert_eq!(listener.accepted(), 0);
 }

@@ -30,9 +30,7 @@ async fn call(
     tool: &portcullis_catalog::Tool,
     arguments: Value,
 ) -> Result<portcullis_core::UpstreamResponse, portcullis_core::Denial> {
-    egress
-        .send(&permitted(tool, arguments))
-        .await
+    egress.send(&permitted(tool, arguments)).await
 }
 
 #[tokio::test]

@@ -118,7 +118,10 @@ impl ToolBackend for FakeBackend {
     }
 
     fn call_tool(&self, caller: &Caller, name: String, args: Value) -> CallFuture {
-        let visible = self.visible(&caller.principal).iter().any(|t| t.name == name);
+        let visible = self
+            .visible(&caller.principal)
+            .iter()
+            .any(|t| t.name == name);
         self.calls.lock().unwrap().push(RecordedCall {
             agent: caller.principal.agent.clone(),
             front: caller.meta.front,
