@@ -140,11 +140,7 @@ async fn revoke_token(
             target: None,
         })
     };
-    let answer = state
-        .gateway
-        .admin(Some(peer.ip()), "revoke token", target, op)
-        .await;
-    respond(answer)
+    run(&state, peer, "revoke token", target, op).await
 }
 
 /// `POST /admin/revocations/agents {"agent": "..."}`.
@@ -169,11 +165,7 @@ async fn revoke_agent(
             target: None,
         })
     };
-    let answer = state
-        .gateway
-        .admin(Some(peer.ip()), "revoke agent tokens", target, op)
-        .await;
-    respond(answer)
+    run(&state, peer, "revoke agent tokens", target, op).await
 }
 
 /// `POST /admin/agents/{agent}/disable`.
@@ -225,11 +217,7 @@ async fn set_disabled(
             target: None,
         })
     };
-    let answer = state
-        .gateway
-        .admin(Some(peer.ip()), action, target, op)
-        .await;
-    respond(answer)
+    run(&state, peer, action, target, op).await
 }
 
 /// `GET /admin/keys`: the keys in force, oldest first; the last one signs new tokens.
@@ -243,11 +231,7 @@ async fn list_keys(
         body: json!({"keys": keys}),
         target: None,
     }));
-    let answer = state
-        .gateway
-        .admin(Some(peer.ip()), "list keys", None, op)
-        .await;
-    respond(answer)
+    run(&state, peer, "list keys", None, op).await
 }
 
 /// `POST /admin/keys/rotate`: a new current key; previous keys stay in force for their window.
@@ -278,11 +262,27 @@ async fn rotate_keys(
             target: kid,
         })
     };
-    let answer = state
-        .gateway
-        .admin(Some(peer.ip()), "rotate keys", None, op)
-        .await;
-    respond(answer)
+    run(&state, peer, "rotate keys", None, op).await
+}
+
+/// Runs `op` as the admin action `action` on `target` through the pipeline, which records it,
+/// and answers.
+async fn run<F>(
+    state: &AdminState,
+    peer: SocketAddr,
+    action: &str,
+    target: Option<String>,
+    op: F,
+) -> Response
+where
+    F: std::future::Future<Output = Result<AdminDone, Denial>> + Send + 'static,
+{
+    respond(
+        state
+            .gateway
+            .admin(Some(peer.ip()), action, target, op)
+            .await,
+    )
 }
 
 /// The admin API's answer: 200 with the body, or the denial as problem+json (an internal error

@@ -98,7 +98,7 @@ pub struct McpService {
 /// remembered, so only the case that would hang is refused.)
 #[derive(Debug, Default)]
 struct InFlight {
-    ids: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
+    ids: parking_lot::Mutex<std::collections::HashSet<(String, String)>>,
 }
 
 /// Removes its id from [`InFlight`] when the answer stream ends or is dropped.
@@ -115,11 +115,7 @@ impl InFlight {
             session.to_owned(),
             serde_json::to_string(id).unwrap_or_default(),
         );
-        let mut ids = self
-            .ids
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !ids.insert(key.clone()) {
+        if !self.ids.lock().insert(key.clone()) {
             return None;
         }
         Some(InFlightGuard {
@@ -132,11 +128,7 @@ impl InFlight {
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            self.owner
-                .ids
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .remove(&key);
+            self.owner.ids.lock().remove(&key);
         }
     }
 }

@@ -38,41 +38,42 @@ pub(crate) struct ContextBuilder {
     second: RwLock<Option<(i64, RestrictedExpression)>>,
 }
 
-impl ContextBuilder {
-    /// The whole context of one call: `args`, `ip`, `time`, `hour`, `token`, `risk` and, when
-    /// the agent acts for a user, `user` (the uid of that user's entity). Only debug builds
-    /// check it against the schema (see `PolicyEngine::authorize`).
-    #[cfg(any(debug_assertions, test))]
-    pub(crate) fn build(
-        &self,
-        args: &[Field],
-        values: &Arguments,
-        principal: &Principal,
-        user: Option<&EntityUid>,
-        meta: &CallMeta,
-        risk: i64,
-    ) -> Result<Context, ContextError> {
-        self.build_for(args, values, principal, user, meta, risk, &Needs::All)
-    }
+/// One call's facts, as the context is built from them.
+pub(crate) struct CallFacts<'a> {
+    /// The declared fields of the tool's `args` record.
+    pub(crate) args: &'a [Field],
+    /// The arguments.
+    pub(crate) values: &'a Arguments,
+    /// Who calls.
+    pub(crate) principal: &'a Principal,
+    /// The uid of the user the agent acts for, if any.
+    pub(crate) user: Option<&'a EntityUid>,
+    /// Request facts: caller address and time.
+    pub(crate) meta: &'a CallMeta,
+    /// The inspection stage's risk score.
+    pub(crate) risk: i64,
+}
 
-    /// The part of the context of one call that `needs` says the deciding policies read.
+impl ContextBuilder {
+    /// The part of the context of one call that `needs` says the deciding policies read
+    /// ([`Needs::All`]: the whole context, `args`, `ip`, `time`, `hour`, `token`, `risk` and,
+    /// when the agent acts for a user, `user`).
     ///
     /// Every argument is checked against its type whether or not it is read, so an argument
     /// that does not fit the schema is refused whatever the policies look at.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one call's facts, passed straight through from `authorize`"
-    )]
-    pub(crate) fn build_for(
+    pub(crate) fn build(
         &self,
-        args: &[Field],
-        values: &Arguments,
-        principal: &Principal,
-        user: Option<&EntityUid>,
-        meta: &CallMeta,
-        risk: i64,
+        facts: &CallFacts<'_>,
         needs: &Needs,
     ) -> Result<Context, ContextError> {
+        let CallFacts {
+            args,
+            values,
+            principal,
+            user,
+            meta,
+            risk,
+        } = *facts;
         let (client_ip, received_at) = (meta.client_ip, meta.received_at);
         let mut pairs = Vec::with_capacity(5);
         if let Some(args) = record(args, values, &mut String::new(), needs.attribute("args"))? {

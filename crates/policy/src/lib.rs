@@ -83,7 +83,7 @@ use portcullis_core::{Arguments, CallMeta, Denial, DenialKind, Principal, trunca
 pub use call::{Call, Permitted};
 pub use error::{PolicyError, Problem};
 
-use context::ContextBuilder;
+use context::{CallFacts, ContextBuilder};
 use needs::Needs;
 use schema::{ArgType, Field};
 use scope::{ActionScope, HeadScope, PrincipalIndex, Principals};
@@ -401,17 +401,17 @@ impl PolicyEngine {
         let user = principal.user.as_ref().map(|u| {
             EntityUid::from_type_name_and_id(self.user_type.clone(), EntityId::new(&u.id))
         });
+        let facts = CallFacts {
+            args: &tool.args,
+            values: req.args,
+            principal,
+            user: user.as_ref(),
+            meta: req.meta,
+            risk: req.risk,
+        };
         let context = self
             .contexts
-            .build_for(
-                &tool.args,
-                req.args,
-                principal,
-                user.as_ref(),
-                req.meta,
-                req.risk,
-                &selection.needs,
-            )
+            .build(&facts, &selection.needs)
             .map_err(|e| misfit(&e))?;
         let entities = self
             .entities(principal)
@@ -426,14 +426,7 @@ impl PolicyEngine {
         {
             let whole = self
                 .contexts
-                .build(
-                    &tool.args,
-                    req.args,
-                    principal,
-                    user.as_ref(),
-                    req.meta,
-                    req.risk,
-                )
+                .build(&facts, &Needs::All)
                 .map_err(|e| misfit(&e))?;
             Request::new(
                 self.agent_uid(&principal.agent),

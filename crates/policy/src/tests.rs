@@ -776,16 +776,18 @@ fn converted_context_conforms_to_the_schema() {
     }) else {
         panic!("object")
     };
+    let meta = portcullis_core::CallMeta::now(portcullis_core::Front::Http, None);
+    let facts = context::CallFacts {
+        args: &tool.args,
+        values: &args,
+        principal: &support(),
+        user: None,
+        meta: &meta,
+        risk: 0,
+    };
     let context = engine
         .contexts
-        .build(
-            &tool.args,
-            &args,
-            &support(),
-            None,
-            &portcullis_core::CallMeta::now(portcullis_core::Front::Http, None),
-            0,
-        )
+        .build(&facts, &Needs::All)
         .expect("converts");
     context
         .validate(&engine.schema, &tool.action)
@@ -866,17 +868,18 @@ when { context.args has amount_cents && context.ip.isLoopback() };
         let Value::Object(args) = args else {
             panic!("object")
         };
+        let meta = portcullis_core::CallMeta::now(portcullis_core::Front::Http, None);
+        let facts = context::CallFacts {
+            args: &tool.args,
+            values: &args,
+            principal: &who,
+            user: None,
+            meta: &meta,
+            risk: 0,
+        };
         let context = engine
             .contexts
-            .build_for(
-                &tool.args,
-                &args,
-                &who,
-                None,
-                &portcullis_core::CallMeta::now(portcullis_core::Front::Http, None),
-                0,
-                &selection.needs,
-            )
+            .build(&facts, &selection.needs)
             .expect("converts");
         let mut names: Vec<String> = context.into_iter().map(|(name, _)| name).collect();
         names.sort();
@@ -892,20 +895,16 @@ when { context.args has amount_cents && context.ip.isLoopback() };
     let Value::Object(args) = json!({"id": "seven"}) else {
         panic!("object")
     };
-    assert!(
-        engine
-            .contexts
-            .build_for(
-                &tool.args,
-                &args,
-                &who,
-                None,
-                &portcullis_core::CallMeta::now(portcullis_core::Front::Http, None),
-                0,
-                &Needs::default()
-            )
-            .is_err()
-    );
+    let meta = portcullis_core::CallMeta::now(portcullis_core::Front::Http, None);
+    let facts = context::CallFacts {
+        args: &tool.args,
+        values: &args,
+        principal: &who,
+        user: None,
+        meta: &meta,
+        risk: 0,
+    };
+    assert!(engine.contexts.build(&facts, &Needs::default()).is_err());
     // The decisions are the ones the whole context gives.
     assert!(call(&engine, &who, "getOrder", json!({"id": 1})).is_ok());
     let loopback = Some(IpAddr::from([127, 0, 0, 1]));
