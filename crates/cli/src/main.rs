@@ -442,7 +442,11 @@ async fn serve(loaded: Loaded, secrets: &SecretStore) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot listen on {admin_address} (`admin.listen`)"))?;
             Some((
                 admin_listener,
-                portcullis_http::admin_app(Arc::clone(&gateway), token),
+                portcullis_http::admin_app(
+                    Arc::clone(&gateway),
+                    token,
+                    loaded.config.admin.connections,
+                ),
             ))
         }
         None => {
@@ -463,6 +467,9 @@ pub(crate) async fn serve_until_signal(
     admin: Option<(tokio::net::TcpListener, portcullis_http::App)>,
     gateway: &portcullis_pipeline::Gateway,
 ) -> anyhow::Result<()> {
+    // Before the accept loops start: each keeps its connection cap below what the open-file
+    // limit leaves, so the higher the limit, the fewer connections are refused.
+    portcullis_http::raise_open_file_limit();
     tracing::info!(
         address = %listener.local_addr()?,
         tools = gateway.tool_count(),

@@ -61,6 +61,9 @@ pub enum Problem {
     /// One of several values that must all be greater than zero is zero; names them.
     #[error("{0} must be greater than zero")]
     AnyZero(&'static str),
+    /// A cap per client (or per agent) larger than the total it is a share of.
+    #[error("must not be greater than the total it is a share of")]
+    PerClientAboveTotal,
     /// A URL that is not an absolute http(s) URL without user information.
     #[error(transparent)]
     Url(#[from] UrlError),

@@ -17,6 +17,7 @@ mod admin;
 mod agents;
 mod apis;
 mod audit;
+mod connections;
 mod duration;
 mod error;
 mod guards;
@@ -24,6 +25,7 @@ mod identity_providers;
 mod issuer;
 mod limits;
 mod listener;
+mod mcp;
 mod references;
 mod tools;
 mod types;
@@ -38,6 +40,7 @@ pub use admin::AdminConfig;
 pub use agents::{AgentCertificate, AgentConfig};
 pub use apis::{ApiConfig, CredentialConfig, EgressConfig};
 pub use audit::{AuditConfig, AuditSync};
+pub use connections::ConnectionLimits;
 pub use duration::{DurationError, HumanDuration, NonZeroDuration};
 pub use error::{ConfigError, Problem};
 pub use guards::{
@@ -51,6 +54,7 @@ pub use limits::{
     LimitWeight, LoopDetectionConfig, OnUnavailable, QuotaConfig, QuotaPeriod, RateLimitConfig,
 };
 pub use listener::{ClientAuth, ListenerConfig, TlsConfig};
+pub use mcp::McpConfig;
 pub use tools::{RiskClass, ToolSelection};
 pub use types::{
     ApiName, HttpUrl, Name, PatternError, Scope, SecretRef, SecretRefError, ToolPattern,
@@ -87,6 +91,8 @@ pub struct Config {
     pub identity_providers: Vec<IdentityProviderConfig>,
     /// Argument inspection and response filtering defaults.
     pub guards: GuardSettings,
+    /// The MCP endpoint's sessions.
+    pub mcp: McpConfig,
 }
 
 /// A loaded configuration with every relative path resolved.
@@ -256,7 +262,7 @@ struct RawConfig {
     limits: limits::RawLimits,
     /// The admin API (revocation, key rotation) on its own listener. Off unless `token` is set.
     #[serde(default)]
-    admin: AdminConfig,
+    admin: admin::RawAdmin,
     /// External OpenID Connect / OAuth 2 issuers whose tokens the gateway trusts: as the
     /// `subject_token` of a token exchange and, where enabled, as bearer tokens.
     #[serde(default)]
@@ -264,6 +270,9 @@ struct RawConfig {
     /// Argument inspection and response filtering defaults; `tools[].guards` overrides them.
     #[serde(default)]
     guards: GuardSettings,
+    /// The MCP endpoint's handshake sessions.
+    #[serde(default)]
+    mcp: mcp::RawMcp,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -287,9 +296,10 @@ impl RawConfig {
             tools: cx.each("tools", self.tools, tools::RawToolSelection::parse)?,
             policies: cx.existing("policies", self.policies, Path::is_dir)?,
             issuer: self.issuer.parse(cx)?,
-            admin: self.admin.parse(cx),
+            admin: self.admin.parse(cx)?,
             limits: self.limits.parse(cx)?,
             guards: self.guards,
+            mcp: self.mcp.parse(cx)?,
         };
         let ids = config.agents.iter().map(|agent| agent.id.as_str());
         cx.unique("agents", "id", ids, Problem::DuplicateAgent)?;

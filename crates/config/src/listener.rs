@@ -8,7 +8,11 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{ConfigError, Context, HttpUrl, HumanDuration, NonZeroDuration, Problem, SecretRef};
+use crate::connections::RawConnectionLimits;
+use crate::{
+    ConfigError, ConnectionLimits, Context, HttpUrl, HumanDuration, NonZeroDuration, Problem,
+    SecretRef,
+};
 
 /// The listener section, checked: the public URL is an http(s) URL, the TLS files exist (when
 /// loaded from a file).
@@ -27,6 +31,8 @@ pub struct ListenerConfig {
     pub max_body_bytes: usize,
     /// TLS on the listener; plain HTTP without it.
     pub tls: Option<TlsConfig>,
+    /// Connection timeouts and caps.
+    pub connections: ConnectionLimits,
 }
 
 /// TLS on the listener, checked: the files exist (when loaded from a file) and their paths are
@@ -126,6 +132,9 @@ pub(crate) struct RawListener {
     /// TLS on the listener (rustls). Without it the listener speaks plain HTTP, which suits
     /// loopback and a TLS-terminating proxy in front, nothing else.
     tls: Option<RawTls>,
+    /// Timeouts and caps of the listener's connections, against idle, slow and numerous
+    /// connections.
+    connections: RawConnectionLimits,
 }
 
 /// TLS on the listener, optionally asking clients for certificates.
@@ -168,6 +177,7 @@ impl Default for RawListener {
             allowed_origins: Vec::new(),
             max_body_bytes: 1024 * 1024,
             tls: None,
+            connections: RawConnectionLimits::default(),
         }
     }
 }
@@ -187,6 +197,7 @@ impl RawListener {
             allowed_origins: self.allowed_origins,
             max_body_bytes: self.max_body_bytes,
             tls,
+            connections: self.connections.parse("listener.connections", cx)?,
         })
     }
 }

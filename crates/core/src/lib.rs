@@ -246,6 +246,8 @@ pub enum DenialKind {
     OriginRefused,
     /// The gateway is at a capacity limit (open MCP sessions); retry later.
     Overloaded,
+    /// The request body did not arrive within the listener's body timeout.
+    TimedOut,
 }
 
 impl DenialKind {
@@ -268,6 +270,7 @@ impl DenialKind {
             Self::TooLarge => "too_large",
             Self::OriginRefused => "origin_refused",
             Self::Overloaded => "overloaded",
+            Self::TimedOut => "timed_out",
         }
     }
 
@@ -289,6 +292,25 @@ impl DenialKind {
             Self::TooLarge => 413,
             Self::OriginRefused => 403,
             Self::Overloaded => 503,
+            Self::TimedOut => 408,
+        }
+    }
+
+    /// The reason phrase of [`DenialKind::status`] (RFC 9110 section 15), the `title` of a
+    /// problem+json answer.
+    pub fn title(self) -> &'static str {
+        match self.status() {
+            400 => "Bad Request",
+            401 => "Unauthorized",
+            403 => "Forbidden",
+            404 => "Not Found",
+            408 => "Request Timeout",
+            413 => "Payload Too Large",
+            422 => "Unprocessable Entity",
+            429 => "Too Many Requests",
+            502 => "Bad Gateway",
+            503 => "Service Unavailable",
+            _ => "Internal Server Error",
         }
     }
 }
@@ -431,6 +453,35 @@ impl Denial {
         bearer_challenge(&params)
     }
 
+    /// The RFC 9457 problem+json body of this denial for request `request_id`: `type`, `title`,
+    /// `status`, `code`, `detail` (the agent-facing message), `request_id`, and where they apply
+    /// `violations` and the limit that fired (`limit`, `retry_after`). Nothing for the audit
+    /// log only (`policies`, `internal`) is ever in it. Every front renders its problem
+    /// answers from this.
+    pub fn problem(&self, request_id: &uuid::Uuid) -> Value {
+        let mut body = Map::new();
+        body.insert(
+            "type".to_owned(),
+            Value::from(format!("urn:portcullis:problem:{}", self.kind.code())),
+        );
+        body.insert("title".to_owned(), Value::from(self.kind.title()));
+        body.insert("status".to_owned(), Value::from(self.kind.status()));
+        body.insert("code".to_owned(), Value::from(self.kind.code()));
+        body.insert("detail".to_owned(), Value::from(self.message.clone()));
+        body.insert("request_id".to_owned(), Value::from(request_id.to_string()));
+        if !self.violations.is_empty() {
+            body.insert(
+                "violations".to_owned(),
+                serde_json::to_value(&self.violations).unwrap_or(Value::Null),
+            );
+        }
+        if let Some(hint) = self.rate_limit() {
+            body.insert("limit".to_owned(), Value::from(hint.name.clone()));
+            body.insert("retry_after".to_owned(), Value::from(hint.retry_after_secs));
+        }
+        Value::Object(body)
+    }
+
     /// Adds audit-only detail.
     #[must_use]
     pub fn with_internal(mut self, detail: impl Into<String>) -> Self {
@@ -446,6 +497,12 @@ impl Denial {
         )
     }
 }
+
+/// A request body that did not arrive within the listener's body timeout: the error a timed
+/// request body yields, which the fronts recognise in the body's error chain.
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq, thiserror::Error)]
+#[error("the request body was not received in time")]
+pub struct BodyTimedOut;
 
 /// One schema or limit violation in a call's arguments.
 #[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
@@ -588,7 +645,8 @@ impl From<DenialKind> for Decision {
             DenialKind::UnknownTool
             | DenialKind::InvalidArguments
             | DenialKind::BadRequest
-            | DenialKind::TooLarge => Self::Invalid,
+            | DenialKind::TooLarge
+            | DenialKind::TimedOut => Self::Invalid,
             DenialKind::InsufficientScope
             | DenialKind::Forbidden
             | DenialKind::EgressBlocked

@@ -17,6 +17,7 @@
 pub mod dlp;
 pub mod inspect;
 mod keywords;
+mod normalize;
 pub mod prompt;
 pub mod shape;
 mod stage;
@@ -31,6 +32,7 @@ use portcullis_config::InputLimits;
 use portcullis_core::{Denial, DenialKind, Violation, truncate_for_message};
 use serde_json::Value;
 
+pub use crate::normalize::integral_numbers;
 pub use crate::stage::{FilterReport, Guards, Inspection};
 
 /// Most violations reported for one call.

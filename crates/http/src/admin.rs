@@ -16,6 +16,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use portcullis_config::ConnectionLimits;
 use portcullis_core::{Denial, DenialKind};
 use portcullis_identity::{ChangeSource, RevocationError};
 use portcullis_pipeline::{AdminAnswer, AdminDone, Gateway};
@@ -50,9 +51,10 @@ struct AdminState {
     token: Arc<Secret>,
 }
 
-/// Builds the admin application. `token` is the resolved `admin.token`; serve the result with
-/// [`crate::serve`] on its own listener.
-pub fn admin_app(gateway: Arc<Gateway>, token: Secret) -> App {
+/// Builds the admin application. `token` is the resolved `admin.token` and `connections` the
+/// admin listener's limits (`admin.connections`); serve the result with [`crate::serve`] on its
+/// own listener.
+pub fn admin_app(gateway: Arc<Gateway>, token: Secret, connections: ConnectionLimits) -> App {
     let state = AdminState {
         gateway,
         token: Arc::new(token),
@@ -70,6 +72,7 @@ pub fn admin_app(gateway: Arc<Gateway>, token: Secret) -> App {
         router,
         shutdown: CancellationToken::new(),
         tls: None,
+        connections,
     }
 }
 

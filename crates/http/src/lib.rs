@@ -11,6 +11,7 @@
 //!   credential; nothing routes between it and the agents' application.
 
 pub mod admin;
+mod serve;
 mod tls;
 mod tools;
 
@@ -24,14 +25,15 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use portcullis_config::Config;
+use portcullis_config::{Config, ConnectionLimits};
 use portcullis_core::{CallMeta, Caller, Denial, DenialKind, Front, Principal};
 use portcullis_mcp::{McpOptions, McpOptionsError, ToolBackend};
-use portcullis_pipeline::{Arrival, Gateway, Refused, TokenRequest};
+use portcullis_pipeline::{Arrival, Gateway, Refused, TokenForm, TokenRequest};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 pub use crate::admin::admin_app;
+pub use serve::{raise_open_file_limit, serve};
 pub use tls::{ClientCertificate, Tls, TlsError};
 
 /// Paths of the well-known endpoints, relative to the public base URL.
@@ -73,6 +75,7 @@ pub struct App {
     router: Router,
     shutdown: CancellationToken,
     tls: Option<Tls>,
+    connections: ConnectionLimits,
 }
 
 impl App {
@@ -106,6 +109,9 @@ pub fn app(gateway: Arc<Gateway>, config: &Config) -> Result<App, McpOptionsErro
         allowed_hosts: config.listener.effective_allowed_hosts(),
         allowed_origins: config.listener.allowed_origins.clone(),
         max_body_bytes: config.listener.max_body_bytes,
+        max_sessions: config.mcp.max_sessions,
+        max_sessions_per_agent: config.mcp.max_sessions_per_agent,
+        session_idle_timeout: config.mcp.session_idle_timeout.get(),
         shutdown: shutdown.clone(),
         resource_metadata: Some(format!(
             "{}{}",
@@ -142,120 +148,8 @@ pub fn app(gateway: Arc<Gateway>, config: &Config) -> Result<App, McpOptionsErro
         router,
         shutdown,
         tls: None,
+        connections: config.listener.connections,
     })
-}
-
-/// Serves `app` on `listener` until `signal` completes, then ends MCP streams and drains
-/// connections.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: App,
-    signal: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    use axum::serve::ListenerExt as _;
-
-    let App {
-        router,
-        shutdown,
-        tls,
-    } = app;
-    if let Some(tls) = tls {
-        return serve_tls(listener, router, shutdown, tls, signal).await;
-    }
-    // Answers are small and often streamed in pieces (MCP event streams): without TCP_NODELAY,
-    // Nagle's algorithm meets the client's delayed ACK and each answer waits about 40 ms.
-    let listener = listener.tap_io(|stream| {
-        if let Err(err) = stream.set_nodelay(true) {
-            tracing::debug!(%err, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        signal.await;
-        shutdown.cancel();
-    })
-    .await
-}
-
-/// The TLS accept loop: one task per connection, the handshake bounded by a timeout, the
-/// client's verified certificate and address put into every request's extensions, and the
-/// same graceful shutdown as the plain listener.
-async fn serve_tls(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: CancellationToken,
-    tls: Tls,
-    signal: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-    use hyper_util::server::conn::auto::Builder;
-    use tower::ServiceExt as _;
-
-    tls.spawn_reloader(shutdown.clone());
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = Builder::new(TokioExecutor::new());
-    tokio::pin!(signal);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut signal => break,
-        };
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
-        let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
-        let router = router.clone();
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let stream =
-                match tokio::time::timeout(tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err(error)) => {
-                        tracing::debug!(%error, %peer, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%peer, "TLS handshake timed out");
-                        return;
-                    }
-                };
-            let certificate = stream
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|chain| chain.first())
-                .map(|leaf| ClientCertificate::new(leaf.clone().into_owned()));
-            let service = hyper::service::service_fn(
-                move |mut request: http::Request<hyper::body::Incoming>| {
-                    request.extensions_mut().insert(ConnectInfo(peer));
-                    if let Some(certificate) = &certificate {
-                        request.extensions_mut().insert(certificate.clone());
-                    }
-                    router.clone().oneshot(request.map(Body::new))
-                },
-            );
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            if let Err(error) = watcher.watch(connection.into_owned()).await {
-                tracing::debug!(%error, %peer, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    shutdown.cancel();
-    graceful.shutdown().await;
-    Ok(())
 }
 
 /// Adapts the gateway to the MCP front's backend trait.
@@ -280,6 +174,11 @@ impl ToolBackend for Backend {
         self.0
             .step_up(caller, name, args)
             .map(|record| Box::pin(record) as portcullis_mcp::RefusalFuture)
+    }
+
+    fn admit(&self, caller: &Caller) -> portcullis_mcp::AdmitFuture {
+        let (gateway, caller) = (Arc::clone(&self.0), caller.clone());
+        Box::pin(async move { gateway.admit(&caller).await })
     }
 
     fn refuse(
@@ -414,21 +313,7 @@ impl AppState {
 pub(crate) fn problem(denial: &Denial, meta: &CallMeta) -> Response {
     let status =
         StatusCode::from_u16(denial.kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut body = json!({
-        "type": format!("urn:portcullis:problem:{}", denial.kind.code()),
-        "title": status.canonical_reason().unwrap_or("error"),
-        "status": status.as_u16(),
-        "code": denial.kind.code(),
-        "detail": denial.message,
-        "request_id": meta.request_id.to_string(),
-    });
-    if !denial.violations.is_empty() {
-        body["violations"] = json!(denial.violations);
-    }
-    if let Some(hint) = denial.rate_limit() {
-        body["limit"] = json!(hint.name);
-        body["retry_after"] = json!(hint.retry_after_secs);
-    }
+    let body = denial.problem(&meta.request_id);
     let mut response = (status, axum::Json(body)).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -481,19 +366,24 @@ async fn token(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     certificate: Option<axum::Extension<ClientCertificate>>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Body,
 ) -> Response {
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| portcullis_core::media_type_is(v, "application/x-www-form-urlencoded"));
-    let request = TokenRequest {
-        client_ip: Some(peer.ip()),
-        form: is_form.then(|| {
+    let form = match read_body(body, state.max_body_bytes).await {
+        Err(denial) => TokenForm::Unreadable(denial),
+        Ok(body) if is_form => TokenForm::Fields(
             url::form_urlencoded::parse(&body)
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect()
-        }),
+                .collect(),
+        ),
+        Ok(_) => TokenForm::NotForm,
+    };
+    let request = TokenRequest {
+        client_ip: Some(peer.ip()),
+        form,
         authorization: headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -578,12 +468,7 @@ fn protected_resource(state: &AppState, resource: String, name: &str) -> Respons
 
 /// Reads a request body that must be JSON, answering the front's problem on failure.
 pub(crate) async fn read_json(body: Body, limit: usize) -> Result<Value, Denial> {
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        Denial::new(
-            DenialKind::InvalidArguments,
-            format!("the request body is larger than {limit} bytes"),
-        )
-    })?;
+    let bytes = read_body(body, limit).await?;
     if bytes.is_empty() {
         return Ok(Value::Object(serde_json::Map::new()));
     }
@@ -597,4 +482,36 @@ pub(crate) async fn read_json(body: Body, limit: usize) -> Result<Value, Denial>
             ),
         )
     })
+}
+
+/// Reads a whole request body of at most `limit` bytes: `too_large` beyond it (413),
+/// `timed_out` when it did not arrive within the listener's body timeout (408).
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Denial> {
+    axum::body::to_bytes(body, limit).await.map_err(|err| {
+        let source = err.into_inner();
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
+        while let Some(error) = cause {
+            if error.is::<portcullis_core::BodyTimedOut>() {
+                return Denial::new(
+                    DenialKind::TimedOut,
+                    "the request body did not arrive in time; send it at once",
+                );
+            }
+            if error.is::<http_body_util::LengthLimitError>() {
+                return Denial::new(
+                    DenialKind::TooLarge,
+                    format!("the request body exceeds {limit} bytes"),
+                );
+            }
+            cause = error.source();
+        }
+        Denial::new(DenialKind::BadRequest, "the request body could not be read")
+    })
+}
+
+/// The problem+json body of a refusal that no request id was minted for (a connection refused
+/// at its cap), as bytes.
+pub(crate) fn problem_body(kind: DenialKind, detail: &str) -> Vec<u8> {
+    let denial = Denial::new(kind, detail);
+    serde_json::to_vec(&denial.problem(&uuid::Uuid::now_v7())).unwrap_or_default()
 }

@@ -182,7 +182,8 @@ fn denial_answer(name: &str, denial: Denial) -> Result<CallToolResult, ErrorData
         | DenialKind::BadRequest
         | DenialKind::TooLarge
         | DenialKind::OriginRefused
-        | DenialKind::Overloaded => Ok(refusal_result(&denial)),
+        | DenialKind::Overloaded
+        | DenialKind::TimedOut => Ok(refusal_result(&denial)),
         DenialKind::Unauthenticated => Err(ErrorData::invalid_request(
             denial.message,
             Some(json!({ "error": DenialKind::Unauthenticated.code() })),

@@ -38,13 +38,13 @@ pub(crate) struct GatewayHandler {
 
 /// The identity a handshake session is bound to.
 #[derive(Debug, PartialEq, Eq)]
-struct SessionOwner {
-    agent: String,
+pub(crate) struct SessionOwner {
+    pub(crate) agent: String,
     subject: String,
 }
 
 impl SessionOwner {
-    fn of(principal: &Principal) -> Self {
+    pub(crate) fn of(principal: &Principal) -> Self {
         Self {
             agent: principal.agent.clone(),
             subject: principal.subject.clone(),

@@ -62,6 +62,9 @@ pub type CallFuture = Pin<Box<dyn Future<Output = Result<UpstreamResponse, Denia
 /// denial to answer with, or an internal error when the refusal could not be recorded.
 pub type RefusalFuture = Pin<Box<dyn Future<Output = Denial> + Send>>;
 
+/// The future returned by [`ToolBackend::admit`].
+pub type AdmitFuture = Pin<Box<dyn Future<Output = Result<(), Denial>> + Send>>;
+
 /// What the MCP front calls to list and run tools and to record its refusals: the gateway
 /// pipeline.
 pub trait ToolBackend: Send + Sync + 'static {
@@ -88,6 +91,14 @@ pub trait ToolBackend: Send + Sync + 'static {
         None
     }
 
+    /// Counts an `initialize` that would open a session against the caller's admission limit
+    /// (stage 3 of a call): `Ok` lets it go on; a refusal is recorded and yields the denial
+    /// (`rate_limited`, with its retry hint) to answer with. The default admits everything.
+    fn admit(&self, caller: &Caller) -> AdmitFuture {
+        let _ = caller;
+        Box::pin(std::future::ready(Ok(())))
+    }
+
     /// Records a request the transport refused (bad `Host` or `Origin`, oversized or malformed
     /// body, session cap, a request id still in flight) and yields the denial to answer with,
     /// or an internal error when the record could not be written.
@@ -110,6 +121,9 @@ pub struct McpOptions {
     /// Most handshake sessions (2025-06-18 and 2025-11-25 clients) open at once; an `initialize`
     /// beyond it gets 503.
     pub max_sessions: usize,
+    /// Most handshake sessions one agent may hold open at once; an `initialize` beyond it gets
+    /// 429, so no agent can fill `max_sessions` alone.
+    pub max_sessions_per_agent: usize,
     /// A handshake session with no traffic for this long is closed.
     pub session_idle_timeout: Duration,
     /// Cancel to end every open session and event stream, for graceful shutdown.
@@ -125,14 +139,15 @@ pub struct McpOptions {
 }
 
 impl Default for McpOptions {
-    /// Loopback hosts only, no browser origin, 1 MiB bodies, 1024 sessions idle for at most
-    /// five minutes.
+    /// Loopback hosts only, no browser origin, 1 MiB bodies, 1024 sessions (16 per agent) idle
+    /// for at most five minutes.
     fn default() -> Self {
         Self {
             allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
             allowed_origins: Vec::new(),
             max_body_bytes: 1024 * 1024,
             max_sessions: 1024,
+            max_sessions_per_agent: 16,
             session_idle_timeout: Duration::from_secs(300),
             shutdown: CancellationToken::new(),
             resource_metadata: None,

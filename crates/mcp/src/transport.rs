@@ -44,9 +44,9 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use serde::Deserialize;
 use serde_json::Value;
 
-use portcullis_core::{Caller, Denial, DenialKind};
+use portcullis_core::{Caller, Denial, DenialKind, Principal, RateLimitHint};
 
-use crate::handler::GatewayHandler;
+use crate::handler::{GatewayHandler, SessionOwner};
 
 mod light;
 use crate::{McpOptions, ToolBackend};
@@ -69,7 +69,7 @@ pub enum McpOptionsError {
         /// The offending entry.
         entry: String,
     },
-    /// `max_body_bytes` or `max_sessions` is zero.
+    /// `max_body_bytes`, `max_sessions` or `max_sessions_per_agent` is zero.
     #[error("`{field}` must be greater than zero")]
     Zero {
         /// The option name.
@@ -84,9 +84,19 @@ pub enum McpOptionsError {
 pub struct McpService {
     inner: StreamableHttpService<GatewayHandler, LocalSessionManager>,
     sessions: Arc<LocalSessionManager>,
+    owners: Arc<Owners>,
     checks: Arc<Checks>,
     in_flight: Arc<InFlight>,
     backend: Arc<dyn ToolBackend>,
+}
+
+/// Who opened each handshake session, by session id. Every request naming a session must come
+/// from its owner; to anyone else the session does not exist. Entries of sessions `rmcp` has
+/// closed are dropped whenever a session is opened, so the map stays as small as the set of
+/// open sessions.
+#[derive(Debug, Default)]
+struct Owners {
+    sessions: parking_lot::Mutex<std::collections::HashMap<String, SessionOwner>>,
 }
 
 /// JSON-RPC request ids in flight, per session.
@@ -140,6 +150,8 @@ struct Checks {
     origins: Vec<OriginTuple>,
     max_body_bytes: usize,
     max_sessions: usize,
+    max_sessions_per_agent: usize,
+    session_idle_timeout: std::time::Duration,
     resource_metadata: Option<String>,
     stateless_fast_path: bool,
 }
@@ -164,6 +176,11 @@ impl McpOptions {
         if self.max_sessions == 0 {
             return Err(McpOptionsError::Zero {
                 field: "max_sessions",
+            });
+        }
+        if self.max_sessions_per_agent == 0 {
+            return Err(McpOptionsError::Zero {
+                field: "max_sessions_per_agent",
             });
         }
         if let Some(entry) = self
@@ -236,11 +253,14 @@ impl McpService {
         Self {
             inner,
             sessions,
+            owners: Arc::new(Owners::default()),
             checks: Arc::new(Checks {
                 hosts,
                 origins,
                 max_body_bytes: options.max_body_bytes,
                 max_sessions: options.max_sessions,
+                max_sessions_per_agent: options.max_sessions_per_agent,
+                session_idle_timeout: options.session_idle_timeout,
                 resource_metadata: options.resource_metadata,
                 stateless_fast_path: options.stateless_fast_path,
             }),
@@ -256,29 +276,62 @@ impl McpService {
         if let Err((kind, status, text)) =
             self.checks.admit_headers(request.uri(), request.headers())
         {
-            let answer = plain_response(status, text);
+            let answer = problem_response(status, kind, text, caller);
             return self
                 .refused(caller, None, Denial::new(kind, text), answer)
                 .await;
         }
-        if request.method() != Method::POST {
+        let (mut parts, body) = request.into_parts();
+        let session = parts
+            .headers
+            .get(SESSION_ID_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        if let (Some(session), Some(caller)) = (&session, caller)
+            && self.owners.foreign(session, &caller.principal)
+        {
+            // Someone else's session: answered exactly as an unknown one, by asking rmcp about
+            // a session id that cannot exist, and recorded.
+            tracing::warn!(agent = %caller.principal.agent, "refused a request naming another caller's MCP session");
+            let unknown = uuid::Uuid::new_v4().to_string();
+            if let Ok(value) = HeaderValue::from_str(&unknown) {
+                parts.headers.insert(SESSION_ID_HEADER, value);
+            }
+            let denial = Denial::new(DenialKind::BadRequest, UNKNOWN_SESSION)
+                .with_internal("the session was opened by another caller");
+            let request = Request::from_parts(parts, body);
+            let answer = Box::pin(self.inner.handle(request)).await.map(Body::new);
+            let answer = plain_to_json(answer);
+            return self.refused(Some(caller), None, denial, answer).await;
+        }
+        if parts.method != Method::POST {
             // GET (session event stream) and DELETE (end session) carry no body.
             // Boxed here and below: rmcp's futures are large, and inline they would make every
             // request's future (moved into its task) that large, the fast path's included.
-            return Box::pin(self.inner.handle(request)).await.map(Body::new);
+            let ends_session = parts.method == Method::DELETE;
+            let request = Request::from_parts(parts, body);
+            let response = Box::pin(self.inner.handle(request)).await.map(Body::new);
+            if ends_session
+                && response.status().is_success()
+                && let Some(session) = &session
+            {
+                self.owners.sessions.lock().remove(session);
+            }
+            return self.rmcp_answer(caller, None, response).await;
         }
 
-        let (parts, body) = request.into_parts();
         let body = match self.checks.read_body(&parts.headers, body).await {
             Ok(body) => body,
             Err((kind, status, text)) => {
-                let answer = plain_response(status, &text);
+                let answer = problem_response(status, kind, &text, caller);
                 return self
                     .refused(caller, None, Denial::new(kind, text), answer)
                     .await;
             }
         };
         let mut guard = None;
+        let mut opening = None;
+        let mut called = None;
         if is_json(&parts.headers) {
             // The common stateless call, decoded without rmcp's message types (see `light`).
             if self.checks.stateless_fast_path
@@ -298,17 +351,12 @@ impl McpService {
                     return self.refused(caller, None, denial, answer).await;
                 }
             };
-            let called = called_tool(&message);
-            if opens_session(&message, &parts.headers)
-                && self.sessions.sessions.read().await.len() >= self.checks.max_sessions
-            {
-                tracing::warn!("refused a new MCP session: session limit reached");
-                let text = "too many open sessions; retry later";
-                let error =
-                    JsonRpcError::new(request_id(&message), ErrorData::internal_error(text, None));
-                let answer = jsonrpc_error_response(StatusCode::SERVICE_UNAVAILABLE, error);
-                let denial = Denial::new(DenialKind::Overloaded, text);
-                return self.refused(caller, None, denial, answer).await;
+            called = called_tool(&message).map(str::to_owned);
+            if opens_session(&message, &parts.headers) {
+                if let Some(refusal) = self.admit_session(caller, request_id(&message)).await {
+                    return refusal;
+                }
+                opening = caller.map(|caller| SessionOwner::of(&caller.principal));
             }
             if let ClientJsonRpcMessage::Request(request) = &message
                 && let ClientRequest::CallToolRequest(call) = &request.request
@@ -319,13 +367,7 @@ impl McpService {
             {
                 return self.challenge(&request.id, record.await);
             }
-            if let (Some(session), ClientJsonRpcMessage::Request(request)) = (
-                parts
-                    .headers
-                    .get(SESSION_ID_HEADER)
-                    .and_then(|value| value.to_str().ok()),
-                &message,
-            ) {
+            if let (Some(session), ClientJsonRpcMessage::Request(request)) = (&session, &message) {
                 guard = self.in_flight.claim(session, &request.id);
                 if guard.is_none() {
                     tracing::warn!("refused an MCP request reusing an id still in flight");
@@ -336,7 +378,9 @@ impl McpService {
                     );
                     let answer = jsonrpc_error_response(StatusCode::BAD_REQUEST, error);
                     let denial = Denial::new(DenialKind::BadRequest, text);
-                    return self.refused(caller, called, denial, answer).await;
+                    return self
+                        .refused(caller, called.as_deref(), denial, answer)
+                        .await;
                 }
             }
             if self.checks.stateless_fast_path
@@ -356,7 +400,18 @@ impl McpService {
         // Anything else (a wrong content type, say) is rmcp's to refuse.
         let request = Request::from_parts(parts, Full::new(body));
         let response = Box::pin(self.inner.handle(request)).await;
-        match guard {
+        if let Some(owner) = opening
+            && let Some(session) = response
+                .headers()
+                .get(SESSION_ID_HEADER)
+                .and_then(|value| value.to_str().ok())
+        {
+            self.owners
+                .sessions
+                .lock()
+                .insert(session.to_owned(), owner);
+        }
+        let response = match guard {
             // The id stays claimed until the answer stream is finished or dropped.
             Some(guard) => response.map(|body| {
                 Body::new(body.map_frame(move |frame| {
@@ -365,7 +420,159 @@ impl McpService {
                 }))
             }),
             None => response.map(Body::new),
+        };
+        self.rmcp_answer(caller, called.as_deref(), response).await
+    }
+
+    /// The session caps and the admission limit for an `initialize` that opens a session, or
+    /// the (recorded) refusal to answer with.
+    async fn admit_session(
+        &self,
+        caller: Option<&Caller>,
+        id: Option<RequestId>,
+    ) -> Option<Response<Body>> {
+        let live: Vec<String> = self
+            .sessions
+            .sessions
+            .read()
+            .await
+            .keys()
+            .map(|id| id.to_string())
+            .collect();
+        if live.len() >= self.checks.max_sessions {
+            tracing::warn!("refused a new MCP session: session limit reached");
+            let text = "too many open sessions; retry later";
+            let error = JsonRpcError::new(id, ErrorData::internal_error(text, None));
+            let answer = jsonrpc_error_response(StatusCode::SERVICE_UNAVAILABLE, error);
+            let denial = Denial::new(DenialKind::Overloaded, text);
+            return Some(self.refused(caller, None, denial, answer).await);
         }
+        let caller = caller?;
+        let held = self.owners.held_by(&caller.principal.agent, &live);
+        if held >= self.checks.max_sessions_per_agent {
+            tracing::warn!(agent = %caller.principal.agent, held, "refused a new MCP session: the agent's session limit reached");
+            let hint = RateLimitHint {
+                name: "mcp_sessions".to_owned(),
+                quota: u64::try_from(self.checks.max_sessions_per_agent).unwrap_or(u64::MAX),
+                window_secs: self.checks.session_idle_timeout.as_secs().max(1),
+                remaining: 0,
+                retry_after_secs: 1,
+            };
+            let denial = Denial::limited(DenialKind::RateLimited, hint);
+            let denial = self.backend.refuse(caller, None, denial).await;
+            return Some(limited_jsonrpc_response(id, &denial));
+        }
+        if let Err(denial) = self.backend.admit(caller).await {
+            return Some(limited_jsonrpc_response(id, &denial));
+        }
+        None
+    }
+
+    /// `rmcp`'s answer, with a refusal's plain-text body (which can echo request headers)
+    /// replaced by a JSON-RPC error in our words, and recorded.
+    async fn rmcp_answer(
+        &self,
+        caller: Option<&Caller>,
+        tool: Option<&str>,
+        response: Response<Body>,
+    ) -> Response<Body> {
+        if !response.status().is_client_error() && !response.status().is_server_error() {
+            return response;
+        }
+        let status = response.status();
+        let answer = plain_to_json(response);
+        if is_json(answer.headers()) && status.is_client_error() {
+            let denial = Denial::new(DenialKind::BadRequest, rmcp_refusal_text(status));
+            return self.refused(caller, tool, denial, answer).await;
+        }
+        answer
+    }
+}
+
+/// What a client is told for a session id that is unknown, closed or someone else's.
+const UNKNOWN_SESSION: &str = "session not found; start a new session with `initialize`";
+
+/// Our wording of `rmcp`'s plain-text refusals, by status; never the request's own text.
+fn rmcp_refusal_text(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => {
+            "malformed MCP request: check the MCP-Protocol-Version, Mcp-Method and Mcp-Name headers and the session id"
+        }
+        404 => UNKNOWN_SESSION,
+        405 => "method not allowed on the MCP endpoint",
+        406 => "the Accept header must list both application/json and text/event-stream",
+        415 => "the Content-Type must be application/json",
+        _ => "the MCP request was refused",
+    }
+}
+
+/// A response whose body is not JSON or an event stream (`rmcp`'s plain-text refusals) gets a
+/// JSON-RPC error body in our words instead, keeping the status and the `Allow` header.
+fn plain_to_json(response: Response<Body>) -> Response<Body> {
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let structured = portcullis_core::media_type_is_json(content_type)
+        || portcullis_core::media_type_is(content_type, "text/event-stream");
+    if structured || response.status().is_success() {
+        return response;
+    }
+    let status = response.status();
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let error = JsonRpcError::new(
+        None,
+        ErrorData::invalid_request(rmcp_refusal_text(status), None),
+    );
+    let mut answer = jsonrpc_error_response(status, error);
+    if let Some(allow) = allow {
+        answer.headers_mut().insert(header::ALLOW, allow);
+    }
+    answer
+}
+
+/// A JSON-RPC error for a refusal by a limit (or an internal error when it could not be
+/// recorded), with `Retry-After` from the limit's hint.
+fn limited_jsonrpc_response(id: Option<RequestId>, denial: &Denial) -> Response<Body> {
+    if !matches!(denial.kind, DenialKind::RateLimited | DenialKind::Loop) {
+        return internal_error_response(id);
+    }
+    let retry_after = denial.rate_limit().map_or(1, |hint| hint.retry_after_secs);
+    let error = JsonRpcError::new(
+        id,
+        ErrorData::invalid_request(
+            denial.message.clone(),
+            Some(serde_json::json!({
+                "error": denial.kind.code(),
+                "retry_after": retry_after,
+            })),
+        ),
+    );
+    let mut response = jsonrpc_error_response(StatusCode::TOO_MANY_REQUESTS, error);
+    if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+impl Owners {
+    /// Whether `session` is known and was opened by someone other than `principal`.
+    fn foreign(&self, session: &str, principal: &Principal) -> bool {
+        self.sessions
+            .lock()
+            .get(session)
+            .is_some_and(|owner| *owner != SessionOwner::of(principal))
+    }
+
+    /// How many of the `live` sessions `agent` opened; forgets the sessions no longer live.
+    fn held_by(&self, agent: &str, live: &[String]) -> usize {
+        let mut sessions = self.sessions.lock();
+        sessions.retain(|id, _| live.iter().any(|open| open == id));
+        sessions
+            .values()
+            .filter(|owner| owner.agent == agent)
+            .count()
     }
 }
 
@@ -549,6 +756,11 @@ impl Checks {
         match Limited::new(body, self.max_body_bytes).collect().await {
             Ok(collected) => Ok(collected.to_bytes()),
             Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+            Err(error) if caused_by::<portcullis_core::BodyTimedOut>(error.as_ref()) => Err((
+                DenialKind::TimedOut,
+                StatusCode::REQUEST_TIMEOUT,
+                "the request body did not arrive in time; send it at once".to_owned(),
+            )),
             Err(error) => {
                 tracing::debug!(%error, "could not read an MCP request body");
                 Err((
@@ -795,6 +1007,38 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Whether `error` or one of its sources is an `E`.
+fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error.is::<E>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
+
+/// A refusal of the transport (before any JSON-RPC is read) as problem+json, named by the
+/// request id identify minted when there is one.
+fn problem_response(
+    status: StatusCode,
+    kind: DenialKind,
+    text: &str,
+    caller: Option<&Caller>,
+) -> Response<Body> {
+    let request_id = caller.map_or_else(uuid::Uuid::nil, |caller| caller.meta.request_id);
+    let body =
+        serde_json::to_vec(&Denial::new(kind, text).problem(&request_id)).unwrap_or_default();
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
     );
     response
 }

@@ -420,15 +420,142 @@ async fn a_session_cannot_be_used_by_another_caller() {
     let server = start(test_options()).await;
     let url = server.url();
     let session = open_session(&url, "alice", "2025-11-25").await;
+    let call = |agent: &'static str, session: String| {
+        let url = url.clone();
+        async move {
+            post(
+                &url,
+                Some(agent),
+                &[
+                    ("mcp-session-id", &session),
+                    ("mcp-protocol-version", "2025-11-25"),
+                ],
+                tool_call(2, "list_orders", json!({})).to_string(),
+            )
+            .await
+        }
+    };
+    // To another caller the session does not exist: the very answer of an unknown session.
+    let foreign = call("bob", session.clone()).await;
+    let unknown = call("bob", "no-such-session".to_owned()).await;
+    assert_eq!(foreign.status(), 404);
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(foreign.headers()["content-type"], "application/json");
+    assert_eq!(foreign.text().await.unwrap(), unknown.text().await.unwrap());
+    assert!(server.backend.recorded().is_empty());
+    let refusals = server.backend.refusals();
+    assert_eq!(refusals.len(), 2, "{refusals:?}");
+    assert!(
+        refusals
+            .iter()
+            .all(|r| r.agent == "bob" && r.kind == DenialKind::BadRequest)
+    );
+
+    // Nor can it listen to the session's stream or end it: again the answers of an unknown
+    // session.
+    for method in [reqwest::Method::GET, reqwest::Method::DELETE] {
+        let send = |session: String| {
+            let (url, method) = (url.clone(), method.clone());
+            async move {
+                let response = reqwest::Client::new()
+                    .request(method, &url)
+                    .bearer_auth("bob")
+                    .header("accept", "application/json, text/event-stream")
+                    .header("mcp-session-id", session)
+                    .header("mcp-protocol-version", "2025-11-25")
+                    .send()
+                    .await
+                    .unwrap();
+                (response.status(), response.text().await.unwrap())
+            }
+        };
+        let foreign = send(session.clone()).await;
+        let unknown = send("no-such-session".to_owned()).await;
+        assert_eq!(foreign, unknown, "{method}");
+    }
+    // The owner's session is untouched.
     let answer = session_call(
         &url,
-        "bob",
+        "alice",
         &session,
-        tool_call(2, "list_orders", json!({})),
+        tool_call(3, "list_orders", json!({})),
     )
     .await;
+    assert_eq!(answer["result"]["isError"], false);
+}
+
+#[tokio::test]
+async fn sessions_are_capped_per_agent_and_the_owner_can_end_them() {
+    let mut options = test_options();
+    options.max_sessions_per_agent = 2;
+    let server = start(options).await;
+    let url = server.url();
+    let first = open_session(&url, "alice", "2025-11-25").await;
+    open_session(&url, "alice", "2025-11-25").await;
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+    })
+    .to_string();
+    let refused = post(&url, Some("alice"), &[], initialize.clone()).await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let answer = jsonrpc_answer(refused).await;
+    assert_eq!(answer["error"]["data"]["error"], "rate_limited");
+    assert_refusals(&server, &[DenialKind::RateLimited]);
+    // Another agent is not locked out.
+    open_session(&url, "bob", "2025-11-25").await;
+
+    // Ending a session frees its place.
+    let ended = reqwest::Client::new()
+        .delete(&url)
+        .bearer_auth("alice")
+        .header("mcp-session-id", &first)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert!(ended.status().is_success(), "{}", ended.status());
+    open_session(&url, "alice", "2025-11-25").await;
+}
+
+#[tokio::test]
+async fn refusals_never_echo_request_headers_and_are_json() {
+    let server = start(test_options()).await;
+    let url = server.url();
+    let session = open_session(&url, "alice", "2025-11-25").await;
+    let hostile = "<script>alert(1)</script>";
+    let response = post(
+        &url,
+        Some("alice"),
+        &[
+            ("mcp-session-id", &session),
+            ("mcp-protocol-version", hostile),
+        ],
+        tool_call(2, "list_orders", json!({})).to_string(),
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let text = response.text().await.unwrap();
+    assert!(!text.contains("script"), "{text}");
+    let answer: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(answer["error"]["code"], -32600);
-    assert!(server.backend.recorded().is_empty());
+
+    // A wrong content type and a wrong Accept: JSON answers in our words.
+    let response = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth("alice")
+        .header("content-type", "text/plain")
+        .header("accept", "application/json, text/event-stream")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 415);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let refusals = server.backend.refusals();
+    assert_eq!(refusals.len(), 2, "{refusals:?}");
 }
 
 #[tokio::test]

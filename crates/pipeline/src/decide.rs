@@ -50,12 +50,20 @@ impl Gateway {
         check_scopes(&principal, tool)?;
 
         // Stage 5, validate: nothing downstream (guards, policy, egress) reads arguments that
-        // did not pass the tool's schema and the input limits.
+        // did not pass the tool's schema and the input limits. An integer written as a float
+        // (`42.0`, valid JSON Schema) is written as an integer from here on, so the call that
+        // is authorized, digested and sent carries `42`.
         self.validator.validate(&tool.name, args.value())?;
+        let args = match portcullis_guard::integral_numbers(&tool.input_schema, args.value()) {
+            Some(normalized) => CallArgs::new(normalized),
+            None => args,
+        };
         let call = Call::new(principal, ctx.meta, Arc::clone(tool), args).map_err(|_| {
             // INVARIANT: the validator refuses non-object arguments.
             Denial::new(DenialKind::Internal, "arguments must be an object")
         })?;
+        // From here the record names the digest of the arguments as authorized and sent.
+        ctx.args_digest = Some(call.digest().clone());
 
         // Stage 6, inspect: injection detectors on the validated arguments. Before authorize,
         // so a blocking finding costs no policy evaluation and the others reach the policies

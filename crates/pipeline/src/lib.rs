@@ -50,7 +50,7 @@ use portcullis_policy::PolicyEngine;
 
 pub use build::{BuildError, Checked, check};
 pub use identify::{Arrival, Refused};
-pub use lifecycle::{AdminAnswer, AdminDone, TokenAnswer, TokenRequest};
+pub use lifecycle::{AdminAnswer, AdminDone, TokenAnswer, TokenForm, TokenRequest};
 
 /// Everything a running gateway needs, built once from the configuration.
 pub struct Gateway {

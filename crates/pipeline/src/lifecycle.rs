@@ -24,12 +24,24 @@ use crate::record::Outcome;
 pub struct TokenRequest {
     /// The peer address of the connection.
     pub client_ip: Option<IpAddr>,
-    /// The form fields, or `None` when the body was not `application/x-www-form-urlencoded`.
-    pub form: Option<Vec<(String, String)>>,
+    /// The body as the front read it.
+    pub form: TokenForm,
     /// The `Authorization` header (HTTP Basic client authentication), if any.
     pub authorization: Option<String>,
     /// The verified TLS client certificate of the connection, if any.
     pub certificate: Option<Arc<PeerCertificate>>,
+}
+
+/// The body of a token request.
+#[derive(Debug)]
+pub enum TokenForm {
+    /// The decoded `application/x-www-form-urlencoded` fields.
+    Fields(Vec<(String, String)>),
+    /// A body of another media type.
+    NotForm,
+    /// A body the front could not read (too large, too slow): the refusal to record and answer
+    /// as problem+json, like every front's transport refusals.
+    Unreadable(Denial),
 }
 
 /// What the token endpoint answers: a token or an OAuth error, or, when the request could not
@@ -91,6 +103,17 @@ impl Gateway {
         self.refuse_detached(ctx, denial).await
     }
 
+    /// Stage 3, admit, for a request that is not a call but must count against the caller's
+    /// admission limit (an MCP `initialize` opening a session, which holds memory on the
+    /// gateway). A refusal is recorded; the denial it yields is the one to answer with.
+    pub async fn admit(self: &Arc<Self>, caller: &Caller) -> Result<(), Denial> {
+        let Err(denial) = self.limits.admit(&caller.principal).await else {
+            return Ok(());
+        };
+        let ctx = CallContext::new(caller.meta, Some(Arc::clone(&caller.principal)), None);
+        Err(self.refuse_detached(ctx, denial).await)
+    }
+
     /// The step-up check of stage 4 on its own, for a front that must answer a missing scope at
     /// the HTTP level before it hands the request on (MCP: an HTTP 403 with a step-up challenge
     /// instead of a result inside an event stream whose status is already sent). Cheap and
@@ -122,6 +145,25 @@ impl Gateway {
     /// The token endpoint: the client-credentials and token-exchange grants, recorded.
     pub async fn token(self: &Arc<Self>, request: TokenRequest) -> TokenAnswer {
         let meta = CallMeta::now(Front::Token, request.client_ip);
+        if let TokenForm::Unreadable(denial) = request.form {
+            let recorded = self
+                .detach(move |gateway| async move {
+                    gateway
+                        .record(Outcome::Token {
+                            meta: &meta,
+                            agent: None,
+                            result: Err((denial.kind.code(), Some(denial.message.as_str()))),
+                        })
+                        .await
+                        .map(|()| denial)
+                })
+                .await;
+            let denial = match recorded {
+                Ok(Ok(denial)) => denial,
+                Ok(Err(failure)) | Err(failure) => failure,
+            };
+            return Err(Refused { denial, meta });
+        }
         let answer = self
             .detach(move |gateway| async move {
                 let (agent, result) = gateway.issue(request).await;
@@ -247,7 +289,7 @@ impl Gateway {
         &self,
         request: TokenRequest,
     ) -> (Option<String>, Result<TokenResponse, OAuthError>) {
-        let Some(form) = request.form else {
+        let TokenForm::Fields(form) = request.form else {
             return (
                 None,
                 Err(OAuthError::invalid_request(

@@ -163,7 +163,11 @@ impl Harness {
                     .await
                     .expect("bind admin");
                 let admin_addr = admin_listener.local_addr().expect("admin addr");
-                let admin = portcullis_http::admin_app(Arc::clone(&gateway), token);
+                let admin = portcullis_http::admin_app(
+                    Arc::clone(&gateway),
+                    token,
+                    loaded.config.admin.connections,
+                );
                 tokio::spawn(async move {
                     let _ = portcullis_http::serve(admin_listener, admin, async {
                         let _ = admin_rx.await;

@@ -242,20 +242,78 @@ async fn wrong_argument_types_are_refused_before_the_upstream() {
 }
 
 #[tokio::test]
-async fn oversized_bodies_are_refused() {
+async fn an_integer_written_as_a_float_reaches_the_upstream_as_an_integer() {
+    let h = Harness::start().await;
+    let token = h.demo_token().await;
+    let response = h.call(Some(&token), "getOrder", &json!({"id": 42.0})).await;
+    assert_eq!(response.status(), 200);
+    let seen = h.upstream.last_request().expect("upstream saw the call");
+    assert_eq!(seen.path, "/orders/42");
+    // A fraction is no integer: refused by the schema before the upstream.
+    let before = h.upstream.requests_seen();
+    let response = h.call(Some(&token), "getOrder", &json!({"id": 42.5})).await;
+    assert_eq!(response.status(), 422);
+    assert_eq!(h.upstream.requests_seen(), before);
+    // The record holds the digest of what was sent: the same as for `42`.
+    let records = portcullis_audit::tail(&h.audit_path(), 10).await.unwrap();
+    let digests: Vec<_> = records
+        .iter()
+        .filter(|r| r.event.decision.as_str() == "allow")
+        .map(|r| r.event.args_digest.clone())
+        .collect();
+    let plain = h.call(Some(&token), "getOrder", &json!({"id": 42})).await;
+    assert_eq!(plain.status(), 200);
+    let last = portcullis_audit::tail(&h.audit_path(), 1).await.unwrap();
+    assert_eq!(digests.last(), Some(&last[0].event.args_digest));
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_alike_on_every_front() {
     let h = Harness::start().await;
     let token = h.demo_token().await;
     let huge = "x".repeat(2 * 1024 * 1024);
-    let response = h
+    let tools = h
         .call(
             Some(&token),
             "refundOrder",
             &json!({"id": 1, "amount_cents": 1, "reason": huge}),
         )
         .await;
-    assert_eq!(response.status(), 422);
-    let body: Value = response.json().await.unwrap();
-    assert!(body["detail"].as_str().unwrap().contains("larger than"));
+    let mcp = h
+        .http
+        .post(format!("{}/mcp", h.base))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(huge.clone())
+        .send()
+        .await
+        .unwrap();
+    let oauth = h
+        .http
+        .post(format!("{}/oauth/token", h.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("grant_type=client_credentials&pad={huge}"))
+        .send()
+        .await
+        .unwrap();
+    // One status and one body shape, whatever the front: a 413 problem.
+    for response in [tools, mcp, oauth] {
+        assert_eq!(response.status(), 413);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "too_large");
+        assert_eq!(body["status"], 413);
+        assert_eq!(body["title"], "Payload Too Large");
+        assert_eq!(
+            body["detail"], "the request body exceeds 1048576 bytes",
+            "{body}"
+        );
+        assert!(body["request_id"].as_str().is_some_and(|id| id.len() == 36));
+    }
 }
 
 #[tokio::test]

@@ -328,3 +328,49 @@ async fn python_mcp_client() {
         assert_eq!(h.upstream.requests_seen(), before + 1, "{version}");
     }
 }
+
+#[tokio::test]
+async fn opening_sessions_counts_against_the_admission_limit() {
+    // Session caps high enough that only the per-agent admission rate (burst 40) can refuse.
+    let h = Harness::start_with(|config| {
+        config.mcp.max_sessions = 1000;
+        config.mcp.max_sessions_per_agent = 1000;
+    })
+    .await;
+    let token = h.demo_token().await;
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                   "clientInfo": {"name": "e2e", "version": "0"}}
+    });
+    let before = h.audit_records().await;
+    let mut opened = 0;
+    let mut limited = 0;
+    for _ in 0..60 {
+        let response = h
+            .http
+            .post(format!("{}/mcp", h.base))
+            .bearer_auth(&token)
+            .header("accept", "application/json, text/event-stream")
+            .json(&initialize)
+            .send()
+            .await
+            .unwrap();
+        match response.status().as_u16() {
+            200 => opened += 1,
+            429 => {
+                limited += 1;
+                assert!(response.headers().contains_key("retry-after"));
+                let answer: Value = response.json().await.unwrap();
+                assert_eq!(answer["error"]["data"]["error"], "rate_limited");
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(
+        limited > 0 && opened >= 40,
+        "opened {opened}, limited {limited}"
+    );
+    // Each refused `initialize` left one record; opened sessions are not calls.
+    assert_eq!(h.audit_records().await, before + limited);
+}

@@ -135,7 +135,7 @@ async fn each_http_refusal_leaves_one_record() {
     assert_record(&record, "http", "unauthenticated", "unauthenticated");
 
     // The body: larger than the limit, not JSON.
-    let record = exactly_one_record(&h, 422, async {
+    let record = exactly_one_record(&h, 413, async {
         h.http
             .post(&call_url)
             .bearer_auth(&token)
@@ -146,7 +146,7 @@ async fn each_http_refusal_leaves_one_record() {
             .unwrap()
     })
     .await;
-    assert_record(&record, "http", "invalid", "invalid_arguments");
+    assert_record(&record, "http", "invalid", "too_large");
     assert_eq!(record.event.agent.as_deref(), Some("demo-agent"));
     let record = exactly_one_record(&h, 422, async {
         h.http
