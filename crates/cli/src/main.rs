@@ -277,13 +277,50 @@ fn main() -> ExitCode {
     }
 }
 
+/// The log's formatting layer, swapped once the configuration says which format it wants.
+type LogLayer =
+    Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static>;
+
+/// Switches the log format after the configuration is loaded (`log.format`).
+static LOG_FORMAT: std::sync::OnceLock<
+    tracing_subscriber::reload::Handle<LogLayer, tracing_subscriber::Registry>,
+> = std::sync::OnceLock::new();
+
+/// Log lines go to standard error: text (coloured only on a terminal) or JSON, from
+/// `PORTCULLIS_LOG_FORMAT` until the configuration's `log.format` applies. Which events:
+/// `PORTCULLIS_LOG` (an `EnvFilter` directive), by default `info` for the gateway's own crates
+/// and `warn` for the libraries it uses.
 fn init_tracing() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("PORTCULLIS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,portcullis=info"));
+    let json = std::env::var("PORTCULLIS_LOG_FORMAT").is_ok_and(|format| format == "json");
+    let (layer, handle) = tracing_subscriber::reload::Layer::new(log_layer(json));
+    let _ = LOG_FORMAT.set(handle);
+    tracing_subscriber::registry().with(layer).with(filter).init();
+}
+
+fn log_layer(json: bool) -> LogLayer {
+    use tracing_subscriber::Layer as _;
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    if json {
+        layer.json().boxed()
+    } else {
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        layer.with_ansi(terminal).boxed()
+    }
+}
+
+/// Applies the configuration's `log.format` (unless `PORTCULLIS_LOG_FORMAT` already chose).
+fn apply_log_format(config: &Config) {
+    if std::env::var_os("PORTCULLIS_LOG_FORMAT").is_some() {
+        return;
+    }
+    let json = config.log.format == portcullis_config::LogFormat::Json;
+    if json && let Some(handle) = LOG_FORMAT.get() {
+        let _ = handle.reload(log_layer(true));
+    }
 }
 
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -362,6 +399,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
 
 fn load(args: &ConfigArgs) -> anyhow::Result<Loaded> {
     let mut loaded = Config::load(&args.config)?;
+    apply_log_format(&loaded.config);
     if let Some(dir) = &args.data_dir {
         loaded.config.data_dir = dir.clone();
     }

@@ -25,6 +25,7 @@ mod identity_providers;
 mod issuer;
 mod limits;
 mod listener;
+mod log;
 mod mcp;
 mod references;
 mod tools;
@@ -54,6 +55,7 @@ pub use limits::{
     LimitWeight, LoopDetectionConfig, OnUnavailable, QuotaConfig, QuotaPeriod, RateLimitConfig,
 };
 pub use listener::{ClientAuth, ListenerConfig, TlsConfig};
+pub use log::{LogConfig, LogFormat};
 pub use mcp::McpConfig;
 pub use tools::{RiskClass, ToolSelection};
 pub use types::{
@@ -93,6 +95,8 @@ pub struct Config {
     pub guards: GuardSettings,
     /// The MCP endpoint's sessions.
     pub mcp: McpConfig,
+    /// How the gateway's log lines are written.
+    pub log: LogConfig,
 }
 
 /// A loaded configuration with every relative path resolved.
@@ -273,6 +277,9 @@ struct RawConfig {
     /// The MCP endpoint's handshake sessions.
     #[serde(default)]
     mcp: mcp::RawMcp,
+    /// How the gateway's own log lines are written.
+    #[serde(default)]
+    log: LogConfig,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -300,6 +307,7 @@ impl RawConfig {
             limits: self.limits.parse(cx)?,
             guards: self.guards,
             mcp: self.mcp.parse(cx)?,
+            log: self.log,
         };
         let ids = config.agents.iter().map(|agent| agent.id.as_str());
         cx.unique("agents", "id", ids, Problem::DuplicateAgent)?;

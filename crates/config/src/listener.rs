@@ -102,6 +102,36 @@ impl ListenerConfig {
         hosts
     }
 
+    /// The browser origins accepted on the MCP endpoint: the configured list, or by default the
+    /// gateway's own origins: its public URL's, and the loopback ones of its port
+    /// (`http://localhost:<port>`, `http://127.0.0.1:<port>`, `http://[::1]:<port>`, `https`
+    /// under TLS), which a page served by the gateway itself or a local client sends. Any other
+    /// origin is refused unless listed.
+    pub fn effective_allowed_origins(&self) -> Vec<String> {
+        if !self.allowed_origins.is_empty() {
+            return self.allowed_origins.clone();
+        }
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let port = self.address.port();
+        let mut origins = vec![
+            format!("{scheme}://localhost:{port}"),
+            format!("{scheme}://127.0.0.1:{port}"),
+            format!("{scheme}://[::1]:{port}"),
+        ];
+        if let Some(url) = &self.public_url {
+            let url = url.url();
+            if let Some(host) = url.host_str() {
+                origins.push(match url.port() {
+                    Some(port) => format!("{}://{host}:{port}", url.scheme()),
+                    None => format!("{}://{host}", url.scheme()),
+                });
+            }
+        }
+        origins.sort();
+        origins.dedup();
+        origins
+    }
+
     /// Whether the listener asks clients for certificates (TLS with `client_auth` set).
     pub(crate) fn asks_client_certificates(&self) -> bool {
         self.tls
@@ -124,8 +154,10 @@ pub(crate) struct RawListener {
     /// `Host` header values the MCP endpoint accepts (DNS rebinding defence). Defaults to the
     /// listen address, `localhost:<port>` and the public URL's authority.
     allowed_hosts: Vec<String>,
-    /// Browser origins allowed to call the MCP endpoint. Requests carrying any other `Origin`
-    /// header are refused with 403; requests without one (non-browser clients) are accepted.
+    /// Browser origins allowed to call the MCP endpoint; by default the gateway's own (its
+    /// public URL's, and `localhost`, `127.0.0.1` and `[::1]` on its port). Requests carrying
+    /// any other `Origin` header are refused with 403; requests without one (non-browser
+    /// clients) are accepted.
     allowed_origins: Vec<String>,
     /// Largest accepted request body in bytes.
     max_body_bytes: usize,

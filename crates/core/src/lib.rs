@@ -248,6 +248,8 @@ pub enum DenialKind {
     Overloaded,
     /// The request body did not arrive within the listener's body timeout.
     TimedOut,
+    /// No such endpoint.
+    NotFound,
 }
 
 impl DenialKind {
@@ -271,6 +273,7 @@ impl DenialKind {
             Self::OriginRefused => "origin_refused",
             Self::Overloaded => "overloaded",
             Self::TimedOut => "timed_out",
+            Self::NotFound => "not_found",
         }
     }
 
@@ -293,6 +296,7 @@ impl DenialKind {
             Self::OriginRefused => 403,
             Self::Overloaded => 503,
             Self::TimedOut => 408,
+            Self::NotFound => 404,
         }
     }
 
@@ -646,7 +650,8 @@ impl From<DenialKind> for Decision {
             | DenialKind::InvalidArguments
             | DenialKind::BadRequest
             | DenialKind::TooLarge
-            | DenialKind::TimedOut => Self::Invalid,
+            | DenialKind::TimedOut
+            | DenialKind::NotFound => Self::Invalid,
             DenialKind::InsufficientScope
             | DenialKind::Forbidden
             | DenialKind::EgressBlocked

@@ -107,7 +107,7 @@ pub fn app(gateway: Arc<Gateway>, config: &Config) -> Result<App, McpOptionsErro
     let shutdown = CancellationToken::new();
     let options = McpOptions {
         allowed_hosts: config.listener.effective_allowed_hosts(),
-        allowed_origins: config.listener.allowed_origins.clone(),
+        allowed_origins: config.listener.effective_allowed_origins(),
         max_body_bytes: config.listener.max_body_bytes,
         max_sessions: config.mcp.max_sessions,
         max_sessions_per_agent: config.mcp.max_sessions_per_agent,
@@ -130,7 +130,8 @@ pub fn app(gateway: Arc<Gateway>, config: &Config) -> Result<App, McpOptionsErro
         .route(paths::TOOLS, get(tools::list))
         .route("/v1/tools/{name}/call", post(tools::call))
         .route_service(paths::MCP, mcp)
-        .layer(middleware::from_fn_with_state(state.clone(), identify));
+        // Only on these routes: a path that does not exist is a 404 with or without a token.
+        .route_layer(middleware::from_fn_with_state(state.clone(), identify));
     let router = Router::new()
         .route(paths::TOKEN, post(token))
         .route(paths::JWKS, get(jwks))
@@ -142,6 +143,7 @@ pub fn app(gateway: Arc<Gateway>, config: &Config) -> Result<App, McpOptionsErro
             get(|| async { axum::Json(json!({"ok": true})) }),
         )
         .merge(authenticated)
+        .fallback(not_found)
         .layer(DefaultBodyLimit::max(config.listener.max_body_bytes))
         .with_state(state);
     Ok(App {
@@ -150,6 +152,17 @@ pub fn app(gateway: Arc<Gateway>, config: &Config) -> Result<App, McpOptionsErro
         tls: None,
         connections: config.listener.connections,
     })
+}
+
+/// Any path the gateway does not serve: a 404 problem, whoever asks (not a call, so not
+/// recorded).
+async fn not_found(request: Request) -> Response {
+    let meta = CallMeta::now(Front::Http, client_ip(&request));
+    let denial = Denial::new(
+        DenialKind::NotFound,
+        "no such endpoint; tools are at `/v1/tools` and `/mcp`",
+    );
+    problem(&denial, &meta)
 }
 
 /// Adapts the gateway to the MCP front's backend trait.

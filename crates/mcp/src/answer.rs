@@ -183,7 +183,8 @@ fn denial_answer(name: &str, denial: Denial) -> Result<CallToolResult, ErrorData
         | DenialKind::TooLarge
         | DenialKind::OriginRefused
         | DenialKind::Overloaded
-        | DenialKind::TimedOut => Ok(refusal_result(&denial)),
+        | DenialKind::TimedOut
+        | DenialKind::NotFound => Ok(refusal_result(&denial)),
         DenialKind::Unauthenticated => Err(ErrorData::invalid_request(
             denial.message,
             Some(json!({ "error": DenialKind::Unauthenticated.code() })),

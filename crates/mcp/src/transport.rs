@@ -282,40 +282,55 @@ impl McpService {
                 .await;
         }
         let (mut parts, body) = request.into_parts();
+        if let Some(caller) = caller
+            && let Some(session) = parts
+                .headers
+                .get(SESSION_ID_HEADER)
+                .and_then(|value| value.to_str().ok())
+            && self.owners.foreign(session, &caller.principal)
+        {
+            // Someone else's session: served as a request for a session id that cannot exist,
+            // so the answer is exactly an unknown session's, and recorded once as a refusal.
+            tracing::warn!(agent = %caller.principal.agent, "refused a request naming another caller's MCP session");
+            if let Ok(value) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+                parts.headers.insert(SESSION_ID_HEADER, value);
+            }
+            let denial = Denial::new(DenialKind::BadRequest, UNKNOWN_SESSION)
+                .with_internal("the session was opened by another caller");
+            let answer = Box::pin(self.clone().serve(parts, body, None)).await;
+            return self.refused(Some(caller), None, denial, answer).await;
+        }
+        self.serve(parts, body, caller).await
+    }
+
+    /// Serves a request whose `Host` and `Origin` passed; refusals are recorded under `caller`
+    /// (none when `None`).
+    async fn serve(
+        self,
+        parts: http::request::Parts,
+        body: Body,
+        caller: Option<&Caller>,
+    ) -> Response<Body> {
         let session = parts
             .headers
             .get(SESSION_ID_HEADER)
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
-        if let (Some(session), Some(caller)) = (&session, caller)
-            && self.owners.foreign(session, &caller.principal)
-        {
-            // Someone else's session: answered exactly as an unknown one, by asking rmcp about
-            // a session id that cannot exist, and recorded.
-            tracing::warn!(agent = %caller.principal.agent, "refused a request naming another caller's MCP session");
-            let unknown = uuid::Uuid::new_v4().to_string();
-            if let Ok(value) = HeaderValue::from_str(&unknown) {
-                parts.headers.insert(SESSION_ID_HEADER, value);
-            }
-            let denial = Denial::new(DenialKind::BadRequest, UNKNOWN_SESSION)
-                .with_internal("the session was opened by another caller");
-            let request = Request::from_parts(parts, body);
-            let answer = Box::pin(self.inner.handle(request)).await.map(Body::new);
-            let answer = plain_to_json(answer);
-            return self.refused(Some(caller), None, denial, answer).await;
-        }
         if parts.method != Method::POST {
             // GET (session event stream) and DELETE (end session) carry no body.
             // Boxed here and below: rmcp's futures are large, and inline they would make every
             // request's future (moved into its task) that large, the fast path's included.
             let ends_session = parts.method == Method::DELETE;
             let request = Request::from_parts(parts, body);
-            let response = Box::pin(self.inner.handle(request)).await.map(Body::new);
-            if ends_session
-                && response.status().is_success()
-                && let Some(session) = &session
-            {
-                self.owners.sessions.lock().remove(session);
+            let mut response = Box::pin(self.inner.handle(request)).await.map(Body::new);
+            if ends_session && response.status().is_success() {
+                if let Some(session) = &session {
+                    self.owners.sessions.lock().remove(session);
+                }
+                // `rmcp` answers 202; a session ended is a success without content, which is
+                // what clients check for (the SDKs warn on anything but 200 or 204).
+                response = Response::new(Body::empty());
+                *response.status_mut() = StatusCode::NO_CONTENT;
             }
             return self.rmcp_answer(caller, None, response).await;
         }

@@ -50,6 +50,19 @@ impl Gateway {
     /// closed).
     pub(crate) async fn record(&self, outcome: Outcome<'_>) -> Result<(), Denial> {
         let event = self.event(outcome);
+        // The access log: one line per request, what an operator greps for first (the audit
+        // record below is the evidence).
+        tracing::info!(
+            target: "portcullis::access",
+            request_id = %event.request_id,
+            front = %event.front,
+            agent = event.agent.as_deref().unwrap_or("-"),
+            tool = event.tool.as_deref().unwrap_or("-"),
+            decision = event.decision.as_str(),
+            reason = event.reasons.first().map_or("-", |reason| reason.split(':').next().unwrap_or("-")),
+            upstream_status = event.upstream_status.unwrap_or(0),
+            latency_us = event.latency_us,
+        );
         let request_id = event.request_id.clone();
         self.audit.record(event).await.map(|_| ()).map_err(|err| {
             tracing::error!(%err, %request_id, "audit write failed; refusing to answer");

@@ -242,6 +242,29 @@ async fn wrong_argument_types_are_refused_before_the_upstream() {
 }
 
 #[tokio::test]
+async fn unknown_paths_are_404_with_or_without_a_token() {
+    let h = Harness::start().await;
+    let token = h.demo_token().await;
+    for bearer in [None, Some(token.as_str())] {
+        let mut request = h.http.get(format!("{}/v2/tools", h.base));
+        if let Some(bearer) = bearer {
+            request = request.bearer_auth(bearer);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 404);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "not_found");
+    }
+    // A path that exists still needs a token.
+    let listed = h.http.get(format!("{}/v1/tools", h.base)).send().await.unwrap();
+    assert_eq!(listed.status(), 401);
+}
+
+#[tokio::test]
 async fn an_integer_written_as_a_float_reaches_the_upstream_as_an_integer() {
     let h = Harness::start().await;
     let token = h.demo_token().await;

@@ -374,3 +374,59 @@ async fn opening_sessions_counts_against_the_admission_limit() {
     // Each refused `initialize` left one record; opened sessions are not calls.
     assert_eq!(h.audit_records().await, before + limited);
 }
+
+#[tokio::test]
+async fn own_origins_are_accepted_and_ending_a_session_answers_204() {
+    let h = Harness::start().await;
+    let token = h.demo_token().await;
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                   "clientInfo": {"name": "e2e", "version": "0"}}
+    });
+    let port = h.addr.port();
+    let mut session = None;
+    for origin in [
+        format!("http://127.0.0.1:{port}"),
+        format!("http://localhost:{port}"),
+    ] {
+        let response = h
+            .http
+            .post(format!("{}/mcp", h.base))
+            .bearer_auth(&token)
+            .header("accept", "application/json, text/event-stream")
+            .header("origin", &origin)
+            .json(&initialize)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{origin}");
+        session = response
+            .headers()
+            .get("mcp-session-id")
+            .map(|v| v.to_str().unwrap().to_owned());
+    }
+    // Another port on loopback is another site.
+    let other = h
+        .http
+        .post(format!("{}/mcp", h.base))
+        .bearer_auth(&token)
+        .header("accept", "application/json, text/event-stream")
+        .header("origin", format!("http://127.0.0.1:{}", port.wrapping_add(1)))
+        .json(&initialize)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 403);
+
+    let ended = h
+        .http
+        .delete(format!("{}/mcp", h.base))
+        .bearer_auth(&token)
+        .header("mcp-session-id", session.unwrap())
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 204);
+}
