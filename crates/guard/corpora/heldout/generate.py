@@ -1380,7 +1380,7 @@ def b_versions():
         "Assembly version %d.%d.%d.%d" % (a, b_, c, d), "firmware %d.%d.%d.%d installed, reboot required" % (R.randint(1, 9), R.randint(0, 9), R.randint(0, 99), R.randint(0, 255)),
         "Version %d.%d.%d.%d released on %s" % (a, b_, c, d, iso_time()[:10]), "Chrome/%d.0.%d.%d Safari/537.36" % (R.randint(100, 130), R.randint(5000, 7000), R.randint(10, 250)),
         "v%s" % semver(), "python %d.%d.%d" % (3, R.randint(7, 13), R.randint(0, 20)), "go%d.%d.%d linux/amd64" % (1, R.randint(18, 23), R.randint(0, 9)),
-        "%d.%d.%d.%d" % (R.randint(1, 12), R.randint(0, 9), R.randint(0, 50), R.randint(0, 255)),
+        "build %d.%d.%d.%d" % (R.randint(1, 12), R.randint(0, 9), R.randint(0, 50), R.randint(0, 255)),
         "node-v%d.%d.%d-linux-x64.tar.xz" % (R.randint(14, 22), R.randint(0, 20), R.randint(0, 9)), "git describe: v%d.%d.%d-%d-g%s" % (R.randint(0, 5), R.randint(0, 20), R.randint(0, 9), R.randint(1, 200), rand(HEX, 7)),
         "Microsoft.NETCore.App %d.0.%d" % (R.randint(6, 9), R.randint(0, 30)), "kernel 6.%d.%d-%d-generic" % (R.randint(1, 11), R.randint(0, 50), R.randint(10, 200)),
         "package.json: \"%s\": \"~%s\"" % (R.choice(PKGS), semver()), "Upgrade from 2.%d.%d.%d to 2.%d.%d.%d is recommended" % (R.randint(0, 9), R.randint(0, 9), R.randint(0, 200), R.randint(0, 9), R.randint(0, 9), R.randint(0, 200)),
