@@ -298,7 +298,10 @@ fn init_tracing() {
     let json = std::env::var("PORTCULLIS_LOG_FORMAT").is_ok_and(|format| format == "json");
     let (layer, handle) = tracing_subscriber::reload::Layer::new(log_layer(json));
     let _ = LOG_FORMAT.set(handle);
-    tracing_subscriber::registry().with(layer).with(filter).init();
+    tracing_subscriber::registry()
+        .with(layer)
+        .with(filter)
+        .init();
 }
 
 fn log_layer(json: bool) -> LogLayer {

@@ -260,7 +260,12 @@ async fn unknown_paths_are_404_with_or_without_a_token() {
         assert_eq!(body["code"], "not_found");
     }
     // A path that exists still needs a token.
-    let listed = h.http.get(format!("{}/v1/tools", h.base)).send().await.unwrap();
+    let listed = h
+        .http
+        .get(format!("{}/v1/tools", h.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(listed.status(), 401);
 }
 

@@ -412,7 +412,10 @@ async fn own_origins_are_accepted_and_ending_a_session_answers_204() {
         .post(format!("{}/mcp", h.base))
         .bearer_auth(&token)
         .header("accept", "application/json, text/event-stream")
-        .header("origin", format!("http://127.0.0.1:{}", port.wrapping_add(1)))
+        .header(
+            "origin",
+            format!("http://127.0.0.1:{}", port.wrapping_add(1)),
+        )
         .json(&initialize)
         .send()
         .await
