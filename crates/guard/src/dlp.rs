@@ -19,6 +19,7 @@ use regex_automata::util::syntax;
 use regex_automata::{Input, MatchError};
 use serde_json::Value;
 
+use crate::error::{DetectorError, SettingsError};
 use crate::keywords::{Keywords, MaskCursor};
 
 /// Every DLP kind, in rule order (earlier kinds win when two matches start at the same place
@@ -70,11 +71,11 @@ pub struct DlpPolicy {
 impl DlpPolicy {
     /// The defaults of [`KINDS`], with `overrides` applied. An unknown kind name is an error
     /// naming it.
-    pub fn new(overrides: &BTreeMap<String, DlpAction>) -> Result<Self, String> {
+    pub fn new(overrides: &BTreeMap<String, DlpAction>) -> Result<Self, SettingsError> {
         let mut actions: Vec<DlpAction> = KINDS.iter().map(|(_, _, action)| *action).collect();
         for (name, action) in overrides {
             let Some(index) = kind_index(name) else {
-                return Err(format!("unknown DLP kind `{name}`"));
+                return Err(SettingsError::UnknownDlpKind(name.clone()));
             };
             if let Some(slot) = actions.get_mut(index) {
                 *slot = *action;
@@ -384,19 +385,22 @@ const SECRET_KEY_NAMES: &[&str] = &[
 
 impl Dlp {
     /// Compiles every rule.
-    pub fn new() -> Result<Self, String> {
+    pub fn new() -> Result<Self, DetectorError> {
         let mut rules = Vec::with_capacity(RULES.len());
         let mut words: Vec<(&str, u64)> = Vec::new();
         let mut keyword_rules = 0;
         let mut card = 0;
         for (index, (kind, words_of, pattern, group, check)) in RULES.iter().enumerate() {
             let Some(kind_index) = kind_index(kind) else {
-                return Err(format!("DLP rule for unknown kind `{kind}`"));
+                return Err(DetectorError::new(
+                    format!("dlp.{kind}"),
+                    "the rule's kind is not in the kind table",
+                ));
             };
             let regex = RegexBuilder::new(pattern)
                 .size_limit(4 << 20)
                 .build()
-                .map_err(|e| format!("DLP rule `{kind}`: {e}"))?;
+                .map_err(|e| DetectorError::new(format!("dlp.{kind}"), e))?;
             let trigger = match *kind {
                 "card" => {
                     card = index;
@@ -413,9 +417,11 @@ impl Dlp {
             };
             words.extend(words_of.iter().map(|word| (*word, 1u64 << index)));
             let ascii = match trigger {
-                Trigger::Digits(..) | Trigger::CountryCode if *group == 0 => Ascii::Dfa(Box::new(
-                    ascii_dfa(pattern).map_err(|e| format!("DLP rule `{kind}`: {e}"))?,
-                )),
+                Trigger::Digits(..) | Trigger::CountryCode if *group == 0 => {
+                    Ascii::Dfa(Box::new(ascii_dfa(pattern).map_err(|e| {
+                        DetectorError::new(format!("dlp.{kind} (ASCII DFA)"), e)
+                    })?))
+                }
                 _ => RegexBuilder::new(pattern)
                     .unicode(false)
                     .size_limit(4 << 20)
@@ -432,9 +438,9 @@ impl Dlp {
             });
         }
         if rules.len() > 64 {
-            return Err("DLP: more rules than trigger bits".into());
+            return Err(DetectorError::new("dlp", "more rules than trigger bits"));
         }
-        let keywords = Keywords::new(words).map_err(|e| format!("DLP {e}"))?;
+        let keywords = Keywords::new(words)?;
         Ok(Self {
             rules,
             keywords,
@@ -1002,7 +1008,7 @@ impl Gates {
 /// `pattern` with Unicode off as a full DFA, forward and reverse (see [`Ascii::Dfa`]). The size
 /// limits keep a pattern whose DFA would be large (counted repetitions of overlapping classes,
 /// as in the e-mail rule) from being built at all.
-fn ascii_dfa(pattern: &str) -> Result<DfaRegex, String> {
+fn ascii_dfa(pattern: &str) -> Result<DfaRegex, dense::BuildError> {
     DfaRegex::builder()
         .syntax(syntax::Config::new().unicode(false))
         .dense(
@@ -1011,7 +1017,6 @@ fn ascii_dfa(pattern: &str) -> Result<DfaRegex, String> {
                 .determinize_size_limit(Some(4 << 20)),
         )
         .build(pattern)
-        .map_err(|e| format!("ASCII DFA: {e}"))
 }
 
 /// The matches in the ASCII `text` of a rule's full DFA, leftmost-first and without overlaps

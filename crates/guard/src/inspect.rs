@@ -22,6 +22,7 @@ use regex::{Regex, RegexSet, RegexSetBuilder};
 use serde_json::{Map, Value};
 use url::{Host, Url};
 
+use crate::error::{DetectorError, SettingsError};
 use crate::prompt::{PromptDetector, PromptHit};
 
 /// The detector families, as named in `guards.inspect.disabled`.
@@ -193,14 +194,14 @@ pub struct Disabled(u8);
 
 impl Disabled {
     /// From family names; an unknown name is an error naming it.
-    pub fn new(names: &[String]) -> Result<Self, String> {
+    pub fn new(names: &[String]) -> Result<Self, SettingsError> {
         let mut bits = 0;
         for name in names {
             let Some(index) = FAMILIES.iter().position(|f| f == name) else {
-                return Err(format!(
-                    "unknown detector family `{name}`; use one of {}",
-                    FAMILIES.join(", ")
-                ));
+                return Err(SettingsError::UnknownDetectorFamily {
+                    name: name.clone(),
+                    known: FAMILIES.join(", "),
+                });
             };
             bits |= 1 << index;
         }
@@ -226,13 +227,13 @@ enum FieldClass {
 
 impl Inspector {
     /// Compiles the detectors; `classify` is the egress address classifier.
-    pub fn new(prompt: Arc<PromptDetector>, classify: Classifier) -> Result<Self, String> {
+    pub fn new(prompt: Arc<PromptDetector>, classify: Classifier) -> Result<Self, DetectorError> {
         let set = RegexSetBuilder::new(PATTERNS.iter().map(|(_, _, p)| *p))
             .size_limit(16 << 20)
             .build()
-            .map_err(|e| format!("inspection patterns: {e}"))?;
+            .map_err(|e| DetectorError::new("inspect.patterns", e))?;
         let urls = Regex::new(r#"(?i)\b[a-z][a-z0-9+.-]{1,15}://[^\s"'<>`]+"#)
-            .map_err(|e| format!("inspection URL pattern: {e}"))?;
+            .map_err(|e| DetectorError::new("inspect.urls", e))?;
         Ok(Self {
             set,
             urls,

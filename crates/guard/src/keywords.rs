@@ -15,6 +15,8 @@ use std::cell::Cell;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
 use serde_json::Value;
 
+use crate::error::DetectorError;
+
 /// Keywords shorter than this are found with `memchr` rather than the automaton.
 const SHORT_KEYWORD: usize = 3;
 
@@ -32,7 +34,9 @@ pub(crate) struct Keywords {
 
 impl Keywords {
     /// Compiles `(keyword, rule bits)` pairs; keywords are lowercased and deduplicated.
-    pub(crate) fn new<'a>(words: impl IntoIterator<Item = (&'a str, u64)>) -> Result<Self, String> {
+    pub(crate) fn new<'a>(
+        words: impl IntoIterator<Item = (&'a str, u64)>,
+    ) -> Result<Self, DetectorError> {
         let mut long: Vec<String> = Vec::new();
         let mut long_bits: Vec<u64> = Vec::new();
         let mut short: Vec<(Vec<u8>, u64)> = Vec::new();
@@ -41,7 +45,7 @@ impl Keywords {
             all |= bits;
             let word = word.to_ascii_lowercase();
             if word.is_empty() {
-                return Err("an empty keyword".into());
+                return Err(DetectorError::new("keywords", "a keyword is empty"));
             }
             if word.len() < SHORT_KEYWORD {
                 match short
@@ -81,7 +85,7 @@ impl Keywords {
             .match_kind(MatchKind::LeftmostLongest)
             .kind(Some(AhoCorasickKind::DFA))
             .build(&long)
-            .map_err(|e| format!("keyword prefilter: {e}"))?;
+            .map_err(|e| DetectorError::new("keywords", e))?;
         Ok(Self {
             automaton,
             pattern_rules,

@@ -15,6 +15,7 @@
 //!   argument values; property names and other user text in them are cut to 64 characters.
 
 pub mod dlp;
+mod error;
 pub mod inspect;
 mod keywords;
 mod normalize;
@@ -32,6 +33,7 @@ use portcullis_config::InputLimits;
 use portcullis_core::{Denial, DenialKind, Violation, truncate_for_message};
 use serde_json::Value;
 
+pub use crate::error::{DetectorError, GuardError, SettingsError};
 pub use crate::normalize::integral_numbers;
 pub use crate::stage::{FilterReport, Guards, Inspection};
 
@@ -43,28 +45,6 @@ const MAX_ECHO_CHARS: usize = 64;
 const MAX_SCHEMA_CHARS: usize = 96;
 /// Backtracking budget of one `pattern` match; a match that needs more fails validation.
 const REGEX_BACKTRACK_LIMIT: usize = 100_000;
-
-/// Why a [`Validator`] could not be built.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum GuardError {
-    /// A tool's input schema is not a valid draft 2020-12 schema, or refers outside itself.
-    #[error("input schema of tool `{tool}` does not compile: {message}")]
-    Schema {
-        /// The tool.
-        tool: String,
-        /// What the schema compiler said.
-        message: String,
-    },
-    /// A `guards` setting names an unknown detector family or DLP kind, or a bad pointer.
-    #[error("`{key}`: {message}")]
-    Settings {
-        /// The configuration key (`guards`, `tools[2].guards`).
-        key: String,
-        /// What is wrong.
-        message: String,
-    },
-}
 
 /// The compiled input schemas of a catalog plus the input limits; built once, shared by calls.
 pub struct Validator {

@@ -10,6 +10,7 @@ use portcullis_config::Severity;
 use regex::{Regex, RegexBuilder};
 use serde_json::Value;
 
+use crate::error::DetectorError;
 use crate::keywords::{Keywords, MaskCursor};
 
 /// One prompt-injection finding in a string.
@@ -110,7 +111,7 @@ impl AnswerScan<'_> {
 
 impl PromptDetector {
     /// Compiles the rules.
-    pub fn new() -> Result<Self, String> {
+    pub fn new() -> Result<Self, DetectorError> {
         let mut rules = Vec::with_capacity(RULES.len());
         let mut keywords: Vec<(&str, u64)> = Vec::new();
         for (index, (id, severity, words, pattern)) in RULES.iter().enumerate() {
@@ -118,11 +119,11 @@ impl PromptDetector {
                 .multi_line(true)
                 .size_limit(4 << 20)
                 .build()
-                .map_err(|e| format!("prompt rule `{id}`: {e}"))?;
+                .map_err(|e| DetectorError::new(format!("prompt.{id}"), e))?;
             rules.push((*id, *severity, regex));
             keywords.extend(words.iter().map(|word| (*word, 1u64 << index)));
         }
-        let keywords = Keywords::new(keywords).map_err(|e| format!("prompt {e}"))?;
+        let keywords = Keywords::new(keywords)?;
         Ok(Self { rules, keywords })
     }
 

@@ -3,6 +3,8 @@
 //! knows the data it sees is incomplete.
 
 use portcullis_config::ShapeSettings;
+
+use crate::error::SettingsError;
 use serde_json::{Map, Value, json};
 
 /// The member added to a shaped answer that lost data.
@@ -40,15 +42,13 @@ impl Shaped {
 
 impl Shaper {
     /// Parses the pointers; a pointer that does not start with `/` is an error.
-    pub fn new(settings: &ShapeSettings) -> Result<Self, String> {
-        let split = |pointers: &[String]| -> Result<Vec<Vec<String>>, String> {
+    pub fn new(settings: &ShapeSettings) -> Result<Self, SettingsError> {
+        let split = |pointers: &[String]| -> Result<Vec<Vec<String>>, SettingsError> {
             pointers
                 .iter()
                 .map(|pointer| {
                     let Some(rest) = pointer.strip_prefix('/') else {
-                        return Err(format!(
-                            "`{pointer}` is not a JSON pointer (it must start with `/`)"
-                        ));
+                        return Err(SettingsError::NotAPointer(pointer.clone()));
                     };
                     Ok(rest
                         .split('/')

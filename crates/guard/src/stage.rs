@@ -11,8 +11,8 @@ use portcullis_config::{
 use portcullis_core::{Denial, DenialKind, UpstreamResponse, Violation, truncate_for_message};
 use serde_json::Value;
 
-use crate::GuardError;
 use crate::dlp::{Dlp, DlpPolicy, DlpReport};
+use crate::error::{GuardError, SettingsError};
 use crate::inspect::{Classifier, Disabled, Finding, Inspector, risk};
 use crate::prompt::{AnswerScan, PromptDetector, PromptHit};
 use crate::shape::Shaper;
@@ -79,14 +79,12 @@ impl Guards {
         config: &Config,
         classify: Classifier,
     ) -> Result<Self, GuardError> {
-        let settings_error = |key: String, message: String| GuardError::Settings { key, message };
-        let dlp = Dlp::new().map_err(|m| settings_error("guards".into(), m))?;
-        let prompt =
-            Arc::new(PromptDetector::new().map_err(|m| settings_error("guards".into(), m))?);
-        let inspector = Inspector::new(Arc::clone(&prompt), classify)
-            .map_err(|m| settings_error("guards".into(), m))?;
+        let settings_error = |key: String, source| GuardError::Settings { key, source };
+        let dlp = Dlp::new()?;
+        let prompt = Arc::new(PromptDetector::new()?);
+        let inspector = Inspector::new(Arc::clone(&prompt), classify)?;
         let fallback =
-            resolve(&config.guards, None).map_err(|m| settings_error("guards".into(), m))?;
+            resolve(&config.guards, None).map_err(|e| settings_error("guards".into(), e))?;
         let mut tools = HashMap::with_capacity(catalog.len());
         for tool in catalog.tools() {
             let selection = config
@@ -98,7 +96,7 @@ impl Guards {
                 .find(|(_, s)| s.guards != GuardSettings::default());
             let resolved = match selection {
                 Some((index, selection)) => resolve(&config.guards, Some(&selection.guards))
-                    .map_err(|m| settings_error(format!("tools[{index}].guards"), m))?,
+                    .map_err(|e| settings_error(format!("tools[{index}].guards"), e))?,
                 None => fallback.clone(),
             };
             tools.insert(tool.name.clone(), resolved);
@@ -247,7 +245,10 @@ impl Guards {
 }
 
 /// Applies one tool's settings over the global ones over the defaults.
-fn resolve(global: &GuardSettings, tool: Option<&GuardSettings>) -> Result<ToolGuards, String> {
+fn resolve(
+    global: &GuardSettings,
+    tool: Option<&GuardSettings>,
+) -> Result<ToolGuards, SettingsError> {
     let pick =
         |f: fn(&GuardSettings) -> Option<InspectMode>| tool.and_then(f).or_else(|| f(global));
     let mode = pick(|s| s.inspect.mode).unwrap_or(InspectMode::Block);

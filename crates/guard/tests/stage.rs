@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 
 use portcullis_config::{DlpAction, GuardSettings, ShapeSettings};
+use portcullis_guard::SettingsError;
 use portcullis_guard::dlp::DlpPolicy;
 use portcullis_guard::shape::{Shaper, TRUNCATION_KEY};
 use serde_json::json;
@@ -20,7 +21,8 @@ fn an_unknown_dlp_kind_is_refused_by_name() {
     let mut kinds = BTreeMap::new();
     kinds.insert("credit_card".to_owned(), DlpAction::Redact);
     let err = DlpPolicy::new(&kinds).unwrap_err();
-    assert_eq!(err, "unknown DLP kind `credit_card`");
+    assert_eq!(err, SettingsError::UnknownDlpKind("credit_card".into()));
+    assert_eq!(err.to_string(), "unknown DLP kind `credit_card`");
     assert!(DlpPolicy::new(&BTreeMap::new()).is_ok());
 }
 
