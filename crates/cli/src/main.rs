@@ -604,7 +604,9 @@ async fn revoke(command: RevokeCommand) -> anyhow::Result<ExitCode> {
             let agent = configured_agent(&loaded, &agent)?;
             let store = open_revocations(&loaded).await?;
             let cut_off = store.revoke_agent(agent, ChangeSource::Cli).await?;
-            println!("revoked every token of agent `{agent}` issued at or before {cut_off}");
+            println!(
+                "revoked every token of agent `{agent}` issued at or before {cut_off} ms since the epoch"
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -145,6 +145,9 @@ pub enum Problem {
     /// A signing key rotation under one minute.
     #[error("must be at least one minute")]
     KeyRotation,
+    /// A value below its lower bound.
+    #[error("must be at least {0}")]
+    AtLeast(&'static str),
     /// The admin API on the agents' listener address.
     #[error("the admin API needs its own address, not `listener.address`")]
     AdminAddress,

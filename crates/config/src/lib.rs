@@ -49,7 +49,7 @@ pub use guards::{
     Severity, ShapeSettings,
 };
 pub use identity_providers::{ClaimMapping, EXTERNAL_ALGORITHMS, IdentityProviderConfig};
-pub use issuer::{IssuerConfig, SigningAlgorithm};
+pub use issuer::{ClientAuthConfig, IssuerConfig, SigningAlgorithm};
 pub use limits::{
     ConcurrencyConfig, EstimatorConfig, InputLimits, LimitBackendConfig, LimitKeyPart, LimitStage,
     LimitWeight, LoopDetectionConfig, OnUnavailable, QuotaConfig, QuotaPeriod, RateLimitConfig,

@@ -164,7 +164,11 @@ async fn revoke_agent(
             .map_err(refusal)?;
         Ok(AdminDone {
             done: "revoked every token issued so far".to_owned(),
-            body: json!({"agent": agent, "tokens_issued_until": cut_off}),
+            body: json!({
+                "agent": agent,
+                "tokens_issued_until": cut_off.div_euclid(1000),
+                "tokens_issued_until_ms": cut_off,
+            }),
             target: None,
         })
     };

@@ -408,7 +408,13 @@ async fn token(
         Ok(Err(err)) => {
             let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::BAD_REQUEST);
             let challenge = err.challenge;
+            let retry_after = err.retry_after;
             let mut response = (status, axum::Json(&err)).into_response();
+            if let Some(seconds) = retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
             if challenge {
                 response.headers_mut().insert(
                     header::WWW_AUTHENTICATE,

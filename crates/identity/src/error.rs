@@ -100,6 +100,9 @@ pub struct OAuthError {
     /// Detail for the audit record only (why an authenticated client was refused).
     #[serde(skip)]
     pub internal: Option<&'static str>,
+    /// Seconds for a `Retry-After` header (429 and 503 answers).
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
@@ -112,6 +115,7 @@ impl OAuthError {
             status: 400,
             challenge: false,
             internal: None,
+            retry_after: None,
         }
     }
 
@@ -126,6 +130,7 @@ impl OAuthError {
             status: 401,
             challenge: true,
             internal: None,
+            retry_after: None,
         }
     }
 
@@ -144,6 +149,7 @@ impl OAuthError {
             status: 400,
             challenge: false,
             internal: None,
+            retry_after: None,
         }
     }
 
@@ -155,6 +161,7 @@ impl OAuthError {
             status: 400,
             challenge: false,
             internal: None,
+            retry_after: None,
         }
     }
 
@@ -166,6 +173,7 @@ impl OAuthError {
             status: 400,
             challenge: false,
             internal: None,
+            retry_after: None,
         }
     }
 
@@ -178,6 +186,7 @@ impl OAuthError {
             status: 400,
             challenge: false,
             internal: None,
+            retry_after: None,
         }
     }
 
@@ -189,6 +198,43 @@ impl OAuthError {
             status: 400,
             challenge: false,
             internal: None,
+            retry_after: None,
+        }
+    }
+
+    /// Too many failed client authentications from this address or naming this client id:
+    /// 429 with `Retry-After`, and no secret was checked.
+    pub fn throttled(throttled: crate::Throttled) -> Self {
+        let (why, internal) = match throttled {
+            crate::Throttled::Address(_) => (
+                "too many failed client authentications from this address",
+                "throttled: address",
+            ),
+            crate::Throttled::Client(_) => (
+                "too many failed client authentications for this client id from addresses it has not authenticated from",
+                "throttled: client id",
+            ),
+        };
+        let wait = throttled.retry_after_secs();
+        Self {
+            error: "temporarily_unavailable",
+            error_description: format!("{why}; retry after {wait} s"),
+            status: 429,
+            challenge: false,
+            internal: Some(internal),
+            retry_after: Some(wait),
+        }
+    }
+
+    /// Every turn to check a secret stayed taken for a second: 503 with `Retry-After`.
+    pub fn busy() -> Self {
+        Self {
+            error: "temporarily_unavailable",
+            error_description: "the token endpoint is busy; retry after 1 s".to_owned(),
+            status: 503,
+            challenge: false,
+            internal: Some("secret checks saturated"),
+            retry_after: Some(1),
         }
     }
 
@@ -200,6 +246,7 @@ impl OAuthError {
             status: 500,
             challenge: false,
             internal: None,
+            retry_after: None,
         }
     }
 }

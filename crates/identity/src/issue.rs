@@ -164,6 +164,17 @@ impl Identity {
         Ok(agent)
     }
 
+    /// The client id a token request presents (by HTTP Basic or `client_id`), configured or
+    /// not, for the client-authentication throttle only: never record or log it.
+    pub fn presented_client_id(
+        &self,
+        form: &[(String, String)],
+        authorization: Option<&str>,
+    ) -> Option<String> {
+        let presented = presented_client(form, authorization)?;
+        presented.within_limits().then_some(presented.client_id)
+    }
+
     /// The configured agent a token request names (by HTTP Basic or `client_id`), for the audit
     /// record. `None` when the request names no configured agent: an unknown id is never
     /// echoed, since callers sometimes send a secret in its place.
@@ -172,8 +183,7 @@ impl Identity {
         form: &[(String, String)],
         authorization: Option<&str>,
     ) -> Option<String> {
-        let form = Form::parse(form).ok()?;
-        let presented = client::presented(&form, authorization).ok()?;
+        let presented = presented_client(form, authorization)?;
         self.agents
             .get(&presented.client_id)
             .map(|agent| agent.id.clone())
@@ -192,6 +202,7 @@ impl Identity {
                 status: 400,
                 challenge: false,
                 internal: None,
+                retry_after: None,
             });
         };
         if self.revocations.is_disabled(&agent.id) {
@@ -201,6 +212,7 @@ impl Identity {
                 status: 400,
                 challenge: false,
                 internal: Some("agent disabled"),
+                retry_after: None,
             });
         }
         let ttl = ttl.map_or(self.token_ttl, |t| t.as_secs().min(self.max_token_ttl));
@@ -220,7 +232,11 @@ impl Identity {
         delegation: Option<&Delegation<'_>>,
         binding: Option<Confirmation>,
     ) -> Result<TokenResponse, OAuthError> {
-        let now = self.now();
+        // One reading of the clock: `iat` is its second and the `jti` (a UUIDv7) carries its
+        // millisecond, which revocation compares against a millisecond cut-off.
+        let now_ms = self.now_ms();
+        let now = now_ms.div_euclid(1000);
+        let jti = token_id(now_ms);
         let lifetime = i64::try_from(ttl).map_err(|_| OAuthError::server_error())?;
         let scope = scopes.join(" ");
         let act = delegation.and_then(|d| {
@@ -236,7 +252,7 @@ impl Identity {
             exp: now.saturating_add(lifetime),
             iat: now,
             nbf: now,
-            jti: uuid::Uuid::new_v4().to_string(),
+            jti,
             client_id: &agent.id,
             scope: scope.clone(),
             roles: &agent.roles,
@@ -296,4 +312,25 @@ fn granted_scopes(agent: &Agent, requested: &str) -> Result<Vec<String>, OAuthEr
         }
     }
     Ok(granted)
+}
+
+/// A token id: a UUIDv7 whose timestamp is the issue time in milliseconds (RFC 9562 section
+/// 5.7), the rest random.
+fn token_id(now_ms: i64) -> String {
+    let ms = u64::try_from(now_ms).unwrap_or(0);
+    let ts = uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        ms / 1000,
+        u32::try_from(ms % 1000).unwrap_or(0) * 1_000_000,
+    );
+    uuid::Uuid::new_v7(ts).to_string()
+}
+
+/// The client credentials a token request presents (HTTP Basic or `client_id`), unchecked.
+fn presented_client(
+    form: &[(String, String)],
+    authorization: Option<&str>,
+) -> Option<client::Presented> {
+    let form = Form::parse(form).ok()?;
+    client::presented(&form, authorization).ok()
 }

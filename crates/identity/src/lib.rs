@@ -12,6 +12,8 @@
 //! - `issue.rs`: the token endpoint, `portcullis token` and token signing; `exchange.rs`: the
 //!   token-exchange grant; `client.rs`: client authentication and secret hashing;
 //! - `rotation.rs`: the key set in force (rotation, listing); `key.rs`: the key files;
+//! - `throttle.rs`: the brake on failed client authentication (per address and client id,
+//!   bounded secret checks in flight);
 //! - `revocation.rs`: revoked tokens and disabled agents; `external.rs`: trusted external
 //!   issuers and their keys; `metadata.rs`: the JWKS and RFC 8414 metadata;
 //! - `token.rs`, `jws.rs`: the token format, the header checks and the one JWK rule;
@@ -49,6 +51,7 @@ mod key;
 mod metadata;
 mod revocation;
 mod rotation;
+mod throttle;
 mod token;
 
 use std::collections::HashMap;
@@ -76,6 +79,7 @@ pub use crate::revocation::{
 };
 pub use crate::rotation::{KEY_RELOAD_INTERVAL, KeyInfo, list_keys_in, rotate_keys_in};
 use crate::rotation::{key_window_ms, load_keys, self_test};
+pub use crate::throttle::{CHECK_WAIT, ClientAuthThrottle, TRUSTED_FOR, Throttled};
 
 /// The file name of the single signing key of earlier versions inside the data folder; it is
 /// moved into [`KEYS_DIR`] on the first start.
@@ -124,6 +128,8 @@ pub struct Identity {
     revocations: Arc<Revocations>,
     /// Trusted external issuers (`identity_providers`).
     external: ExternalIssuers,
+    /// The brake on failed client authentication.
+    client_auth: ClientAuthThrottle,
     #[cfg(test)]
     clock_skew: std::sync::atomic::AtomicI64,
 }
@@ -220,11 +226,17 @@ impl Identity {
             cache: TokenCache::new(cache::DEFAULT_CAPACITY),
             revocations,
             external: ExternalIssuers::new(&config.identity_providers, &config.audience()),
+            client_auth: ClientAuthThrottle::new(&config.issuer.client_auth),
             #[cfg(test)]
             clock_skew: std::sync::atomic::AtomicI64::new(0),
         };
         self_test(&current)?;
         Ok(identity)
+    }
+
+    /// The brake on failed client authentication at the token endpoint.
+    pub fn client_auth(&self) -> &ClientAuthThrottle {
+        &self.client_auth
     }
 
     /// The issuer's clock in milliseconds (skewable in tests).

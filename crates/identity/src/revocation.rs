@@ -59,6 +59,12 @@ CREATE TABLE IF NOT EXISTS agent_states (
     updated_at INTEGER NOT NULL,
     source TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS agent_cutoffs (
+    agent TEXT PRIMARY KEY,
+    not_before_ms INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    source TEXT NOT NULL
+);
 ";
 
 /// Who made a change, stored beside it.
@@ -82,8 +88,8 @@ impl ChangeSource {
 /// What the store says about one agent.
 #[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
 pub struct AgentState {
-    /// Tokens issued at or before this time (seconds since the epoch) are refused.
-    pub not_before: Option<i64>,
+    /// Tokens issued at or before this time (milliseconds since the epoch) are refused.
+    pub not_before_ms: Option<i64>,
     /// The agent's tokens and token requests are refused.
     pub disabled: bool,
 }
@@ -105,8 +111,8 @@ impl Snapshot {
                 return Err(VerifyError::AgentDisabled);
             }
             if state
-                .not_before
-                .is_some_and(|not_before| principal.issued_at <= not_before)
+                .not_before_ms
+                .is_some_and(|cut_off| issued_at_ms(principal) <= cut_off)
             {
                 return Err(VerifyError::Revoked("every token of the agent was revoked"));
             }
@@ -122,8 +128,8 @@ impl Snapshot {
                     return Err(VerifyError::AgentDisabled);
                 }
                 if state
-                    .not_before
-                    .is_some_and(|not_before| principal.issued_at <= not_before)
+                    .not_before_ms
+                    .is_some_and(|cut_off| issued_at_ms(principal) <= cut_off)
                 {
                     return Err(VerifyError::Revoked(
                         "every token of an agent in the delegation chain was revoked",
@@ -299,27 +305,30 @@ impl Revocations {
         Ok(changed == 1)
     }
 
-    /// Revokes every token of `agent` issued up to now: their `iat` is at or before now, in
-    /// seconds, so a token issued later in this same second is refused too. Returns the cut-off.
+    /// Revokes every token of `agent` issued up to now, to the millisecond: a token whose
+    /// issue time (its UUIDv7 `jti`, or the end of its `iat` second for a token that carries
+    /// none) is at or before the cut-off is refused; one issued a millisecond later is valid.
+    /// Returns the cut-off in milliseconds since the epoch.
     pub async fn revoke_agent(
         &self,
         agent: &str,
         source: ChangeSource,
     ) -> Result<i64, RevocationError> {
-        let now = now();
+        let now_ms = now_ms();
         self.write(
             sqlx::query(
-                "INSERT INTO agent_states (agent, not_before, disabled, updated_at, source) \
-                 VALUES (?1, ?2, 0, ?2, ?3) ON CONFLICT (agent) DO UPDATE SET \
-                 not_before = max(coalesce(not_before, 0), excluded.not_before), \
+                "INSERT INTO agent_cutoffs (agent, not_before_ms, updated_at, source) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (agent) DO UPDATE SET \
+                 not_before_ms = max(not_before_ms, excluded.not_before_ms), \
                  updated_at = excluded.updated_at, source = excluded.source",
             )
             .bind(agent)
-            .bind(now)
+            .bind(now_ms)
+            .bind(now())
             .bind(source.as_str()),
         )
         .await?;
-        Ok(now)
+        Ok(now_ms)
     }
 
     /// Disables or re-enables an agent. Returns `false` if it was already in that state.
@@ -483,7 +492,8 @@ impl Store {
             .iter()
             .map(|row| row.try_get::<String, _>(0))
             .collect::<Result<HashSet<_>, _>>()?;
-        let mut agents = HashMap::new();
+        let mut agents: HashMap<String, AgentState> = HashMap::new();
+        // `not_before` in seconds is what earlier versions wrote: it covers the whole second.
         for row in sqlx::query(
             "SELECT agent, not_before, disabled FROM agent_states \
              WHERE disabled != 0 OR not_before IS NOT NULL",
@@ -491,16 +501,53 @@ impl Store {
         .fetch_all(&mut self.conn)
         .await?
         {
+            let seconds: Option<i64> = row.try_get(1)?;
             agents.insert(
                 row.try_get::<String, _>(0)?,
                 AgentState {
-                    not_before: row.try_get(1)?,
+                    not_before_ms: seconds.map(|s| s.saturating_mul(1000).saturating_add(999)),
                     disabled: row.try_get::<i64, _>(2)? != 0,
                 },
             );
         }
+        for row in sqlx::query("SELECT agent, not_before_ms FROM agent_cutoffs")
+            .fetch_all(&mut self.conn)
+            .await?
+        {
+            let cut_off: i64 = row.try_get(1)?;
+            let state = agents.entry(row.try_get::<String, _>(0)?).or_default();
+            state.not_before_ms = Some(state.not_before_ms.map_or(cut_off, |c| c.max(cut_off)));
+        }
         Ok(Snapshot { tokens, agents })
     }
+}
+
+/// When a token was issued, in milliseconds since the epoch: the timestamp of its UUIDv7 `jti`
+/// when that lies within its `iat` second (the gateway's own tokens), else the last millisecond
+/// of that second, so that an unknown sub-second time errs towards revoked.
+fn issued_at_ms(principal: &Principal) -> i64 {
+    let second = principal.issued_at.saturating_mul(1000);
+    let end = second.saturating_add(999);
+    uuid::Uuid::try_parse(&principal.token_id)
+        .ok()
+        .filter(|id| id.get_version_num() == 7)
+        .and_then(|id| id.get_timestamp())
+        .map(|ts| {
+            let (secs, nanos) = ts.to_unix();
+            i64::try_from(secs)
+                .unwrap_or(i64::MAX)
+                .saturating_mul(1000)
+                .saturating_add(i64::from(nanos / 1_000_000))
+        })
+        .filter(|ms| (second..=end).contains(ms))
+        .unwrap_or(end)
+}
+
+/// Milliseconds since the Unix epoch.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Seconds since the Unix epoch.

@@ -162,7 +162,12 @@ fn token_via_form_verifies_into_a_principal() {
     assert_eq!(principal.roles, ["reader", "auditor"]);
     assert_eq!(principal.scopes, ["orders:read", "orders:write", "reports"]);
     assert_eq!(principal.expires_at - principal.issued_at, 600);
-    assert!(uuid::Uuid::parse_str(&principal.token_id).is_ok_and(|u| u.get_version_num() == 4));
+    // The token id is a UUIDv7 whose timestamp is the issue time to the millisecond, within
+    // the `iat` second (the precise revocation cut-off reads it).
+    let id = uuid::Uuid::parse_str(&principal.token_id).unwrap();
+    assert_eq!(id.get_version_num(), 7);
+    let (seconds, _) = id.get_timestamp().unwrap().to_unix();
+    assert_eq!(i64::try_from(seconds).unwrap(), principal.issued_at);
 
     let header = jsonwebtoken::decode_header(&response.access_token).unwrap();
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
@@ -1061,7 +1066,15 @@ async fn revoking_an_agent_refuses_tokens_issued_until_then() {
         .unwrap();
     assert!(matches!(id.verify(&old), Err(VerifyError::Revoked(_))));
     assert!(id.verify(&other).is_ok(), "other agents are unaffected");
-    // A token issued after the cut-off (here: the issuer's clock two seconds ahead) is valid.
+    // The cut-off is precise to the millisecond: a token issued a few milliseconds later,
+    // almost always within the same second, is valid.
+    std::thread::sleep(std::time::Duration::from_millis(3));
+    let new = id.mint("reporter", None).unwrap().access_token;
+    assert!(
+        id.verify(&new).is_ok(),
+        "a token issued after the cut-off is valid"
+    );
+    // A token issued later still (the issuer's clock two seconds ahead) is valid too.
     id.clock_skew.store(2, Ordering::Relaxed);
     let new = id.mint("reporter", None).unwrap().access_token;
     assert!(id.verify(&new).is_ok());

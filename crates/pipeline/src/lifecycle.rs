@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use portcullis_core::{
     CallArgs, CallMeta, Caller, Denial, DenialKind, Front, PeerCertificate, UpstreamResponse,
@@ -306,11 +307,22 @@ impl Gateway {
         if let Some((_, subject)) = form.iter().find(|(k, _)| k == "subject_token") {
             identity.warm_keys(subject).await;
         }
-        let identity = Arc::clone(identity);
-        // Client authentication runs argon2, tens of milliseconds of CPU: keep it off the
-        // threads that serve other requests.
+        // Failed client authentication is throttled per address and per client id named,
+        // before any secret is checked (see `issuer.client_auth`).
+        let client_ip = request.client_ip;
+        let client_id = identity.presented_client_id(&form, request.authorization.as_deref());
+        let throttle = identity.client_auth();
+        if let Err(throttled) = throttle.check(client_ip, client_id.as_deref(), Instant::now()) {
+            return (agent, Err(OAuthError::throttled(throttled)));
+        }
+        // Client authentication runs argon2, tens of milliseconds of CPU: a bounded number at
+        // once, off the threads that serve other requests.
+        let Some(permit) = throttle.check_permit().await else {
+            return (agent, Err(OAuthError::busy()));
+        };
+        let worker = Arc::clone(identity);
         let result = tokio::task::spawn_blocking(move || {
-            identity.token_endpoint_tls(
+            worker.token_endpoint_tls(
                 &form,
                 request.authorization.as_deref(),
                 request.certificate.as_deref(),
@@ -318,6 +330,14 @@ impl Gateway {
         })
         .await
         .unwrap_or_else(|_| Err(OAuthError::server_error()));
+        drop(permit);
+        match (&result, &agent) {
+            (Ok(_), Some(id)) => throttle.succeeded(client_ip, id, Instant::now()),
+            (Err(err), _) if err.error == "invalid_client" && err.internal.is_none() => {
+                throttle.failed(client_ip, client_id.as_deref(), Instant::now());
+            }
+            _ => {}
+        }
         (agent, result)
     }
 
