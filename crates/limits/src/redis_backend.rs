@@ -1,13 +1,14 @@
 //! The Redis backend: every limit of a call is checked and committed by one Lua script, in one
 //! round trip, on the server's clock, so replicas sharing a Redis share the limits exactly.
 //!
-//! Every round trip is bounded by the configured timeout; a failure or a timeout counts as
-//! unavailable (logged when the state changes, counted always), and the caller applies
-//! `on_unavailable`. While no connection exists, a new one is tried at most once a second, so a
-//! dead Redis costs a call nothing but a failed check.
-
+//! Every round trip is bounded by the configured timeout. A failure or a timeout trips a
+//! breaker: the connection is dropped, the caller applies `on_unavailable`, and from then on
+//! every call gets that answer at once, without touching the network, until a background probe
+//! (a fresh connection and a `PING`, once every [`PROBE_INTERVAL`]) succeeds. So a hanging Redis
+//! costs one call one timeout, and a dead one costs calls nothing.
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use portcullis_config::OnUnavailable;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -60,16 +61,78 @@ end
 return {1}
 ";
 
+/// How often the background probe tries a tripped Redis.
+pub(crate) const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
 pub(crate) struct RedisBackend {
-    client: redis::Client,
     prefix: String,
-    timeout: Duration,
     pub(crate) on_unavailable: OnUnavailable,
     script: redis::Script,
-    conn: parking_lot::Mutex<Option<ConnectionManager>>,
-    last_attempt: parking_lot::Mutex<Option<Instant>>,
-    down: AtomicBool,
+    link: Arc<Link>,
     pub(crate) unavailable: AtomicU64,
+}
+
+/// The connection and the breaker, shared with the background probe.
+struct Link {
+    client: redis::Client,
+    timeout: Duration,
+    conn: parking_lot::Mutex<Option<ConnectionManager>>,
+    /// Tripped: calls answer unavailable at once until the probe reconnects.
+    down: AtomicBool,
+}
+
+impl Link {
+    /// A fresh connection that answered `PING`, within the timeout.
+    async fn connect(&self) -> Result<ConnectionManager, String> {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout))
+            .set_number_of_retries(0);
+        let attempt = async {
+            let mut conn = ConnectionManager::new_with_config(self.client.clone(), config)
+                .await
+                .map_err(|err| err.to_string())?;
+            redis::cmd("PING")
+                .query_async::<String>(&mut conn)
+                .await
+                .map_err(|err| err.to_string())?;
+            Ok(conn)
+        };
+        match tokio::time::timeout(self.timeout.saturating_mul(2), attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("no answer within {:?}", self.timeout)),
+        }
+    }
+
+    /// Drops the connection and trips the breaker; `true` if it was closed before.
+    fn trip(&self) -> bool {
+        *self.conn.lock() = None;
+        !self.down.swap(true, Ordering::AcqRel)
+    }
+
+    /// Tries to reconnect while tripped, once every [`PROBE_INTERVAL`], for as long as the
+    /// backend exists.
+    async fn probe(link: Weak<Self>) {
+        let mut tick = tokio::time::interval(PROBE_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(link) = link.upgrade() else {
+                return;
+            };
+            if !link.down.load(Ordering::Acquire) {
+                continue;
+            }
+            match link.connect().await {
+                Ok(conn) => {
+                    *link.conn.lock() = Some(conn);
+                    link.down.store(false, Ordering::Release);
+                    tracing::info!("redis for limits answers again");
+                }
+                Err(detail) => tracing::debug!(%detail, "redis for limits still unavailable"),
+            }
+        }
+    }
 }
 
 impl RedisBackend {
@@ -82,23 +145,28 @@ impl RedisBackend {
         // INVARIANT: the URL may carry a password; errors never echo it.
         let client = redis::Client::open(url)
             .map_err(|err| LimitsError::RedisUrl(format!("{:?}", err.kind()).to_lowercase()))?;
-        let backend = Self {
+        let link = Arc::new(Link {
             client,
-            prefix: format!("{prefix}:"),
             timeout,
+            conn: parking_lot::Mutex::new(None),
+            down: AtomicBool::new(false),
+        });
+        match link.connect().await {
+            Ok(conn) => *link.conn.lock() = Some(conn),
+            Err(detail) => {
+                link.trip();
+                tracing::warn!(%detail, on_unavailable = ?on_unavailable,
+                    "redis for limits is unreachable at start; `on_unavailable` applies until it answers");
+            }
+        }
+        tokio::spawn(Link::probe(Arc::downgrade(&link)));
+        Ok(Self {
+            prefix: format!("{prefix}:"),
             on_unavailable,
             script: redis::Script::new(SCRIPT),
-            conn: parking_lot::Mutex::new(None),
-            last_attempt: parking_lot::Mutex::new(None),
-            down: AtomicBool::new(false),
+            link,
             unavailable: AtomicU64::new(0),
-        };
-        if backend.connection().await.is_none() {
-            tracing::warn!(
-                "redis for limits is unreachable at start; `on_unavailable` applies until it answers"
-            );
-        }
-        Ok(backend)
+        })
     }
 
     pub(crate) async fn check(
@@ -108,12 +176,8 @@ impl RedisBackend {
     ) -> Result<Result<(), Refusal>, Unavailable> {
         let answer = self.run(rules, checks, true).await?;
         match answer.as_slice() {
-            [1, ..] => {
-                self.recovered();
-                Ok(Ok(()))
-            }
+            [1, ..] => Ok(Ok(())),
             [0, index, retry_us] => {
-                self.recovered();
                 let index = usize::try_from(*index).unwrap_or(1).saturating_sub(1);
                 Ok(Err(Refusal {
                     check: index.min(checks.len().saturating_sub(1)),
@@ -134,8 +198,12 @@ impl RedisBackend {
         checks: &[Check],
         check: bool,
     ) -> Result<Vec<i64>, Unavailable> {
-        let Some(mut conn) = self.connection().await else {
-            return Err(self.failed("no connection".to_owned()));
+        // Tripped: answer at once; the probe reconnects.
+        let Some(mut conn) = self.link.conn.lock().clone() else {
+            self.unavailable.fetch_add(1, Ordering::Relaxed);
+            return Err(Unavailable(
+                "redis is unavailable (waiting for the probe)".to_owned(),
+            ));
         };
         let now = chrono::Utc::now();
         let mut invocation = self.script.prepare_invoke();
@@ -162,58 +230,21 @@ impl RedisBackend {
                 }
             }
         }
-        match tokio::time::timeout(self.timeout, invocation.invoke_async::<Vec<i64>>(&mut conn))
-            .await
-        {
+        let timeout = self.link.timeout;
+        match tokio::time::timeout(timeout, invocation.invoke_async::<Vec<i64>>(&mut conn)).await {
             Ok(Ok(answer)) => Ok(answer),
             Ok(Err(err)) => Err(self.failed(err.to_string())),
-            Err(_) => Err(self.failed(format!("no answer within {:?}", self.timeout))),
+            Err(_) => Err(self.failed(format!("no answer within {timeout:?}"))),
         }
     }
 
-    /// The shared connection, connecting if there is none (at most one attempt a second).
-    async fn connection(&self) -> Option<ConnectionManager> {
-        if let Some(conn) = self.conn.lock().clone() {
-            return Some(conn);
-        }
-        {
-            let mut last = self.last_attempt.lock();
-            if last.is_some_and(|at| at.elapsed() < Duration::from_secs(1)) {
-                return None;
-            }
-            *last = Some(Instant::now());
-        }
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(Some(self.timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
-        let connect = ConnectionManager::new_with_config(self.client.clone(), config);
-        match tokio::time::timeout(self.timeout.saturating_mul(2), connect).await {
-            Ok(Ok(conn)) => {
-                *self.conn.lock() = Some(conn.clone());
-                Some(conn)
-            }
-            Ok(Err(err)) => {
-                tracing::debug!(%err, "cannot connect to redis for limits");
-                None
-            }
-            Err(_) => None,
-        }
-    }
-
+    /// A failed round trip: counts it and trips the breaker (logged once per outage).
     fn failed(&self, detail: String) -> Unavailable {
         self.unavailable.fetch_add(1, Ordering::Relaxed);
-        if !self.down.swap(true, Ordering::Relaxed) {
+        if self.link.trip() {
             tracing::warn!(%detail, on_unavailable = ?self.on_unavailable,
-                "redis for limits is unavailable");
+                "redis for limits is unavailable; calls skip it until a probe succeeds");
         }
         Unavailable(detail)
-    }
-
-    fn recovered(&self) {
-        if self.down.swap(false, Ordering::Relaxed) {
-            tracing::info!("redis for limits answers again");
-        }
     }
 }

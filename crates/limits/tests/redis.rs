@@ -183,6 +183,80 @@ async fn an_unreachable_redis_fails_closed_or_falls_back_without_hanging() {
     assert!(local.unavailable_count() >= 15);
 }
 
+#[tokio::test]
+async fn a_hanging_redis_trips_the_fallback_after_one_timeout() {
+    // A listener that accepts connections and never answers: a hung Redis.
+    let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("redis://{}/", hung.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = hung.accept().await {
+            open.push(socket);
+        }
+    });
+    let prefix = unique_prefix("hung");
+    let agent = principal("a");
+    let local = limits(SHARED, &prefix, "local", &url).await;
+    // Start-up already found it unresponsive: every call falls back at once, with no round
+    // trip (the timeout is 200 ms; 15 calls well under one timeout means none waited for it).
+    let started = Instant::now();
+    let mut allowed = 0;
+    for _ in 0..15 {
+        if local.admit(&agent).await.is_ok() {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 10, "the local buckets enforce the limit meanwhile");
+    assert!(
+        started.elapsed() < Duration::from_millis(200),
+        "calls waited for a hung redis: {:?}",
+        started.elapsed()
+    );
+    assert!(local.unavailable_count() >= 15);
+    held.abort();
+}
+
+#[tokio::test]
+async fn the_breaker_closes_when_a_probe_reaches_redis() {
+    let Some(url) = redis_url() else { return };
+    // Redis appears behind a port that was dead at start: a relay started later.
+    let relay = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay_url = format!("redis://{}/", relay.local_addr().unwrap());
+    let port = relay.local_addr().unwrap();
+    drop(relay);
+    let prefix = unique_prefix("probe");
+    let limits = limits(SHARED, &prefix, "fail_closed", &relay_url).await;
+    let agent = principal("a");
+    assert_eq!(
+        limits.admit(&agent).await.unwrap_err().kind,
+        DenialKind::Internal
+    );
+    let relay = tokio::net::TcpListener::bind(port).await.unwrap();
+    let target = url
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .to_owned();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = relay.accept().await {
+            let target = target.clone();
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    // The probe runs once a second; within three the shared limits apply again.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        if limits.admit(&agent).await.is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the breaker never closed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Added latency of one Redis round trip per call, printed (the machine may be loaded; the
 /// figures are indicative, not a benchmark).
 #[tokio::test]
