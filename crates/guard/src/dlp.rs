@@ -1008,7 +1008,7 @@ impl Gates {
 /// `pattern` with Unicode off as a full DFA, forward and reverse (see [`Ascii::Dfa`]). The size
 /// limits keep a pattern whose DFA would be large (counted repetitions of overlapping classes,
 /// as in the e-mail rule) from being built at all.
-fn ascii_dfa(pattern: &str) -> Result<DfaRegex, dense::BuildError> {
+fn ascii_dfa(pattern: &str) -> Result<DfaRegex, Box<dense::BuildError>> {
     DfaRegex::builder()
         .syntax(syntax::Config::new().unicode(false))
         .dense(
@@ -1017,6 +1017,7 @@ fn ascii_dfa(pattern: &str) -> Result<DfaRegex, dense::BuildError> {
                 .determinize_size_limit(Some(4 << 20)),
         )
         .build(pattern)
+        .map_err(Box::new)
 }
 
 /// The matches in the ASCII `text` of a rule's full DFA, leftmost-first and without overlaps
