@@ -183,7 +183,7 @@ off_port=$((port_base + 3))
 if [[ -n $binary ]]; then
     [[ -x $binary ]] || die "not an executable: $binary"
     bin=$(cd "$(dirname "$binary")" && pwd)/$(basename "$binary")
-    commit="binary \`$(basename "$binary")\` (given with --binary)"
+    commit="binary $(basename "$binary"), given with --binary"
 else
     echo "== building portcullis (release)"
     cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p portcullis-cli
