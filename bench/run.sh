@@ -32,6 +32,8 @@ usage: bench/run.sh [options]
                         (default 18080)
   --cpus SUT,LOAD       CPU of the process under test and of the load generator (default 0,1)
   --note TEXT           a line for the report (e.g. what else ran on the machine)
+  --binary PATH         measure this portcullis binary instead of building the workspace's
+                        (e.g. a build of another commit; bench/ab.sh alternates two)
   --output FILE         report path (default bench/results/latest.md; raw results next to it
                         with the extension .jsonl)
 EOF
@@ -44,7 +46,7 @@ die() {
 
 trials=5 duration=10s warmup=3s connections=32 open_connections=64 rates=25,50,75
 open_trials=3 do_open=1 do_memory=1 do_install=1 port_base=18080 sut_cpu=0 load_cpu=1
-output= note= scenarios=A,B,C,D1,D2,G
+output= note= scenarios=A,B,C,D1,D2,G binary=
 while (($#)); do
     case $1 in
         --trials) trials=${2:?}; shift 2 ;;
@@ -62,6 +64,7 @@ while (($#)); do
         --cpus) sut_cpu=${2%%,*}; load_cpu=${2##*,}; shift 2 ;;
         --output) output=${2:?}; shift 2 ;;
         --note) note=${2:?}; shift 2 ;;
+        --binary) binary=${2:?}; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; die "unknown option \`$1\`" ;;
     esac
@@ -161,7 +164,7 @@ ensure_tools() {
         echo "== installing oha $OHA_VERSION (cargo install --locked)"
         cargo install --locked --quiet oha --version "$OHA_VERSION"
     fi
-    command -v cargo >/dev/null || die "cargo is needed to build portcullis (https://rustup.rs)"
+    [[ -n $binary ]] || command -v cargo >/dev/null || die "cargo is needed to build portcullis (https://rustup.rs)"
 }
 ensure_tools
 (($(nproc) >= 2)) || die "needs at least 2 CPUs (one for the process under test, one for the load)"
@@ -177,12 +180,18 @@ done
 gw_port=$port_base up_port=$((port_base + 1)) proxy_port=$((port_base + 2)) mem_port=$((port_base + 10))
 off_port=$((port_base + 3))
 
-echo "== building portcullis (release)"
-cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p portcullis-cli
-bin=$root/target/release/portcullis
-commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n $(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
-    commit+=" (with uncommitted changes)"
+if [[ -n $binary ]]; then
+    [[ -x $binary ]] || die "not an executable: $binary"
+    bin=$(cd "$(dirname "$binary")" && pwd)/$(basename "$binary")
+    commit="binary $(basename "$binary"), given with --binary"
+else
+    echo "== building portcullis (release)"
+    cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p portcullis-cli
+    bin=$root/target/release/portcullis
+    commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    if [[ -n $(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+        commit+=" (with uncommitted changes)"
+    fi
 fi
 
 ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
