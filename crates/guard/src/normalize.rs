@@ -12,7 +12,9 @@ use serde_json::{Map, Value};
 /// and local `$ref`s (`#/...`), the shapes the catalog produces; a number under `anyOf` or
 /// `oneOf`, whose branch is not known, is left as it is.
 pub fn integral_numbers(schema: &Value, args: &Value) -> Option<Value> {
-    if !needs_change(schema, schema, args, 0) {
+    // Most calls carry no float at all: a walk of the arguments alone settles them without
+    // resolving a single schema.
+    if !has_float(args, 0) || !needs_change(schema, schema, args, 0) {
         return None;
     }
     let mut normalized = args.clone();
@@ -22,6 +24,20 @@ pub fn integral_numbers(schema: &Value, args: &Value) -> Option<Value> {
 
 /// Deepest schema nesting followed; the input limits keep arguments far shallower.
 const MAX_DEPTH: usize = 64;
+
+/// Whether `value` holds a number that is neither an `i64` nor a `u64`.
+fn has_float(value: &Value, depth: usize) -> bool {
+    match value {
+        Value::Number(number) => !(number.is_i64() || number.is_u64()),
+        Value::Array(items) if depth <= MAX_DEPTH => {
+            items.iter().any(|item| has_float(item, depth + 1))
+        }
+        Value::Object(object) if depth <= MAX_DEPTH => {
+            object.values().any(|item| has_float(item, depth + 1))
+        }
+        _ => false,
+    }
+}
 
 fn needs_change(root: &Value, schema: &Value, value: &Value, depth: usize) -> bool {
     let mut found = false;
