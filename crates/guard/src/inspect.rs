@@ -372,8 +372,10 @@ impl Inspector {
                     |(h, _)| h,
                 );
             let numeric = host.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+            // A URL field's value is a host whatever it looks like: `10.1` and `2130706433`
+            // there are the addresses an HTTP client reads in them (10.0.0.1, 127.0.0.1).
             let judged = if class == FieldClass::Url {
-                !numeric || host.matches('.').count() == 3
+                true
             } else if numeric {
                 host.matches('.').count() == 3
             } else {
@@ -405,6 +407,12 @@ impl Inspector {
             Some(Host::Ipv4(ip)) => (self.classify)(IpAddr::V4(ip)).is_some(),
             Some(Host::Ipv6(ip)) => (self.classify)(IpAddr::V6(ip)).is_some(),
             Some(Host::Domain(name)) => {
+                // A scheme without special host syntax (gopher, dict, redis ...) keeps its host
+                // as written, but the client that connects reads an address there as HTTP
+                // does: `gopher://127.0.0.1/` is loopback.
+                if let Some(ip) = http_address(name) {
+                    return (self.classify)(ip).is_some();
+                }
                 let name = name.trim_end_matches('.').to_ascii_lowercase();
                 INTERNAL_NAMES.contains(&name.as_str())
                     || INTERNAL_SUFFIXES.iter().any(|s| name.ends_with(s))
@@ -413,6 +421,16 @@ impl Inspector {
             }
             None => false,
         }
+    }
+}
+
+/// The address an HTTP client reads in `host`, in any of the IPv4 forms it accepts (decimal,
+/// octal, hexadecimal, shorthand) or in brackets; `None` for a name.
+fn http_address(host: &str) -> Option<IpAddr> {
+    match Url::parse(&format!("http://{host}/")).ok()?.host()? {
+        Host::Ipv4(ip) => Some(IpAddr::V4(ip)),
+        Host::Ipv6(ip) => Some(IpAddr::V6(ip)),
+        Host::Domain(_) => None,
     }
 }
 
