@@ -231,8 +231,11 @@ impl Inspector {
             .size_limit(16 << 20)
             .build()
             .map_err(|e| format!("inspection patterns: {e}"))?;
-        let urls = Regex::new(r#"(?i)\b[a-z][a-z0-9+.-]{1,15}://[^\s"'<>`]+"#)
-            .map_err(|e| format!("inspection URL pattern: {e}"))?;
+        // Special schemes also with fewer slashes (or backslashes): a WHATWG parser reads
+        // `http:/127.0.0.1` and `http:127.0.0.1` as `http://127.0.0.1`.
+        let urls =
+            Regex::new(r#"(?i)\b(?:[a-z][a-z0-9+.-]{1,15}://|(?:https?|wss?|ftp):)[^\s"'<>`]+"#)
+                .map_err(|e| format!("inspection URL pattern: {e}"))?;
         Ok(Self {
             set,
             urls,
