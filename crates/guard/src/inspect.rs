@@ -232,8 +232,11 @@ impl Inspector {
             .size_limit(16 << 20)
             .build()
             .map_err(|e| DetectorError::new("inspect.patterns", e))?;
-        let urls = Regex::new(r#"(?i)\b[a-z][a-z0-9+.-]{1,15}://[^\s"'<>`]+"#)
-            .map_err(|e| DetectorError::new("inspect.urls", e))?;
+        // Special schemes also with fewer slashes (or backslashes): a WHATWG parser reads
+        // `http:/127.0.0.1` and `http:127.0.0.1` as `http://127.0.0.1`.
+        let urls =
+            Regex::new(r#"(?i)\b(?:[a-z][a-z0-9+.-]{1,15}://|(?:https?|wss?|ftp):)[^\s"'<>`]+"#)
+                .map_err(|e| DetectorError::new("inspect.urls", e))?;
         Ok(Self {
             set,
             urls,
@@ -373,8 +376,10 @@ impl Inspector {
                     |(h, _)| h,
                 );
             let numeric = host.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+            // A URL field's value is a host whatever it looks like: `10.1` and `2130706433`
+            // there are the addresses an HTTP client reads in them (10.0.0.1, 127.0.0.1).
             let judged = if class == FieldClass::Url {
-                !numeric || host.matches('.').count() == 3
+                true
             } else if numeric {
                 host.matches('.').count() == 3
             } else {
@@ -406,6 +411,12 @@ impl Inspector {
             Some(Host::Ipv4(ip)) => (self.classify)(IpAddr::V4(ip)).is_some(),
             Some(Host::Ipv6(ip)) => (self.classify)(IpAddr::V6(ip)).is_some(),
             Some(Host::Domain(name)) => {
+                // A scheme without special host syntax (gopher, dict, redis ...) keeps its host
+                // as written, but the client that connects reads an address there as HTTP
+                // does: `gopher://127.0.0.1/` is loopback.
+                if let Some(ip) = http_address(name) {
+                    return (self.classify)(ip).is_some();
+                }
                 let name = name.trim_end_matches('.').to_ascii_lowercase();
                 INTERNAL_NAMES.contains(&name.as_str())
                     || INTERNAL_SUFFIXES.iter().any(|s| name.ends_with(s))
@@ -414,6 +425,16 @@ impl Inspector {
             }
             None => false,
         }
+    }
+}
+
+/// The address an HTTP client reads in `host`, in any of the IPv4 forms it accepts (decimal,
+/// octal, hexadecimal, shorthand) or in brackets; `None` for a name.
+fn http_address(host: &str) -> Option<IpAddr> {
+    match Url::parse(&format!("http://{host}/")).ok()?.host()? {
+        Host::Ipv4(ip) => Some(IpAddr::V4(ip)),
+        Host::Ipv6(ip) => Some(IpAddr::V6(ip)),
+        Host::Domain(_) => None,
     }
 }
 

@@ -55,6 +55,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use transport::{McpOptionsError, McpService};
 
+#[doc(hidden)]
+pub use transport::fuzzing;
+
 /// The future returned by [`ToolBackend::call_tool`].
 pub type CallFuture = Pin<Box<dyn Future<Output = Result<UpstreamResponse, Denial>> + Send>>;
 

@@ -1200,3 +1200,74 @@ impl OriginTuple {
 
 #[cfg(test)]
 mod tests;
+
+/// The two message decoders of the POST path, for the fuzz targets (`fuzz/`): not an API.
+/// Results are JSON values, so that no `rmcp` type leaves this crate.
+#[doc(hidden)]
+pub mod fuzzing {
+    use http::{HeaderMap, HeaderValue, header};
+    use serde_json::{Map, Value};
+
+    /// What the stateless fast path decoded.
+    #[derive(Debug)]
+    pub struct Light {
+        /// The JSON-RPC id, as JSON.
+        pub id: Value,
+        /// The tool name.
+        pub name: String,
+        /// The arguments, when given.
+        pub arguments: Option<Map<String, Value>>,
+    }
+
+    /// What the general path made of a body.
+    #[derive(Debug)]
+    pub enum Parsed {
+        /// A message `rmcp` serves, as `rmcp` writes it back, and whether the POST path would
+        /// serve it as a plain stateless call given the usual headers naming its tool.
+        Message {
+            /// The message re-encoded.
+            message: Value,
+            /// `plain_stateless_call` with the usual headers.
+            plain_stateless: bool,
+        },
+        /// The JSON-RPC error the front answers with.
+        Refused(Value),
+    }
+
+    /// The fast path's decoder (`light::decode`).
+    pub fn decode_light(body: &[u8]) -> Option<Light> {
+        let call = super::light::decode(body)?;
+        Some(Light {
+            id: serde_json::to_value(&call.id).unwrap_or(Value::Null),
+            name: call.name,
+            arguments: call.arguments,
+        })
+    }
+
+    /// The general path's decoder (`parse_message`).
+    pub fn parse_message(body: &[u8]) -> Parsed {
+        match super::parse_message(body) {
+            Ok(message) => {
+                let name = super::called_tool(&message).unwrap_or_default();
+                let mut headers = HeaderMap::new();
+                headers.insert(
+                    "mcp-protocol-version",
+                    HeaderValue::from_static("2026-07-28"),
+                );
+                headers.insert("mcp-method", HeaderValue::from_static("tools/call"));
+                headers.insert(
+                    header::ACCEPT,
+                    HeaderValue::from_static("application/json, text/event-stream"),
+                );
+                if let Ok(value) = HeaderValue::from_str(name) {
+                    headers.insert("mcp-name", value);
+                }
+                Parsed::Message {
+                    plain_stateless: super::plain_stateless_call(&headers, &message),
+                    message: serde_json::to_value(&message).unwrap_or(Value::Null),
+                }
+            }
+            Err(error) => Parsed::Refused(serde_json::to_value(&*error).unwrap_or(Value::Null)),
+        }
+    }
+}
