@@ -93,9 +93,10 @@ fn build() -> Result<Fixture, String> {
         issuers.push(Issuer { identity, minted });
     }
 
-    let prompt = Arc::new(PromptDetector::new()?);
-    let inspector = Inspector::new(prompt, portcullis_egress::classify::special_purpose)?;
-    let dlp = Dlp::new()?;
+    let prompt = Arc::new(PromptDetector::new().map_err(|e| e.to_string())?);
+    let inspector = Inspector::new(prompt, portcullis_egress::classify::special_purpose)
+        .map_err(|e| e.to_string())?;
+    let dlp = Dlp::new().map_err(|e| e.to_string())?;
     Ok(Fixture {
         _dir: dir,
         fuzzed_openapi,
