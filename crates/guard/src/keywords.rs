@@ -288,14 +288,14 @@ mod tests {
     use super::{Keywords, MaskCursor, Strings};
 
     /// Every keyword of both detectors, with a bit per rule (DLP bits first, prompt bits from
-    /// 32).
+    /// 48).
     fn all_words() -> Vec<(&'static str, u64)> {
         let mut words = Vec::new();
         for (index, rule) in crate::dlp::RULES.iter().enumerate() {
             words.extend(rule.1.iter().map(|w| (*w, 1u64 << index)));
         }
         for (index, rule) in crate::prompt::RULES.iter().enumerate() {
-            words.extend(rule.2.iter().map(|w| (*w, 1u64 << (32 + index))));
+            words.extend(rule.2.iter().map(|w| (*w, 1u64 << (48 + index))));
         }
         words
     }
@@ -332,8 +332,12 @@ mod tests {
         pieces.extend(words.iter().map(|(w, _)| w.to_ascii_uppercase()));
         for (word, _) in words {
             if word.len() > 2 {
-                pieces.push(word[..word.len() / 2].to_owned());
-                pieces.push(word[word.len() / 2..].to_owned());
+                let mut middle = word.len() / 2;
+                while !word.is_char_boundary(middle) {
+                    middle += 1;
+                }
+                pieces.push(word[..middle].to_owned());
+                pieces.push(word[middle..].to_owned());
             }
         }
         for extra in [
