@@ -257,7 +257,7 @@ pub(crate) const RULES: &[(&str, &[&str], &str, usize, Check)] = &[
     (
         "azure_storage_key",
         &["accountkey="],
-        r"AccountKey=([A-Za-z0-9+/]{86}==)",
+        r"(?i:AccountKey)=([A-Za-z0-9+/]{86}==)",
         1,
         Check::None,
     ),
@@ -495,7 +495,7 @@ pub(crate) const RULES: &[(&str, &[&str], &str, usize, Check)] = &[
             "-u ",
             "--user",
         ],
-        r#"(?i)(?:\b(?:proxy-)?authorization["']?[ \t]*[:=][ \t]*["']?|\b)(bearer|basic|token|bot|ssws|apikey|splunk|dsn|genieKey|sso-key)[ \t]+([A-Za-z0-9._~+/=:$!*-]{8,})|(?:^|\s)(?:-u|--user)[ \t]+["']?[^\s:"']+:([^\s"']+)"#,
+        r#"(?i)(?:\b(?:proxy-)?authorization["']?[ \t]*[:=][ \t]*["']?([a-z][a-z0-9_-]{1,30})[ \t]+|\b(bearer|basic|token|bot|ssws|apikey|splunk|dsn|geniekey|sso-key)[ \t]+)([A-Za-z0-9._~+/=:$!*-]{8,})|(?:^|\s)(?:-u|--user)[ \t]+["']?[^\s:"']+:([^\s"']+)|\b(?:proxy-)?authorization["']?[ \t]*[:=][ \t]*["']?([A-Za-z0-9._~+/=-]{16,})"#,
         0,
         Check::Auth,
     ),
@@ -512,7 +512,7 @@ pub(crate) const RULES: &[(&str, &[&str], &str, usize, Check)] = &[
             "_pw",
             "-pw",
         ],
-        r#"(?i)(?:^|[^a-z0-9_.-])((?:[a-z0-9]+[_.-]?)*?(?:passw(?:or)?d|passphrase|passcode|pass|pwd|pw|secret|token|key|auth|credentials?)[a-z0-9_-]*)["']?[ \t]*(?::=|=>|[:=])[ \t]*["']?([^\s"',;`]+)"#,
+        r#"(?i)(?:^|[^a-z0-9_.-])((?:[a-z0-9]+[ _.-]?)*?(?:passw(?:or)?d|passphrase|passcode|pass|pwd|pw|secret|token|key|auth|credentials?)[a-z0-9_-]*)["']?[ \t]*(?::=|=>|[:=])[ \t]*["']?([^\s"',;`]+)"#,
         0,
         Check::Assigned,
     ),
@@ -526,7 +526,7 @@ pub(crate) const RULES: &[(&str, &[&str], &str, usize, Check)] = &[
             "token",
             "key",
         ],
-        r#"(?i)\b(?:the|your|my|new|temporary|initial|default|generated|following)[ \t]+((?:[a-z]+[ \t]+)?(?:password|passphrase|passcode|pin|secret|token|api[ \t]+key|key))[ \t]+(?:is|was|will[ \t]+be|reads|remains)[ \t]*:?[ \t]*["'`]?([^\s"'`]+)"#,
+        r#"(?i)\b((?:[a-z]+[ \t]+)?(?:password|passphrase|passcode|pin|secret|token|api[ \t]+key|key))(?:[ \t]+(?:for|of|to|on)[ \t]+[\w.@:/-]{1,40}(?:[ \t]+[\w.@:/-]{1,40})?)?[ \t]+(?:is|was|will[ \t]+be|reads|remains|has\s+been\s+(?:set|changed|reset)\s+to|set\s+to|changed\s+to|reset\s+to)[ \t]*:?[ \t]*["'`]?([^\s"'`]+)"#,
         0,
         Check::Assigned,
     ),
@@ -575,7 +575,7 @@ pub(crate) const RULES: &[(&str, &[&str], &str, usize, Check)] = &[
             "identity number",
             "id number",
         ],
-        r"(?i)(?:^|[^\p{L}\p{N}])(ssn|social[ \t]+security|nino|national[ \t]+insurance|sin|social[ \t]+insurance|nir|insee|s[ée]curit[ée][ \t]+sociale|dni|nie|nif|codice[ \t]+fiscale|bsn|burgerservicenummer|aadhaa?r|cpf|personnummer|hetu|henkil[öo]tunnus|personal[ \t]+identity[ \t]+(?:code|number)|pesel|resident[ \t]+id(?:entity)?|national[ \t]+(?:id|number|register|identification)|rijksregisternummer|num[ée]ro[ \t]+national|身份证|tax[ \t]+id|identity[ \t]+number|id[ \t]+number)([^\n]{0,64})",
+        r"(?i)(?:^|[^\p{L}\p{N}])(ssn|social[ \t]+security|nino|national[ \t]+insurance|sin|social[ \t]+insurance|nir|insee|s[ée]curit[ée][ \t]+sociale|dni|nie|nif|codice[ \t]+fiscale|bsn|burgerservicenummer|aadhaa?r|cpf|personnummer|hetu|henkil[öo]tunnus|personal[ \t]+identity[ \t]+(?:code|number)|pesel|resident[ \t]+id(?:entity)?|national[ \t]+(?:id|number|register|identification)|rijksregisternummer|num[ée]ro[ \t]+national|身份证|tax[ \t]+id|identity[ \t]+number|id[ \t]+number)([^\n]{0,100})",
         0,
         Check::NationalId,
     ),
@@ -823,6 +823,7 @@ impl Dlp {
             hits: Vec::new(),
             counts: [0; KINDS.len()],
             withhold: false,
+            version: false,
         };
         self.walk(value, &mut walk);
         for ((name, _, _), count) in KINDS.iter().zip(walk.counts) {
@@ -868,7 +869,10 @@ impl Dlp {
                         continue;
                     };
                     let keywords = walk.keywords.next_mask();
-                    if let Some(redacted) = self.redact_str(text, keywords, walk) {
+                    walk.version = context::version_key(key);
+                    let redacted = self.redact_str(text, keywords, walk);
+                    walk.version = false;
+                    if let Some(redacted) = redacted {
                         *text = redacted;
                         continue;
                     }
@@ -894,6 +898,10 @@ impl Dlp {
     fn redact_str(&self, text: &str, keywords: u64, walk: &mut Walk<'_>) -> Option<String> {
         let mut hits = std::mem::take(&mut walk.hits);
         self.scan_rules(text, keywords, walk.active, &mut hits);
+        if walk.version {
+            // A version, build or OID field: dotted numbers there are not addresses.
+            hits.retain(|hit| hit.kind != context::IP_ADDRESS);
+        }
         let redacted = if hits.is_empty() {
             None
         } else {
@@ -927,6 +935,8 @@ struct Walk<'a> {
     /// Matches per kind, indexed like [`KINDS`].
     counts: [usize; KINDS.len()],
     withhold: bool,
+    /// The string being scanned is the value of a version-like key.
+    version: bool,
 }
 
 impl Walk<'_> {
@@ -1281,7 +1291,7 @@ fn emit(rule: &Rule, regex: &Regex, text: &str, hits: &mut Vec<Hit>) {
                     Check::Assigned => context::assigned(&captures, text),
                     Check::Auth => context::auth(&captures, text),
                     Check::NationalPhone => context::national_phone(&captures),
-                    _ => context::national(&captures),
+                    _ => context::national(&captures, text),
                 };
                 if let Some((start, end, kind)) = found {
                     hits.push(Hit { start, end, kind });
@@ -1325,6 +1335,7 @@ fn judge(check: Check, text: &str, start: usize, end: usize) -> Option<(usize, u
         Check::Email | Check::EmailUnicode => context::email(text, start, end),
         Check::UrlPassword => context::url_password(span),
         Check::Ipv4 => valid(check, span) && context::ipv4(text, start, end),
+        Check::Luhn => valid(check, span) && !context::inside_base64(text, start, end),
         Check::Phone => valid(check, span) && context::phone(text, start, end),
         _ => valid(check, span),
     };
@@ -1374,15 +1385,26 @@ pub fn card_number(text: &str) -> bool {
         .fold(0u32, |acc, d| acc * 10 + u32::from(*d));
     let issuer = match first {
         4 => matches!(len, 13 | 16 | 19),
-        5 => (1..=5).contains(&second) && len == 16,
-        2 => (2221..=2720).contains(&four) && len == 16,
+        // Mastercard 51-55; Maestro 50 and 56-69 (12 to 19 digits).
+        5 => {
+            if (1..=5).contains(&second) {
+                len == 16
+            } else {
+                (13..=19).contains(&len)
+            }
+        }
+        // Mastercard 2221-2720; Mir 2200-2204.
+        2 => {
+            ((2221..=2720).contains(&four) && len == 16)
+                || ((2200..=2204).contains(&four) && (16..=19).contains(&len))
+        }
         3 => match second {
             4 | 7 => len == 15,
             5 => (16..=19).contains(&len),
-            0 | 6 | 8 => (14..=19).contains(&len),
+            0 | 6 | 8 | 9 => (14..=19).contains(&len),
             _ => false,
         },
-        6 => (16..=19).contains(&len),
+        6 => (13..=19).contains(&len),
         _ => false,
     };
     issuer && luhn(digits)

@@ -38,6 +38,19 @@ const AZURE_STORAGE: usize = kind("azure_storage_key");
 const DB_URL: usize = kind("db_url");
 const HTTP_AUTH: usize = kind("http_auth");
 const NATIONAL_ID: usize = kind("national_id");
+pub(super) const IP_ADDRESS: usize = kind("ip_address");
+
+/// Whether an object key names a version, build or object identifier, whose dotted numbers
+/// are not addresses.
+pub(super) fn version_key(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    [
+        "version", "build", "release", "firmware", "kernel", "oid", "agent", "sdk", "runtime",
+        "revision", "tag", "engine", "platform", "os", "bios", "driver", "patch", "ver",
+    ]
+    .iter()
+    .any(|word| lower.contains(word))
+}
 
 /// What an object key or assigned name says about its value.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
@@ -243,10 +256,19 @@ fn last_words(name: &str) -> (&str, &str) {
 fn placeholder(value: &str) -> bool {
     let lower = value.to_ascii_lowercase();
     let first = value.chars().next().unwrap_or(' ');
-    matches!(first, '$' | '{' | '<' | '%' | '[' | '(')
-        || value
-            .chars()
-            .all(|c| c == value.chars().next().unwrap_or('*'))
+    let variable = value.strip_prefix('$').is_some_and(|name| {
+        !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    });
+    variable
+        || ["${", "$(", "{{", "%(", "[redacted", "<%", "#{"]
+            .iter()
+            .any(|p| lower.starts_with(p))
+        || (first == '<' && value.ends_with('>'))
+        || (first == '{' && value.ends_with('}'))
+        || (first == '%' && value.ends_with('%'))
         || value
             .chars()
             .all(|c| matches!(c, '*' | '•' | '·' | '.' | 'x' | 'X' | '-' | '_'))
@@ -404,11 +426,17 @@ fn kind_of(name: &str, value: &str, text: &str, class: Name) -> usize {
     let base64 = |c: u8| c.is_ascii_alphanumeric() || c == b'+' || c == b'/';
     if value.len() == 40
         && value.bytes().all(base64)
-        && (lower.contains("secret") || lower.contains("aws"))
+        && (lower.contains("secret") || lower.contains("aws") || lower.contains("access"))
     {
         return AWS_SECRET;
     }
-    if lower.contains("aws") && (lower.contains("session") || lower.contains("secret")) {
+    let session = lower.contains("session") && lower.contains("token");
+    if (lower.contains("aws") && (session || lower.contains("secret")))
+        || (session
+            && ["FwoG", "IQoJ", "AQoD", "FQoG"]
+                .iter()
+                .any(|p| value.starts_with(p)))
+    {
         return AWS_SECRET;
     }
     if (value.len() == 88 && value.ends_with("==") && value.bytes().take(86).all(base64))
@@ -459,7 +487,7 @@ pub(super) fn assigned(captures: &Captures<'_>, text: &str) -> Option<(usize, us
     let ok = match class {
         Name::Other => false,
         Name::Password => password_like(value_text, rest),
-        Name::Secret => token_like(value_text),
+        Name::Secret => token_like(value_text) || basic_credentials(value_text),
     };
     ok.then(|| (start, end, kind_of(name.as_str(), value_text, text, class)))
 }
@@ -477,15 +505,19 @@ pub(super) fn member(key: &str, value: &str) -> Option<usize> {
 
 /// An `Authorization` value or a `curl -u user:password`: the credential's span.
 pub(super) fn auth(captures: &Captures<'_>, _text: &str) -> Option<(usize, usize, usize)> {
-    if let Some(password) = captures.get(3) {
+    // Groups: 1 the scheme after an `Authorization` header name, 2 a bare scheme word, 3 the
+    // credential after either, 4 a `curl -u` password, 5 a header value without a scheme.
+    if let Some(password) = captures.get(4) {
         return (!placeholder(password.as_str())).then_some((
             password.start(),
             password.end(),
             HTTP_AUTH,
         ));
     }
-    let scheme = captures.get(1)?.as_str();
-    let value = captures.get(2)?;
+    let (scheme, value) = match (captures.get(1).or(captures.get(2)), captures.get(3)) {
+        (Some(scheme), Some(value)) => (scheme.as_str(), value),
+        _ => ("", captures.get(5)?),
+    };
     let whole = captures.get(0)?.as_str();
     let header = whole.to_ascii_lowercase().contains("authorization");
     let v = value.as_str().trim_end_matches(['.', ',', ';', ')']);
@@ -569,9 +601,33 @@ pub(super) fn email(text: &str, start: usize, end: usize) -> bool {
     true
 }
 
-/// An IPv4 address, unless it is part of a longer dotted number (a version, an OID) or follows
-/// a version marker.
+/// Whether the match `start..end` sits inside a run of base64 (a key body, an image): a
+/// base64 character right before or after it.
+pub(super) fn inside_base64(text: &str, start: usize, end: usize) -> bool {
+    let bytes = text.as_bytes();
+    let b64 = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/');
+    let before = start
+        .checked_sub(1)
+        .and_then(|i| bytes.get(i))
+        .is_some_and(b64);
+    let after = bytes.get(end).is_some_and(b64);
+    before || after
+}
+
+/// An IPv4 address, unless it is part of a longer dotted number (a version, an OID), follows
+/// a version marker or reads like a version (every part a single digit).
 pub(super) fn ipv4(text: &str, start: usize, end: usize) -> bool {
+    let span = text.get(start..end).unwrap_or("");
+    if span.split('.').all(|part| part.len() == 1) {
+        return false;
+    }
+    let after = text.get(end..).unwrap_or("").as_bytes();
+    if matches!(after.first(), Some(b'-' | b'+' | b'_'))
+        && after.get(1).is_some_and(u8::is_ascii_alphanumeric)
+    {
+        // `5.15.0.107-generic`, `1.2.3.4+build`
+        return false;
+    }
     let head = text.get(..start).unwrap_or("").as_bytes();
     let tail = text.get(end..).unwrap_or("").as_bytes();
     let dotted_after = tail.first() == Some(&b'.') && tail.get(1).is_some_and(u8::is_ascii_digit);
@@ -590,7 +646,49 @@ pub(super) fn ipv4(text: &str, start: usize, end: usize) -> bool {
     let lower: String =
         String::from_utf8_lossy(&head[head.len().saturating_sub(24)..]).to_ascii_lowercase();
     ![
-        "version", "build", "release", "ver", "oid", "firmware", "kernel", "windows",
+        "version",
+        "build",
+        "release",
+        "ver",
+        "oid",
+        "firmware",
+        "kernel",
+        "windows",
+        "sdk",
+        "runtime",
+        "os",
+        "package",
+        "pkg",
+        "agent",
+        "bios",
+        "driver",
+        "update",
+        "patch",
+        "rev",
+        "revision",
+        "tag",
+        "chrome",
+        "edge",
+        "safari",
+        "firefox",
+        "android",
+        "ios",
+        "macos",
+        "linux",
+        "node",
+        "python",
+        "java",
+        "dotnet",
+        ".net",
+        "assembly",
+        "fileversion",
+        "productversion",
+        "api",
+        "schema",
+        "protocol",
+        "spec",
+        "standard",
+        "urn:oid:",
     ]
     .iter()
     .any(|marker| {
@@ -615,12 +713,21 @@ pub(super) fn phone(text: &str, start: usize, end: usize) -> bool {
 
 /// A national identifier in `captures` group 2, the text after its label (group 1): the first
 /// run of letters and digits (single spaces, dots, dashes or slashes between them) that passes
-/// the check of one of the supported formats.
-pub(super) fn national(captures: &Captures<'_>) -> Option<(usize, usize, usize)> {
+/// the check of one of the supported formats; failing that, the last one in the few words
+/// before the label (`123-45-6789 (SSN)`).
+pub(super) fn national(captures: &Captures<'_>, text: &str) -> Option<(usize, usize, usize)> {
     let tail = captures.get(2)?;
-    let text = tail.as_str();
-    let (start, end) = find_id(text)?;
-    Some((tail.start() + start, tail.start() + end, NATIONAL_ID))
+    if let Some((start, end)) = find_id(tail.as_str()) {
+        return Some((tail.start() + start, tail.start() + end, NATIONAL_ID));
+    }
+    let label = captures.get(1)?;
+    let mut from = label.start().saturating_sub(48);
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    let head = text.get(from..label.start())?;
+    let (start, end) = find_id(head)?;
+    Some((from + start, from + end, NATIONAL_ID))
 }
 
 /// The byte span in `text` of the first national identifier.
@@ -949,9 +1056,34 @@ pub(super) fn member_pii(key: &str, value: &str) -> Option<(usize, usize, usize)
         "burgerservicenummer",
         "rijksregisternummer",
         "personalid",
-    ]) || lower.contains("social_security")
-        || lower.contains("socialsecurity")
-        || lower.contains("codice_fiscale")
+        "social",
+        "insurance",
+        "identity",
+        "henkilotunnus",
+        "resident",
+        "residentid",
+        "uid",
+    ]) || [
+        "social",
+        "insurance",
+        "nationalid",
+        "national_id",
+        "identity",
+        "residentid",
+        "taxcode",
+        "tax_code",
+        "taxid",
+        "personalid",
+        "personal_id",
+        "idnumber",
+        "id_number",
+        "codice",
+        "fiscale",
+        "personnummer",
+        "aadhaar",
+    ]
+    .iter()
+    .any(|part| lower.contains(part))
     {
         return find_id(value).map(|(start, end)| (start, end, NATIONAL_ID));
     }
