@@ -98,12 +98,12 @@ const PATTERNS: &[(&str, Severity, &str)] = &[
     (
         "sql.metadata",
         Severity::Medium,
-        r#"(?i)\binformation_schema\b|\bxp_cmdshell\b|\binto\s+(?:out|dump)file\b|\bload_file\s*\(|@@version\b|\bversion\s*\(\s*\)|\bsysobjects\b|\bpg_catalog\b|\bsqlite_master\b|\ball_tables\b|\butl_inaddr\b|\bctxsys\.|\b(?:extractvalue|updatexml)\s*\(|\bconvert\s*\(\s*int\b|\bexp\s*\(\s*~|\bfloor\s*\(\s*rand\s*\(|\bxmltype\s*\(|\b(?:n?char|chr)\s*\(\s*\d+\s*\)\s*(?:\+|\|\||,)|\bchar\s*\(\s*\d+(?:\s*,\s*\d+){2,}|\bconcat(?:_ws)?\s*\(\s*0x[0-9a-f]+|\bselect\b.{0,80}\bfrom\s+(?:dual\b|information_|mysql\.|sys\.|pg_)|\b(?:and|or)\s+\(?\s*(?:ascii|substr(?:ing)?|mid|length|ord|unicode|len)\s*\(|\b(?:order|group)\s+by\s+\d+\s*(?:--|#|/\*)|['")]\s*(?:order|group)\s+by\s+\d|\bhaving\s+\d+\s*=\s*\d+"#,
+        r#"(?i)\binformation_schema\b|\bxp_cmdshell\b|\binto\s+(?:out|dump)file\b|\bload_file\s*\(|@@version\b|\bversion\s*\(\s*\)|\bsysobjects\b|\bpg_catalog\b|\bsqlite_master\b|\ball_tables\b|\butl_inaddr\b|\bctxsys\.|\b(?:extractvalue|updatexml)\s*\(|\bconvert\s*\(\s*int\b|\bexp\s*\(\s*~|\bfloor\s*\(\s*rand\s*\(|\bxmltype\s*\(|\b(?:n?char|chr)\s*\(\s*\d+\s*\)\s*(?:\+|\|\||,)|\bchar\s*\(\s*\d+(?:\s*,\s*\d+){2,}|\bconcat(?:_ws)?\s*\(\s*0x[0-9a-f]+|\bselect\b.{0,80}\bfrom\s+(?:dual\b|information_|mysql\.|sys\.|pg_)|\b(?:and|or)\s+\(?\s*(?:ascii|substr(?:ing)?|mid|length|ord|unicode|len)\s*\(|\b(?:order|group)\s+by\s+\d+(?:\s*,\s*\d+)*\s*(?:--|#|/\*)|(?:\|\||&&)\s*\d+\s*=\s*\d+|['")]\s*(?:order|group)\s+by\s+\d|\bhaving\s+\d+\s*=\s*\d+"#,
     ),
     (
         "shell.chain",
         Severity::High,
-        r"(?:[;&|\n\r]|&&|\|\||%0a|%0d|\$\(|`)\s*(?:rm\s+-[rf]|curl\s+\S|wget\s+\S|nc\s+\S|ncat\s|netcat\s|bash\b|sh\s+-|sh\s*$|zsh\b|dash\b|ksh\b|cat\s+\S|chmod\s+[0-7+]|chown\s|python[23]?\s+-c|perl\s+-e|ruby\s+-e|php\s+-r|powershell\b|pwsh\b|cmd(?:\.exe)?\s*/[ck]|mkfifo\s|socat\s|telnet\s|id\s*(?:$|[;&|#])|id\b\s*$|whoami\b|uname\b|hostname\s*$|ifconfig\b|ipconfig\b|systeminfo\b|tasklist\b|net\s+user\b|ping\s+-[cn]\b|ping\s+\d|nslookup\s+\S|dig\s+\S+\.\S|sleep\s+\d|ls(?:\s+-\w+)?\s*(?:$|[;&|/])|ls\s+-|dir\s*(?:$|[;&|])|type\s+[a-z]:\\|echo\s+\S+\s*(?:[>|;&]|$)|printenv\b|env\s*$|set\s*$|xargs\s|base64\s+-d|busybox\s|certutil\b|bitsadmin\b|wmic\b|reg\s+query|eval\s|exec\s|touch\s+/|/bin/|/usr/bin/|\.\/)",
+        r"(?:[;&|\n\r]|&&|\|\||%0a|%0d|\$\(|`)\s*(?:rm\s+-[rf]|curl\s+\S|wget\s+\S|nc\s+\S|ncat\s|netcat\s|bash\b|sh\s+-|sh\s*$|zsh\b|dash\b|ksh\b|cat\s+\S|chmod\s+[0-7+]|chown\s|python[23]?\s+-c|perl\s+-e|ruby\s+-e|php\s+-r|powershell\b|pwsh\b|cmd(?:\.exe)?\s*/[ck]|mkfifo\s|socat\s|telnet\s|id\s*(?:$|[;&|#])|id\b\s*$|whoami\b|uname\b|hostname\s*$|ifconfig\b|ipconfig\b|systeminfo\b|tasklist\b|net\s+user\b|ping\s+-[cn]\b|ping\s+\d|nslookup\s+\S|dig\s+\S+\.\S|sleep\s+\d|ls(?:\s+-\w+)?\s*(?:$|[;&|/])|ls\s+-|dir\s*(?:$|[;&|])|type\s+[a-z]:\\|echo\s+\S+\s*(?:[>|;&]|$)|printenv\b|env\s*$|set\s*$|xargs\s|base64\s+-d|busybox\s|certutil\b|bitsadmin\b|wmic\b|reg\s+query|eval\s|exec\s|touch\s+/|/bin/|/usr/bin/|\.\/|tee\s+/|ps\s+(?:aux|-ef)\b|kill\s+-\d|(?:find|head|tail|more|less|grep)\s+\S*\s*/(?:etc|proc|var|root|home|tmp)\b|calc(?:\.exe)?\b|notepad(?:\.exe)?\b|(?i:get-(?:content|childitem|process|item)|set-content|start-process|new-object|invoke-\w+|iwr|irm|iex)\b)",
     ),
     (
         "shell.substitution",
@@ -118,12 +118,17 @@ const PATTERNS: &[(&str, Severity, &str)] = &[
     (
         "path_traversal.dotdot",
         Severity::High,
-        r"(?:^|[\\/=:])\.\.(?:[\\/]|;[\\/]|$)|\.\.[\\/]|\.{3,}[\\/]{1,2}|\.\.;|(?i:%c0%ae|%c0%af|%c1%9c|%c1%1c|%e0%80%ae|%u002e|%u2215|%u2216|%uff0e|%252e|0x2e0x2e)",
+        r"(?:^|[\\/=:])\.\.(?:[\\/]|;[\\/]|$)|\.\.[\\/]|\.{3,}[\\/]{1,2}|\.\.;",
+    ),
+    (
+        "path_traversal.encoded",
+        Severity::High,
+        r"(?i)%c0%ae|%c0%af|%c1%9c|%c1%1c|%e0%80%ae|%u002e|%u2215|%u2216|%uff0e|%252e%252e|0x2e0x2e|%25c0%25ae",
     ),
     (
         "path_traversal.sensitive_file",
         Severity::High,
-        r"(?i)/etc/(?:passwd|shadow|sudoers|hosts|group|issue|hostname|crontab)\b|/proc/(?:self|\d+)/|/var/run/secrets/|/root/|[a-z]:[\\/]+windows[\\/]+(?:system32|win\.ini|system\.ini|repair)|\bwin\.ini\b|\bboot\.ini\b|\\windows\\system32|\.ssh[\\/](?:id_[a-z0-9]+|authorized_keys|known_hosts)\b|\bweb\.config\b|\.htaccess\b|\.htpasswd\b|[\\/]\.env\b|[\\/]\.git[\\/]|\\\\\?\\|\\\\\.\\|^\\\\[^\\\s]+\\[a-z$]*\$|^\\\\\d+\.\d+\.\d+\.\d+\\|%00|\x00|\.\w{1,4}%00|/inetpub/|[\\/]inetpub[\\/]",
+        r"(?i)/etc/(?:passwd|shadow|sudoers|master\.passwd|security/)|/proc/(?:self|\d+)/|/var/run/secrets/|/root/|[a-z]:[\\/]+windows[\\/]+(?:system32|win\.ini|system\.ini|repair)|\bwin\.ini\b|\bboot\.ini\b|\\windows\\system32|\.ssh[\\/](?:id_[a-z0-9]+|authorized_keys|known_hosts)\b|\bweb\.config\b|\.htaccess\b|\.htpasswd\b|[\\/]\.git[\\/]|\\\\\?\\|\\\\\.\\|^\\\\[^\\\s]+\\[a-z$]*\$|^\\\\\d+\.\d+\.\d+\.\d+\\|%00|\x00|\.\w{1,4}%00|/inetpub/|[\\/]inetpub[\\/]",
     ),
     (
         "template.expression",
@@ -328,6 +333,8 @@ impl Inspector {
         let twice = once.as_deref().and_then(percent_decode);
         let decoded = twice.as_deref().or(once.as_deref()).unwrap_or(text);
         let readings = readings(decoded);
+        let resolved_url = class == FieldClass::Url
+            && Url::parse(text.trim()).is_ok_and(|url| matches!(url.scheme(), "http" | "https"));
         for variant in [Some(text), once.as_deref(), twice.as_deref()]
             .into_iter()
             .flatten()
@@ -335,6 +342,17 @@ impl Inspector {
         {
             for index in self.set.matches(variant).iter() {
                 if let Some((id, severity, _)) = PATTERNS.get(index) {
+                    // In a URL the parser resolves literal dot segments before anything is
+                    // sent, so they cannot leave the URL's host (encoded ones still count).
+                    if *id == "path_traversal.dotdot"
+                        && resolved_url
+                        && (std::ptr::eq(variant, text)
+                            || once
+                                .as_deref()
+                                .is_some_and(|once| std::ptr::eq(variant, once)))
+                    {
+                        continue;
+                    }
                     add(id, *severity);
                 }
             }
@@ -579,6 +597,42 @@ fn readings(text: &str) -> Vec<String> {
     push(base.clone(), &mut out);
     if base.contains('+') && !base.contains(' ') {
         push(base.replace('+', " "), &mut out);
+    }
+    if base.contains("/*!") {
+        // MySQL versioned comments run their content: keep it, drop the markers.
+        let mut kept = String::with_capacity(base.len());
+        let mut rest = base.as_str();
+        while let Some(at) = rest.find("/*!") {
+            kept.push_str(rest.get(..at).unwrap_or(""));
+            kept.push(' ');
+            rest = rest
+                .get(at + 3..)
+                .unwrap_or("")
+                .trim_start_matches(|c: char| c.is_ascii_digit());
+        }
+        kept.push_str(rest);
+        push(kept.replace("*/", " "), &mut out);
+    }
+    if let Some(at) = base.find("0x")
+        && let Some(hex) = base.get(at + 2..)
+    {
+        let digits: String = hex.chars().take_while(char::is_ascii_hexdigit).collect();
+        if digits.len() >= 8 && digits.len() % 2 == 0 {
+            let bytes: Option<Vec<u8>> = (0..digits.len())
+                .step_by(2)
+                .map(|i| {
+                    digits
+                        .get(i..i + 2)
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                })
+                .collect();
+            if let Some(bytes) = bytes
+                && bytes.iter().all(|b| b.is_ascii_graphic() || *b == b' ')
+                && let Ok(decoded) = String::from_utf8(bytes)
+            {
+                push(decoded, &mut out);
+            }
+        }
     }
     if base.contains("/*") {
         let mut stripped = String::with_capacity(base.len());

@@ -85,8 +85,24 @@ pub(crate) const RULES: &[(&str, Severity, &[&str], &str)] = &[
             "above",
             "end of",
             "mode",
+            "ignore",
+            "user",
+            "human",
+            "customer",
+            "your",
+            "words",
+            "contents",
+            "authorize",
+            "official",
+            "safety",
+            "filter",
+            "no longer",
+            "safeguard",
+            "guardrail",
+            "moderation",
+            "restriction",
         ],
-        r"(?i)\b(?:new|updated|real|actual|revised|true|additional|secret|hidden|priority)\s+(?:system\s+)?(?:instructions?|task|rules?|directives?|objective|orders?)\s*:|\byou\s+are\s+now\s+(?:a|an|in|the|no\s+longer|free|unrestricted|dan|my|going|acting|operating)\b|\bfrom\s+now\s+on,?\s+(?:you|your|always|only|respond|reply|answer|act|ignore)\b|\b(?:reveal|print|show|repeat|output|leak|display|tell\s+me|give\s+me|dump|expose|disclose|share|write\s+out|recite)\s+(?:me\s+)?(?:your|the\s+(?:hidden|initial|original|secret|internal|system|full|entire|verbatim))\s+(?:full\s+|entire\s+|hidden\s+|original\s+|initial\s+|secret\s+|internal\s+|exact\s+)?(?:system\s+prompt|instructions|initial\s+prompt|prompt|configuration|guidelines|rules|directives)|\bwhat\s+(?:is|are|were)\s+your\s+(?:system\s+prompt|(?:initial\s+|original\s+|hidden\s+)?instructions)|\b(?:repeat|print|output|echo)\s+(?:all\s+)?(?:the\s+)?(?:text|words|everything|content)\s+above\b|\byour\s+(?:new|real|actual|only|true|primary|next)\s+(?:task|goal|objective|purpose|job|instructions?|mission|role)\s+(?:is|are|will\s+be)\b|\binstead,?\s+(?:you\s+(?:must|will|should|shall)|respond|reply|output|say|print|do\s+the\s+following)\b|\b(?:system|admin|developer|root|sudo|god)\s+(?:override|mode\s+(?:on|enabled|activated))\b|\b(?:admin|developer|debug|maintenance|god|sudo|root)\s+mode\s+(?:is\s+)?(?:now\s+)?(?:on|enabled|activated|engaged)\b|\bi\s+am\s+(?:your|the)\s+(?:developer|creator|administrator|admin|owner|operator|programmer|system\s+administrator)\b|\bthis\s+is\s+(?:a\s+message\s+from\s+)?(?:your|the)\s+(?:developer|administrator|admin|system|operator|creator)s?\b|\b(?:end|close)\s+of\s+(?:the\s+)?(?:system\s+)?(?:prompt|instructions|context)\b|\bignore\s+the\s+(?:user|human|customer)\b|\bdo\s+not\s+(?:tell|inform|mention\s+(?:this\s+)?to|alert|notify|warn)\s+the\s+(?:user|human|customer|operator)\b|\bwithout\s+(?:asking|telling|informing|notifying|confirming\s+with|the\s+knowledge\s+of)\s+the\s+(?:user|human|customer|operator)\b",
+        r"(?i)\b(?:new|updated|real|actual|revised|true|additional|secret|hidden|priority)\s+(?:system\s+)?(?:instructions?|task|rules?|directives?|objective|orders?)\s*:|\byou\s+are\s+now\s+(?:a|an|in|the|no\s+longer|free|unrestricted|dan|my|going|acting|operating)\b|\bfrom\s+now\s+on,?\s+(?:you|your|always|only|respond|reply|answer|act|ignore)\b|\b(?:reveal|print|show|repeat|output|leak|display|tell\s+me|give\s+me|dump|expose|disclose|share|write\s+out|recite)\s+(?:me\s+)?(?:your|the\s+(?:hidden|initial|original|secret|internal|system|full|entire|verbatim))\s+(?:full\s+|entire\s+|hidden\s+|original\s+|initial\s+|secret\s+|internal\s+|exact\s+)?(?:system\s+prompt|instructions|initial\s+prompt|prompt|configuration|guidelines|rules|directives)|\bwhat\s+(?:is|are|were)\s+your\s+(?:system\s+prompt|(?:initial\s+|original\s+|hidden\s+)?instructions)|\b(?:repeat|print|output|echo)\s+(?:all\s+)?(?:the\s+)?(?:text|words|everything|content)\s+above\b|\byour\s+(?:new|real|actual|only|true|primary|next)\s+(?:task|goal|objective|purpose|job|instructions?|mission|role)\s+(?:is|are|will\s+be)\b|\binstead,?\s+(?:you\s+(?:must|will|should|shall)|respond|reply|output|say|print|do\s+the\s+following)\b|\b(?:system|admin|developer|root|sudo|god)\s+(?:override|mode\s+(?:on|enabled|activated))\b|\b(?:admin|developer|debug|maintenance|god|sudo|root)\s+mode\s+(?:is\s+)?(?:now\s+)?(?:on|enabled|activated|engaged)\b|\bi\s+am\s+(?:your|the)\s+(?:developer|creator|administrator|admin|owner|operator|programmer|system\s+administrator)\b|\bthis\s+is\s+(?:a\s+message\s+from\s+)?(?:your|the)\s+(?:developer|administrator|admin|system|operator|creator)s?\b|\b(?:end|close)\s+of\s+(?:the\s+)?(?:system\s+)?(?:prompt|instructions|context)\b|\bignore\s+the\s+(?:user|human|customer)\b|\byou\s+are\s+no\s+longer\b|\bas\s+your\s+(?:developer|creator|administrator|admin|owner|operator|programmer|supervisor|maker)\b|\bi\s+(?:hereby\s+)?(?:authorize|order|command|instruct|permit|allow)\s+you\s+to\s+(?:bypass|ignore|disable|override|skip|reveal|turn\s+off|remove|break|violate|leak)\b|\b(?:official|urgent|priority|important)\s+(?:message|notice|instruction|directive|update)\s+from\s+(?:openai|anthropic|google|microsoft|the\s+(?:system|developers?|administrators?|admin|security\s+team))\b|\b(?:disable|turn\s+off|deactivate|remove|lift|suspend|switch\s+off|bypass|circumvent|ignore)\s+(?:all\s+)?(?:of\s+)?(?:your|the\s+(?:content|safety))\s+(?:safeguards|safety(?:\s+\w+)?|filters?|restrictions|guardrails|content\s+(?:filter|policy)|moderation|guidelines|rules|limitations|censorship|programming|alignment)\b|\b(?:safety|filters?|moderation|guardrails|restrictions|censorship|content_filter|safe_mode)\s*[=:]\s*(?:off|false|disabled|none|0)\b|\b(?:exact\s+)?(?:words|wording|text|contents?|copy)\s+of\s+your\s+(?:initial\s+|original\s+|system\s+|hidden\s+|full\s+)?(?:prompt|instructions|rules|guidelines|directives)\b|\bdo\s+not\s+(?:tell|inform|mention\s+(?:this\s+)?to|alert|notify|warn)\s+the\s+(?:user|human|customer|operator)\b|\bwithout\s+(?:asking|telling|informing|notifying|confirming\s+with|the\s+knowledge\s+of)\s+the\s+(?:user|human|customer|operator)\b",
     ),
     (
         "prompt_injection.exfiltration",
@@ -110,8 +126,11 @@ pub(crate) const RULES: &[(&str, Severity, &[&str], &str)] = &[
             "trigger",
             "![",
             "use the",
+            "run",
+            "function",
+            "tool",
         ],
-        r"(?i)\b(?:send|e-?mail|forward|post|upload|exfiltrate|leak|transmit|copy|paste|append|include|embed|encode|submit)\b[^.\n]{0,80}?\b(?:conversation|chat\s+(?:history|log)|history|context|api\s+keys?|keys|credentials?|passwords?|secrets?|tokens?|system\s+prompt|private\s+data|personal\s+(?:data|information)|user\s+data|customer\s+(?:data|records|list)|database|environment\s+variables|env\s+vars|session|cookies?|ssh\s+keys?|files?|documents?|emails|contacts|messages)\b[^.\n]{0,80}?(?:https?://|\b[\w.+-]+@[\w-]+\.[\w.]{2,}|\bwebhook|\bendpoint|\battacker|\bthis\s+(?:url|address|server|link|endpoint)|\bthe\s+following\s+(?:url|address|endpoint|server)|\bmy\s+server)|!\[[^\]]*\]\(https?://[^)\s]*[?&][\w-]+=[^)]*\)|\b(?:call|invoke|use|run|execute|trigger)\s+(?:the\s+)?[\w-]+\s+(?:tool|function|api|plugin|action)\s+(?:to|and|with)\b[^.\n]{0,60}?\b(?:delete|transfer|send|refund|wire|drop|remove|grant|export|e-?mail|purchase|pay|post|upload|forward|reset|disable)\b",
+        r"(?i)\b(?:send|e-?mail|forward|post|upload|exfiltrate|leak|transmit|copy|paste|append|include|embed|encode|submit)\b[^.\n]{0,80}?\b(?:conversation|chat\s+(?:history|log)|history|context|api\s+keys?|keys|credentials?|passwords?|secrets?|tokens?|system\s+prompt|private\s+data|personal\s+(?:data|information)|user\s+data|customer\s+(?:data|records|list)|database|environment\s+variables|env\s+vars|session|cookies?|ssh\s+keys?|files?|documents?|emails|contacts|messages)\b[^.\n]{0,80}?(?:https?://|\b[\w.+-]+@[\w-]+\.[\w.]{2,}|\bwebhook|\bendpoint|\battacker|\bthis\s+(?:url|address|server|link|endpoint)|\bthe\s+following\s+(?:url|address|endpoint|server)|\bmy\s+server)|\b(?:call|invoke|run|execute|trigger|use)\s+(?:the\s+)?\w*(?:delete|transfer|refund|wire|drop|remove|grant|export|send|pay|withdraw|disable|reset|destroy|wipe|purge)\w*\s*(?:\(|\s+(?:tool|function|api|endpoint|action|command|method)\b)|\b(?:call|invoke|run|execute)\s+[a-z_]+_[a-z_]+\s*\(|!\[[^\]]*\]\(https?://[^)\s]*[?&][\w-]+=[^)]*\)|\b(?:call|invoke|use|run|execute|trigger)\s+(?:the\s+)?[\w-]+\s+(?:tool|function|api|plugin|action)\s+(?:to|and|with)\b[^.\n]{0,60}?\b(?:delete|transfer|send|refund|wire|drop|remove|grant|export|e-?mail|purchase|pay|post|upload|forward|reset|disable)\b",
     ),
     (
         "prompt_injection.chat_markers",
@@ -143,8 +162,10 @@ pub(crate) const RULES: &[(&str, Severity, &[&str], &str)] = &[
             "note to",
             "<instructions",
             "</instructions",
+            "assistant",
+            "<!--",
         ],
-        r#"(?i)<\|(?:im_start|im_end|im_sep|system|user|assistant|endoftext|begin_of_text|start_header_id|end_header_id|eot_id|eom_id|end|channel|message|start|prompt|tool|ipython|fim_prefix)\|>|<(?:start|end)_of_turn>|\[/?INST\]|<</?SYS>>|(?m:^\s*###\s*(?:system|instruction|response|human|assistant|user)s?\b)|</?(?:system|instructions?|admin|developer|sudo|system[-_]prompt)>|\[(?:system|admin|developer|sys|system\s+(?:message|note|prompt|override))\]|(?-i:(?m:^\s*(?:SYSTEM|ADMIN|DEVELOPER|ROOT)(?:\s+(?:MESSAGE|PROMPT|OVERRIDE|NOTE|INSTRUCTIONS?|NOTICE|UPDATE))?\s*:))|(?-i:\b(?:SYSTEM|ADMIN|DEVELOPER|SECURITY)\s+(?:OVERRIDE|MESSAGE|NOTICE|ALERT|PROMPT|INSTRUCTIONS?)\b)|\n\s*\n?\s*(?:human|assistant)\s*:|"role"\s*:\s*"(?:system|developer)"|\bbegin\s+(?:system|admin|developer)\s+(?:prompt|message|instructions)|\b(?:important|urgent|attention|note|message)\s*[!:]?\s*(?:to|for)?\s*(?:the\s+)?(?:ai|assistant|llm|language\s+model|model|agent|chatbot|gpt|claude|bot)\b\s*[:!,]|\b(?:openai|anthropic|google\s+deepmind|microsoft)\s+(?:staff|team|official|administrators?|engineers?|employees?|security|trust\s+and\s+safety)\b|\bas\s+an?\s+(?:authorized|official|verified)\s+(?:openai|anthropic|administrator|admin|developer|representative|system)"#,
+        r#"(?i)<\|(?:im_start|im_end|im_sep|system|user|assistant|endoftext|begin_of_text|start_header_id|end_header_id|eot_id|eom_id|end|channel|message|start|prompt|tool|ipython|fim_prefix)\|>|<(?:start|end)_of_turn>|\[/?INST\]|<</?SYS>>|(?m:^\s*###\s*(?:system|instruction|response|human|assistant|user)s?\b)|</?(?:system|instructions?|admin|developer|sudo|system[-_]prompt)>|\[(?:system|admin|developer|sys|system\s+(?:message|note|prompt|override))\]|(?-i:(?m:^\s*(?:SYSTEM|ADMIN|DEVELOPER|ROOT)(?:\s+(?:MESSAGE|PROMPT|OVERRIDE|NOTE|INSTRUCTIONS?|NOTICE|UPDATE))?\s*:))|(?-i:\b(?:SYSTEM|ADMIN|DEVELOPER|SECURITY)\s+(?:OVERRIDE|MESSAGE|NOTICE|ALERT|PROMPT|INSTRUCTIONS?)\b)|\n\s*\n?\s*(?:human|assistant)\s*:|(?m:^\s*(?:assistant|ai|system|bot)\s*:\s*(?:sure|ok|okay|certainly|of\s+course|absolutely|understood)\b)|<!--\s*(?:ai|assistant|llm|agent|model|system|chatbot|gpt|claude)\b|"role"\s*:\s*"(?:system|developer)"|\bbegin\s+(?:system|admin|developer)\s+(?:prompt|message|instructions)|\b(?:important|urgent|attention|note|message)\s*[!:]?\s*(?:to|for)?\s*(?:the\s+)?(?:ai|assistant|llm|language\s+model|model|agent|chatbot|gpt|claude|bot)\b\s*[:!,]|\b(?:openai|anthropic|google\s+deepmind|microsoft)\s+(?:staff|team|official|administrators?|engineers?|employees?|security|trust\s+and\s+safety)\b|\bas\s+an?\s+(?:authorized|official|verified)\s+(?:openai|anthropic|administrator|admin|developer|representative|system)"#,
     ),
     (
         "prompt_injection.jailbreak",
@@ -180,8 +201,13 @@ pub(crate) const RULES: &[(&str, Severity, &[&str], &str)] = &[
             "bound by",
             "ethic",
             "moral",
+            "deceased",
+            "terminal",
+            "no limits",
+            "with no",
+            "has no",
         ],
-        r"(?i)\bjailbr(?:eak|oken|eaking)\b|\bdo\s+anything\s+now\b|(?-i:\bDAN\b|\bSTAN\b|\bDUDE\b|\bAIM\b)|\bdeveloper\s+mode\b[^.\n]{0,80}?\b(?:enabled|output|chatgpt|ai|assistant|model|polic(?:y|ies)|responses?|censor\w*|restrictions?)\b|\b(?:enable|activate|enter|switch\s+to)\s+(?:dan|developer|god|jailbreak|unrestricted|evil)\s+mode\b|\b(?:dan|god|evil|opposite|unrestricted|unfiltered|jailbreak)\s+mode\b|\bpretend\s+(?:to\s+be|you\s+are|you're|that\s+you\s+(?:are|have))\s+(?:an?\s+)?[^.\n]{0,40}?\b(?:unrestricted|unfiltered|uncensored|evil|jailbroken|different\s+ai|ai\s+without|without\s+(?:any\s+)?(?:rules|restrictions|limits|filters|guidelines)|no\s+(?:rules|restrictions|limits|filters|guidelines)|system|developer|admin|free\s+from)|\b(?:act|role-?\s?play|behave|respond)\s+(?:as|like)\s+(?:an?\s+)?(?:unrestricted|unfiltered|uncensored|evil|jailbroken|dan\b|ai\s+with(?:out)?\s+no|ai\s+without|amoral|unethical|rogue)|\bsimulate\s+(?:an?\s+)?(?:unfiltered|uncensored|unrestricted|jailbroken|evil)|\b(?:you\s+(?:are|have|will|must|can|should)|you're|as\s+an?\s+(?:ai|assistant|model))[^.\n]{0,60}?\b(?:no|without(?:\s+any)?|free\s+(?:from|of)(?:\s+all)?|not\s+bound\s+by|unbound\s+by|no\s+longer\s+(?:bound\s+by|restricted\s+by|limited\s+by))\s+(?:any\s+)?(?:ethical\s+|moral\s+|content\s+|safety\s+|openai\s+|anthropic\s+)?(?:restrictions|filters|limitations|guidelines|censorship|rules|boundaries|constraints|limits|morals|ethics|polic(?:y|ies))\b|\bstay\s+in\s+character\b|\bevil\s+(?:confidant|twin|assistant|ai)\b|\bhypothetical(?:ly)?\b[^.\n]{0,60}?\b(?:no|without)\s+(?:any\s+)?(?:rules|restrictions|limits|filters|guidelines)\b|\b(?:uncensored|unfiltered|unrestricted)\s+(?:ai|assistant|model|mode|version|response|chatbot|llm)\b",
+        r"(?i)\bjailbr(?:eak|oken|eaking)\b|\bdo\s+anything\s+now\b|(?-i:\bDAN\b|\bSTAN\b|\bDUDE\b|\bAIM\b)|\bdeveloper\s+mode\b[^.\n]{0,80}?\b(?:enabled|output|chatgpt|ai|assistant|model|polic(?:y|ies)|responses?|censor\w*|restrictions?)\b|\b(?:enable|activate|enter|switch\s+to)\s+(?:dan|developer|god|jailbreak|unrestricted|evil)\s+mode\b|\b(?:dan|god|evil|opposite|unrestricted|unfiltered|jailbreak)\s+mode\b|\bpretend\s+(?:to\s+be|you\s+are|you're|that\s+you\s+(?:are|have))\s+(?:an?\s+)?[^.\n]{0,40}?\b(?:unrestricted|unfiltered|uncensored|evil|jailbroken|different\s+ai|ai\s+without|without\s+(?:any\s+)?(?:rules|restrictions|limits|filters|guidelines)|no\s+(?:rules|restrictions|limits|filters|guidelines)|system|developer|admin|free\s+from)|\b(?:act|role-?\s?play|behave|respond)\s+(?:as|like)\s+(?:an?\s+)?(?:unrestricted|unfiltered|uncensored|evil|jailbroken|dan\b|ai\s+with(?:out)?\s+no|ai\s+without|amoral|unethical|rogue)|\bsimulate\s+(?:an?\s+)?(?:unfiltered|uncensored|unrestricted|jailbroken|evil)|\b(?:you\s+(?:are|have|will|must|can|should)|you're|as\s+an?\s+(?:ai|assistant|model))[^.\n]{0,60}?\b(?:no|without(?:\s+any)?|free\s+(?:from|of)(?:\s+all)?|not\s+bound\s+by|unbound\s+by|no\s+longer\s+(?:bound\s+by|restricted\s+by|limited\s+by))\s+(?:any\s+)?(?:ethical\s+|moral\s+|content\s+|safety\s+|openai\s+|anthropic\s+)?(?:restrictions|filters|limitations|guidelines|censorship|rules|boundaries|constraints|limits|morals|ethics|polic(?:y|ies))\b|\bstay\s+in\s+character\b|\b(?:act|pretend|roleplay|role-play|play)\s+(?:as|to\s+be)\s+my\s+(?:deceased|dead|late)\s+\w+|\bact\s+as\s+(?:an?\s+)?(?:linux|bash|unix|windows|python|sql|javascript)\s+(?:terminal|shell|console|interpreter)\b|\b\w*(?:ai|bot|gpt|assistant|model)\s+(?:with|that\s+has|who\s+has)\s+no\s+(?:limits|restrictions|filters|rules|guidelines|boundaries|morals|ethics|censorship)\b|\bevil\s+(?:confidant|twin|assistant|ai)\b|\bhypothetical(?:ly)?\b[^.\n]{0,60}?\b(?:no|without)\s+(?:any\s+)?(?:rules|restrictions|limits|filters|guidelines)\b|\b(?:uncensored|unfiltered|unrestricted)\s+(?:ai|assistant|model|mode|version|response|chatbot|llm)\b",
     ),
     (
         "prompt_injection.multilingual",
@@ -251,7 +277,7 @@ pub(crate) const RULES: &[(&str, Severity, &[&str], &str)] = &[
             "upustva",
             "navodila",
         ],
-        r"(?i)(?:ignor\w*|olvid\w*|oubli\w*|vergiss\w*|vergeet|dimentic\w*|esqueç\w*|esquec\w*|desconsider\w*|negeer\w*|игнорир\w*|забуд\w*|забудь\w*|ігнор\w*|zignoruj\w*|zapomnij\w*|ignoruj\w*|zapomeň\w*|yok\s+say|görmezden\s+gel|unut|glöm|glem|忽略|忽视|无视|無視|忘记|忘記|忘れ|무시|잊어|تجاهل|انس|अनदेखा|नज़रअंदाज़|नजरअंदाज|भूल|bỏ\s+qua|quên|abaikan|lupakan|αγνόησε|αγνοήστε|ξέχασε|התעלם|שכח|เพิกเฉย|ละเว้น|ลืม|نادیده|فراموش|hagyd\s+figyelmen\s+kívül|felejtsd|ohita|unohda|ignoră|uită|zanemari|zaboravi|haz\s+caso\s+omiso|fais\s+abstraction|no\s+hagas\s+caso)[^.\n。！？]{0,50}?(?:instrucc\w*|instruction\w*|anweisung\w*|instruktion\w*|istruzion\w*|instruç\w*|instructie\w*|инструкц\w*|інструкц\w*|instrukc\w*|talimat\w*|指令|指示|命令|提示|지시|지침|명령|تعليمات|التعليمات|الأوامر|أوامر|निर्देश\S*|hướng\s+dẫn|chỉ\s+thị|chỉ\s+dẫn|instruksi|οδηγί\w*|הוראות|ההוראות|คำสั่ง|دستور\S*|utasítás\w*|ohjee\w*|pokyn\w*|regeln|règles|reglas|regole|regras|befehle|consignes|indicaciones|directives|richtlijnen|правила|указани\w*|wytyczn\w*|poleceni\w*|kurallar\w*|規則|规则|ルール|vorgaben|instruksjon\w*|instrucțiun\w*|upute|navodila)|(?:instrucc\w*|instruction\w*|anweisung\w*|istruzion\w*|instruç\w*|инструкц\w*|talimat\w*|指令|指示|命令|提示|지시|지침|명령|التعليمات|निर्देश\S*|hướng\s+dẫn|οδηγί\w*|הוראות|คำสั่ง|دستور\S*|ohjeet|規則|规则|ルール)[^.\n。！？]{0,40}?(?:ignor\w*|忽略|忽视|无视|無視|忘记|忘記|忘れ|무시|잊어|अनदेखा|नज़रअंदाज़|नजरअंदाज|भूल|yok\s+say|görmezden|unut|تجاهل|نادیده|فراموش|bỏ\s+qua|αγνό\w*|התעלם)",
+        r"(?i)(?:ignor\w*|olvid\w*|oubli\w*|vergiss\w*|vergeet|dimentic\w*|esqueç\w*|esquec\w*|desconsider\w*|negeer\w*|игнорир\w*|забуд\w*|забудь\w*|ігнор\w*|zignoruj\w*|zapomnij\w*|ignoruj\w*|zapomeň\w*|yok\s+say|görmezden\s+gel|unut|glöm|glem|忽略|忽视|无视|無視|忘记|忘記|忘れ|무시|잊어|تجاهل|انس|अनदेखा|नज़रअंदाज़|नजरअंदाज|भूल|bỏ\s+qua|quên|abaikan|lupakan|αγνόησε|αγνοήστε|ξέχασε|התעלם|שכח|เพิกเฉย|ละเว้น|ลืม|نادیده|فراموش|hagyd\s+figyelmen\s+kívül|felejtsd|ohita|unohda|ignoră|uită|zanemari|zaboravi|haz\s+caso\s+omiso|fais\s+abstraction|no\s+hagas\s+caso)[^.\n。！？]{0,50}?(?:instrucc\w*|(?:les|des|vos|tes|ces|toutes)\s+(?:les\s+)?(?:instructions|directives|règles)|anweisung\w*|instruktion\w*|istruzion\w*|instruç\w*|instructie\w*|инструкц\w*|інструкц\w*|instrukc\w*|talimat\w*|指令|指示|命令|提示|지시|지침|명령|تعليمات|التعليمات|الأوامر|أوامر|निर्देश\S*|hướng\s+dẫn|chỉ\s+thị|chỉ\s+dẫn|instruksi|οδηγί\w*|הוראות|ההוראות|คำสั่ง|دستور\S*|utasítás\w*|ohjee\w*|pokyn\w*|regeln|règles|reglas|regole|regras|befehle|consignes|indicaciones|richtlijnen|правила|указани\w*|wytyczn\w*|poleceni\w*|kurallar\w*|規則|规则|ルール|vorgaben|instruksjon\w*|instrucțiun\w*|upute|navodila)|(?:instrucc\w*|anweisung\w*|istruzion\w*|instruç\w*|инструкц\w*|talimat\w*|指令|指示|命令|提示|지시|지침|명령|التعليمات|निर्देश\S*|hướng\s+dẫn|οδηγί\w*|הוראות|คำสั่ง|دستور\S*|ohjeet|規則|规则|ルール)[^.\n。！？]{0,40}?(?:ignor\w*|忽略|忽视|无视|無視|忘记|忘記|忘れ|무시|잊어|अनदेखा|नज़रअंदाज़|नजरअंदाज|भूल|yok\s+say|görmezden|unut|تجاهل|نادیده|فراموش|bỏ\s+qua|αγνό\w*|התעלם)",
     ),
 ];
 
@@ -324,6 +350,11 @@ impl PromptDetector {
                 continue;
             }
             for found in regex.find_iter(text) {
+                if *id == "prompt_injection.override"
+                    && own_instructions(text, found.start(), found.end())
+                {
+                    continue;
+                }
                 hits.push(PromptHit {
                     id,
                     severity: *severity,
@@ -356,6 +387,25 @@ impl PromptDetector {
         }
         hits.sort_by_key(|hit| (hit.start, hit.end));
     }
+}
+
+/// Whether an override phrase speaks of the writer's own earlier words ("ignore my previous
+/// instructions", "disregard the instructions I sent"): a customer correcting themselves, not
+/// an attempt on the model's instructions.
+fn own_instructions(text: &str, start: usize, end: usize) -> bool {
+    let span = text.get(start..end).unwrap_or("").to_ascii_lowercase();
+    let after = text
+        .get(end..)
+        .unwrap_or("")
+        .chars()
+        .take(24)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let words: Vec<&str> = span.split(|c: char| !c.is_alphanumeric()).collect();
+    words.iter().any(|w| matches!(*w, "my" | "our" | "i"))
+        || [" i ", " we ", " that i", " that we", " from me", " from us"]
+            .iter()
+            .any(|w| after.starts_with(w.trim_end()) || after.starts_with(w))
 }
 
 /// Readings of `text` with a common obfuscation undone, each only when `text` shows a sign of
