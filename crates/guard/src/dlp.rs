@@ -191,6 +191,9 @@ enum Trigger {
     Digits(usize, Numeric),
     /// Two uppercase letters followed by two digits at the start of a word.
     CountryCode,
+    /// At least this many bytes and two dots: a three-part token with no literal prefix
+    /// (a Discord bot token).
+    Dotted(usize),
 }
 
 /// The digit-gated rules, each with a shape test in [`Gates`].
@@ -228,6 +231,8 @@ pub(crate) enum Check {
     NationalId,
     /// A phone number near its label (group 1); see [`context::national_phone`].
     NationalPhone,
+    /// A Discord bot token: its first part is the base64 of a snowflake id (digits).
+    Discord,
 }
 
 /// The table: kind, keywords, regex, redacted group, check. Digit and country-code triggers
@@ -399,9 +404,16 @@ pub(crate) const RULES: &[(&str, &[&str], &str, usize, Check)] = &[
             "/api/webhooks/",
             "outlook.office.com/webhook",
         ],
-        r"\bSG\.[A-Za-z0-9_-]{20,24}\.[A-Za-z0-9_-]{40,46}\b|\b\d{6,12}:AA[A-Za-z0-9_-]{32,34}\b|\bkey-[a-f0-9]{32}\b|\b[a-f0-9]{32}-us\d{1,2}\b|https://[A-Za-z0-9.-]+\.webhook\.office\.com/webhookb2/[A-Za-z0-9@/._-]+|https://outlook\.office\.com/webhook/[A-Za-z0-9@/._-]+|https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_-]{20,}",
+        r"\bSG\.[A-Za-z0-9_-]{20,24}\.[A-Za-z0-9_-]{40,}|\b\d{6,12}:AA[A-Za-z0-9_-]{30,}|\bkey-[a-f0-9]{32}\b|\b[a-f0-9]{32}-us\d{1,2}\b|https://[A-Za-z0-9.-]+\.webhook\.office\.com/webhookb2/[A-Za-z0-9@/._-]+|https://outlook\.office\.com/webhook/[A-Za-z0-9@/._-]+|https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_-]{20,}",
         0,
         Check::None,
+    ),
+    (
+        "messaging_token",
+        &[],
+        r"\b[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}",
+        0,
+        Check::Discord,
     ),
     (
         "payment_key",
@@ -686,6 +698,7 @@ impl Dlp {
                 "phone" if matches!(check, Check::Phone) => Trigger::Digits(8, Numeric::Phone),
                 "ip_address" => Trigger::Digits(4, Numeric::Ip),
                 "iban" => Trigger::CountryCode,
+                _ if words_of.is_empty() => Trigger::Dotted(59),
                 _ => {
                     keyword_rules |= 1u64 << index;
                     Trigger::Keywords
@@ -772,6 +785,10 @@ impl Dlp {
                         gates.digits >= least && gates.numeric(numeric)
                     }
                     Trigger::CountryCode => gates.country_code,
+                    Trigger::Dotted(least) => {
+                        text.len() >= least
+                            && memchr::memchr_iter(b'.', text.as_bytes()).nth(1).is_some()
+                    }
                 };
                 if open {
                     run |= 1 << index;
@@ -823,7 +840,6 @@ impl Dlp {
             hits: Vec::new(),
             counts: [0; KINDS.len()],
             withhold: false,
-            version: false,
         };
         self.walk(value, &mut walk);
         for ((name, _, _), count) in KINDS.iter().zip(walk.counts) {
@@ -839,7 +855,7 @@ impl Dlp {
         match value {
             Value::String(text) => {
                 let keywords = walk.keywords.next_mask();
-                if let Some(redacted) = self.redact_str(text, keywords, walk) {
+                if let Some(redacted) = self.redact_str(text, keywords, walk, None) {
                     *text = redacted;
                 }
             }
@@ -869,9 +885,7 @@ impl Dlp {
                         continue;
                     };
                     let keywords = walk.keywords.next_mask();
-                    walk.version = context::version_key(key);
-                    let redacted = self.redact_str(text, keywords, walk);
-                    walk.version = false;
+                    let redacted = self.redact_str(text, keywords, walk, Some(key));
                     if let Some(redacted) = redacted {
                         *text = redacted;
                         continue;
@@ -895,10 +909,18 @@ impl Dlp {
     }
 
     /// The redacted text, or `None` when nothing in it is redacted.
-    fn redact_str(&self, text: &str, keywords: u64, walk: &mut Walk<'_>) -> Option<String> {
+    fn redact_str(
+        &self,
+        text: &str,
+        keywords: u64,
+        walk: &mut Walk<'_>,
+        key: Option<&str>,
+    ) -> Option<String> {
         let mut hits = std::mem::take(&mut walk.hits);
         self.scan_rules(text, keywords, walk.active, &mut hits);
-        if walk.version {
+        if hits.iter().any(|hit| hit.kind == context::IP_ADDRESS)
+            && key.is_some_and(context::version_key)
+        {
             // A version, build or OID field: dotted numbers there are not addresses.
             hits.retain(|hit| hit.kind != context::IP_ADDRESS);
         }
@@ -935,8 +957,6 @@ struct Walk<'a> {
     /// Matches per kind, indexed like [`KINDS`].
     counts: [usize; KINDS.len()],
     withhold: bool,
-    /// The string being scanned is the value of a version-like key.
-    version: bool,
 }
 
 impl Walk<'_> {
@@ -1356,6 +1376,7 @@ fn valid(check: Check, text: &str) -> bool {
         }
         Check::Ipv4 => text.parse::<std::net::Ipv4Addr>().is_ok(),
         Check::Email | Check::EmailUnicode => true,
+        Check::Discord => context::discord(text),
         Check::UrlPassword => context::url_password(text),
         Check::Auth | Check::Assigned | Check::NationalId | Check::NationalPhone => false,
     }

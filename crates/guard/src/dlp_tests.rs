@@ -59,6 +59,7 @@ impl Plain {
                 Trigger::Keywords => triggered & (1 << index) != 0,
                 Trigger::Digits(least, _) => digits >= least,
                 Trigger::CountryCode => has_country_code(text.as_bytes()),
+                Trigger::Dotted(least) => text.len() >= least && text.matches('.').count() >= 2,
             };
             if !run {
                 continue;
@@ -564,4 +565,47 @@ fn ascii_forms_find_what_the_regexes_find() {
     assert!(compared > 1_000_000, "{compared}");
     assert!(matches > 20_000, "{matches}");
     println!("{dfas} DFAs, {regexes} regexes: {compared} searches, {matches} matches");
+}
+
+#[test]
+fn all_sets_every_kind_and_named_kinds_override_it() {
+    use std::collections::BTreeMap;
+
+    let mut kinds = BTreeMap::new();
+    kinds.insert("all".to_owned(), DlpAction::Redact);
+    kinds.insert("email".to_owned(), DlpAction::Allow);
+    let policy = DlpPolicy::new(&kinds).unwrap();
+    for (index, (name, _, _)) in super::KINDS.iter().enumerate() {
+        let expected = if *name == "email" {
+            DlpAction::Allow
+        } else {
+            DlpAction::Redact
+        };
+        assert_eq!(policy.action(index), expected, "{name}");
+    }
+    kinds.insert("nonsense".to_owned(), DlpAction::Redact);
+    assert!(DlpPolicy::new(&kinds).is_err());
+}
+
+#[test]
+fn national_identifiers_pass_their_checks() {
+    use super::context::national_id;
+    // Published specimen or computed-by-hand values of each check.
+    for id in [
+        "046 454 286",        // SIN, Luhn
+        "111222333",          // BSN, 11-test
+        "12345678Z",          // DNI
+        "X1234567L",          // NIE
+        "AB123456C",          // NINO
+        "RSSMRA85T10A562S",   // codice fiscale
+        "131052-308T",        // HETU
+        "44051401359",        // PESEL
+        "11144477735",        // CPF
+        "11010519491231002X", // Chinese resident ID
+    ] {
+        assert!(national_id(id), "{id}");
+    }
+    for id in ["AB123456E", "12345678A", "11144477736", "RSSMRA85T10A562Q"] {
+        assert!(!national_id(id), "{id}");
+    }
 }

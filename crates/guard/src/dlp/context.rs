@@ -43,13 +43,63 @@ pub(super) const IP_ADDRESS: usize = kind("ip_address");
 /// Whether an object key names a version, build or object identifier, whose dotted numbers
 /// are not addresses.
 pub(super) fn version_key(key: &str) -> bool {
-    let lower = key.to_ascii_lowercase();
-    [
-        "version", "build", "release", "firmware", "kernel", "oid", "agent", "sdk", "runtime",
-        "revision", "tag", "engine", "platform", "os", "bios", "driver", "patch", "ver",
-    ]
-    .iter()
-    .any(|word| lower.contains(word))
+    words(key).any(|word| {
+        [
+            "version",
+            "ver",
+            "build",
+            "release",
+            "firmware",
+            "kernel",
+            "oid",
+            "agent",
+            "sdk",
+            "runtime",
+            "revision",
+            "rev",
+            "tag",
+            "engine",
+            "platform",
+            "os",
+            "bios",
+            "driver",
+            "patch",
+            "useragent",
+            "osversion",
+        ]
+        .iter()
+        .any(|w| word.eq_ignore_ascii_case(w))
+    })
+}
+
+/// The words of a name: split at `_ - . : /` and spaces, and where a lowercase letter or digit
+/// is followed by an uppercase one.
+fn words(name: &str) -> impl Iterator<Item = &str> {
+    let bytes = name.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i <= bytes.len() {
+            let at = i;
+            i += 1;
+            let separator = bytes
+                .get(at)
+                .is_none_or(|b| matches!(b, b'_' | b'-' | b'.' | b':' | b'/' | b' ' | b'\t'));
+            let camel = at > start
+                && bytes.get(at).is_some_and(u8::is_ascii_uppercase)
+                && bytes
+                    .get(at - 1)
+                    .is_some_and(|p| p.is_ascii_lowercase() || p.is_ascii_digit());
+            if separator || camel {
+                let word = name.get(start..at).unwrap_or("");
+                start = if separator { at + 1 } else { at };
+                if !word.is_empty() {
+                    return Some(word);
+                }
+            }
+        }
+        None
+    })
 }
 
 /// What an object key or assigned name says about its value.
@@ -139,6 +189,10 @@ pub(super) fn name_class(name: &str) -> Name {
         } else {
             Name::Secret
         };
+    }
+    if is(last, &["key"]) && name.get(..2).is_some_and(|h| h.eq_ignore_ascii_case("x-")) {
+        // A custom HTTP header (`X-RapidAPI-Key`, `X-Auth-Key`).
+        return Name::Secret;
     }
     if is(last, &["key"]) {
         let qualifiers = [
@@ -354,6 +408,97 @@ fn placeholder(value: &str) -> bool {
             "on",
             "yes",
             "no",
+            "case",
+            "sensitive",
+            "visible",
+            "shown",
+            "valid",
+            "correct",
+            "weak",
+            "strong",
+            "secure",
+            "long",
+            "short",
+            "blank",
+            "same",
+            "different",
+            "saved",
+            "protected",
+            "known",
+            "unknown",
+            "forgotten",
+            "lost",
+            "compromised",
+            "needed",
+            "mandatory",
+            "about",
+            "being",
+            "still",
+            "also",
+            "now",
+            "then",
+            "only",
+            "just",
+            "usually",
+            "always",
+            "never",
+            "their",
+            "his",
+            "her",
+            "our",
+            "my",
+            "this",
+            "that",
+            "what",
+            "which",
+            "used",
+            "emailed",
+            "displayed",
+            "printed",
+            "kept",
+            "managed",
+            "created",
+            "issued",
+            "handled",
+            "checked",
+            "verified",
+            "validated",
+            "at",
+            "by",
+            "from",
+            "with",
+            "without",
+            "within",
+            "like",
+            "as",
+            "so",
+            "very",
+            "easy",
+            "hard",
+            "simple",
+            "complex",
+            "good",
+            "bad",
+            "unchanged",
+            "different",
+            "temporary",
+            "new",
+            "old",
+            "current",
+            "available",
+            "unavailable",
+            "active",
+            "inactive",
+            "pending",
+            "locked",
+            "unlocked",
+            "due",
+            "here",
+            "there",
+            "below",
+            "above",
+            "attached",
+            "included",
         ]
         .contains(&lower.as_str())
 }
@@ -484,9 +629,14 @@ pub(super) fn assigned(captures: &Captures<'_>, text: &str) -> Option<(usize, us
     }
     let value_text = text.get(start..end)?;
     let rest = text.get(end..).unwrap_or("");
+    // In prose (`the password is ...`) a word is the password; in an assignment a word
+    // followed by more words is a sentence about it.
+    let prose = text
+        .get(name.end()..value.start())
+        .is_some_and(|between| !between.contains([':', '=']));
     let ok = match class {
         Name::Other => false,
-        Name::Password => password_like(value_text, rest),
+        Name::Password => password_like(value_text, if prose { "" } else { rest }),
         Name::Secret => token_like(value_text) || basic_credentials(value_text),
     };
     ok.then(|| (start, end, kind_of(name.as_str(), value_text, text, class)))
@@ -1026,13 +1176,7 @@ const PHONE: usize = kind("phone");
 /// number: the identifier found by [`find_id`], or the whole value when it is written like a
 /// phone number.
 pub(super) fn member_pii(key: &str, value: &str) -> Option<(usize, usize, usize)> {
-    let lower = key.to_ascii_lowercase();
-    let words: Vec<&str> = lower
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect();
-    let has = |options: &[&str]| words.iter().any(|w| options.contains(w));
-    if has(&[
+    const ID_WORDS: &[&str] = &[
         "ssn",
         "nino",
         "sin",
@@ -1052,6 +1196,7 @@ pub(super) fn member_pii(key: &str, value: &str) -> Option<(usize, usize, usize)
         "national",
         "taxid",
         "fiscal",
+        "fiscale",
         "codicefiscale",
         "burgerservicenummer",
         "rijksregisternummer",
@@ -1063,31 +1208,10 @@ pub(super) fn member_pii(key: &str, value: &str) -> Option<(usize, usize, usize)
         "resident",
         "residentid",
         "uid",
-    ]) || [
-        "social",
-        "insurance",
-        "nationalid",
-        "national_id",
-        "identity",
-        "residentid",
         "taxcode",
-        "tax_code",
-        "taxid",
-        "personalid",
-        "personal_id",
         "idnumber",
-        "id_number",
-        "codice",
-        "fiscale",
-        "personnummer",
-        "aadhaar",
-    ]
-    .iter()
-    .any(|part| lower.contains(part))
-    {
-        return find_id(value).map(|(start, end)| (start, end, NATIONAL_ID));
-    }
-    if has(&[
+    ];
+    const PHONE_WORDS: &[&str] = &[
         "phone",
         "telephone",
         "tel",
@@ -1101,9 +1225,33 @@ pub(super) fn member_pii(key: &str, value: &str) -> Option<(usize, usize, usize)
         "whatsapp",
         "telefon",
         "telefono",
-        "telephone_number",
-    ]) || lower.ends_with("phone")
-    {
+        "homephone",
+        "workphone",
+    ];
+    let is = |word: &str, options: &[&str]| options.iter().any(|o| word.eq_ignore_ascii_case(o));
+    let (mut id, mut phone) = (false, false);
+    for word in words(key) {
+        id |= is(word, ID_WORDS);
+        phone |= is(word, PHONE_WORDS);
+    }
+    if !id && key.len() >= 10 && key.bytes().all(|b| b.is_ascii_lowercase()) {
+        // One lowercase word (`socialsecuritynumber`).
+        id = [
+            "social",
+            "insurance",
+            "national",
+            "identity",
+            "fiscal",
+            "taxcode",
+            "idnumber",
+        ]
+        .iter()
+        .any(|part| key.contains(part));
+    }
+    if id {
+        return find_id(value).map(|(start, end)| (start, end, NATIONAL_ID));
+    }
+    if phone {
         let digits = value.bytes().filter(u8::is_ascii_digit).count();
         let shaped = value
             .bytes()
@@ -1136,4 +1284,13 @@ fn looks_like_date(text: &str) -> bool {
         && parts
             .iter()
             .all(|p| p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A Discord bot token: the first part decodes (base64) to a snowflake id of 17 to 20 digits.
+pub(super) fn discord(token: &str) -> bool {
+    let Some(first) = token.split('.').next() else {
+        return false;
+    };
+    base64_decode(first)
+        .is_some_and(|id| (17..=20).contains(&id.len()) && id.iter().all(u8::is_ascii_digit))
 }
