@@ -146,7 +146,19 @@ pub struct Dlp {
     keywords: Keywords,
     /// A bit per rule with a keyword trigger.
     keyword_rules: u64,
+    /// Bits of the digit-gated and country-code rules, of the token-run, label and dotted rules.
+    numeric_rules: u64,
+    token_run_rules: u64,
+    label_rules: u64,
+    dotted_rules: u64,
     card: usize,
+    /// The labels of the [`Trigger::Label`] rules, searched per string (ASCII case ignored)
+    /// only when it has the digits a labelled value needs.
+    labels: aho_corasick::AhoCorasick,
+    /// The prefixes of the [`Trigger::TokenRun`] rules, searched per string that has a token
+    /// run, each with its rule's bit.
+    prefixes: aho_corasick::AhoCorasick,
+    prefix_rules: Vec<u64>,
 }
 
 impl std::fmt::Debug for Dlp {
@@ -194,6 +206,81 @@ enum Trigger {
     /// At least this many bytes and two dots: a three-part token with no literal prefix
     /// (a Discord bot token).
     Dotted(usize),
+    /// A run of at least [`TOKEN_RUN`] token characters (`[A-Za-z0-9_-]`) and one of the rule's
+    /// prefixes (case-insensitive, found per string by [`Dlp::prefixes`]): the provider
+    /// families with many prefixes, which would crowd the answer-wide keyword search.
+    TokenRun,
+    /// At least this many ASCII digits and one of the rule's labels (case-insensitive, found
+    /// per string by [`Dlp::labels`]): national identifiers and phone numbers near a label.
+    Label(usize),
+}
+
+/// The shortest run of token characters that opens the [`Trigger::TokenRun`] rules: every
+/// token those rules find holds one (a prefix and its random part without a dot).
+const TOKEN_RUN: usize = 16;
+
+/// Whether `text` holds a run of at least [`TOKEN_RUN`] bytes of `[A-Za-z0-9_-]` and, anywhere,
+/// a byte of that set that is neither a hex digit nor a dash: every token those rules know has a
+/// letter beyond `f` or an underscore in its prefix, and strings of UUIDs, hashes and hex ids
+/// (the common long runs) have none.
+fn has_token_run(text: &[u8]) -> bool {
+    if text.len() < TOKEN_RUN {
+        return false;
+    }
+    let mut run = 0;
+    let mut long = false;
+    let mut beyond_hex = false;
+    for b in text {
+        match TOKEN_BYTES.get(usize::from(*b)).copied().unwrap_or(0) {
+            0 => run = 0,
+            class => {
+                run += 1;
+                long |= run >= TOKEN_RUN;
+                beyond_hex |= class == 2;
+                if long && beyond_hex {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+/// 1 for a hex digit or a dash, 2 for another byte of `[A-Za-z0-9_-]`, 0 for the rest.
+const TOKEN_BYTES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = if c.is_ascii_hexdigit() || c == b'-' {
+            1
+        } else if c.is_ascii_alphanumeric() || c == b'_' {
+            2
+        } else {
+            0
+        };
+        b += 1;
+    }
+    table
+};
+
+/// Whether `text` has three ASCII letters in a row or a non-ASCII byte: a label needs a word.
+fn has_word(text: &str) -> bool {
+    let mut letters = 0;
+    for b in text.bytes() {
+        if !b.is_ascii() {
+            return true;
+        }
+        if b.is_ascii_alphabetic() {
+            letters += 1;
+            if letters >= 3 {
+                return true;
+            }
+        } else {
+            letters = 0;
+        }
+    }
+    false
 }
 
 /// The digit-gated rules, each with a shape test in [`Gates`].
@@ -463,21 +550,7 @@ pub(crate) const RULES: &[(&str, &[&str], &str, usize, Check)] = &[
     ),
     (
         "db_url",
-        &[
-            "postgres://",
-            "postgresql://",
-            "mysql://",
-            "mariadb://",
-            "mongodb://",
-            "mongodb+srv://",
-            "redis://",
-            "rediss://",
-            "amqp://",
-            "amqps://",
-            "mssql://",
-            "sqlserver://",
-            "jdbc:",
-        ],
+        &["://"],
         r#"(?i)\b(?:jdbc:)?(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|oracle:thin)://[^\s:/@"'<>]*:([^\s@/"'<>]+)@[^\s"'<>/]+"#,
         1,
         Check::None,
@@ -679,7 +752,12 @@ impl Dlp {
     pub fn new() -> Result<Self, String> {
         let mut rules = Vec::with_capacity(RULES.len());
         let mut words: Vec<(&str, u64)> = Vec::new();
+        let mut labels: Vec<&str> = Vec::new();
+        let mut prefixes: Vec<&str> = Vec::new();
+        let mut prefix_rules: Vec<u64> = Vec::new();
         let mut keyword_rules = 0;
+        let (mut numeric_rules, mut token_run_rules, mut label_rules, mut dotted_rules) =
+            (0u64, 0u64, 0u64, 0u64);
         let mut card = 0;
         for (index, (kind, words_of, pattern, group, check)) in RULES.iter().enumerate() {
             let Some(kind_index) = kind_index(kind) else {
@@ -699,12 +777,42 @@ impl Dlp {
                 "ip_address" => Trigger::Digits(4, Numeric::Ip),
                 "iban" => Trigger::CountryCode,
                 _ if words_of.is_empty() => Trigger::Dotted(59),
+                "gitlab_token"
+                | "ai_key"
+                | "cloud_key"
+                | "devtools_token"
+                | "registry_token"
+                | "secret_manager_token"
+                | "messaging_token"
+                | "payment_key"
+                | "observability_key" => {
+                    for word in *words_of {
+                        prefixes.push(word);
+                        prefix_rules.push(1u64 << index);
+                    }
+                    Trigger::TokenRun
+                }
+                _ if matches!(check, Check::NationalId) => {
+                    labels.extend(words_of.iter().copied());
+                    Trigger::Label(6)
+                }
+                _ if matches!(check, Check::NationalPhone) => {
+                    labels.extend(words_of.iter().copied());
+                    Trigger::Label(7)
+                }
                 _ => {
                     keyword_rules |= 1u64 << index;
                     Trigger::Keywords
                 }
             };
-            words.extend(words_of.iter().map(|word| (*word, 1u64 << index)));
+            let bit = 1u64 << index;
+            match trigger {
+                Trigger::Keywords => words.extend(words_of.iter().map(|word| (*word, bit))),
+                Trigger::Digits(..) | Trigger::CountryCode => numeric_rules |= bit,
+                Trigger::TokenRun => token_run_rules |= bit,
+                Trigger::Label(_) => label_rules |= bit,
+                Trigger::Dotted(_) => dotted_rules |= bit,
+            }
             let ascii = match trigger {
                 Trigger::Digits(..) | Trigger::CountryCode if *group == 0 => Ascii::Dfa(Box::new(
                     ascii_dfa(pattern).map_err(|e| format!("DLP rule `{kind}`: {e}"))?,
@@ -728,11 +836,26 @@ impl Dlp {
             return Err("DLP: more rules than trigger bits".into());
         }
         let keywords = Keywords::new(words).map_err(|e| format!("DLP {e}"))?;
+        let labels = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&labels)
+            .map_err(|e| format!("DLP labels: {e}"))?;
+        let prefixes = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&prefixes)
+            .map_err(|e| format!("DLP prefixes: {e}"))?;
         Ok(Self {
             rules,
             keywords,
             keyword_rules,
+            numeric_rules,
+            token_run_rules,
+            label_rules,
+            dotted_rules,
             card,
+            labels,
+            prefixes,
+            prefix_rules,
         })
     }
 
@@ -772,7 +895,7 @@ impl Dlp {
         if active & !self.keyword_rules != 0 {
             let gates = Gates::of(text.as_bytes());
             ascii = Some(gates.ascii);
-            let mut gated = !self.keyword_rules & active;
+            let mut gated = self.numeric_rules & active;
             while gated != 0 {
                 let index = gated.trailing_zeros() as usize;
                 gated &= gated - 1;
@@ -780,19 +903,47 @@ impl Dlp {
                     break;
                 };
                 let open = match rule.trigger {
-                    Trigger::Keywords => false,
                     Trigger::Digits(least, numeric) => {
                         gates.digits >= least && gates.numeric(numeric)
                     }
                     Trigger::CountryCode => gates.country_code,
-                    Trigger::Dotted(least) => {
-                        text.len() >= least
-                            && memchr::memchr_iter(b'.', text.as_bytes()).nth(1).is_some()
-                    }
+                    _ => false,
                 };
                 if open {
                     run |= 1 << index;
                 }
+            }
+            if self.token_run_rules & active != 0 && has_token_run(text.as_bytes()) {
+                run |= self
+                    .prefixes
+                    .find_overlapping_iter(text)
+                    .filter_map(|m| self.prefix_rules.get(m.pattern().as_usize()))
+                    .fold(0, |bits, rule| bits | rule);
+            }
+            if self.label_rules & active != 0
+                && gates.digits >= 6
+                && has_word(text)
+                && self.labels.is_match(text)
+            {
+                let mut labelled = self.label_rules & active;
+                while labelled != 0 {
+                    let index = labelled.trailing_zeros() as usize;
+                    labelled &= labelled - 1;
+                    if let Some(Rule {
+                        trigger: Trigger::Label(least),
+                        ..
+                    }) = self.rules.get(index)
+                        && gates.digits >= *least
+                    {
+                        run |= 1 << index;
+                    }
+                }
+            }
+            if self.dotted_rules & active != 0
+                && text.len() >= 59
+                && memchr::memchr_iter(b'.', text.as_bytes()).nth(1).is_some()
+            {
+                run |= self.dotted_rules;
             }
             run &= active;
         }
@@ -997,7 +1148,7 @@ fn settle(hits: &mut Vec<Hit>) {
 /// The span and kind of a JSON string value that its object key marks as a credential, a
 /// national identifier or a phone number, when nothing in the value is recognisable alone.
 fn member(key: &str, text: &str) -> Option<(usize, usize, usize)> {
-    if key.len() < 2 || text.is_empty() {
+    if key.len() < 2 || text.is_empty() || !context::may_be_special(key) {
         return None;
     }
     if let Some(kind) = context::member(key, text) {

@@ -60,6 +60,26 @@ impl Plain {
                 Trigger::Digits(least, _) => digits >= least,
                 Trigger::CountryCode => has_country_code(text.as_bytes()),
                 Trigger::Dotted(least) => text.len() >= least && text.matches('.').count() >= 2,
+                Trigger::TokenRun => {
+                    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                        .any(|run| run.len() >= super::TOKEN_RUN)
+                        && text.bytes().any(|b| {
+                            (b.is_ascii_alphanumeric() || b == b'_') && !b.is_ascii_hexdigit()
+                        })
+                        && RULES[index].1.iter().any(|word| {
+                            text.to_ascii_lowercase()
+                                .contains(&word.to_ascii_lowercase())
+                        })
+                }
+                Trigger::Label(least) => {
+                    digits >= least && {
+                        let lower = text.to_lowercase();
+                        RULES[index]
+                            .1
+                            .iter()
+                            .any(|label| lower.contains(&label.to_lowercase()))
+                    }
+                }
             };
             if !run {
                 continue;
@@ -330,7 +350,13 @@ fn keyword_search_finds_what_an_overlapping_search_finds() {
     ]);
     for _ in 0..100_000 {
         let text: String = (0..1 + rng.below(10)).map(|_| rng.pick(&pieces)).collect();
-        assert_eq!(dlp.keywords(&text), plain.triggered(&text), "{text:?}");
+        // Only the keyword-triggered rules are in the answer-wide search; the others find
+        // their words per string (see `Trigger`).
+        assert_eq!(
+            dlp.keywords(&text),
+            plain.triggered(&text) & dlp.keyword_rules,
+            "{text:?}"
+        );
     }
 }
 

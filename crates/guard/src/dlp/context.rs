@@ -118,7 +118,7 @@ pub(super) enum Name {
 pub(super) fn name_class(name: &str) -> Name {
     let name = name.trim_matches(|c: char| c == '"' || c == '\'' || c.is_whitespace());
     let (last, before) = last_words(name);
-    if last.is_empty() {
+    if last.is_empty() || !known_signature(last) {
         return Name::Other;
     }
     let is = |word: &str, options: &[&str]| options.iter().any(|o| word.eq_ignore_ascii_case(o));
@@ -1230,7 +1230,7 @@ pub(super) fn member_pii(key: &str, value: &str) -> Option<(usize, usize, usize)
     ];
     let is = |word: &str, options: &[&str]| options.iter().any(|o| word.eq_ignore_ascii_case(o));
     let (mut id, mut phone) = (false, false);
-    for word in words(key) {
+    for word in words(key).filter(|word| known_signature(word)) {
         id |= is(word, ID_WORDS);
         phone |= is(word, PHONE_WORDS);
     }
@@ -1293,4 +1293,132 @@ pub(super) fn discord(token: &str) -> bool {
     };
     base64_decode(first)
         .is_some_and(|id| (17..=20).contains(&id.len()) && id.iter().all(u8::is_ascii_digit))
+}
+
+/// Every word that can make a key special: the last words of credential names, and the words
+/// of identifier and phone keys (see [`name_class`] and [`member_pii`]).
+const KEY_WORDS: &[&str] = &[
+    "password",
+    "passwd",
+    "passphrase",
+    "passcode",
+    "pwd",
+    "pass",
+    "pw",
+    "dbpass",
+    "dbpassword",
+    "secret",
+    "secrets",
+    "apikey",
+    "apitoken",
+    "authtoken",
+    "credential",
+    "credentials",
+    "auth",
+    "secretkey",
+    "accesskey",
+    "privatekey",
+    "sharedaccesskey",
+    "accountkey",
+    "pat",
+    "token",
+    "key",
+    "ssn",
+    "nino",
+    "sin",
+    "nir",
+    "insee",
+    "dni",
+    "nie",
+    "nif",
+    "bsn",
+    "aadhaar",
+    "aadhar",
+    "cpf",
+    "personnummer",
+    "hetu",
+    "pesel",
+    "nationalid",
+    "national",
+    "taxid",
+    "fiscal",
+    "fiscale",
+    "codicefiscale",
+    "burgerservicenummer",
+    "rijksregisternummer",
+    "personalid",
+    "social",
+    "insurance",
+    "identity",
+    "henkilotunnus",
+    "resident",
+    "residentid",
+    "uid",
+    "taxcode",
+    "idnumber",
+    "phone",
+    "telephone",
+    "tel",
+    "mobile",
+    "cell",
+    "fax",
+    "msisdn",
+    "phonenumber",
+    "mobilephone",
+    "cellphone",
+    "whatsapp",
+    "telefon",
+    "telefono",
+    "homephone",
+    "workphone",
+];
+
+/// Two signatures of a word, each a bit of a 256-bit set: from its length with its first and
+/// last bytes, and with its second and second-to-last bytes (ASCII case ignored).
+const fn signatures(word: &[u8]) -> (usize, usize) {
+    let len = word.len();
+    if len == 0 {
+        return (0, 0);
+    }
+    let second = if len > 1 { 1 } else { 0 };
+    let penultimate = if len > 1 { len - 2 } else { 0 };
+    let first = word[0].to_ascii_lowercase() as usize;
+    let last = word[len - 1].to_ascii_lowercase() as usize;
+    let second = word[second].to_ascii_lowercase() as usize;
+    let penultimate = word[penultimate].to_ascii_lowercase() as usize;
+    (
+        (len * 31 + first * 7 + last) % 256,
+        (len * 17 + second * 11 + penultimate * 5) % 256,
+    )
+}
+
+/// The signature sets of [`KEY_WORDS`].
+const KEY_SIGNATURES: ([u64; 4], [u64; 4]) = {
+    let mut first = [0u64; 4];
+    let mut second = [0u64; 4];
+    let mut i = 0;
+    while i < KEY_WORDS.len() {
+        let (a, b) = signatures(KEY_WORDS[i].as_bytes());
+        first[a / 64] |= 1 << (a % 64);
+        second[b / 64] |= 1 << (b % 64);
+        i += 1;
+    }
+    (first, second)
+};
+
+/// Whether some word of `key` may be one of [`KEY_WORDS`] (a few false positives, no false
+/// negatives), or the key is one long lowercase word: most keys are settled here.
+pub(super) fn may_be_special(key: &str) -> bool {
+    (key.len() >= 10 && key.bytes().all(|b| b.is_ascii_lowercase()))
+        || words(key).any(known_signature)
+}
+
+/// Whether `word` has the signature of one of [`KEY_WORDS`].
+fn known_signature(word: &str) -> bool {
+    let (a, b) = signatures(word.as_bytes());
+    let has = |set: &[u64; 4], bit: usize| {
+        set.get(bit / 64)
+            .is_some_and(|w| w & (1 << (bit % 64)) != 0)
+    };
+    has(&KEY_SIGNATURES.0, a) && has(&KEY_SIGNATURES.1, b)
 }
