@@ -234,8 +234,11 @@ enum FieldClass {
 impl Inspector {
     /// Compiles the detectors; `classify` is the egress address classifier.
     pub fn new(prompt: Arc<PromptDetector>, classify: Classifier) -> Result<Self, String> {
+        // The set is large: the lazy DFA needs room for its states, or it gives up and the
+        // search falls back to the much slower PikeVM on every argument.
         let set = RegexSetBuilder::new(PATTERNS.iter().map(|(_, _, p)| *p))
-            .size_limit(16 << 20)
+            .size_limit(32 << 20)
+            .dfa_size_limit(32 << 20)
             .build()
             .map_err(|e| format!("inspection patterns: {e}"))?;
         let urls = Regex::new(r#"(?i)\b[a-z][a-z0-9+.-]{1,15}://[^\s"'<>`]+"#)
