@@ -203,9 +203,9 @@ enum Trigger {
     Digits(usize, Numeric),
     /// Two uppercase letters followed by two digits at the start of a word.
     CountryCode,
-    /// At least this many bytes and two dots: a three-part token with no literal prefix
+    /// At least [`DOTTED_LEN`] bytes and two dots: a three-part token with no literal prefix
     /// (a Discord bot token).
-    Dotted(usize),
+    Dotted,
     /// A run of at least [`TOKEN_RUN`] token characters (`[A-Za-z0-9_-]`) and one of the rule's
     /// prefixes (case-insensitive, found per string by [`Dlp::prefixes`]): the provider
     /// families with many prefixes, which would crowd the answer-wide keyword search.
@@ -214,6 +214,9 @@ enum Trigger {
     /// per string by [`Dlp::labels`]): national identifiers and phone numbers near a label.
     Label(usize),
 }
+
+/// The shortest string the [`Trigger::Dotted`] rules look at.
+const DOTTED_LEN: usize = 59;
 
 /// The shortest run of token characters that opens the [`Trigger::TokenRun`] rules: every
 /// token those rules find holds one (a prefix and its random part without a dot).
@@ -776,7 +779,7 @@ impl Dlp {
                 "phone" if matches!(check, Check::Phone) => Trigger::Digits(8, Numeric::Phone),
                 "ip_address" => Trigger::Digits(4, Numeric::Ip),
                 "iban" => Trigger::CountryCode,
-                _ if words_of.is_empty() => Trigger::Dotted(59),
+                _ if words_of.is_empty() => Trigger::Dotted,
                 "gitlab_token"
                 | "ai_key"
                 | "cloud_key"
@@ -811,7 +814,7 @@ impl Dlp {
                 Trigger::Digits(..) | Trigger::CountryCode => numeric_rules |= bit,
                 Trigger::TokenRun => token_run_rules |= bit,
                 Trigger::Label(_) => label_rules |= bit,
-                Trigger::Dotted(_) => dotted_rules |= bit,
+                Trigger::Dotted => dotted_rules |= bit,
             }
             let ascii = match trigger {
                 Trigger::Digits(..) | Trigger::CountryCode if *group == 0 => Ascii::Dfa(Box::new(
@@ -940,7 +943,7 @@ impl Dlp {
                 }
             }
             if self.dotted_rules & active != 0
-                && text.len() >= 59
+                && text.len() >= DOTTED_LEN
                 && memchr::memchr_iter(b'.', text.as_bytes()).nth(1).is_some()
             {
                 run |= self.dotted_rules;

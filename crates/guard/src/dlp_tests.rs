@@ -59,7 +59,9 @@ impl Plain {
                 Trigger::Keywords => triggered & (1 << index) != 0,
                 Trigger::Digits(least, _) => digits >= least,
                 Trigger::CountryCode => has_country_code(text.as_bytes()),
-                Trigger::Dotted(least) => text.len() >= least && text.matches('.').count() >= 2,
+                Trigger::Dotted => {
+                    text.len() >= super::DOTTED_LEN && text.matches('.').count() >= 2
+                }
                 Trigger::TokenRun => {
                     text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
                         .any(|run| run.len() >= super::TOKEN_RUN)

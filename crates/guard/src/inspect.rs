@@ -620,7 +620,7 @@ fn readings(text: &str) -> Vec<String> {
         && let Some(hex) = base.get(at + 2..)
     {
         let digits: String = hex.chars().take_while(char::is_ascii_hexdigit).collect();
-        if digits.len() >= 8 && digits.len() % 2 == 0 {
+        if digits.len() >= 8 && digits.len().is_multiple_of(2) {
             let bytes: Option<Vec<u8>> = (0..digits.len())
                 .step_by(2)
                 .map(|i| {

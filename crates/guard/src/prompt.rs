@@ -570,7 +570,7 @@ fn join_spaced_letters(text: &str) -> Option<String> {
                 }
                 let gap = k - j;
                 let spaced = chars.get(j..k).is_some_and(|g| g.contains(&' '));
-                if gap >= 1 && gap <= 3 && single(k) {
+                if (1..=3).contains(&gap) && single(k) {
                     let first = *first_gap.get_or_insert(spaced);
                     if gap >= 2 || (spaced && !first) {
                         word_gaps.push(letters.len());
