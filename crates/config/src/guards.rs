@@ -70,7 +70,8 @@ pub enum Severity {
 pub struct DlpSettings {
     /// Scan upstream answers at all. Default `true`.
     pub enabled: Option<bool>,
-    /// Action per kind (`aws_access_key`, `card`, `email` ...), overriding the defaults.
+    /// Action per kind (`aws_access_key`, `card`, `email` ...), overriding the defaults. The key
+    /// `all` sets every kind at once (`kinds: {all: redact}`); kinds named beside it override it.
     pub kinds: BTreeMap<String, DlpAction>,
 }
 

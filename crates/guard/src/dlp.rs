@@ -22,6 +22,8 @@ use serde_json::Value;
 use crate::error::{DetectorError, SettingsError};
 use crate::keywords::{Keywords, MaskCursor};
 
+mod context;
+
 /// Every DLP kind, in rule order (earlier kinds win when two matches start at the same place
 /// and have the same length), with its category and default action.
 pub const KINDS: &[(&str, Category, DlpAction)] = &[
@@ -36,17 +38,32 @@ pub const KINDS: &[(&str, Category, DlpAction)] = &[
     ("stripe_key", Category::Secret, DlpAction::Redact),
     ("anthropic_key", Category::Secret, DlpAction::Redact),
     ("openai_key", Category::Secret, DlpAction::Redact),
+    ("ai_key", Category::Secret, DlpAction::Redact),
+    ("cloud_key", Category::Secret, DlpAction::Redact),
+    ("devtools_token", Category::Secret, DlpAction::Redact),
+    ("registry_token", Category::Secret, DlpAction::Redact),
+    ("secret_manager_token", Category::Secret, DlpAction::Redact),
+    ("messaging_token", Category::Secret, DlpAction::Redact),
+    ("payment_key", Category::Secret, DlpAction::Redact),
+    ("observability_key", Category::Secret, DlpAction::Redact),
     ("private_key", Category::Secret, DlpAction::Redact),
     ("jwt", Category::Secret, DlpAction::Redact),
     ("db_url", Category::Secret, DlpAction::Redact),
+    ("url_credential", Category::Secret, DlpAction::Redact),
+    ("signed_url", Category::Secret, DlpAction::Redact),
+    ("http_auth", Category::Secret, DlpAction::Redact),
     ("generic_secret", Category::Secret, DlpAction::Redact),
     ("card", Category::Pii, DlpAction::Redact),
     ("ssn", Category::Pii, DlpAction::Redact),
+    ("national_id", Category::Pii, DlpAction::Redact),
     ("iban", Category::Pii, DlpAction::Redact),
     ("email", Category::Pii, DlpAction::Allow),
     ("phone", Category::Pii, DlpAction::Allow),
     ("ip_address", Category::Pii, DlpAction::Allow),
 ];
+
+/// The `guards.dlp.kinds` key that sets every kind at once (named kinds still override it).
+pub const ALL_KINDS: &str = "all";
 
 /// Whether a kind is a credential or personal data.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
@@ -69,11 +86,14 @@ pub struct DlpPolicy {
 }
 
 impl DlpPolicy {
-    /// The defaults of [`KINDS`], with `overrides` applied. An unknown kind name is an error
-    /// naming it.
+    /// The defaults of [`KINDS`], with `overrides` applied: first `all` (every kind), then each
+    /// kind named. An unknown kind name is an error naming it.
     pub fn new(overrides: &BTreeMap<String, DlpAction>) -> Result<Self, SettingsError> {
         let mut actions: Vec<DlpAction> = KINDS.iter().map(|(_, _, action)| *action).collect();
-        for (name, action) in overrides {
+        if let Some(all) = overrides.get(ALL_KINDS) {
+            actions.fill(*all);
+        }
+        for (name, action) in overrides.iter().filter(|(name, _)| *name != ALL_KINDS) {
             let Some(index) = kind_index(name) else {
                 return Err(SettingsError::UnknownDlpKind(name.clone()));
             };
@@ -127,9 +147,19 @@ pub struct Dlp {
     keywords: Keywords,
     /// A bit per rule with a keyword trigger.
     keyword_rules: u64,
+    /// Bits of the digit-gated and country-code rules, of the token-run, label and dotted rules.
+    numeric_rules: u64,
+    token_run_rules: u64,
+    label_rules: u64,
+    dotted_rules: u64,
     card: usize,
-    /// The kind index of `generic_secret`.
-    generic: usize,
+    /// The labels of the [`Trigger::Label`] rules, searched per string (ASCII case ignored)
+    /// only when it has the digits a labelled value needs.
+    labels: aho_corasick::AhoCorasick,
+    /// The prefixes of the [`Trigger::TokenRun`] rules, searched per string that has a token
+    /// run, each with its rule's bit.
+    prefixes: aho_corasick::AhoCorasick,
+    prefix_rules: Vec<u64>,
 }
 
 impl std::fmt::Debug for Dlp {
@@ -174,6 +204,87 @@ enum Trigger {
     Digits(usize, Numeric),
     /// Two uppercase letters followed by two digits at the start of a word.
     CountryCode,
+    /// At least [`DOTTED_LEN`] bytes and two dots: a three-part token with no literal prefix
+    /// (a Discord bot token).
+    Dotted,
+    /// A run of at least [`TOKEN_RUN`] token characters (`[A-Za-z0-9_-]`) and one of the rule's
+    /// prefixes (case-insensitive, found per string by [`Dlp::prefixes`]): the provider
+    /// families with many prefixes, which would crowd the answer-wide keyword search.
+    TokenRun,
+    /// At least this many ASCII digits and one of the rule's labels (case-insensitive, found
+    /// per string by [`Dlp::labels`]): national identifiers and phone numbers near a label.
+    Label(usize),
+}
+
+/// The shortest string the [`Trigger::Dotted`] rules look at.
+const DOTTED_LEN: usize = 59;
+
+/// The shortest run of token characters that opens the [`Trigger::TokenRun`] rules: every
+/// token those rules find holds one (a prefix and its random part without a dot).
+const TOKEN_RUN: usize = 16;
+
+/// Whether `text` holds a run of at least [`TOKEN_RUN`] bytes of `[A-Za-z0-9_-]` and, anywhere,
+/// a byte of that set that is neither a hex digit nor a dash: every token those rules know has a
+/// letter beyond `f` or an underscore in its prefix, and strings of UUIDs, hashes and hex ids
+/// (the common long runs) have none.
+fn has_token_run(text: &[u8]) -> bool {
+    if text.len() < TOKEN_RUN {
+        return false;
+    }
+    let mut run = 0;
+    let mut long = false;
+    let mut beyond_hex = false;
+    for b in text {
+        match TOKEN_BYTES.get(usize::from(*b)).copied().unwrap_or(0) {
+            0 => run = 0,
+            class => {
+                run += 1;
+                long |= run >= TOKEN_RUN;
+                beyond_hex |= class == 2;
+                if long && beyond_hex {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+/// 1 for a hex digit or a dash, 2 for another byte of `[A-Za-z0-9_-]`, 0 for the rest.
+const TOKEN_BYTES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = if c.is_ascii_hexdigit() || c == b'-' {
+            1
+        } else if c.is_ascii_alphanumeric() || c == b'_' {
+            2
+        } else {
+            0
+        };
+        b += 1;
+    }
+    table
+};
+
+/// Whether `text` has three ASCII letters in a row or a non-ASCII byte: a label needs a word.
+fn has_word(text: &str) -> bool {
+    let mut letters = 0;
+    for b in text.bytes() {
+        if !b.is_ascii() {
+            return true;
+        }
+        if b.is_ascii_alphabetic() {
+            letters += 1;
+            if letters >= 3 {
+                return true;
+            }
+        } else {
+            letters = 0;
+        }
+    }
+    false
 }
 
 /// The digit-gated rules, each with a shape test in [`Gates`].
@@ -195,6 +306,24 @@ pub(crate) enum Check {
     Entropy(u32),
     Phone,
     Ipv4,
+    /// An e-mail address (ASCII form): not the user of a URL or an SSH remote.
+    Email,
+    /// An e-mail address with non-ASCII characters: run on non-ASCII text only.
+    EmailUnicode,
+    /// The password of a URL's userinfo (group 1), not a placeholder.
+    UrlPassword,
+    /// An `Authorization` value (scheme in group 1, credential in group 2) or a `curl -u`
+    /// password (group 3); see [`context::auth`].
+    Auth,
+    /// A value (group 2) assigned to a credential-like name (group 1); the kind is chosen by
+    /// the name and the value's shape, see [`context::assigned`].
+    Assigned,
+    /// A national identifier in the text after its label (group 2); see [`context::national`].
+    NationalId,
+    /// A phone number near its label (group 1); see [`context::national_phone`].
+    NationalPhone,
+    /// A Discord bot token: its first part is the base64 of a snowflake id (digits).
+    Discord,
 }
 
 /// The table: kind, keywords, regex, redacted group, check. Digit and country-code triggers
@@ -224,7 +353,7 @@ pub(crate) const RULES: &[(&str, &[&str], &str, usize, Check)] = &[
     (
         "azure_storage_key",
         &["accountkey="],
-        r"AccountKey=([A-Za-z0-9+/]{86}==)",
+        r"(?i:AccountKey)=([A-Za-z0-9+/]{86}==)",
         1,
         Check::None,
     ),
@@ -238,28 +367,31 @@ pub(crate) const RULES: &[(&str, &[&str], &str, usize, Check)] = &[
     (
         "github_token",
         &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
-        r"\b(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})\b",
+        r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{82,})\b",
         0,
         Check::None,
     ),
     (
         "gitlab_token",
-        &["glpat-"],
-        r"\bglpat-[A-Za-z0-9_-]{20}",
+        &[
+            "glpat-", "gldt-", "glrt-", "glptt-", "glcbt-", "gloas-", "glsoat-", "glffct-",
+            "glimt-", "glagent-", "glft-", "glrtr-", "glwt-",
+        ],
+        r"\bgl(?:pat|dt|rt|rtr|ptt|cbt|oas|soat|ffct|imt|agent|ft|wt)-[A-Za-z0-9_-]{20,}(?:\.[A-Za-z0-9_-]+)*",
         0,
         Check::None,
     ),
     (
         "slack_token",
-        &["xox", "hooks.slack.com"],
-        r"\bxox[abposr]-[A-Za-z0-9-]{10,}|https://hooks\.slack\.com/services/[A-Za-z0-9/]+",
+        &["xox", "xapp-", "hooks.slack.com"],
+        r"\b(?:xox[abposre]-|xoxe\.xox[bp]-|xapp-)[A-Za-z0-9-]{10,}|https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]+",
         0,
         Check::None,
     ),
     (
         "stripe_key",
-        &["sk_live_", "sk_test_", "rk_live_", "rk_test_"],
-        r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{24,}",
+        &["sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_"],
+        r"\b(?:[rs]k_(?:live|test)_[A-Za-z0-9]{20,}|whsec_[A-Za-z0-9+/=]{24,})",
         0,
         Check::None,
     ),
@@ -273,14 +405,143 @@ pub(crate) const RULES: &[(&str, &[&str], &str, usize, Check)] = &[
     (
         "openai_key",
         &["sk-"],
-        r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{32,}",
+        r"\bsk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{32,}",
         0,
         Check::Entropy(35),
     ),
     (
+        "ai_key",
+        &["hf_", "api_org_", "gsk_", "r8_", "pplx-", "xai-"],
+        r"\b(?:hf_[A-Za-z0-9]{30,}|api_org_[A-Za-z0-9]{30,}|gsk_[A-Za-z0-9]{48,}|r8_[A-Za-z0-9]{36,}|pplx-[A-Za-z0-9]{40,}|xai-[A-Za-z0-9]{60,})\b",
+        0,
+        Check::None,
+    ),
+    (
+        "cloud_key",
+        &[
+            "dop_v1_", "doo_v1_", "dor_v1_", "ltai", "v1.0-", "gocspx-", "ya29.", "azdo",
+        ],
+        r"\b(?:do[opr]_v1_[a-f0-9]{64}|LTAI[A-Za-z0-9]{12,30}|v1\.0-[a-f0-9]{24}-[a-f0-9]{100,}|GOCSPX-[A-Za-z0-9_-]{24,}|ya29\.[A-Za-z0-9_-]{20,}(?:\.[A-Za-z0-9_-]+)*|[A-Za-z0-9]{52}JQQJ99[A-Za-z0-9]{3}AZDO[A-Za-z0-9]{4})\b",
+        0,
+        Check::None,
+    ),
+    (
+        "devtools_token",
+        &[
+            "ccipat_",
+            "bkua_",
+            ".atlasv1.",
+            "pul-",
+            "dapi",
+            "atatt3",
+            "lin_api_",
+            "secret_",
+            "ntn_",
+            "pmak-",
+            "sk.eyj",
+            "figd_",
+            "figu_",
+            "figo_",
+        ],
+        r"\b(?:CCIPAT_[A-Za-z0-9]{20,}_[a-f0-9]{40}|bkua_[a-f0-9]{40}|[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,}|pul-[a-f0-9]{40}|dapi[a-f0-9]{32}(?:-\d+)?|ATATT3[A-Za-z0-9_=-]{100,}|lin_api_[A-Za-z0-9]{40}|secret_[A-Za-z0-9]{43}|ntn_[A-Za-z0-9]{40,}|PMAK-[a-f0-9]{24}-[a-f0-9]{34}|sk\.eyJ[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}|fig[duo]_[A-Za-z0-9_-]{40,})",
+        0,
+        Check::None,
+    ),
+    (
+        "registry_token",
+        &[
+            "npm_",
+            "pypi-age",
+            "rubygems_",
+            "oy2",
+            "dckr_pat_",
+            "dckr_oat_",
+            "cio",
+            "clojars_",
+            "cmvmdgtuojaxoj",
+            "akcp",
+        ],
+        r"\b(?:npm_[A-Za-z0-9]{36}|pypi-AgE[A-Za-z0-9_-]{50,}|rubygems_[a-f0-9]{48}|oy2[a-z0-9]{43}|dckr_(?:pat|oat)_[A-Za-z0-9_-]{20,}|cio[A-Za-z0-9]{32}|CLOJARS_[a-f0-9]{60}|cmVmdGtuOjAxOj[A-Za-z0-9+/_-]{30,}={0,2}|AKCp[A-Za-z0-9]{60,})",
+        0,
+        Check::None,
+    ),
+    (
+        "secret_manager_token",
+        &[
+            "hvs.",
+            "hvb.",
+            "hvr.",
+            "dp.pt.",
+            "dp.st.",
+            "dp.sa.",
+            "dp.ct.",
+            "dp.scim.",
+            "dp.audit.",
+            "ops_eyj",
+            "age-secret-key-1",
+        ],
+        r"\b(?:hv[sbr]\.[A-Za-z0-9_-]{24,}|dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9_.-]{40,}|ops_eyJ[A-Za-z0-9+/=_-]{50,}|AGE-SECRET-KEY-1[0-9A-Z]{58})",
+        0,
+        Check::None,
+    ),
+    (
+        "messaging_token",
+        &[
+            "sg.",
+            ":aa",
+            "key-",
+            "-us",
+            "webhook.office.com",
+            "/api/webhooks/",
+            "outlook.office.com/webhook",
+        ],
+        r"\bSG\.[A-Za-z0-9_-]{20,24}\.[A-Za-z0-9_-]{40,}|\b\d{6,12}:AA[A-Za-z0-9_-]{30,}|\bkey-[a-f0-9]{32}\b|\b[a-f0-9]{32}-us\d{1,2}\b|https://[A-Za-z0-9.-]+\.webhook\.office\.com/webhookb2/[A-Za-z0-9@/._-]+|https://outlook\.office\.com/webhook/[A-Za-z0-9@/._-]+|https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_-]{20,}",
+        0,
+        Check::None,
+    ),
+    (
+        "messaging_token",
+        &[],
+        r"\b[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}",
+        0,
+        Check::Discord,
+    ),
+    (
+        "payment_key",
+        &[
+            "sq0atp-",
+            "sq0csp-",
+            "eaaa",
+            "access_token$",
+            "shpat_",
+            "shpca_",
+            "shppa_",
+            "shpss_",
+            "access-sandbox-",
+            "access-development-",
+            "access-production-",
+        ],
+        r"\b(?:sq0(?:atp|csp)-[A-Za-z0-9_-]{22,}|EAAA[A-Za-z0-9_-]{56,}|access_token\$(?:production|sandbox)\$[a-z0-9]{16}\$[a-f0-9]{32}|shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}|access-(?:sandbox|development|production)-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12})\b",
+        0,
+        Check::None,
+    ),
+    (
+        "observability_key",
+        &[
+            "nrak-", "nral", "sntryu_", "sntrys_", "glsa_", "glc_", "dt0c01.",
+        ],
+        r"\b(?:NRAK-[A-Z0-9]{27}|[a-f0-9]{36}NRAL|sntryu_[a-f0-9]{64}|sntrys_[A-Za-z0-9+/=_-]{50,}|glsa_[A-Za-z0-9]{32}_[a-f0-9]{8}|glc_[A-Za-z0-9+/=_-]{32,}|dt0c01\.[A-Z0-9]{24}\.[A-Z0-9]{64})",
+        0,
+        Check::None,
+    ),
+    (
         "private_key",
-        &["private key-----", "private key block-----"],
-        r"-----BEGIN [A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END [A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?-----|\z)",
+        &[
+            "private key-----",
+            "private key block-----",
+            "private-lines:",
+        ],
+        r"-----BEGIN [A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END [A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?-----|\z)|Private-Lines:[ \t]*\d+\r?\n(?:[A-Za-z0-9+/=]+(?:\r?\n|\z))+",
         0,
         Check::None,
     ),
@@ -293,39 +554,120 @@ pub(crate) const RULES: &[(&str, &[&str], &str, usize, Check)] = &[
     ),
     (
         "db_url",
-        &[
-            "postgres://",
-            "postgresql://",
-            "mysql://",
-            "mariadb://",
-            "mongodb://",
-            "mongodb+srv://",
-            "redis://",
-            "rediss://",
-            "amqp://",
-            "amqps://",
-            "mssql://",
-            "sqlserver://",
-        ],
-        r#"(?i)\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver)://[^\s:/@"'<>]*:([^\s@/"'<>]+)@[^\s"'<>/]+"#,
+        &["://"],
+        r#"(?i)\b(?:jdbc:)?(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|oracle:thin)://[^\s:/@"'<>]*:([^\s@/"'<>]+)@[^\s"'<>/]+"#,
         1,
         Check::None,
     ),
     (
-        "generic_secret",
-        &["key", "secret", "token", "passw", "pwd", "credential"],
-        r#"(?i)\b(?:api[_-]?key|apikey|secret(?:[_-]?key)?|access[_-]?key(?:[_-]?id)?|auth[_-]?token|access[_-]?token|refresh[_-]?token|client[_-]?secret|passw(?:or)?d|pwd|token|credentials?)["']?\s*[:=]\s*["']?([A-Za-z0-9_\-+/=.~!@#$%^&*]{12,})"#,
+        "url_credential",
+        &["://"],
+        r#"\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:/@"'<>?#]+:([^\s@/"'<>?#]+)@[A-Za-z0-9\[]"#,
         1,
-        Check::Entropy(30),
+        Check::UrlPassword,
+    ),
+    (
+        "signed_url",
+        &["signature=", "sig="],
+        r"(?i)[?&;](?:x-amz-signature|x-goog-signature|signature|sig)=([A-Za-z0-9%+/=_~.-]{16,})",
+        1,
+        Check::None,
+    ),
+    (
+        "http_auth",
+        &[
+            "authorization",
+            "bearer",
+            "basic",
+            "ssws",
+            "apikey",
+            "-u ",
+            "--user",
+        ],
+        r#"(?i)(?:\b(?:proxy-)?authorization["']?[ \t]*[:=][ \t]*["']?([a-z][a-z0-9_-]{1,30})[ \t]+|\b(bearer|basic|token|bot|ssws|apikey|splunk|dsn|geniekey|sso-key)[ \t]+)([A-Za-z0-9._~+/=:$!*-]{8,})|(?:^|\s)(?:-u|--user)[ \t]+["']?[^\s:"']+:([^\s"']+)|\b(?:proxy-)?authorization["']?[ \t]*[:=][ \t]*["']?([A-Za-z0-9._~+/=-]{16,})"#,
+        0,
+        Check::Auth,
+    ),
+    (
+        "generic_secret",
+        &[
+            "key",
+            "secret",
+            "token",
+            "pass",
+            "pwd",
+            "credential",
+            "auth",
+            "_pw",
+            "-pw",
+        ],
+        r#"(?i)(?:^|[^a-z0-9_.-])((?:[a-z0-9]+[ _.-]?)*?(?:passw(?:or)?d|passphrase|passcode|pass|pwd|pw|secret|token|key|auth|credentials?)[a-z0-9_-]*)["']?[ \t]*(?::=|=>|[:=])[ \t]*["']?([^\s"',;`]+)"#,
+        0,
+        Check::Assigned,
+    ),
+    (
+        "generic_secret",
+        &[
+            "password",
+            "passphrase",
+            "passcode",
+            "secret",
+            "token",
+            "key",
+        ],
+        r#"(?i)\b((?:[a-z]+[ \t]+)?(?:password|passphrase|passcode|pin|secret|token|api[ \t]+key|key))(?:[ \t]+(?:for|of|to|on)[ \t]+[\w.@:/-]{1,40}(?:[ \t]+[\w.@:/-]{1,40})?)?[ \t]+(?:is|was|will[ \t]+be|reads|remains|has\s+been\s+(?:set|changed|reset)\s+to|set\s+to|changed\s+to|reset\s+to)[ \t]*:?[ \t]*["'`]?([^\s"'`]+)"#,
+        0,
+        Check::Assigned,
     ),
     (
         "card",
         &[],
-        r"\b(?:\d{13,19}|\d{4}(?:[ -]\d{4}){2}[ -]\d{1,7}|\d{4}[ -]\d{6}[ -]\d{4,5})\b",
+        r"\b(?:\d{13,19}|\d{4}(?:[ -]\d{4}){3}[ -]\d{3}|\d{4}(?:[ -]\d{4}){2}[ -]\d{1,7}|\d{4}[ -]\d{6}[ -]\d{4,5}|\d{6}[ -]\d{13})\b",
         0,
         Check::Luhn,
     ),
     ("ssn", &[], r"\b\d{3}-\d{2}-\d{4}\b", 0, Check::Ssn),
+    (
+        "national_id",
+        &[
+            "ssn",
+            "social security",
+            "nino",
+            "national insurance",
+            "sin",
+            "social insurance",
+            "nir",
+            "insee",
+            "curit",
+            "dni",
+            "nie",
+            "nif",
+            "codice fiscale",
+            "bsn",
+            "burgerservicenummer",
+            "aadha",
+            "cpf",
+            "personnummer",
+            "hetu",
+            "henkil",
+            "personal identity",
+            "pesel",
+            "resident id",
+            "national id",
+            "national number",
+            "national register",
+            "national identification",
+            "rijksregister",
+            "national",
+            "身份证",
+            "tax id",
+            "identity number",
+            "id number",
+        ],
+        r"(?i)(?:^|[^\p{L}\p{N}])(ssn|social[ \t]+security|nino|national[ \t]+insurance|sin|social[ \t]+insurance|nir|insee|s[ée]curit[ée][ \t]+sociale|dni|nie|nif|codice[ \t]+fiscale|bsn|burgerservicenummer|aadhaa?r|cpf|personnummer|hetu|henkil[öo]tunnus|personal[ \t]+identity[ \t]+(?:code|number)|pesel|resident[ \t]+id(?:entity)?|national[ \t]+(?:id|number|register|identification)|rijksregisternummer|num[ée]ro[ \t]+national|身份证|tax[ \t]+id|identity[ \t]+number|id[ \t]+number)([^\n]{0,100})",
+        0,
+        Check::NationalId,
+    ),
     (
         "iban",
         &[],
@@ -336,16 +678,64 @@ pub(crate) const RULES: &[(&str, &[&str], &str, usize, Check)] = &[
     (
         "email",
         &["@"],
-        r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b",
+        r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.(?:[A-Za-z]{2,24}|xn--[A-Za-z0-9-]{2,59})\b",
         0,
-        Check::None,
+        Check::Email,
+    ),
+    (
+        "email",
+        &["@"],
+        r"[\p{L}\p{N}._%+-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.(?:\p{L}{2,24}|xn--[A-Za-z0-9-]{2,59})\b",
+        0,
+        Check::EmailUnicode,
     ),
     (
         "phone",
         &[],
-        r"\+\d{8,15}\b|(?:\+\d{1,3}[ .-]?)?(?:\(\d{3}\)|\b\d{3})[ .-]\d{3}[ .-]\d{4}\b|\+\d{1,3}(?:[ .-]\d{2,4}){3,5}\b",
+        r"\+\d{8,15}\b|(?:\+\d{1,3}[ .-]?)?(?:\(\d{3}\)|\b\d{3})[ .-]\d{3}[ .-]\d{4}\b|(?:\+|\b00)\d{1,3}(?:[ .-]?\(\d{1,5}\)\d{0,8}|[ .-]\d{1,8}){1,7}\b",
         0,
         Check::Phone,
+    ),
+    (
+        "phone",
+        &[
+            "phone",
+            "tel",
+            "mobile",
+            "cell",
+            "fax",
+            "call",
+            "whatsapp",
+            "sms",
+            "contact",
+            "reach",
+            "number",
+            "hotline",
+            "numero",
+            "número",
+            "telefon",
+            "téléphone",
+            "teléfono",
+            "telefone",
+            "handy",
+            "tél",
+            "nummer",
+            "電話",
+            "电话",
+            "телефон",
+            "номер",
+            "전화",
+            "携帯",
+            "手机",
+            "हेल्पलाइन",
+            "फ़ोन",
+            "फोन",
+            "هاتف",
+            "جوال",
+        ],
+        r"(?i)(?:phone|tel|mobile|cell|fax|call|whatsapp|sms|contact|reach|number|hotline|n[uú]mero|telefon[eo]?|t[ée]l[ée]phone|tel[ée]fono|handy|t[ée]l|nummer|電話|电话|телефон|номер|전화|携帯|手机|फ़ोन|फोन|هاتف|جوال)[^\n\d+]{0,30}?(\+?\(?\d[\d ()./-]{5,22}\d)",
+        0,
+        Check::NationalPhone,
     ),
     (
         "ip_address",
@@ -361,34 +751,17 @@ pub fn marker(kind: &str) -> String {
     format!("[REDACTED:{kind}]")
 }
 
-/// Object keys whose string value is a credential when it looks random enough.
-const SECRET_KEY_NAMES: &[&str] = &[
-    "api_key",
-    "apikey",
-    "api-key",
-    "secret",
-    "secret_key",
-    "client_secret",
-    "access_key",
-    "access_key_id",
-    "secret_access_key",
-    "access_token",
-    "refresh_token",
-    "auth_token",
-    "token",
-    "password",
-    "passwd",
-    "private_key",
-    "credential",
-    "credentials",
-];
-
 impl Dlp {
     /// Compiles every rule.
     pub fn new() -> Result<Self, DetectorError> {
         let mut rules = Vec::with_capacity(RULES.len());
         let mut words: Vec<(&str, u64)> = Vec::new();
+        let mut labels: Vec<&str> = Vec::new();
+        let mut prefixes: Vec<&str> = Vec::new();
+        let mut prefix_rules: Vec<u64> = Vec::new();
         let mut keyword_rules = 0;
+        let (mut numeric_rules, mut token_run_rules, mut label_rules, mut dotted_rules) =
+            (0u64, 0u64, 0u64, 0u64);
         let mut card = 0;
         for (index, (kind, words_of, pattern, group, check)) in RULES.iter().enumerate() {
             let Some(kind_index) = kind_index(kind) else {
@@ -407,15 +780,46 @@ impl Dlp {
                     Trigger::Digits(13, Numeric::Card)
                 }
                 "ssn" => Trigger::Digits(9, Numeric::Ssn),
-                "phone" => Trigger::Digits(8, Numeric::Phone),
+                "phone" if matches!(check, Check::Phone) => Trigger::Digits(8, Numeric::Phone),
                 "ip_address" => Trigger::Digits(4, Numeric::Ip),
                 "iban" => Trigger::CountryCode,
+                _ if words_of.is_empty() => Trigger::Dotted,
+                "gitlab_token"
+                | "ai_key"
+                | "cloud_key"
+                | "devtools_token"
+                | "registry_token"
+                | "secret_manager_token"
+                | "messaging_token"
+                | "payment_key"
+                | "observability_key" => {
+                    for word in *words_of {
+                        prefixes.push(word);
+                        prefix_rules.push(1u64 << index);
+                    }
+                    Trigger::TokenRun
+                }
+                _ if matches!(check, Check::NationalId) => {
+                    labels.extend(words_of.iter().copied());
+                    Trigger::Label(6)
+                }
+                _ if matches!(check, Check::NationalPhone) => {
+                    labels.extend(words_of.iter().copied());
+                    Trigger::Label(7)
+                }
                 _ => {
                     keyword_rules |= 1u64 << index;
                     Trigger::Keywords
                 }
             };
-            words.extend(words_of.iter().map(|word| (*word, 1u64 << index)));
+            let bit = 1u64 << index;
+            match trigger {
+                Trigger::Keywords => words.extend(words_of.iter().map(|word| (*word, bit))),
+                Trigger::Digits(..) | Trigger::CountryCode => numeric_rules |= bit,
+                Trigger::TokenRun => token_run_rules |= bit,
+                Trigger::Label(_) => label_rules |= bit,
+                Trigger::Dotted => dotted_rules |= bit,
+            }
             let ascii = match trigger {
                 Trigger::Digits(..) | Trigger::CountryCode if *group == 0 => {
                     Ascii::Dfa(Box::new(ascii_dfa(pattern).map_err(|e| {
@@ -441,12 +845,26 @@ impl Dlp {
             return Err(DetectorError::new("dlp", "more rules than trigger bits"));
         }
         let keywords = Keywords::new(words)?;
+        let labels = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&labels)
+            .map_err(|e| DetectorError::new("dlp.labels", e))?;
+        let prefixes = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&prefixes)
+            .map_err(|e| DetectorError::new("dlp.prefixes", e))?;
         Ok(Self {
             rules,
             keywords,
             keyword_rules,
+            numeric_rules,
+            token_run_rules,
+            label_rules,
+            dotted_rules,
             card,
-            generic: kind_index("generic_secret").unwrap_or(usize::MAX),
+            labels,
+            prefixes,
+            prefix_rules,
         })
     }
 
@@ -486,7 +904,7 @@ impl Dlp {
         if active & !self.keyword_rules != 0 {
             let gates = Gates::of(text.as_bytes());
             ascii = Some(gates.ascii);
-            let mut gated = !self.keyword_rules & active;
+            let mut gated = self.numeric_rules & active;
             while gated != 0 {
                 let index = gated.trailing_zeros() as usize;
                 gated &= gated - 1;
@@ -494,15 +912,47 @@ impl Dlp {
                     break;
                 };
                 let open = match rule.trigger {
-                    Trigger::Keywords => false,
                     Trigger::Digits(least, numeric) => {
                         gates.digits >= least && gates.numeric(numeric)
                     }
                     Trigger::CountryCode => gates.country_code,
+                    _ => false,
                 };
                 if open {
                     run |= 1 << index;
                 }
+            }
+            if self.token_run_rules & active != 0 && has_token_run(text.as_bytes()) {
+                run |= self
+                    .prefixes
+                    .find_overlapping_iter(text)
+                    .filter_map(|m| self.prefix_rules.get(m.pattern().as_usize()))
+                    .fold(0, |bits, rule| bits | rule);
+            }
+            if self.label_rules & active != 0
+                && gates.digits >= 6
+                && has_word(text)
+                && self.labels.is_match(text)
+            {
+                let mut labelled = self.label_rules & active;
+                while labelled != 0 {
+                    let index = labelled.trailing_zeros() as usize;
+                    labelled &= labelled - 1;
+                    if let Some(Rule {
+                        trigger: Trigger::Label(least),
+                        ..
+                    }) = self.rules.get(index)
+                        && gates.digits >= *least
+                    {
+                        run |= 1 << index;
+                    }
+                }
+            }
+            if self.dotted_rules & active != 0
+                && text.len() >= DOTTED_LEN
+                && memchr::memchr_iter(b'.', text.as_bytes()).nth(1).is_some()
+            {
+                run |= self.dotted_rules;
             }
             run &= active;
         }
@@ -526,30 +976,7 @@ impl Dlp {
                 }
                 Ascii::Regex(regex) => regex,
             };
-            if rule.group == 0 {
-                for found in regex.find_iter(text) {
-                    if valid(rule.check, found.as_str()) {
-                        hits.push(Hit {
-                            start: found.start(),
-                            end: found.end(),
-                            kind: rule.kind,
-                        });
-                    }
-                }
-                continue;
-            }
-            for captures in regex.captures_iter(text) {
-                let Some(span) = captures.get(rule.group) else {
-                    continue;
-                };
-                if valid(rule.check, span.as_str()) {
-                    hits.push(Hit {
-                        start: span.start(),
-                        end: span.end(),
-                        kind: rule.kind,
-                    });
-                }
-            }
+            emit(rule, regex, text, hits);
         }
         settle(hits);
     }
@@ -588,7 +1015,7 @@ impl Dlp {
         match value {
             Value::String(text) => {
                 let keywords = walk.keywords.next_mask();
-                if let Some(redacted) = self.redact_str(text, keywords, walk) {
+                if let Some(redacted) = self.redact_str(text, keywords, walk, None) {
                     *text = redacted;
                 }
             }
@@ -612,20 +1039,29 @@ impl Dlp {
                 }
             }
             Value::Object(map) => {
-                let generic = self.generic;
                 for (key, item) in map.iter_mut() {
-                    if let Value::String(text) = item
-                        && walk.policy.active(generic)
-                        && is_secret_key(key)
-                        && valid(Check::Entropy(30), text)
-                    {
-                        // Its place in the keyword search is used up all the same.
-                        walk.keywords.next_mask();
-                        walk.record(generic);
-                        *text = marker("generic_secret");
+                    let Value::String(text) = item else {
+                        self.walk(item, walk);
+                        continue;
+                    };
+                    let keywords = walk.keywords.next_mask();
+                    let redacted = self.redact_str(text, keywords, walk, Some(key));
+                    if let Some(redacted) = redacted {
+                        *text = redacted;
                         continue;
                     }
-                    self.walk(item, walk);
+                    // Nothing recognisable inside: what the key says about the value.
+                    if let Some((start, end, kind)) = member(key, text)
+                        && walk.policy.active(kind)
+                    {
+                        walk.record(kind);
+                        let name = KINDS.get(kind).map_or("secret", |k| k.0);
+                        let mut out = String::with_capacity(text.len());
+                        out.push_str(text.get(..start).unwrap_or(""));
+                        out.push_str(&marker(name));
+                        out.push_str(text.get(end..).unwrap_or(""));
+                        *text = out;
+                    }
                 }
             }
             Value::Null | Value::Bool(_) => {}
@@ -633,9 +1069,21 @@ impl Dlp {
     }
 
     /// The redacted text, or `None` when nothing in it is redacted.
-    fn redact_str(&self, text: &str, keywords: u64, walk: &mut Walk<'_>) -> Option<String> {
+    fn redact_str(
+        &self,
+        text: &str,
+        keywords: u64,
+        walk: &mut Walk<'_>,
+        key: Option<&str>,
+    ) -> Option<String> {
         let mut hits = std::mem::take(&mut walk.hits);
         self.scan_rules(text, keywords, walk.active, &mut hits);
+        if hits.iter().any(|hit| hit.kind == context::IP_ADDRESS)
+            && key.is_some_and(context::version_key)
+        {
+            // A version, build or OID field: dotted numbers there are not addresses.
+            hits.retain(|hit| hit.kind != context::IP_ADDRESS);
+        }
         let redacted = if hits.is_empty() {
             None
         } else {
@@ -706,63 +1154,17 @@ fn settle(hits: &mut Vec<Hit>) {
     }
 }
 
-fn is_secret_key(key: &str) -> bool {
-    let key = key.as_bytes();
-    // Every name and suffix has at least five bytes and ends in one of a few pairs of letters
-    // (`ey`, `et`, `en`, `rd` ...): most keys are settled here.
-    let [.., second, last] = key else {
-        return false;
-    };
-    if key.len() < 5 || SECRET_KEY_ENDINGS & ending_bit(*second, *last) == 0 {
-        return false;
+/// The span and kind of a JSON string value that its object key marks as a credential, a
+/// national identifier or a phone number, when nothing in the value is recognisable alone.
+fn member(key: &str, text: &str) -> Option<(usize, usize, usize)> {
+    if key.len() < 2 || text.is_empty() || !context::may_be_special(key) {
+        return None;
     }
-    SECRET_KEY_NAMES
-        .iter()
-        .any(|name| key.eq_ignore_ascii_case(name.as_bytes()))
-        || SECRET_KEY_SUFFIXES.iter().any(|suffix| {
-            key.len()
-                .checked_sub(suffix.len())
-                .and_then(|from| key.get(from..))
-                .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix.as_bytes()))
-        })
-}
-
-/// A bit for the last two bytes of a key, ASCII case ignored: bit `(a * 7 + b) % 64` of the
-/// two lowercased bytes. Two endings may share a bit, which only lets more keys through to
-/// the full comparison.
-const fn ending_bit(second: u8, last: u8) -> u64 {
-    let a = second.to_ascii_lowercase() as u32;
-    let b = last.to_ascii_lowercase() as u32;
-    1 << ((a * 7 + b) % 64)
-}
-
-/// The bits of the endings of every name in [`SECRET_KEY_NAMES`] and [`SECRET_KEY_SUFFIXES`].
-const SECRET_KEY_ENDINGS: u64 = {
-    let mut bits = 0;
-    let mut i = 0;
-    while i < SECRET_KEY_NAMES.len() + SECRET_KEY_SUFFIXES.len() {
-        let name = if i < SECRET_KEY_NAMES.len() {
-            SECRET_KEY_NAMES[i].as_bytes()
-        } else {
-            SECRET_KEY_SUFFIXES[i - SECRET_KEY_NAMES.len()].as_bytes()
-        };
-        bits |= ending_bit(name[name.len() - 2], name[name.len() - 1]);
-        i += 1;
+    if let Some(kind) = context::member(key, text) {
+        return Some((0, text.len(), kind));
     }
-    bits
-};
-
-/// Suffixes of object keys (`db_password`, `stripe_api_key`) that name a credential.
-const SECRET_KEY_SUFFIXES: &[&str] = &[
-    "_api_key",
-    "-api-key",
-    "_secret",
-    "_secret_key",
-    "_password",
-    "_access_token",
-    "_refresh_token",
-    "_private_key",
-];
+    context::member_pii(key, text)
+}
 
 /// What the digit-gated rules and the IBAN rule need to know about a string, from one pass.
 ///
@@ -987,7 +1389,11 @@ impl Gates {
             }
         }
         self.card |= run.len >= 13;
-        self.phone |= run.before == b'+';
+        // `+` or an international `00` prefix before the number.
+        self.phone |= run.before == b'+'
+            || (run.len >= 3
+                && bytes.get(from..from + 2) == Some(b"00")
+                && !run.before.is_ascii_alphanumeric());
         if run.len >= 2 && !self.country_code {
             let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
             self.country_code = match head {
@@ -1032,7 +1438,7 @@ fn find_ascii(
     let mut input = Input::new(text);
     while let Some(found) = dfa.try_search(&input)? {
         let (start, end) = (found.start(), found.end());
-        if text.get(start..end).is_some_and(|span| valid(check, span)) {
+        if let Some((start, end)) = judge(check, text, start, end) {
             hits.push(Hit { start, end, kind });
         }
         // No rule matches the empty string; stepping past an empty match all the same keeps
@@ -1056,6 +1462,66 @@ fn has_country_code(bytes: &[u8]) -> bool {
     })
 }
 
+/// The hits of one triggered rule in `text`, each checked by the rule's validator.
+fn emit(rule: &Rule, regex: &Regex, text: &str, hits: &mut Vec<Hit>) {
+    match rule.check {
+        Check::Assigned | Check::Auth | Check::NationalId | Check::NationalPhone => {
+            for captures in regex.captures_iter(text) {
+                let found = match rule.check {
+                    Check::Assigned => context::assigned(&captures, text),
+                    Check::Auth => context::auth(&captures, text),
+                    Check::NationalPhone => context::national_phone(&captures),
+                    _ => context::national(&captures, text),
+                };
+                if let Some((start, end, kind)) = found {
+                    hits.push(Hit { start, end, kind });
+                }
+            }
+        }
+        Check::EmailUnicode if text.is_ascii() => {}
+        _ if rule.group == 0 => {
+            for found in regex.find_iter(text) {
+                if let Some((start, end)) = judge(rule.check, text, found.start(), found.end()) {
+                    hits.push(Hit {
+                        start,
+                        end,
+                        kind: rule.kind,
+                    });
+                }
+            }
+        }
+        _ => {
+            for captures in regex.captures_iter(text) {
+                let Some(span) = captures.get(rule.group) else {
+                    continue;
+                };
+                if let Some((start, end)) = judge(rule.check, text, span.start(), span.end()) {
+                    hits.push(Hit {
+                        start,
+                        end,
+                        kind: rule.kind,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The span of a match that its validator accepts, seen in its text (some checks look at
+/// what surrounds the match); `None` when it is refused.
+fn judge(check: Check, text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
+    let span = text.get(start..end)?;
+    let ok = match check {
+        Check::Email | Check::EmailUnicode => context::email(text, start, end),
+        Check::UrlPassword => context::url_password(span),
+        Check::Ipv4 => valid(check, span) && context::ipv4(text, start, end),
+        Check::Luhn => valid(check, span) && !context::inside_base64(text, start, end),
+        Check::Phone => valid(check, span) && context::phone(text, start, end),
+        _ => valid(check, span),
+    };
+    ok.then_some((start, end))
+}
+
 fn valid(check: Check, text: &str) -> bool {
     match check {
         Check::None => true,
@@ -1065,9 +1531,14 @@ fn valid(check: Check, text: &str) -> bool {
         Check::Entropy(tenths) => high_entropy(text, tenths),
         Check::Phone => {
             let digits = text.bytes().filter(u8::is_ascii_digit).count();
-            (10..=15).contains(&digits)
+            let trunk = if text.starts_with("00") { 2 } else { 0 };
+            (10..=15).contains(&(digits - trunk))
         }
         Check::Ipv4 => text.parse::<std::net::Ipv4Addr>().is_ok(),
+        Check::Email | Check::EmailUnicode => true,
+        Check::Discord => context::discord(text),
+        Check::UrlPassword => context::url_password(text),
+        Check::Auth | Check::Assigned | Check::NationalId | Check::NationalPhone => false,
     }
 }
 
@@ -1095,15 +1566,26 @@ pub fn card_number(text: &str) -> bool {
         .fold(0u32, |acc, d| acc * 10 + u32::from(*d));
     let issuer = match first {
         4 => matches!(len, 13 | 16 | 19),
-        5 => (1..=5).contains(&second) && len == 16,
-        2 => (2221..=2720).contains(&four) && len == 16,
+        // Mastercard 51-55; Maestro 50 and 56-69 (12 to 19 digits).
+        5 => {
+            if (1..=5).contains(&second) {
+                len == 16
+            } else {
+                (13..=19).contains(&len)
+            }
+        }
+        // Mastercard 2221-2720; Mir 2200-2204.
+        2 => {
+            ((2221..=2720).contains(&four) && len == 16)
+                || ((2200..=2204).contains(&four) && (16..=19).contains(&len))
+        }
         3 => match second {
             4 | 7 => len == 15,
             5 => (16..=19).contains(&len),
-            0 | 6 | 8 => (14..=19).contains(&len),
+            0 | 6 | 8 | 9 => (14..=19).contains(&len),
             _ => false,
         },
-        6 => (16..=19).contains(&len),
+        6 => (13..=19).contains(&len),
         _ => false,
     };
     issuer && luhn(digits)

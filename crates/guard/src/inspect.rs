@@ -74,82 +74,87 @@ const PATTERNS: &[(&str, Severity, &str)] = &[
     (
         "sql.tautology",
         Severity::High,
-        r#"(?i)['"]\s*\)?\s*(?:or|and|\|\|)\s*\(?\s*['"]?\w+['"]?\s*(?:=|<>|!=|\blike\b)\s*\(?['"]?\w+|\bor\s+1\s*=\s*1\b"#,
+        r#"(?i)['"`]\s*\)*\s*(?:or|and|\|\||&&|xor)\s*\(*\s*['"`]?[\w@.]+['"`]?\s*(?:=|<>|!=|<=?|>=?|\blike\b|\bregexp\b)\s*\(?['"`]?[\w@]|['"`]\s*(?:or|\|\|)\s*['"`]{0,2}\s*=\s*['"`]|\b(?:or|and)\s+\(?\d+\s*(?:=|<>|!=|<|>)\s*\(?\d+\b|\bor\s+(?:true|not\s+false)\b|['"`]\s*(?:or|and)\s+(?:true\b|false\b|not\s+\w|\d+\s*(?:--|#|$|=|<|>)|sleep\s*\(|exists\s*\(|\(\s*select\b)|['"`]\s*=\s*['"`]\s*(?:or|and)\b"#,
     ),
     (
         "sql.union",
         Severity::High,
-        r"(?i)\bunion\b(?:\s+|/\*.*?\*/)+(?:all\s+|distinct\s+)?select\b",
+        r"(?i)\bunion\b(?:\s+|/\*.*?\*/|\(|%20|\+)*(?:all\b|distinct\b)?(?:\s+|/\*.*?\*/|\(|%20|\+)*select\b",
     ),
     (
         "sql.stacked",
         Severity::High,
-        r"(?i);\s*(?:drop|delete|truncate|alter|insert|update|create|exec(?:ute)?|shutdown|grant|declare)\s+\w",
+        r"(?i);\s*(?:drop|delete|truncate|alter|insert|update|create|exec(?:ute)?|shutdown|grant|declare|select|waitfor|revoke|merge|call|set\s+@)\s+[\w@(]",
     ),
     (
         "sql.comment",
         Severity::Medium,
-        r"'\s*\)?\s*;?\s*(?:--(?:\s|$)|#\s*$|/\*)",
+        r#"['"`]\s*\)*\s*;?\s*(?:--(?:[\s-]|$)|#(?:\s|$)|/\*)|\b(?:admin|root|user)['"`]\s*(?:--|#|/\*)"#,
     ),
     (
         "sql.time",
         Severity::High,
-        r"(?i)\b(?:sleep|pg_sleep|benchmark)\s*\(\s*\d|\bwaitfor\s+delay\s+'",
+        r"(?i)\b(?:sleep|pg_sleep|benchmark|dbms_lock\.sleep|randomblob)\s*\(\s*[\d(]|\bwaitfor\s+(?:delay|time)\s+'|\bdbms_pipe\.receive_message\s*\(",
     ),
     (
         "sql.metadata",
         Severity::Medium,
-        r"(?i)\binformation_schema\.|\bxp_cmdshell\b|\binto\s+(?:out|dump)file\b|\bload_file\s*\(",
+        r#"(?i)\binformation_schema\b|\bxp_cmdshell\b|\binto\s+(?:out|dump)file\b|\bload_file\s*\(|@@version\b|\bversion\s*\(\s*\)|\bsysobjects\b|\bpg_catalog\b|\bsqlite_master\b|\ball_tables\b|\butl_inaddr\b|\bctxsys\.|\b(?:extractvalue|updatexml)\s*\(|\bconvert\s*\(\s*int\b|\bexp\s*\(\s*~|\bfloor\s*\(\s*rand\s*\(|\bxmltype\s*\(|\b(?:n?char|chr)\s*\(\s*\d+\s*\)\s*(?:\+|\|\||,)|\bchar\s*\(\s*\d+(?:\s*,\s*\d+){2,}|\bconcat(?:_ws)?\s*\(\s*0x[0-9a-f]+|\bselect\b.{0,80}\bfrom\s+(?:dual\b|information_|mysql\.|sys\.|pg_)|\b(?:and|or)\s+\(?\s*(?:ascii|substr(?:ing)?|mid|length|ord|unicode|len)\s*\(|\b(?:order|group)\s+by\s+\d+(?:\s*,\s*\d+)*\s*(?:--|#|/\*)|(?:\|\||&&)\s*\d+\s*=\s*\d+|['")]\s*(?:order|group)\s+by\s+\d|\bhaving\s+\d+\s*=\s*\d+"#,
     ),
     (
         "shell.chain",
         Severity::High,
-        r"(?:[;&|\n]|&&|\|\|)\s*(?:rm\s+-[rf]|curl\s+\S|wget\s+\S|nc\s+-|ncat\s|bash\s+-[ci]|sh\s+-c|zsh\s+-c|cat\s+/|chmod\s+[0-7+]|chown\s|python[23]?\s+-c|perl\s+-e|ruby\s+-e|php\s+-r|powershell\b|cmd(?:\.exe)?\s+/c|mkfifo\s|id\s*$|whoami\b|uname\s+-a)",
+        r"(?:[;&|\n\r]|&&|\|\||%0a|%0d|\$\(|`)\s*(?:rm\s+-[rf]|curl\s+\S|wget\s+\S|nc\s+\S|ncat\s|netcat\s|bash\b|sh\s+-|sh\s*$|zsh\b|dash\b|ksh\b|cat\s+\S|chmod\s+[0-7+]|chown\s|python[23]?\s+-c|perl\s+-e|ruby\s+-e|php\s+-r|powershell\b|pwsh\b|cmd(?:\.exe)?\s*/[ck]|mkfifo\s|socat\s|telnet\s|id\s*(?:$|[;&|#])|id\b\s*$|whoami\b|uname\b|hostname\s*$|ifconfig\b|ipconfig\b|systeminfo\b|tasklist\b|net\s+user\b|ping\s+-[cn]\b|ping\s+\d|nslookup\s+\S|dig\s+\S+\.\S|sleep\s+\d|ls(?:\s+-\w+)?\s*(?:$|[;&|/])|ls\s+-|dir\s*(?:$|[;&|])|type\s+[a-z]:\\|echo\s+\S+\s*(?:[>|;&]|$)|printenv\b|env\s*$|set\s*$|xargs\s|base64\s+-d|busybox\s|certutil\b|bitsadmin\b|wmic\b|reg\s+query|eval\s|exec\s|touch\s+/|/bin/|/usr/bin/|\.\/|tee\s+/|ps\s+(?:aux|-ef)\b|kill\s+-\d|(?:find|head|tail|more|less|grep)\s+\S*\s*/(?:etc|proc|var|root|home|tmp)\b|calc(?:\.exe)?\b|notepad(?:\.exe)?\b|(?i:get-(?:content|childitem|process|item)|set-content|start-process|new-object|invoke-\w+|iwr|irm|iex)\b)",
     ),
     (
         "shell.substitution",
         Severity::High,
-        r"\$\(\s*[a-z][a-z0-9_]*(?:\s[^)]*)?\)|`\s*(?:rm|curl|wget|cat|id|whoami|uname|nc|bash|sh|python[23]?|perl)\b[^`]*`|\$\{IFS\}",
+        r"\$\(\s*[a-z][a-z0-9_]*(?:\s[^)]*)?\)|`\s*(?:rm|curl|wget|cat|id|whoami|uname|nc|bash|sh|python[23]?|perl|ls|ping|sleep|echo|nslookup|env|hostname)\b[^`]*`|\$\{IFS\}|\$IFS\b|\$\{[A-Z_]+:\d+:\d+\}|\$'\\x[0-9a-fA-F]{2}|[<>]\(\s*[a-z]+\s[^)]*\)|\{(?:cat|ls|id|wget|curl|nc|bash|sh|echo|rm|ping|whoami|uname|python[23]?|perl),[^}\s]*\}|\|\s*(?:ba|z|da)?sh\b|\bbase64\s+(?:-d|--decode)\b|/[?*][?*a-z]*/[a-z?*]*[?*][a-z?*]*|\b(?:IEX|Invoke-Expression|Invoke-WebRequest|DownloadString|FromBase64String)\b|-EncodedCommand\b|%COMSPEC%|\bcmd(?:\.exe)?\s*/[ck]\b",
     ),
     (
         "shell.device",
         Severity::High,
-        r"/dev/tcp/|/bin/(?:ba|z|da)?sh\b",
+        r"/dev/(?:tcp|udp)/|/bin/(?:ba|z|da|k)?sh\b|\bnc\s+(?:-\w+\s+)*-e\b|\bbash\s+-i\b|>&\s*/dev/|0>&1",
     ),
     (
         "path_traversal.dotdot",
         Severity::High,
-        r"(?:^|[\\/])\.\.(?:[\\/]|$)",
+        r"(?:^|[\\/=:])\.\.(?:[\\/]|;[\\/]|$)|\.\.[\\/]|\.{3,}[\\/]{1,2}|\.\.;",
+    ),
+    (
+        "path_traversal.encoded",
+        Severity::High,
+        r"(?i)%c0%ae|%c0%af|%c1%9c|%c1%1c|%e0%80%ae|%u002e|%u2215|%u2216|%uff0e|%252e%252e|0x2e0x2e|%25c0%25ae",
     ),
     (
         "path_traversal.sensitive_file",
         Severity::High,
-        r"(?i)/etc/(?:passwd|shadow|sudoers)\b|/proc/self/|[a-z]:\\windows\\system32|\.ssh/(?:id_[a-z0-9]+|authorized_keys)\b",
+        r"(?i)/etc/(?:passwd|shadow|sudoers|master\.passwd|security/)|/proc/(?:self|\d+)/|/var/run/secrets/|/root/|[a-z]:[\\/]+windows[\\/]+(?:system32|win\.ini|system\.ini|repair)|\bwin\.ini\b|\bboot\.ini\b|\\windows\\system32|\.ssh[\\/](?:id_[a-z0-9]+|authorized_keys|known_hosts)\b|\bweb\.config\b|\.htaccess\b|\.htpasswd\b|[\\/]\.git[\\/]|\\\\\?\\|\\\\\.\\|^\\\\[^\\\s]+\\[a-z$]*\$|^\\\\\d+\.\d+\.\d+\.\d+\\|%00|\x00|\.\w{1,4}%00|/inetpub/|[\\/]inetpub[\\/]",
     ),
     (
         "template.expression",
         Severity::High,
-        r"\{\{[^}]{0,80}?(?:\d\s*[*+/-]\s*\d|__|\bconfig\b|\bself\b|\brequest\b|lipsum|cycler|joiner|\|\s*attr|range\()[^}]{0,80}\}\}|\$\{[^}]{0,80}?(?:\d\s*[*+/-]\s*\d|jndi:|T\(|Runtime|getClass|env:|sys:)[^}]{0,80}\}|#\{\s*\d+\s*[*+]\s*\d+\s*\}",
+        r#"\{\{[^}]{0,120}?(?:\d\s*[*+/-]\s*['"]?\d|__|\bconfig\b|\bself\b|\brequest\b|lipsum|cycler|joiner|namespace|\|\s*attr|\|\s*safe|range\(|\(|\[|constructor|\bos\b|popen|subprocess|settings\.|\.Env\b|printf|\blookup\b|\bthis\b|\bdefine\b|\bcall\b|\btemplate\b|_self|\.getClass|Runtime)[^}]{0,120}\}\}|\$\{[^}]{0,120}?(?:\d\s*[*+/-]\s*\d|jndi|T\s*\(|Runtime|getClass|\benv:|\bsys:|lower:|upper:|::-|\$\{|\(|\bnew\b|class\.|\.exec|#|@|\?new|freemarker|'\s*\+|"\s*\+)[^}]{0,120}\}|#\{[^}]{0,120}?(?:\d\s*[*+/-]\s*\d|\(|T\s*\(|`|%x|system|exec|File\.|IO\.|Runtime|getClass|\.class)[^}]{0,120}\}|%\{[^}]{0,120}?(?:#|@|\(|\d\s*[*+]\s*\d)[^}]{0,120}\}|\*\{[^}]{0,120}?(?:T\s*\(|\(|\d\s*[*+]\s*\d)[^}]{0,120}\}|@\(\s*\d+\s*[*+/-]\s*\d+\s*\)|@\{[^}]{0,120}\}|@System\.|@Html\.Raw|@java\.lang\.|#_memberAccess|#context\[|__\$\{|\[=[^\]]*\]|\{\$smarty\b|\{php\}|\{(?:system|exec|passthru|shell_exec)\s*\(|\{Smarty_|\$class\.inspect|\$\w+\.getClass\(|#(?:set|foreach|evaluate|parse|include|define|macro)\s*\(|<#(?:assign|if|list|include|import|macro|function|attempt|ftl|setting)\b|\[#(?:assign|if|list)\b|\?new\s*\(|\?api\b"#,
     ),
     (
         "template.directive",
         Severity::Medium,
-        r"<%=?\s*[^%]{1,80}%>|\{%-?\s*(?:import|include|extends|for|set|macro)\b",
+        r"<%[=#!-]?\s*[^%]{1,120}%>|<%(?:!|namespace|include|inherit|def|block)\b|\{%-?\s*(?:import|include|extends|for|set|macro|debug|load|raw|call|filter|with|block|from|print|if)\b|\{\{\s*(?:[#/^>]|else\b)|\{\{\s*\.\s*\}\}",
     ),
     (
         "script.tag",
         Severity::High,
-        r"(?i)<\s*/?\s*(?:script|iframe|object|embed|applet|frameset)\b|<\s*meta\s+http-equiv|<\s*base\s+href",
+        r"(?i)<\s*/?\s*(?:script|iframe|object|embed|applet|frameset|frame|svg|math|portal|xss|isindex)\b|<\s*meta\s+http-equiv|<\s*base\s+href|<\s*!\[CDATA\[|<!--\s*<",
     ),
     (
         "script.handler",
         Severity::High,
-        r"(?i)<[a-z][^>]*[\s/]+on(?:error|load|click|mouse[a-z]+|focus|blur|key[a-z]+|submit|change|input|toggle|animation[a-z]+|pointer[a-z]+)\s*=",
+        r#"(?i)<[a-z][^>]*[\s/"']+on[a-z]{3,}\s*=|["']\s*(?:/\s*)?(?:autofocus\s+|tabindex=\S+\s+)*on[a-z]{3,}\s*=\s*["']?[a-z(]|\b(?:alert|prompt|confirm)(?:\(|`)\s*(?:\d|document|window|'|"|`|/|\))|document\.(?:cookie|domain|write|location)|window\.location|String\.fromCharCode\s*\(|:\s*expression\s*\(|-moz-binding\s*:|\bbehavior\s*:\s*url|@import\s+['"]?(?:javascript|data|https?):|srcdoc\s*="#,
     ),
     (
         "script.url",
         Severity::High,
-        r"(?i)\b(?:javascript|vbscript|livescript):[^\s]|data:text/html",
+        r"(?i)\b(?:j\s*a\s*v\s*a\s*s\s*c\s*r\s*i\s*p\s*t|v\s*b\s*s\s*c\s*r\s*i\s*p\s*t|livescript|mocha)\s*:(?:[^\s]|\s+[^\s(]*[(`])|data\s*:\s*(?:text/html|text/javascript|application/(?:x-)?javascript|image/svg\+xml|application/xhtml)",
     ),
 ];
 
@@ -164,6 +169,8 @@ const INTERNAL_NAMES: &[&str] = &[
 ];
 const INTERNAL_SUFFIXES: &[&str] = &[
     ".localhost",
+    ".localdomain",
+    ".private",
     ".local",
     ".internal",
     ".intranet",
@@ -228,8 +235,11 @@ enum FieldClass {
 impl Inspector {
     /// Compiles the detectors; `classify` is the egress address classifier.
     pub fn new(prompt: Arc<PromptDetector>, classify: Classifier) -> Result<Self, DetectorError> {
+        // The set is large: the lazy DFA needs room for its states, or it gives up and the
+        // search falls back to the much slower PikeVM on every argument.
         let set = RegexSetBuilder::new(PATTERNS.iter().map(|(_, _, p)| *p))
-            .size_limit(16 << 20)
+            .size_limit(32 << 20)
+            .dfa_size_limit(32 << 20)
             .build()
             .map_err(|e| DetectorError::new("inspect.patterns", e))?;
         // Special schemes also with fewer slashes (or backslashes): a WHATWG parser reads
@@ -328,17 +338,33 @@ impl Inspector {
         };
         let once = percent_decode(text);
         let twice = once.as_deref().and_then(percent_decode);
+        let decoded = twice.as_deref().or(once.as_deref()).unwrap_or(text);
+        let readings = readings(decoded);
+        let resolved_url = class == FieldClass::Url
+            && Url::parse(text.trim()).is_ok_and(|url| matches!(url.scheme(), "http" | "https"));
         for variant in [Some(text), once.as_deref(), twice.as_deref()]
             .into_iter()
             .flatten()
+            .chain(readings.iter().map(String::as_str))
         {
             for index in self.set.matches(variant).iter() {
                 if let Some((id, severity, _)) = PATTERNS.get(index) {
+                    // In a URL the parser resolves literal dot segments before anything is
+                    // sent, so they cannot leave the URL's host (encoded ones still count).
+                    if *id == "path_traversal.dotdot"
+                        && resolved_url
+                        && (std::ptr::eq(variant, text)
+                            || once
+                                .as_deref()
+                                .is_some_and(|once| std::ptr::eq(variant, once)))
+                    {
+                        continue;
+                    }
                     add(id, *severity);
                 }
             }
             if !disabled.off("internal_url")
-                && let Some(severity) = self.internal(variant, class)
+                && let Some(severity) = self.internal(variant, class, std::ptr::eq(variant, text))
             {
                 add("internal_url.address", severity);
             }
@@ -352,35 +378,25 @@ impl Inspector {
         }
     }
 
-    /// The severity when `text` is, or contains, a URL or host that points inside.
-    fn internal(&self, text: &str, class: FieldClass) -> Option<Severity> {
+    /// The severity when `text` is, or contains, a URL or host that points inside. `whole`:
+    /// `text` is the argument as sent (not a decoded form), so a URL field's value that does
+    /// not parse is refused (fail closed).
+    fn internal(&self, text: &str, class: FieldClass, whole: bool) -> Option<Severity> {
         let trimmed = text.trim();
-        if trimmed.contains("://") {
-            if let Ok(url) = Url::parse(trimmed)
-                && self.internal_url(&url)
-            {
+        if class == FieldClass::Url {
+            if !trimmed.is_empty() && self.url_value_refused(trimmed, whole) {
                 return Some(Severity::High);
             }
-        } else if !trimmed.is_empty() && !trimmed.contains(char::is_whitespace) {
+        } else if !trimmed.is_empty()
+            && !trimmed.contains("://")
+            && !trimmed.contains(char::is_whitespace)
+        {
             // A bare host[:port][/path]. Outside URL fields only IP literals written in full
             // and the well-known internal names count, so version strings (`10.0.1`) and file
             // names (`notes.local`) stay quiet.
-            let host = trimmed
-                .split(['/', '?', '#'])
-                .next()
-                .unwrap_or("")
-                .rsplit_once(':')
-                .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-                .map_or_else(
-                    || trimmed.split(['/', '?', '#']).next().unwrap_or(""),
-                    |(h, _)| h,
-                );
+            let host = bare_host(trimmed);
             let numeric = host.bytes().all(|b| b.is_ascii_digit() || b == b'.');
-            // A URL field's value is a host whatever it looks like: `10.1` and `2130706433`
-            // there are the addresses an HTTP client reads in them (10.0.0.1, 127.0.0.1).
-            let judged = if class == FieldClass::Url {
-                true
-            } else if numeric {
+            let judged = if numeric {
                 host.matches('.').count() == 3
             } else {
                 host.starts_with('[')
@@ -395,7 +411,7 @@ impl Inspector {
         }
         for found in self.urls.find_iter(text) {
             if let Ok(url) = Url::parse(found.as_str())
-                && self.internal_url(&url)
+                && (self.internal_url(&url) || self.authority_internal(found.as_str()))
             {
                 return Some(Severity::High);
             }
@@ -403,19 +419,76 @@ impl Inspector {
         None
     }
 
+    /// Whether the value of a URL field is refused: a scheme no upstream should receive, a
+    /// host inside (as the WHATWG parser reads it, or as an RFC 3986 parser would), or, for the
+    /// value as sent, a URL that does not parse at all.
+    fn url_value_refused(&self, value: &str, whole: bool) -> bool {
+        let scheme = value
+            .split_once(':')
+            .map(|(scheme, _)| scheme)
+            .filter(|scheme| {
+                scheme.len() >= 2
+                    && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && scheme
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+            });
+        // `host:port` (and `localhost:6379/0`) is a host, not a scheme.
+        let host_port = scheme.is_some()
+            && value
+                .split_once(':')
+                .is_some_and(|(_, rest)| rest.starts_with(|c: char| c.is_ascii_digit()));
+        let candidate = match scheme {
+            Some(scheme) if !host_port => {
+                if REFUSED_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()) {
+                    return true;
+                }
+                value.to_owned()
+            }
+            _ => {
+                if value.contains(char::is_whitespace) {
+                    return false;
+                }
+                format!("http://{value}")
+            }
+        };
+        match Url::parse(&candidate) {
+            Ok(url) => self.internal_url(&url) || self.authority_internal(&candidate),
+            Err(_) => whole,
+        }
+    }
+
+    /// The host an RFC 3986 parser would read in `text` (the authority ends at the first `/`,
+    /// `?` or `#`, the host follows the last `@`; a backslash is an ordinary character), when
+    /// it is inside.
+    fn authority_internal(&self, text: &str) -> bool {
+        let Some((_, rest)) = text.split_once("://") else {
+            return false;
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let host = authority.rsplit('@').next().unwrap_or("");
+        let host = host.split('\\').next().unwrap_or("");
+        if host.is_empty() {
+            return false;
+        }
+        Url::parse(&format!("http://{host}/")).is_ok_and(|url| self.internal_url(&url))
+    }
+
     fn internal_url(&self, url: &Url) -> bool {
-        if url.scheme() == "file" {
+        if REFUSED_SCHEMES.contains(&url.scheme()) {
             return true;
         }
         match url.host() {
             Some(Host::Ipv4(ip)) => (self.classify)(IpAddr::V4(ip)).is_some(),
             Some(Host::Ipv6(ip)) => (self.classify)(IpAddr::V6(ip)).is_some(),
             Some(Host::Domain(name)) => {
-                // A scheme without special host syntax (gopher, dict, redis ...) keeps its host
-                // as written, but the client that connects reads an address there as HTTP
-                // does: `gopher://127.0.0.1/` is loopback.
-                if let Some(ip) = http_address(name) {
-                    return (self.classify)(ip).is_some();
+                // A non-special scheme keeps its host opaque: an address written there is
+                // still an address, read the way an HTTP client would read it.
+                if !url.is_special()
+                    && let Ok(reread) = Url::parse(&format!("http://{name}/"))
+                    && matches!(reread.host(), Some(Host::Ipv4(_) | Host::Ipv6(_)))
+                {
+                    return self.internal_url(&reread);
                 }
                 let name = name.trim_end_matches('.').to_ascii_lowercase();
                 INTERNAL_NAMES.contains(&name.as_str())
@@ -428,15 +501,48 @@ impl Inspector {
     }
 }
 
-/// The address an HTTP client reads in `host`, in any of the IPv4 forms it accepts (decimal,
-/// octal, hexadecimal, shorthand) or in brackets; `None` for a name.
-fn http_address(host: &str) -> Option<IpAddr> {
-    match Url::parse(&format!("http://{host}/")).ok()?.host()? {
-        Host::Ipv4(ip) => Some(IpAddr::V4(ip)),
-        Host::Ipv6(ip) => Some(IpAddr::V6(ip)),
-        Host::Domain(_) => None,
-    }
+/// The host of a bare `host[:port][/path]`.
+fn bare_host(value: &str) -> &str {
+    let head = value.split(['/', '?', '#']).next().unwrap_or("");
+    head.rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(head, |(host, _)| host)
 }
+
+/// Schemes no upstream should receive in a URL argument: local files and the protocols
+/// classic request-forgery payloads use to reach internal services.
+const REFUSED_SCHEMES: &[&str] = &[
+    "file",
+    "gopher",
+    "dict",
+    "ldap",
+    "ldaps",
+    "ldapi",
+    "jar",
+    "netdoc",
+    "tftp",
+    "php",
+    "expect",
+    "phar",
+    "view-source",
+    "glob",
+    "zip",
+    "compress.zlib",
+    "compress.bzip2",
+    "data",
+    "smb",
+    "nfs",
+    "jdbc",
+    "rmi",
+    "iiop",
+    "telnet",
+    "ssh2.shell",
+    "ssh2.exec",
+    "ogg",
+    "rar",
+    "vbscript",
+    "javascript",
+];
 
 fn push_segment(path: &mut String, key: &str) {
     path.push('/');
@@ -477,6 +583,139 @@ fn classify_field(schema: Option<&Value>, name: &str) -> FieldClass {
     FieldClass::FreeText
 }
 
+/// Other readings of an argument that the pattern detectors also see: HTML entities decoded,
+/// Unicode look-alikes and invisible characters folded, `+` read as a space, SQL comments read
+/// as spaces, and quotes and backslashes inside shell words removed. Each is kept only when it
+/// differs from the text.
+fn readings(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let push = |reading: String, out: &mut Vec<String>| {
+        if reading != text && !out.contains(&reading) {
+            out.push(reading);
+        }
+    };
+    let mut base = text.to_owned();
+    if base.contains('&') {
+        base = html_entities(&base);
+    }
+    if !base.is_ascii() {
+        base = crate::prompt::fold(&base);
+    }
+    push(base.clone(), &mut out);
+    if base.contains('+') && !base.contains(' ') {
+        push(base.replace('+', " "), &mut out);
+    }
+    if base.contains("/*!") {
+        // MySQL versioned comments run their content: keep it, drop the markers.
+        let mut kept = String::with_capacity(base.len());
+        let mut rest = base.as_str();
+        while let Some(at) = rest.find("/*!") {
+            kept.push_str(rest.get(..at).unwrap_or(""));
+            kept.push(' ');
+            rest = rest
+                .get(at + 3..)
+                .unwrap_or("")
+                .trim_start_matches(|c: char| c.is_ascii_digit());
+        }
+        kept.push_str(rest);
+        push(kept.replace("*/", " "), &mut out);
+    }
+    if let Some(at) = base.find("0x")
+        && let Some(hex) = base.get(at + 2..)
+    {
+        let digits: String = hex.chars().take_while(char::is_ascii_hexdigit).collect();
+        if digits.len() >= 8 && digits.len().is_multiple_of(2) {
+            let bytes: Option<Vec<u8>> = (0..digits.len())
+                .step_by(2)
+                .map(|i| {
+                    digits
+                        .get(i..i + 2)
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                })
+                .collect();
+            if let Some(bytes) = bytes
+                && bytes.iter().all(|b| b.is_ascii_graphic() || *b == b' ')
+                && let Ok(decoded) = String::from_utf8(bytes)
+            {
+                push(decoded, &mut out);
+            }
+        }
+    }
+    if base.contains("/*") {
+        let mut stripped = String::with_capacity(base.len());
+        let mut rest = base.as_str();
+        while let Some(at) = rest.find("/*") {
+            stripped.push_str(rest.get(..at).unwrap_or(""));
+            stripped.push(' ');
+            match rest
+                .get(at + 2..)
+                .and_then(|r| r.find("*/").map(|end| (r, end)))
+            {
+                Some((r, end)) => rest = r.get(end + 2..).unwrap_or(""),
+                None => rest = "",
+            }
+        }
+        stripped.push_str(rest);
+        push(stripped, &mut out);
+    }
+    if base.contains(['\'', '"', '\\']) && base.contains([';', '|', '&', '`', '$', '/', '\n']) {
+        push(base.replace(['\'', '"', '\\'], ""), &mut out);
+    }
+    out
+}
+
+/// Numeric (`&#39;`, `&#x27;`) and the common named HTML entities decoded.
+fn html_entities(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(rest.get(..at).unwrap_or(""));
+        let tail = rest.get(at + 1..).unwrap_or("");
+        let end = tail.find(';').filter(|end| *end <= 10);
+        let decoded = end.and_then(|end| {
+            let name = tail.get(..end)?;
+            let c = if let Some(hex) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+                char::from_u32(u32::from_str_radix(hex, 16).ok()?)?
+            } else if let Some(dec) = name.strip_prefix('#') {
+                char::from_u32(dec.parse().ok()?)?
+            } else {
+                match name.to_ascii_lowercase().as_str() {
+                    "lt" => '<',
+                    "gt" => '>',
+                    "quot" => '"',
+                    "apos" => '\'',
+                    "amp" => '&',
+                    "colon" => ':',
+                    "sol" => '/',
+                    "bsol" => '\\',
+                    "lpar" => '(',
+                    "rpar" => ')',
+                    "period" => '.',
+                    "tab" => '\t',
+                    "newline" => '\n',
+                    "semi" => ';',
+                    "equals" => '=',
+                    "grave" => '`',
+                    _ => return None,
+                }
+            };
+            Some((c, end))
+        });
+        match decoded {
+            Some((c, end)) => {
+                out.push(c);
+                rest = tail.get(end + 1..).unwrap_or("");
+            }
+            None => {
+                out.push('&');
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// `text` with `%XX` escapes decoded, or `None` when it has none (or decodes to non-UTF-8).
 fn percent_decode(text: &str) -> Option<String> {
     if !text.contains('%') {
@@ -505,5 +744,7 @@ fn percent_decode(text: &str) -> Option<String> {
     if !changed {
         return None;
     }
-    String::from_utf8(out).ok()
+    // Invalid UTF-8 (an overlong `%c0%ae`, a multibyte trick `%bf%27`) is read with
+    // replacement characters, so the ASCII around it is still seen.
+    Some(String::from_utf8_lossy(&out).into_owned())
 }

@@ -388,7 +388,7 @@ fn remedy(detector: &str) -> &'static str {
             "it looks like script injection; remove HTML tags, event handlers and script URLs"
         }
         "internal_url" => {
-            "it points inside the network (loopback, private, link-local or metadata address, or an internal name); use a public URL"
+            "it points inside the network (loopback, private, link-local or metadata address, or an internal name), uses a scheme no upstream should receive (`file:`, `gopher:` ...) or is not a URL the guard can parse; use a public http(s) URL"
         }
         "prompt_injection" => {
             "it contains instructions aimed at the assistant or hidden characters; send the user's request without them"
