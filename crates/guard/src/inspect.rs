@@ -423,6 +423,17 @@ impl Inspector {
     /// host inside (as the WHATWG parser reads it, or as an RFC 3986 parser would), or, for the
     /// value as sent, a URL that does not parse at all.
     fn url_value_refused(&self, value: &str, whole: bool) -> bool {
+        // Read the value as the WHATWG parser does: leading and trailing C0 controls and spaces
+        // dropped, and every tab and line break removed wherever it stands (`htt\np://` is
+        // `http://`).
+        let value = value.trim_matches(|c: char| c <= ' ');
+        let unbroken;
+        let value = if value.contains(['\t', '\n', '\r']) {
+            unbroken = value.replace(['\t', '\n', '\r'], "");
+            unbroken.as_str()
+        } else {
+            value
+        };
         let scheme = value
             .split_once(':')
             .map(|(scheme, _)| scheme)
