@@ -87,6 +87,10 @@ pub struct Tool {
     pub body: Option<Body>,
     /// JSON Schema (draft 2020-12) of the arguments object: parameters and body merged.
     pub input_schema: Value,
+    /// JSON Schema of a successful answer: the OpenAPI document's schema for the first 2xx
+    /// JSON response, when it is an object schema (MCP `outputSchema` must be one). `None` when
+    /// the document gives none, or when response shaping may change the answer's form.
+    pub output_schema: Option<Value>,
     /// Risk class from the config.
     pub risk: RiskClass,
     /// OAuth scopes a token must carry to call the tool (`tools[].scopes`); empty: none.

@@ -533,3 +533,65 @@ fn error_messages_name_file_and_pointer() {
     let text = err.to_string();
     assert!(text.contains("orders-3.0.yaml: `/paths/"), "{text}");
 }
+
+#[test]
+fn output_schema_is_the_first_success_response_when_it_is_an_object() {
+    let doc = r##"
+openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /a:
+    get:
+      operationId: objectAnswer
+      responses:
+        "404": {description: no, content: {application/json: {schema: {type: string}}}}
+        "201": {$ref: "#/components/responses/Created"}
+        "200":
+          description: ok
+          content:
+            application/json:
+              schema: {$ref: "#/components/schemas/Thing"}
+  /b:
+    get:
+      operationId: arrayAnswer
+      responses:
+        "200": {description: ok, content: {application/json: {schema: {type: array, items: {type: string}}}}}
+  /c:
+    get:
+      operationId: textAnswer
+      responses:
+        "2XX": {description: ok, content: {text/plain: {schema: {type: object}}}}
+  /d:
+    delete:
+      operationId: noContent
+      responses:
+        "204": {description: gone}
+components:
+  responses:
+    Created: {description: made, content: {application/json: {schema: {type: object}}}}
+  schemas:
+    Thing:
+      type: object
+      required: [id]
+      properties:
+        id: {type: integer}
+        note: {type: string, nullable: true}
+"##;
+    let catalog = load_inline("api.yaml", doc, "[\"*\"]").unwrap();
+    let output = |name: &str| catalog.get(name).unwrap().output_schema.clone();
+    // "200" comes before "201"; the `$ref` is inlined and 3.0's `nullable` rewritten.
+    let thing = output("objectAnswer").unwrap();
+    assert_eq!(thing["type"], "object");
+    assert_eq!(thing["required"], json!(["id"]));
+    assert_eq!(thing["properties"]["id"], json!({"type": "integer"}));
+    assert_eq!(thing["properties"]["note"]["type"], json!(["string", "null"]));
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .offline()
+        .build(&thing)
+        .unwrap();
+    // Not an object, not JSON, or no content: no output schema.
+    assert_eq!(output("arrayAnswer"), None);
+    assert_eq!(output("textAnswer"), None);
+    assert_eq!(output("noContent"), None);
+}

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use portcullis_audit::AuditLog;
-use portcullis_catalog::Catalog;
+use portcullis_catalog::{Catalog, Tool};
 use portcullis_config::Loaded;
 use portcullis_egress::{Egress, MetadataClient, MetadataError, Resolver};
 use portcullis_guard::{Guards, Validator};
@@ -82,6 +82,25 @@ pub fn check(loaded: &Loaded) -> Result<Checked, BuildError> {
         portcullis_egress::classify::special_purpose,
     )?;
     let policy = PolicyEngine::load(&config.policies, &catalog, &api_names(loaded))?;
+    // An answer that shaping may cut need not match the response schema, so such tools
+    // declare no output schema (MCP clients validate structured results against it).
+    let catalog = if catalog.tools().iter().any(|t| t.output_schema.is_some() && guards.reshapes(&t.name)) {
+        Catalog::from_tools(
+            catalog
+                .tools()
+                .iter()
+                .map(|tool| {
+                    let mut tool = Tool::clone(tool);
+                    if guards.reshapes(&tool.name) {
+                        tool.output_schema = None;
+                    }
+                    tool
+                })
+                .collect(),
+        )
+    } else {
+        catalog
+    };
     Ok(Checked {
         catalog,
         validator,
