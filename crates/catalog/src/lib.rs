@@ -174,8 +174,14 @@ pub enum CatalogError {
         /// What is wrong.
         message: String,
     },
-    /// A config selection names an operationId the document lacks.
-    #[error("{}: operation `{operation}` selected in `tools` is not in the document of API `{api}`", file.display())]
+    /// A config selection names an operationId the document lacks. Said at the config line
+    /// when `at` is known (see [`CatalogError::at_config_line`]), else at the selection's key.
+    #[error(
+        "{}`tools[{selection}].operations[{index}]`: operation `{operation}` is not in the OpenAPI document of API `{api}` ({}){}",
+        at.as_ref().map(|at| format!("{at}: ")).unwrap_or_default(),
+        file.display(),
+        suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default()
+    )]
     UnknownOperation {
         /// The document.
         file: PathBuf,
@@ -183,5 +189,13 @@ pub enum CatalogError {
         api: String,
         /// The operationId or pattern that matched nothing.
         operation: String,
+        /// Index of the selection under `tools`.
+        selection: usize,
+        /// Index of the operation in the selection's `operations`.
+        index: usize,
+        /// The document's operationId closest to `operation`, if one is close.
+        suggestion: Option<String>,
+        /// `config-file:line:column` of the operation, once known.
+        at: Option<String>,
     },
 }

@@ -73,7 +73,11 @@ pub fn load_catalog(config: &Config) -> Result<Catalog, CatalogError> {
     for api in &config.apis {
         let document = Document::read(api)?;
         let operations = document.operations()?;
-        let selections = config.tools.iter().filter(|s| s.api == api.name);
+        let selections = config
+            .tools
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.api == api.name);
         let risks = document.select(&operations, selections)?;
         for (operation, risk) in operations.iter().zip(risks) {
             if let (Some((risk, scopes)), Some(operation_id)) = (risk, operation.operation_id) {
@@ -269,11 +273,11 @@ impl<'c> Document<'c> {
     fn select<'s>(
         &self,
         operations: &[Operation<'_>],
-        selections: impl Iterator<Item = &'s ToolSelection>,
+        selections: impl Iterator<Item = (usize, &'s ToolSelection)>,
     ) -> Result<Vec<Option<Selected>>, CatalogError> {
         let mut risks: Vec<Option<Selected>> = vec![None; operations.len()];
-        for selection in selections {
-            for pattern in &selection.operations {
+        for (selection_index, selection) in selections {
+            for (pattern_index, pattern) in selection.operations.iter().enumerate() {
                 let mut matched = false;
                 for (operation, risk) in operations.iter().zip(risks.iter_mut()) {
                     if operation.operation_id.is_some_and(|id| pattern.matches(id)) {
@@ -291,10 +295,20 @@ impl<'c> Document<'c> {
                     }
                 }
                 if !matched {
+                    let written = pattern.to_string();
+                    let suggestion = portcullis_core::closest(
+                        &written,
+                        operations.iter().filter_map(|o| o.operation_id),
+                    )
+                    .map(str::to_owned);
                     return Err(CatalogError::UnknownOperation {
                         file: self.file.to_owned(),
                         api: self.api.to_owned(),
-                        operation: pattern.to_string(),
+                        operation: written,
+                        selection: selection_index,
+                        index: pattern_index,
+                        suggestion,
+                        at: None,
                     });
                 }
             }

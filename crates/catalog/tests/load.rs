@@ -342,17 +342,42 @@ fn body_argument_avoids_a_parameter_named_body() {
 
 #[test]
 fn unknown_operation_or_pattern_is_refused() {
-    for operations in ["[listOrders, nope]", "['zz*']"] {
+    for (operations, index, suggestion) in [
+        ("[listOrders, nope]", 1, None),
+        ("['zz*']", 0, None),
+        ("[listOrders, getOrdr]", 1, Some("getOrder")),
+    ] {
         let err = load_one("orders", data("orders-3.0.yaml"), operations).unwrap_err();
-        let CatalogError::UnknownOperation { api, operation, .. } = &err else {
+        let CatalogError::UnknownOperation {
+            api,
+            operation,
+            selection,
+            index: at_index,
+            suggestion: suggested,
+            ..
+        } = &err
+        else {
             panic!("expected UnknownOperation, got {err:?}");
         };
         assert_eq!(api, "orders");
         assert!(operations.contains(operation.as_str()));
+        assert_eq!((*selection, *at_index), (0, index), "{operations}");
+        assert_eq!(suggested.as_deref(), suggestion, "{operations}");
+        let message = err.to_string();
         assert!(
-            err.to_string()
-                .contains("is not in the document of API `orders`")
+            message.contains("is not in the OpenAPI document of API `orders`"),
+            "{message}"
         );
+        assert!(
+            message.starts_with(&format!("`tools[0].operations[{index}]`")),
+            "{message}"
+        );
+        if let Some(suggestion) = suggestion {
+            assert!(
+                message.ends_with(&format!("; did you mean `{suggestion}`?")),
+                "{message}"
+            );
+        }
     }
 }
 

@@ -161,7 +161,46 @@ fn each_class_of_bad_config_gets_its_own_message() {
     );
     let (code, text) = check(&config);
     assert_ne!(code, 0);
-    assert!(text.contains("refundOrders"), "{text}");
+    assert!(
+        text.contains(&format!("portcullis.yaml:{line}:")),
+        "line {line}: {text}"
+    );
+    assert!(text.contains("`tools["), "{text}");
+    assert!(
+        text.contains("operation `refundOrders` is not in the OpenAPI document"),
+        "{text}"
+    );
+    assert!(text.contains("did you mean `refundOrder`?"), "{text}");
+
+    // A syntax error names its place once.
+    let (_dir, config) = quickstart();
+    edit(&config, "  token_ttl: 10m", "  token_ttl: 10q");
+    let (code, text) = check(&config);
+    assert_ne!(code, 0);
+    assert!(text.contains("portcullis.yaml:"), "{text}");
+    assert!(!text.contains(" line "), "the place is said twice: {text}");
+    assert_eq!(text.matches("error:").count(), 1, "{text}");
+
+    // A policy naming a role no agent has, and a scope nobody declares: refused at the place
+    // each is written, with the near names.
+    let (dir, config) = quickstart();
+    std::fs::write(
+        dir.path().join("policies/names.cedar"),
+        "@id(\"names\")\npermit (\n  principal in Portcullis::Role::\"suport\",\n  action,\n  resource\n) when { context.token.scopes.contains(\"orders:wrte\") };\n",
+    )
+    .unwrap();
+    let (code, text) = check(&config);
+    assert_ne!(code, 0);
+    assert!(
+        text.contains("names.cedar:3:") && text.contains("role `suport` is held by no agent"),
+        "{text}"
+    );
+    assert!(text.contains("did you mean `support`?"), "{text}");
+    assert!(
+        text.contains("names.cedar:6:") && text.contains("scope `orders:wrte` is declared by no agent or tool"),
+        "{text}"
+    );
+    assert!(text.contains("did you mean `orders:write`?"), "{text}");
 }
 
 #[test]

@@ -72,7 +72,27 @@ pub enum BuildError {
 /// Loads catalog, schemas and policies: everything `check` validates offline.
 pub fn check(loaded: &Loaded) -> Result<Checked, BuildError> {
     let config = &loaded.config;
-    let catalog = Catalog::load(config)?;
+    let catalog = Catalog::load(config).map_err(|err| match err {
+        // Said where the operation is written in the config, not only in the document.
+        portcullis_catalog::CatalogError::UnknownOperation {
+            file,
+            api,
+            operation,
+            selection,
+            index,
+            suggestion,
+            at: None,
+        } => portcullis_catalog::CatalogError::UnknownOperation {
+            at: loaded.operation_location(selection, index),
+            file,
+            api,
+            operation,
+            selection,
+            index,
+            suggestion,
+        },
+        other => other,
+    })?;
     let validator = Validator::new(&catalog, &config.limits)?;
     // The inspection stage judges addresses with the egress classifier, so an argument is
     // called internal exactly when egress would refuse to dial it.
@@ -82,6 +102,13 @@ pub fn check(loaded: &Loaded) -> Result<Checked, BuildError> {
         portcullis_egress::classify::special_purpose,
     )?;
     let policy = PolicyEngine::load(&config.policies, &catalog, &api_names(loaded))?;
+    let scopes = config.scopes_supported();
+    let roles: Vec<&str> = config
+        .agents
+        .iter()
+        .flat_map(|agent| agent.roles.iter().map(|role| role.as_str()))
+        .collect();
+    policy.check_names(&roles, &scopes.iter().map(String::as_str).collect::<Vec<_>>())?;
     // An answer that shaping may cut need not match the response schema, so such tools
     // declare no output schema (MCP clients validate structured results against it).
     let catalog = if catalog.tools().iter().any(|t| t.output_schema.is_some() && guards.reshapes(&t.name)) {
