@@ -609,7 +609,10 @@ components:
     assert_eq!(thing["type"], "object");
     assert_eq!(thing["required"], json!(["id"]));
     assert_eq!(thing["properties"]["id"], json!({"type": "integer"}));
-    assert_eq!(thing["properties"]["note"]["type"], json!(["string", "null"]));
+    assert_eq!(
+        thing["properties"]["note"]["type"],
+        json!(["string", "null"])
+    );
     jsonschema::options()
         .with_draft(jsonschema::Draft::Draft202012)
         .offline()

@@ -488,7 +488,10 @@ fn listen_on(
         port.unwrap_or_default()
     );
     let mut derived = url.clone();
-    if ip == Some(configured.ip()) && !ip.is_some_and(|ip| ip.is_loopback()) && !listen.ip().is_unspecified() {
+    if ip == Some(configured.ip())
+        && !ip.is_some_and(|ip| ip.is_loopback())
+        && !listen.ip().is_unspecified()
+    {
         derived
             .set_ip_host(listen.ip())
             .map_err(|()| anyhow::anyhow!("cannot put {listen} into `listener.public_url`"))?;

@@ -204,7 +204,8 @@ fn each_class_of_bad_config_gets_its_own_message() {
     );
     assert!(text.contains("did you mean `support`?"), "{text}");
     assert!(
-        text.contains("names.cedar:6:") && text.contains("scope `orders:wrte` is declared by no agent or tool"),
+        text.contains("names.cedar:6:")
+            && text.contains("scope `orders:wrte` is declared by no agent or tool"),
         "{text}"
     );
     assert!(text.contains("did you mean `orders:write`?"), "{text}");

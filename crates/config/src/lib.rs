@@ -128,7 +128,12 @@ impl Loaded {
         }
         let text = std::fs::read_to_string(&self.path).ok()?;
         let spans: Spans = parse_yaml(&text).ok()?;
-        let at = spans.tools.get(selection)?.operations.get(index)?.referenced;
+        let at = spans
+            .tools
+            .get(selection)?
+            .operations
+            .get(index)?
+            .referenced;
         Some(format!(
             "{}:{}:{}",
             self.path.display(),

@@ -108,10 +108,17 @@ pub fn check(loaded: &Loaded) -> Result<Checked, BuildError> {
         .iter()
         .flat_map(|agent| agent.roles.iter().map(|role| role.as_str()))
         .collect();
-    policy.check_names(&roles, &scopes.iter().map(String::as_str).collect::<Vec<_>>())?;
+    policy.check_names(
+        &roles,
+        &scopes.iter().map(String::as_str).collect::<Vec<_>>(),
+    )?;
     // An answer that shaping may cut need not match the response schema, so such tools
     // declare no output schema (MCP clients validate structured results against it).
-    let catalog = if catalog.tools().iter().any(|t| t.output_schema.is_some() && guards.reshapes(&t.name)) {
+    let catalog = if catalog
+        .tools()
+        .iter()
+        .any(|t| t.output_schema.is_some() && guards.reshapes(&t.name))
+    {
         Catalog::from_tools(
             catalog
                 .tools()

@@ -938,7 +938,10 @@ fn role_and_scope_names_nothing_grants_are_reported_where_written() {
     assert!(found[0].1.ends_with("did you mean `support`?"), "{found:?}");
     assert_eq!(found[1].0, Some(3));
     assert!(found[1].1.starts_with("scope `orders:red`"), "{found:?}");
-    assert!(found[1].1.ends_with("did you mean `orders:read`?"), "{found:?}");
+    assert!(
+        found[1].1.ends_with("did you mean `orders:read`?"),
+        "{found:?}"
+    );
     assert_eq!(found[2].0, Some(6));
     assert!(found[2].1.starts_with("scope `x`"), "{found:?}");
     assert!(!found[2].1.contains("did you mean"), "{found:?}");

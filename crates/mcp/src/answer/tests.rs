@@ -216,10 +216,11 @@ fn annotations_follow_the_method_and_the_risk_class() {
         tool.risk = risk;
         serde_json::to_value(describe_tool(&tool)).unwrap()["annotations"].clone()
     };
-    let write = |destructive: bool, idempotent: bool| {
-        json!({"readOnlyHint": false, "destructiveHint": destructive, "idempotentHint": idempotent})
-    };
-    assert_eq!(hints("HEAD", RiskClass::Critical), json!({"readOnlyHint": true}));
+    let write = |destructive: bool, idempotent: bool| json!({"readOnlyHint": false, "destructiveHint": destructive, "idempotentHint": idempotent});
+    assert_eq!(
+        hints("HEAD", RiskClass::Critical),
+        json!({"readOnlyHint": true})
+    );
     assert_eq!(hints("POST", RiskClass::Low), write(false, false));
     assert_eq!(hints("POST", RiskClass::Medium), write(false, false));
     assert_eq!(hints("POST", RiskClass::High), write(true, false));
@@ -236,7 +237,8 @@ fn an_output_schema_is_described_when_the_catalog_has_one() {
     let wire = serde_json::to_value(describe_tool(&tool)).unwrap();
     assert_eq!(wire["outputSchema"], output);
     // None: no `outputSchema` key at all.
-    let wire = serde_json::to_value(describe_tool(&catalog_tool(json!({"type": "object"})))).unwrap();
+    let wire =
+        serde_json::to_value(describe_tool(&catalog_tool(json!({"type": "object"})))).unwrap();
     assert!(wire.get("outputSchema").is_none(), "{wire}");
 }
 
