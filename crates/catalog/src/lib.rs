@@ -175,12 +175,14 @@ pub enum CatalogError {
         message: String,
     },
     /// A config selection names an operationId the document lacks. Said at the config line
-    /// when `at` is known (see [`CatalogError::at_config_line`]), else at the selection's key.
+    /// when [`OperationPlace::at`] is known, else at the selection's key.
     #[error(
-        "{}`tools[{selection}].operations[{index}]`: operation `{operation}` is not in the OpenAPI document of API `{api}` ({}){}",
-        at.as_ref().map(|at| format!("{at}: ")).unwrap_or_default(),
+        "{}`tools[{}].operations[{}]`: operation `{operation}` is not in the OpenAPI document of API `{api}` ({}){}",
+        place.at.as_ref().map(|at| format!("{at}: ")).unwrap_or_default(),
+        place.selection,
+        place.index,
         file.display(),
-        suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default()
+        place.suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default()
     )]
     UnknownOperation {
         /// The document.
@@ -189,13 +191,20 @@ pub enum CatalogError {
         api: String,
         /// The operationId or pattern that matched nothing.
         operation: String,
-        /// Index of the selection under `tools`.
-        selection: usize,
-        /// Index of the operation in the selection's `operations`.
-        index: usize,
-        /// The document's operationId closest to `operation`, if one is close.
-        suggestion: Option<String>,
-        /// `config-file:line:column` of the operation, once known.
-        at: Option<String>,
+        /// Where it is selected, and the closest operationId (boxed: errors stay small).
+        place: Box<OperationPlace>,
     },
+}
+
+/// Where an operation missing from its document is selected in the config.
+#[derive(Debug)]
+pub struct OperationPlace {
+    /// Index of the selection under `tools`.
+    pub selection: usize,
+    /// Index of the operation in the selection's `operations`.
+    pub index: usize,
+    /// The document's operationId closest to the one written, if one is close.
+    pub suggestion: Option<String>,
+    /// `config-file:line:column` of the operation, once known.
+    pub at: Option<String>,
 }

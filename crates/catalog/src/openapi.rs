@@ -305,10 +305,12 @@ impl<'c> Document<'c> {
                         file: self.file.to_owned(),
                         api: self.api.to_owned(),
                         operation: written,
-                        selection: selection_index,
-                        index: pattern_index,
-                        suggestion,
-                        at: None,
+                        place: Box::new(crate::OperationPlace {
+                            selection: selection_index,
+                            index: pattern_index,
+                            suggestion,
+                            at: None,
+                        }),
                     });
                 }
             }

@@ -351,9 +351,7 @@ fn unknown_operation_or_pattern_is_refused() {
         let CatalogError::UnknownOperation {
             api,
             operation,
-            selection,
-            index: at_index,
-            suggestion: suggested,
+            place,
             ..
         } = &err
         else {
@@ -361,8 +359,8 @@ fn unknown_operation_or_pattern_is_refused() {
         };
         assert_eq!(api, "orders");
         assert!(operations.contains(operation.as_str()));
-        assert_eq!((*selection, *at_index), (0, index), "{operations}");
-        assert_eq!(suggested.as_deref(), suggestion, "{operations}");
+        assert_eq!((place.selection, place.index), (0, index), "{operations}");
+        assert_eq!(place.suggestion.as_deref(), suggestion, "{operations}");
         let message = err.to_string();
         assert!(
             message.contains("is not in the OpenAPI document of API `orders`"),

@@ -72,26 +72,14 @@ pub enum BuildError {
 /// Loads catalog, schemas and policies: everything `check` validates offline.
 pub fn check(loaded: &Loaded) -> Result<Checked, BuildError> {
     let config = &loaded.config;
-    let catalog = Catalog::load(config).map_err(|err| match err {
+    let catalog = Catalog::load(config).map_err(|mut err| {
         // Said where the operation is written in the config, not only in the document.
-        portcullis_catalog::CatalogError::UnknownOperation {
-            file,
-            api,
-            operation,
-            selection,
-            index,
-            suggestion,
-            at: None,
-        } => portcullis_catalog::CatalogError::UnknownOperation {
-            at: loaded.operation_location(selection, index),
-            file,
-            api,
-            operation,
-            selection,
-            index,
-            suggestion,
-        },
-        other => other,
+        if let portcullis_catalog::CatalogError::UnknownOperation { place, .. } = &mut err
+            && place.at.is_none()
+        {
+            place.at = loaded.operation_location(place.selection, place.index);
+        }
+        err
     })?;
     let validator = Validator::new(&catalog, &config.limits)?;
     // The inspection stage judges addresses with the egress classifier, so an argument is
