@@ -5,7 +5,8 @@ Starts from the bare MCP URL with no token, and walks the discovery the way the 
 client does: the 401's `resource_metadata`, the protected-resource metadata (RFC 9728) and its
 check against the server URL, the authorization server metadata (RFC 8414) of
 `authorization_servers[0]`, the SDK's scope selection, then a client-credentials token request
-with `resource` (RFC 8707). Finally it connects with the token and lists the tools. With a
+with `resource` (RFC 8707). Finally it connects with the token and lists the tools; when the
+token request is refused with an OAuth error (400), it reports the error and stops there. With a
 fourth argument, `{"scope": <narrow scope>, "call": {"name": ..., "arguments": ...}}`, it also
 walks a scope step-up: the call with a narrow token, the 403 challenge, the wider token, the
 retry. It prints what it saw as JSON on stdout; exit 0 on success, 1 on a failed check.
@@ -105,6 +106,9 @@ async def run(
         if scope:
             form["scope"] = scope
         token = await http.post(server["token_endpoint"], data=form, auth=(client_id, client_secret))
+        if token.status_code == 400:
+            report["token_error"] = token.json().get("error")
+            return report
         check(token.status_code == 200, f"token request refused: {token.status_code} {token.text}")
         body = token.json()
         report["granted_scope"] = body.get("scope")

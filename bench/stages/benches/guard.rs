@@ -111,6 +111,7 @@ fn large() -> (Validator, Value) {
         params: Vec::new(),
         body: None,
         input_schema: schema,
+        output_schema: None,
         risk: RiskClass::Medium,
         scopes: Vec::new(),
     }]);

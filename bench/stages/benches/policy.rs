@@ -164,6 +164,7 @@ fn catalog(specs: &[ToolSpec]) -> Catalog {
                     params: Vec::new(),
                     body: None,
                     input_schema: input_schema(spec.shape),
+                    output_schema: None,
                     risk: spec.risk,
                     scopes: Vec::new(),
                 }

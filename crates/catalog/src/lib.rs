@@ -87,6 +87,10 @@ pub struct Tool {
     pub body: Option<Body>,
     /// JSON Schema (draft 2020-12) of the arguments object: parameters and body merged.
     pub input_schema: Value,
+    /// JSON Schema of a successful answer: the OpenAPI document's schema for the first 2xx
+    /// JSON response, when it is an object schema (MCP `outputSchema` must be one). `None` when
+    /// the document gives none, or when response shaping may change the answer's form.
+    pub output_schema: Option<Value>,
     /// Risk class from the config.
     pub risk: RiskClass,
     /// OAuth scopes a token must carry to call the tool (`tools[].scopes`); empty: none.
@@ -170,8 +174,16 @@ pub enum CatalogError {
         /// What is wrong.
         message: String,
     },
-    /// A config selection names an operationId the document lacks.
-    #[error("{}: operation `{operation}` selected in `tools` is not in the document of API `{api}`", file.display())]
+    /// A config selection names an operationId the document lacks. Said at the config line
+    /// when [`OperationPlace::at`] is known, else at the selection's key.
+    #[error(
+        "{}`tools[{}].operations[{}]`: operation `{operation}` is not in the OpenAPI document of API `{api}` ({}){}",
+        place.at.as_ref().map(|at| format!("{at}: ")).unwrap_or_default(),
+        place.selection,
+        place.index,
+        file.display(),
+        place.suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default()
+    )]
     UnknownOperation {
         /// The document.
         file: PathBuf,
@@ -179,5 +191,20 @@ pub enum CatalogError {
         api: String,
         /// The operationId or pattern that matched nothing.
         operation: String,
+        /// Where it is selected, and the closest operationId (boxed: errors stay small).
+        place: Box<OperationPlace>,
     },
+}
+
+/// Where an operation missing from its document is selected in the config.
+#[derive(Debug)]
+pub struct OperationPlace {
+    /// Index of the selection under `tools`.
+    pub selection: usize,
+    /// Index of the operation in the selection's `operations`.
+    pub index: usize,
+    /// The document's operationId closest to the one written, if one is close.
+    pub suggestion: Option<String>,
+    /// `config-file:line:column` of the operation, once known.
+    pub at: Option<String>,
 }

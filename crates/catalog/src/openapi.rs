@@ -73,7 +73,11 @@ pub fn load_catalog(config: &Config) -> Result<Catalog, CatalogError> {
     for api in &config.apis {
         let document = Document::read(api)?;
         let operations = document.operations()?;
-        let selections = config.tools.iter().filter(|s| s.api == api.name);
+        let selections = config
+            .tools
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.api == api.name);
         let risks = document.select(&operations, selections)?;
         for (operation, risk) in operations.iter().zip(risks) {
             if let (Some((risk, scopes)), Some(operation_id)) = (risk, operation.operation_id) {
@@ -269,11 +273,11 @@ impl<'c> Document<'c> {
     fn select<'s>(
         &self,
         operations: &[Operation<'_>],
-        selections: impl Iterator<Item = &'s ToolSelection>,
+        selections: impl Iterator<Item = (usize, &'s ToolSelection)>,
     ) -> Result<Vec<Option<Selected>>, CatalogError> {
         let mut risks: Vec<Option<Selected>> = vec![None; operations.len()];
-        for selection in selections {
-            for pattern in &selection.operations {
+        for (selection_index, selection) in selections {
+            for (pattern_index, pattern) in selection.operations.iter().enumerate() {
                 let mut matched = false;
                 for (operation, risk) in operations.iter().zip(risks.iter_mut()) {
                     if operation.operation_id.is_some_and(|id| pattern.matches(id)) {
@@ -291,10 +295,22 @@ impl<'c> Document<'c> {
                     }
                 }
                 if !matched {
+                    let written = pattern.to_string();
+                    let suggestion = portcullis_core::closest(
+                        &written,
+                        operations.iter().filter_map(|o| o.operation_id),
+                    )
+                    .map(str::to_owned);
                     return Err(CatalogError::UnknownOperation {
                         file: self.file.to_owned(),
                         api: self.api.to_owned(),
-                        operation: pattern.to_string(),
+                        operation: written,
+                        place: Box::new(crate::OperationPlace {
+                            selection: selection_index,
+                            index: pattern_index,
+                            suggestion,
+                            at: None,
+                        }),
                     });
                 }
             }
@@ -353,6 +369,7 @@ impl<'c> Document<'c> {
             input_schema.insert("$defs".to_owned(), Value::Object(defs));
         }
 
+        let output_schema = self.output_schema(operation);
         let method = operation.method.to_ascii_uppercase();
         Ok(Tool {
             name: operation_id.to_owned(),
@@ -364,6 +381,7 @@ impl<'c> Document<'c> {
             params,
             body,
             input_schema: compact(Value::Object(input_schema)),
+            output_schema,
             risk,
             scopes,
         })
@@ -650,6 +668,63 @@ impl<'c> Document<'c> {
             },
             arguments,
         )))
+    }
+
+    /// The schema of the operation's success answer: the lowest `2xx` (or `2XX`) response with a
+    /// JSON media type, when its schema resolves to an object schema. Response schemas do not
+    /// decide what a call may do, so one this loader cannot read is left out (with a warning)
+    /// rather than refusing the document.
+    fn output_schema(&self, operation: &Operation<'_>) -> Option<Value> {
+        let Some(Value::Object(responses)) = operation.object.get("responses") else {
+            return None;
+        };
+        let (code, response) = responses
+            .iter()
+            .filter(|(code, _)| {
+                code.len() == 3
+                    && code.starts_with('2')
+                    && (code[1..].bytes().all(|b| b.is_ascii_digit())
+                        || code[1..].eq_ignore_ascii_case("xx"))
+            })
+            .min_by_key(|(code, _)| code.to_ascii_uppercase())?;
+        let at = child(&child(&operation.pointer, "responses"), code);
+        let skip = |why: &str| {
+            tracing::warn!(
+                file = %self.file.display(),
+                pointer = %at,
+                "no output schema for operation: {why}"
+            );
+            None
+        };
+        let (response, at) = match self.follow(response, at.clone()) {
+            Ok(found) => found,
+            Err(err) => return skip(&err.to_string()),
+        };
+        let Some(Value::Object(content)) = response.get("content") else {
+            return None;
+        };
+        let json_types: Vec<&String> = content.keys().filter(|t| media_type_is_json(t)).collect();
+        let content_type = json_types
+            .iter()
+            .find(|t| media_type_is(t, "application/json"))
+            .or_else(|| json_types.first())?;
+        let schema = content.get(content_type.as_str())?.get("schema")?;
+        let schema_at = child(&child(&child(&at, "content"), content_type), "schema");
+        let mut resolver = SchemaResolver::new(&self.root, self.version, self.file);
+        let mut schema = match resolver.resolve(schema, &schema_at) {
+            Ok(schema) => schema,
+            Err(err) => return skip(&err.to_string()),
+        };
+        if schema.get("type").and_then(Value::as_str) != Some("object") {
+            return None;
+        }
+        let defs = resolver.into_defs();
+        if let Value::Object(object) = &mut schema
+            && !defs.is_empty()
+        {
+            object.insert("$defs".to_owned(), Value::Object(defs));
+        }
+        Some(compact(schema))
     }
 
     /// Follows `$ref`s from a parameter, request body or path item to the object itself.

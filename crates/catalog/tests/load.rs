@@ -342,17 +342,40 @@ fn body_argument_avoids_a_parameter_named_body() {
 
 #[test]
 fn unknown_operation_or_pattern_is_refused() {
-    for operations in ["[listOrders, nope]", "['zz*']"] {
+    for (operations, index, suggestion) in [
+        ("[listOrders, nope]", 1, None),
+        ("['zz*']", 0, None),
+        ("[listOrders, getOrdr]", 1, Some("getOrder")),
+    ] {
         let err = load_one("orders", data("orders-3.0.yaml"), operations).unwrap_err();
-        let CatalogError::UnknownOperation { api, operation, .. } = &err else {
+        let CatalogError::UnknownOperation {
+            api,
+            operation,
+            place,
+            ..
+        } = &err
+        else {
             panic!("expected UnknownOperation, got {err:?}");
         };
         assert_eq!(api, "orders");
         assert!(operations.contains(operation.as_str()));
+        assert_eq!((place.selection, place.index), (0, index), "{operations}");
+        assert_eq!(place.suggestion.as_deref(), suggestion, "{operations}");
+        let message = err.to_string();
         assert!(
-            err.to_string()
-                .contains("is not in the document of API `orders`")
+            message.contains("is not in the OpenAPI document of API `orders`"),
+            "{message}"
         );
+        assert!(
+            message.starts_with(&format!("`tools[0].operations[{index}]`")),
+            "{message}"
+        );
+        if let Some(suggestion) = suggestion {
+            assert!(
+                message.ends_with(&format!("; did you mean `{suggestion}`?")),
+                "{message}"
+            );
+        }
     }
 }
 
@@ -532,4 +555,69 @@ fn error_messages_name_file_and_pointer() {
     let err = load_one("orders", data("orders-3.0.yaml"), "[cookieOp]").unwrap_err();
     let text = err.to_string();
     assert!(text.contains("orders-3.0.yaml: `/paths/"), "{text}");
+}
+
+#[test]
+fn output_schema_is_the_first_success_response_when_it_is_an_object() {
+    let doc = r##"
+openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /a:
+    get:
+      operationId: objectAnswer
+      responses:
+        "404": {description: no, content: {application/json: {schema: {type: string}}}}
+        "201": {$ref: "#/components/responses/Created"}
+        "200":
+          description: ok
+          content:
+            application/json:
+              schema: {$ref: "#/components/schemas/Thing"}
+  /b:
+    get:
+      operationId: arrayAnswer
+      responses:
+        "200": {description: ok, content: {application/json: {schema: {type: array, items: {type: string}}}}}
+  /c:
+    get:
+      operationId: textAnswer
+      responses:
+        "2XX": {description: ok, content: {text/plain: {schema: {type: object}}}}
+  /d:
+    delete:
+      operationId: noContent
+      responses:
+        "204": {description: gone}
+components:
+  responses:
+    Created: {description: made, content: {application/json: {schema: {type: object}}}}
+  schemas:
+    Thing:
+      type: object
+      required: [id]
+      properties:
+        id: {type: integer}
+        note: {type: string, nullable: true}
+"##;
+    let catalog = load_inline("api.yaml", doc, "[\"*\"]").unwrap();
+    let output = |name: &str| catalog.get(name).unwrap().output_schema.clone();
+    // "200" comes before "201"; the `$ref` is inlined and 3.0's `nullable` rewritten.
+    let thing = output("objectAnswer").unwrap();
+    assert_eq!(thing["type"], "object");
+    assert_eq!(thing["required"], json!(["id"]));
+    assert_eq!(thing["properties"]["id"], json!({"type": "integer"}));
+    assert_eq!(
+        thing["properties"]["note"]["type"],
+        json!(["string", "null"])
+    );
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .offline()
+        .build(&thing)
+        .unwrap();
+    // Not an object, not JSON, or no content: no output schema.
+    assert_eq!(output("arrayAnswer"), None);
+    assert_eq!(output("textAnswer"), None);
+    assert_eq!(output("noContent"), None);
 }

@@ -76,7 +76,8 @@ enum Command {
     Serve {
         #[command(flatten)]
         config: ConfigArgs,
-        /// Override `listener.address`.
+        /// Override `listener.address`. A `listener.public_url` naming the configured address
+        /// follows it; one naming another port of this machine is refused.
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
@@ -331,7 +332,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve { config, listen } => {
             let mut loaded = load(&config)?;
             if let Some(listen) = listen {
-                loaded.config.listener.address = listen;
+                listen_on(&mut loaded.config.listener, listen)?;
             }
             let secrets = SecretStore::from_process_env();
             serve(loaded, &secrets).await?;
@@ -449,6 +450,62 @@ fn check(args: &ConfigArgs, print_schema: bool) -> anyhow::Result<ExitCode> {
         println!("warning: {warning} (needed by `serve`)");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `serve --listen`: bind `listen` instead of `listener.address`. A `public_url` that only named
+/// the configured address (this machine: a loopback host or the address's own IP, on its port)
+/// follows `--listen`, so the discovery documents, the issuer and the audience name where the
+/// gateway answers; one naming this machine on yet another port is refused, since nothing would
+/// answer there; any other (a proxy's name) is kept. Without `public_url` it is derived from the
+/// listen address anyway.
+fn listen_on(
+    listener: &mut portcullis_config::ListenerConfig,
+    listen: SocketAddr,
+) -> anyhow::Result<()> {
+    let configured = std::mem::replace(&mut listener.address, listen);
+    let Some(public) = &listener.public_url else {
+        return Ok(());
+    };
+    let url = public.url();
+    let host = url.host_str().unwrap_or_default();
+    let ip = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+        .ok();
+    let this_machine = host.eq_ignore_ascii_case("localhost")
+        || ip.is_some_and(|ip| ip.is_loopback() || ip == configured.ip() || ip == listen.ip());
+    let port = url.port_or_known_default();
+    if !this_machine || port == Some(listen.port()) {
+        return Ok(());
+    }
+    anyhow::ensure!(
+        port == Some(configured.port()),
+        "`listener.public_url` ({}) names port {} of this machine, but the gateway listens on \
+         {listen}: the discovery documents and tokens would point where nothing answers; set \
+         `public_url` to the URL clients use, or remove it to derive it from `--listen`",
+        public.as_str(),
+        port.unwrap_or_default()
+    );
+    let mut derived = url.clone();
+    if ip == Some(configured.ip())
+        && !ip.is_some_and(|ip| ip.is_loopback())
+        && !listen.ip().is_unspecified()
+    {
+        derived
+            .set_ip_host(listen.ip())
+            .map_err(|()| anyhow::anyhow!("cannot put {listen} into `listener.public_url`"))?;
+    }
+    derived
+        .set_port(Some(listen.port()))
+        .map_err(|()| anyhow::anyhow!("cannot put {listen} into `listener.public_url`"))?;
+    let derived = portcullis_config::HttpUrl::parse(derived.as_str())?;
+    tracing::info!(
+        public_url = derived.as_str(),
+        "`listener.public_url` follows `--listen`"
+    );
+    listener.public_url = Some(derived);
+    Ok(())
 }
 
 async fn serve(loaded: Loaded, secrets: &SecretStore) -> anyhow::Result<()> {

@@ -152,8 +152,15 @@ fn each_class_of_bad_config_gets_its_own_message() {
     assert!(text.contains("arg.cedar"), "{text}");
     assert!(text.contains("amount"), "{text}");
 
-    // A tool selection naming an operation the document lacks.
+    // A tool selection naming an operation the document lacks: said at the config line, with
+    // the closest operationId.
     let (_dir, config) = quickstart();
+    let line = std::fs::read_to_string(&config)
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("operations: [refundOrder]"))
+        .unwrap()
+        + 1;
     edit(
         &config,
         "operations: [refundOrder]",
@@ -161,7 +168,47 @@ fn each_class_of_bad_config_gets_its_own_message() {
     );
     let (code, text) = check(&config);
     assert_ne!(code, 0);
-    assert!(text.contains("refundOrders"), "{text}");
+    assert!(
+        text.contains(&format!("portcullis.yaml:{line}:")),
+        "line {line}: {text}"
+    );
+    assert!(text.contains("`tools["), "{text}");
+    assert!(
+        text.contains("operation `refundOrders` is not in the OpenAPI document"),
+        "{text}"
+    );
+    assert!(text.contains("did you mean `refundOrder`?"), "{text}");
+
+    // A syntax error names its place once.
+    let (_dir, config) = quickstart();
+    edit(&config, "  token_ttl: 10m", "  token_ttl: 10q");
+    let (code, text) = check(&config);
+    assert_ne!(code, 0);
+    assert!(text.contains("portcullis.yaml:"), "{text}");
+    assert!(!text.contains(" line "), "the place is said twice: {text}");
+    assert_eq!(text.matches("error:").count(), 1, "{text}");
+
+    // A policy naming a role no agent has, and a scope nobody declares: refused at the place
+    // each is written, with the near names.
+    let (dir, config) = quickstart();
+    std::fs::write(
+        dir.path().join("policies/names.cedar"),
+        "@id(\"names\")\npermit (\n  principal in Portcullis::Role::\"suport\",\n  action,\n  resource\n) when { context.token.scopes.contains(\"orders:wrte\") };\n",
+    )
+    .unwrap();
+    let (code, text) = check(&config);
+    assert_ne!(code, 0);
+    assert!(
+        text.contains("names.cedar:3:") && text.contains("role `suport` is held by no agent"),
+        "{text}"
+    );
+    assert!(text.contains("did you mean `support`?"), "{text}");
+    assert!(
+        text.contains("names.cedar:6:")
+            && text.contains("scope `orders:wrte` is declared by no agent or tool"),
+        "{text}"
+    );
+    assert!(text.contains("did you mean `orders:write`?"), "{text}");
 }
 
 #[test]
@@ -328,6 +375,17 @@ fn demo_runs_the_quickstart_end_to_end() {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         runtime.block_on(async {
             let http = reqwest::Client::builder().no_proxy().build().unwrap();
+            // Discovery names the address the demo listens on, not the config's 8080.
+            let resource: serde_json::Value = http
+                .get(format!("{base}/.well-known/oauth-protected-resource/mcp"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(resource["resource"], format!("{base}/mcp"));
+            assert_eq!(resource["authorization_servers"][0], base.as_str());
             let token: serde_json::Value = http
                 .post(format!("{base}/oauth/token"))
                 .basic_auth("demo-agent", Some(secret))
@@ -492,6 +550,94 @@ fn jsonwebtoken_kid(token: &str) -> String {
         .unwrap();
     let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
     header["kid"].as_str().unwrap().to_owned()
+}
+
+/// `serve --listen`: the quickstart's `public_url` (the configured address) follows the new
+/// address, so discovery and the issuer name where the gateway answers; a `public_url` naming
+/// another port of this machine is refused with both addresses named.
+#[test]
+fn serve_listen_moves_the_public_url_or_refuses_a_mismatch() {
+    use std::io::{BufRead as _, BufReader};
+
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (dir, config) = quickstart();
+    let data = dir.path().join("state");
+    let serve = || {
+        let mut command = Command::new(BIN);
+        command
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .args(["--data-dir", data.to_str().unwrap()])
+            .args(["--listen", &listen.to_string()])
+            .env("PORTCULLIS_LOG", "info")
+            .env("PORTCULLIS_DEMO_CLIENT_SECRET", "demo-secret")
+            .env("PORTCULLIS_READONLY_CLIENT_SECRET", "readonly-secret")
+            .env("PORTCULLIS_ASSISTANT_CLIENT_SECRET", "assistant-secret")
+            .env("ORDERS_API_TOKEN", "upstream")
+            .env_remove("PORTCULLIS_CONFIG");
+        command
+    };
+    let mut child = serve()
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = String::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if line.contains("portcullis is listening") {
+            break;
+        }
+    }
+    let base = format!("http://{listen}");
+    let result = std::panic::catch_unwind(|| {
+        assert!(log.contains("follows `--listen`"), "{log}");
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let http = reqwest::Client::builder().no_proxy().build().unwrap();
+            let get = |path: &str| {
+                let request = http.get(format!("{base}{path}"));
+                async move {
+                    request
+                        .send()
+                        .await
+                        .unwrap()
+                        .json::<serde_json::Value>()
+                        .await
+                        .unwrap()
+                }
+            };
+            let resource = get("/.well-known/oauth-protected-resource/mcp").await;
+            assert_eq!(resource["resource"], format!("{base}/mcp"));
+            assert_eq!(resource["authorization_servers"][0], base.as_str());
+            let server = get("/.well-known/oauth-authorization-server").await;
+            assert_eq!(server["issuer"], base.as_str());
+            assert_eq!(server["token_endpoint"], format!("{base}/oauth/token"));
+        });
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+
+    // A `public_url` on another port of this machine: refused before anything starts.
+    edit(
+        &config,
+        "  public_url: http://127.0.0.1:8080",
+        "  public_url: http://localhost:9",
+    );
+    let refused = serve().output().unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("`listener.public_url` (http://localhost:9)")
+            && stderr.contains(&listen.to_string()),
+        "{stderr}"
+    );
 }
 
 /// `portcullis serve` starts the admin API on its own address only when `admin.token` is set,

@@ -176,7 +176,20 @@ impl fmt::Display for Position {
     }
 }
 
-/// The first line of a multi-line parser message (the rest is a source snippet).
+/// The first line of a multi-line parser message (the rest is a source snippet), without the
+/// parser's own `error: line L column C: ` prefix: the error names the place once, as
+/// `file:line:column`.
 pub(crate) fn first_line(message: &str) -> String {
-    message.lines().next().unwrap_or(message).trim().to_owned()
+    let line = message.lines().next().unwrap_or(message).trim();
+    let line = line.strip_prefix("error: ").unwrap_or(line);
+    let unplaced = line
+        .strip_prefix("line ")
+        .and_then(|rest| rest.split_once(": "))
+        .filter(|(place, _)| {
+            place
+                .split(' ')
+                .all(|word| word == "column" || word.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .map_or(line, |(_, message)| message);
+    unplaced.to_owned()
 }

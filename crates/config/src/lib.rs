@@ -110,6 +110,39 @@ pub struct Loaded {
     pub base_dir: PathBuf,
 }
 
+impl Loaded {
+    /// Where `tools[selection].operations[index]` is written in the file, as
+    /// `file:line:column`, for messages about an operation the OpenAPI document lacks. The file
+    /// is read again (only on that error path); `None` if it changed or cannot be read.
+    pub fn operation_location(&self, selection: usize, index: usize) -> Option<String> {
+        /// Only the spans of the `tools` operations; every other key is skipped.
+        #[derive(Deserialize)]
+        struct Spans {
+            #[serde(default)]
+            tools: Vec<SelectionSpans>,
+        }
+        #[derive(Deserialize)]
+        struct SelectionSpans {
+            #[serde(default)]
+            operations: Vec<serde_saphyr::Spanned<String>>,
+        }
+        let text = std::fs::read_to_string(&self.path).ok()?;
+        let spans: Spans = parse_yaml(&text).ok()?;
+        let at = spans
+            .tools
+            .get(selection)?
+            .operations
+            .get(index)?
+            .referenced;
+        Some(format!(
+            "{}:{}:{}",
+            self.path.display(),
+            at.line(),
+            at.column()
+        ))
+    }
+}
+
 impl Config {
     /// Reads, parses and checks a config file. Relative paths are resolved against its folder,
     /// and the files and folders it names must exist.

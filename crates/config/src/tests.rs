@@ -70,6 +70,9 @@ fn unknown_key_names_line() {
     let err = Config::load(&path).unwrap_err().to_string();
     assert!(err.contains("bogus"), "{err}");
     assert!(err.contains("portcullis.yaml:6"), "{err}");
+    // The place is said once, as `file:line:column`, not again in the parser's words.
+    assert!(!err.contains("line 6"), "{err}");
+    assert!(!err.contains("error:"), "{err}");
 }
 
 #[test]

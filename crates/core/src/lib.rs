@@ -546,6 +546,36 @@ fn media_essence(content_type: &str) -> &str {
     content_type.split(';').next().unwrap_or_default().trim()
 }
 
+/// The candidate closest to `name` by edit distance (Levenshtein, over characters, ignoring
+/// ASCII case), for a "did you mean" in a message; `None` when nothing is close: more than a
+/// third of the name's length, and at least two edits, apart. Ties go to the first candidate.
+pub fn closest<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+    let name: Vec<char> = name.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let limit = (name.len() / 3).max(2);
+    let mut best: Option<(usize, &str)> = None;
+    for candidate in candidates {
+        let other: Vec<char> = candidate.chars().map(|c| c.to_ascii_lowercase()).collect();
+        // One row of the distance matrix at a time.
+        let mut row: Vec<usize> = (0..=other.len()).collect();
+        for (i, a) in name.iter().enumerate() {
+            let mut diagonal = row[0];
+            row[0] = i + 1;
+            for (j, b) in other.iter().enumerate() {
+                let above = row[j + 1];
+                row[j + 1] = (diagonal + usize::from(a != b))
+                    .min(above + 1)
+                    .min(row[j] + 1);
+                diagonal = above;
+            }
+        }
+        let distance = row[other.len()];
+        if distance <= limit && best.is_none_or(|(d, _)| distance < d) {
+            best = Some((distance, candidate));
+        }
+    }
+    best.map(|(_, candidate)| candidate)
+}
+
 /// Cuts user-provided text for inclusion in a message, on a character boundary.
 pub fn truncate_for_message(text: &str, max_chars: usize) -> String {
     let mut out: String = text.chars().take(max_chars).collect();
@@ -741,6 +771,17 @@ fn write_canonical(value: &Value, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn closest_suggests_only_near_names() {
+        let known = ["support", "reader", "assistant"];
+        assert_eq!(super::closest("suport", known), Some("support"));
+        assert_eq!(super::closest("Reader", known), Some("reader"));
+        assert_eq!(super::closest("asistent", known), Some("assistant"));
+        assert_eq!(super::closest("admin", known), None);
+        assert_eq!(super::closest("", known), None);
+        assert_eq!(super::closest("x", []), None);
+    }
+
     use serde_json::json;
 
     use super::*;

@@ -110,6 +110,12 @@ impl Guards {
         })
     }
 
+    /// Whether response shaping applies to `tool`: a shaped answer may lack fields or carry the
+    /// truncation marker, so it need not match the tool's declared output schema.
+    pub fn reshapes(&self, tool: &str) -> bool {
+        self.settings(tool).shaper.is_some()
+    }
+
     fn settings(&self, tool: &str) -> &ToolGuards {
         self.tools.get(tool).unwrap_or(&self.fallback)
     }

@@ -16,6 +16,7 @@ fn tool(name: &str, input_schema: Value) -> Tool {
         params: Vec::new(),
         body: None,
         input_schema,
+        output_schema: None,
         risk: RiskClass::Low,
         scopes: Vec::new(),
     }

@@ -265,7 +265,7 @@ async fn identify(State(state): State<AppState>, mut request: Request, next: Nex
 /// The challenge names no `scope`: no scope is needed to use the endpoint as such (listing tools
 /// needs none), and naming the scope of the tool in the URL would tell an anonymous caller that
 /// the tool exists. A client then asks for the metadata's `scopes_supported` (the MCP scope
-/// selection rule) and is granted those its agent holds.
+/// selection rule), which is granted when its agent holds them all and `invalid_scope` otherwise.
 fn unauthorized(denial: &Denial, meta: &CallMeta, presented: bool, metadata: &str) -> Response {
     if denial.kind != DenialKind::Unauthenticated {
         return problem(denial, meta);

@@ -58,8 +58,8 @@ impl Identity {
     /// `grant_type=client_credentials` with the client authenticated by HTTP Basic
     /// (`client_secret_basic`) or by `client_id` and `client_secret` in the body
     /// (`client_secret_post`); both at once is `invalid_request`. An optional `scope` grants
-    /// those requested scopes the agent holds (a malformed one is `invalid_scope`); without one,
-    /// all of them are granted. An optional `resource` (RFC 8707) must name this gateway (one of
+    /// exactly the scopes requested, each of which the agent must hold (a malformed one or one
+    /// it does not hold is `invalid_scope`); without one, all of them are granted. An optional `resource` (RFC 8707) must name this gateway (one of
     /// [`portcullis_config::Config::resource_identifiers`]), else `invalid_target`; the token's
     /// audience is the configured audience either way.
     ///
@@ -295,9 +295,11 @@ fn certificate_matches(
 }
 
 /// The scopes granted for a `scope` request parameter: each must be a well-formed scope token
-/// (RFC 6749 section 3.3); those the agent holds are granted, the others left out (section 3.3
-/// lets the server grant less than asked, and MCP clients ask for every scope the resource
-/// supports). Duplicates are dropped; order is kept.
+/// (RFC 6749 section 3.3) that the agent holds, else the request is `invalid_scope` (section
+/// 5.2) naming the first scope refused. Section 3.3 would let the server grant less than asked,
+/// but a token silently missing a scope its client asked for only fails later, at a call, with
+/// a less helpful answer; refusing matches the token-exchange grant. Duplicates are dropped;
+/// order is kept.
 fn granted_scopes(agent: &Agent, requested: &str) -> Result<Vec<String>, OAuthError> {
     let mut granted: Vec<String> = Vec::new();
     for scope in requested.split(' ').filter(|s| !s.is_empty()) {
@@ -307,7 +309,13 @@ fn granted_scopes(agent: &Agent, requested: &str) -> Result<Vec<String>, OAuthEr
         if !well_formed {
             return Err(OAuthError::invalid_scope("`scope` is malformed"));
         }
-        if agent.scopes.iter().any(|s| s == scope) && !granted.iter().any(|s| s == scope) {
+        if !agent.scopes.iter().any(|s| s == scope) {
+            return Err(OAuthError::invalid_scope(format!(
+                "scope `{}` is not granted to this client; omit `scope` to receive all the scopes it holds",
+                portcullis_core::truncate_for_message(scope, 64)
+            )));
+        }
+        if !granted.iter().any(|s| s == scope) {
             granted.push(scope.to_owned());
         }
     }

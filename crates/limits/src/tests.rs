@@ -40,6 +40,7 @@ fn tool(name: &str, api: &str) -> Tool {
         params: Vec::new(),
         body: None,
         input_schema: serde_json::json!({"type": "object"}),
+        output_schema: None,
         risk: RiskClass::Low,
         scopes: Vec::new(),
     }

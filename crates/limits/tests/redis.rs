@@ -54,6 +54,7 @@ fn tool() -> Tool {
         params: Vec::new(),
         body: None,
         input_schema: serde_json::json!({"type": "object"}),
+        output_schema: None,
         risk: RiskClass::Low,
         scopes: Vec::new(),
     }

@@ -10,7 +10,7 @@ use portcullis_core::{Denial, DenialKind, UpstreamResponse, Violation};
 use rmcp::ErrorData;
 use rmcp::model::{
     CallToolResult, ContentBlock, ErrorCode, JsonObject, RequestId, ServerJsonRpcMessage,
-    ServerResult, Tool,
+    ServerResult, Tool, ToolAnnotations,
 };
 use serde_json::{Value, json};
 
@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 /// the audit record.
 pub(crate) const INTERNAL_MESSAGE: &str = "the gateway could not complete the request";
 
-/// The MCP description of a catalog tool: name, description and input schema, nothing else.
+/// The MCP description of a catalog tool: name, description, input schema, the behaviour hints
+/// ([`annotations`]) and, when the catalog has one, the output schema.
 pub(crate) fn describe_tool(tool: &portcullis_catalog::Tool) -> Tool {
     let schema = match &tool.input_schema {
         Value::Object(schema) => schema.clone(),
@@ -32,7 +33,33 @@ pub(crate) fn describe_tool(tool: &portcullis_catalog::Tool) -> Tool {
         }
     };
     let description = (!tool.description.is_empty()).then(|| Cow::Owned(tool.description.clone()));
-    Tool::new_with_raw(tool.name.clone(), description, Arc::new(schema))
+    let mut described = Tool::new_with_raw(tool.name.clone(), description, Arc::new(schema))
+        .with_annotations(annotations(tool));
+    // INVARIANT: the catalog keeps only object schemas here, as MCP requires of `outputSchema`.
+    if let Some(Value::Object(output)) = &tool.output_schema {
+        described = described.with_raw_output_schema(Arc::new(output.clone()));
+    }
+    described
+}
+
+/// MCP tool annotations from the HTTP method (RFC 9110 section 9.2) and the configured risk
+/// class. `GET`, `HEAD` and `OPTIONS` are read-only, and then the other hints mean nothing.
+/// Otherwise `PUT` and `DELETE` are idempotent; a write is destructive unless it is a `POST` of
+/// low or medium risk (an additive one, as far as the gateway can tell). Hints are hints:
+/// clients may use them to ask for confirmation, never as a security boundary.
+fn annotations(tool: &portcullis_catalog::Tool) -> ToolAnnotations {
+    let method = tool.method.as_str();
+    if matches!(method, "GET" | "HEAD" | "OPTIONS") {
+        return ToolAnnotations::new().read_only(true);
+    }
+    let additive = method == "POST" && matches!(tool.risk.as_str(), "low" | "medium");
+    ToolAnnotations::from_raw(
+        None,
+        Some(false),
+        Some(!additive),
+        Some(matches!(method, "PUT" | "DELETE")),
+        None,
+    )
 }
 
 /// The answer to a `tools/call`: a tool result, or a JSON-RPC error for unknown tools and

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use portcullis_audit::AuditLog;
-use portcullis_catalog::Catalog;
+use portcullis_catalog::{Catalog, Tool};
 use portcullis_config::Loaded;
 use portcullis_egress::{Egress, MetadataClient, MetadataError, Resolver};
 use portcullis_guard::{Guards, Validator};
@@ -72,7 +72,15 @@ pub enum BuildError {
 /// Loads catalog, schemas and policies: everything `check` validates offline.
 pub fn check(loaded: &Loaded) -> Result<Checked, BuildError> {
     let config = &loaded.config;
-    let catalog = Catalog::load(config)?;
+    let catalog = Catalog::load(config).map_err(|mut err| {
+        // Said where the operation is written in the config, not only in the document.
+        if let portcullis_catalog::CatalogError::UnknownOperation { place, .. } = &mut err
+            && place.at.is_none()
+        {
+            place.at = loaded.operation_location(place.selection, place.index);
+        }
+        err
+    })?;
     let validator = Validator::new(&catalog, &config.limits)?;
     // The inspection stage judges addresses with the egress classifier, so an argument is
     // called internal exactly when egress would refuse to dial it.
@@ -82,6 +90,39 @@ pub fn check(loaded: &Loaded) -> Result<Checked, BuildError> {
         portcullis_egress::classify::special_purpose,
     )?;
     let policy = PolicyEngine::load(&config.policies, &catalog, &api_names(loaded))?;
+    let scopes = config.scopes_supported();
+    let roles: Vec<&str> = config
+        .agents
+        .iter()
+        .flat_map(|agent| agent.roles.iter().map(|role| role.as_str()))
+        .collect();
+    policy.check_names(
+        &roles,
+        &scopes.iter().map(String::as_str).collect::<Vec<_>>(),
+    )?;
+    // An answer that shaping may cut need not match the response schema, so such tools
+    // declare no output schema (MCP clients validate structured results against it).
+    let catalog = if catalog
+        .tools()
+        .iter()
+        .any(|t| t.output_schema.is_some() && guards.reshapes(&t.name))
+    {
+        Catalog::from_tools(
+            catalog
+                .tools()
+                .iter()
+                .map(|tool| {
+                    let mut tool = Tool::clone(tool);
+                    if guards.reshapes(&tool.name) {
+                        tool.output_schema = None;
+                    }
+                    tool
+                })
+                .collect(),
+        )
+    } else {
+        catalog
+    };
     Ok(Checked {
         catalog,
         validator,

@@ -63,6 +63,7 @@ mod call;
 mod context;
 mod error;
 mod load;
+mod names;
 mod needs;
 mod schema;
 mod scope;
@@ -104,6 +105,8 @@ pub struct PolicyEngine {
     schema: Schema,
     version: Arc<str>,
     policies: Vec<LoadedPolicy>,
+    /// The role and scope names the policies use, with where each is written.
+    names: Vec<names::NameUse>,
     authorizer: Authorizer,
     agent_type: EntityTypeName,
     role_type: EntityTypeName,
@@ -209,6 +212,7 @@ impl PolicyEngine {
             );
         }
 
+        let names = names::collect(&parsed, &files);
         let types = EngineTypes::new().map_err(schema_error)?;
         let action_entities = schema
             .action_entities()
@@ -279,6 +283,7 @@ impl PolicyEngine {
             schema,
             version,
             policies,
+            names,
             authorizer: Authorizer::new(),
             agent_type: types.agent,
             role_type: types.role,
@@ -290,6 +295,46 @@ impl PolicyEngine {
             sets: RwLock::new(HashMap::new()),
             entities: RwLock::new(HashMap::new()),
         })
+    }
+
+    /// Refuses role and scope names that nothing can grant: a role no agent has (`roles`), a
+    /// scope no agent or tool declares (`scopes`). A policy naming one silently never applies,
+    /// which strict validation cannot see (roles and scopes are data, not schema). Every such
+    /// use is one `file:line:column` problem, with the closest known name when one is near.
+    pub fn check_names(&self, roles: &[&str], scopes: &[&str]) -> Result<(), PolicyError> {
+        let problems: Vec<Problem> = self
+            .names
+            .iter()
+            .filter_map(|used| {
+                let (known, what) = match used.kind {
+                    names::NameKind::Role => (
+                        roles,
+                        "role `{}` is held by no agent (`agents[].roles`), so this policy never applies to it",
+                    ),
+                    names::NameKind::Scope => (
+                        scopes,
+                        "scope `{}` is declared by no agent or tool (`agents[].scopes`, `tools[].scopes`), so no token carries it",
+                    ),
+                };
+                if known.contains(&used.name.as_str()) {
+                    return None;
+                }
+                let name = portcullis_core::truncate_for_message(&used.name, 64);
+                let mut message = what.replacen("{}", &name, 1);
+                if let Some(near) = portcullis_core::closest(&used.name, known.iter().copied()) {
+                    message.push_str(&format!("; did you mean `{near}`?"));
+                }
+                Some(Problem {
+                    message,
+                    ..used.at.clone()
+                })
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(PolicyError::Invalid { problems })
+        }
     }
 
     /// The schema [`PolicyEngine::load`] generates for `catalog` and `apis`, in Cedar schema

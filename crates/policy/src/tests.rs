@@ -17,6 +17,7 @@ fn tool(name: &str, method: &str, path: &str, risk: RiskClass, input_schema: Val
         params: Vec::new(),
         body: None,
         input_schema,
+        output_schema: None,
         risk,
         scopes: Vec::new(),
     }
@@ -912,4 +913,40 @@ when { context.args has amount_cents && context.ip.isLoopback() };
     assert!(call_from(&engine, &who, "refundOrder", refund.clone(), loopback).is_ok());
     assert!(call(&engine, &who, "refundOrder", refund).is_err());
     assert!(call_from(&engine, &who, "refundOrder", json!({"id": 1}), loopback).is_err());
+}
+
+#[test]
+fn role_and_scope_names_nothing_grants_are_reported_where_written() {
+    let engine = engine(
+        "@id(\"a\")\npermit (principal in Portcullis::Role::\"suport\", action, resource)\n\
+         when { context.token.scopes.containsAny([\"orders:read\", \"orders:red\"]) };\n\
+         @id(\"b\")\nforbid (principal, action, resource)\n\
+         unless { principal in Portcullis::Role::\"support\" && context.token.scopes.contains(\"x\") };\n",
+    );
+    let roles = ["support", "reader"];
+    let scopes = ["orders:read", "orders:write"];
+    let Err(PolicyError::Invalid { problems }) = engine.check_names(&roles, &scopes) else {
+        panic!("unknown names should be refused");
+    };
+    let found: Vec<(Option<usize>, &str)> = problems
+        .iter()
+        .map(|p| (p.line, p.message.as_str()))
+        .collect();
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert_eq!(found[0].0, Some(2));
+    assert!(found[0].1.starts_with("role `suport`"), "{found:?}");
+    assert!(found[0].1.ends_with("did you mean `support`?"), "{found:?}");
+    assert_eq!(found[1].0, Some(3));
+    assert!(found[1].1.starts_with("scope `orders:red`"), "{found:?}");
+    assert!(
+        found[1].1.ends_with("did you mean `orders:read`?"),
+        "{found:?}"
+    );
+    assert_eq!(found[2].0, Some(6));
+    assert!(found[2].1.starts_with("scope `x`"), "{found:?}");
+    assert!(!found[2].1.contains("did you mean"), "{found:?}");
+    // With every name known, nothing to report.
+    engine
+        .check_names(&["support", "suport"], &["orders:read", "orders:red", "x"])
+        .unwrap();
 }

@@ -37,6 +37,38 @@ async fn token_endpoint_accepts_basic_and_form_authentication() {
     let body: Value = form.json().await.unwrap();
     assert_eq!(body["scope"], "orders:read");
 
+    // A scope the agent does not hold, alone or beside one it holds: `invalid_scope` naming it
+    // (RFC 6749 section 5.2), no token.
+    for requested in ["orders:admin", "orders:read orders:admin"] {
+        let refused = h
+            .http
+            .post(format!("{}/oauth/token", h.base))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "demo-agent"),
+                ("client_secret", DEMO_SECRET),
+                ("scope", requested),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 400, "{requested}");
+        assert_eq!(
+            refused.headers()["cache-control"].to_str().unwrap(),
+            "no-store"
+        );
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_scope", "{requested}");
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("`orders:admin`"),
+            "{body}"
+        );
+        assert!(body.get("access_token").is_none(), "{body}");
+    }
+
     let wrong = h.token_response("demo-agent", "not-the-secret").await;
     assert_eq!(wrong.status(), 401);
     let body: Value = wrong.json().await.unwrap();

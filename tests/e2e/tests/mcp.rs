@@ -84,6 +84,22 @@ async fn scenario<S: rmcp::Service<RoleClient>>(
         get_order.input_schema["properties"]["id"]["type"],
         "integer"
     );
+    // Behaviour hints from the method and risk class, and the response schema as
+    // `outputSchema` (an object schema, from the OpenAPI document's 200 answer).
+    let hints = |name: &str| {
+        let tool = tools.iter().find(|t| t.name == name).unwrap();
+        serde_json::to_value(&tool.annotations).unwrap()
+    };
+    assert_eq!(hints("getOrder"), json!({"readOnlyHint": true}));
+    assert_eq!(
+        hints("refundOrder"),
+        json!({"readOnlyHint": false, "destructiveHint": true, "idempotentHint": false})
+    );
+    let output = get_order.output_schema.as_ref().expect("an output schema");
+    assert_eq!(output["type"], "object");
+    assert!(output["properties"]["customer"].is_object(), "{output:?}");
+    let refund = tools.iter().find(|t| t.name == "refundOrder").unwrap();
+    assert_eq!(refund.output_schema.as_ref().unwrap()["type"], "object");
 
     // tools/call getOrder: the real upstream answer comes back.
     let result = client
@@ -277,6 +293,18 @@ async fn python_mcp_client() {
             out.contains("\"id\": 42") || out.contains("\"id\":42"),
             "{version}: {out}"
         );
+        // The SDK read the tool hints and output schema, and accepted getOrder's structured
+        // answer against that schema (it validates every successful result).
+        let report: Value = serde_json::from_str(&out).expect("a JSON report");
+        let get_order = report["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|tool| tool["name"] == "getOrder")
+            .unwrap();
+        assert_eq!(get_order["annotations"]["readOnlyHint"], true, "{version}");
+        assert_eq!(get_order["outputSchema"]["type"], "object", "{version}");
+        assert_eq!(report["call"]["result"]["isError"], false, "{version}");
         assert_eq!(h.upstream.requests_seen(), before + 1, "{version}");
 
         // Wrong argument type: a tool error, and the upstream receives nothing.

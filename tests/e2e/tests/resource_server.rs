@@ -415,8 +415,13 @@ async fn token_requests_for_another_resource_are_invalid_target() {
 /// MCP URL, follow the 401's `resource_metadata`, check the metadata names this resource, fetch
 /// the authorization server's RFC 8414 metadata from `authorization_servers[0]`, check its
 /// issuer, get a token at its `token_endpoint` with the client-credentials grant, the scopes
-/// the resource supports and `resource` (RFC 8707), then use the MCP endpoint.
-async fn discover_and_list(h: &Harness, client_id: &str, secret: &str) -> (Value, Vec<String>) {
+/// the resource supports and `resource` (RFC 8707), then use the MCP endpoint. Without a
+/// token (the request refused) the tool list is empty.
+async fn discover_and_list(
+    h: &Harness,
+    client_id: &str,
+    secret: &str,
+) -> (u16, Value, Vec<String>) {
     let mcp_url = format!("{}/mcp", h.base);
     let response = stateless_request(h, None, "tools/list", None, json!({}))
         .send()
@@ -468,7 +473,9 @@ async fn discover_and_list(h: &Harness, client_id: &str, secret: &str) -> (Value
         ],
     )
     .await;
-    assert_eq!(status, 200, "{token}");
+    if status != 200 {
+        return (status, token, Vec::new());
+    }
     let access_token = token["access_token"].as_str().unwrap();
 
     let response = stateless_request(h, Some(access_token), "tools/list", None, json!({}))
@@ -483,13 +490,14 @@ async fn discover_and_list(h: &Harness, client_id: &str, secret: &str) -> (Value
         .iter()
         .map(|tool| tool["name"].as_str().unwrap().to_owned())
         .collect();
-    (token, names)
+    (status, token, names)
 }
 
 #[tokio::test]
 async fn an_mcp_client_discovers_its_way_from_the_bare_url_to_a_token() {
     let h = Harness::start().await;
-    let (token, names) = discover_and_list(&h, "demo-agent", DEMO_SECRET).await;
+    let (status, token, names) = discover_and_list(&h, "demo-agent", DEMO_SECRET).await;
+    assert_eq!(status, 200, "{token}");
     assert_eq!(token["scope"], "orders:read orders:write");
     assert_eq!(
         names,
@@ -502,11 +510,21 @@ async fn an_mcp_client_discovers_its_way_from_the_bare_url_to_a_token() {
         ]
     );
 
-    // An agent that holds none of the supported scopes asks for them all, as MCP clients do, and
-    // is granted what it holds (nothing) rather than refused; its roles still let it read.
-    let (token, names) = discover_and_list(&h, "readonly-agent", READONLY_SECRET).await;
-    assert_eq!(token["scope"], "");
-    assert_eq!(names, ["listOrders", "getOrder"]);
+    // An agent that holds none of the supported scopes asks for them all, as MCP clients do
+    // without a scope in the challenge, and is refused with `invalid_scope` naming the first
+    // scope it lacks (RFC 6749 section 5.2), not handed a token that can do less than asked.
+    let (status, body, names) = discover_and_list(&h, "readonly-agent", READONLY_SECRET).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_scope");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("`orders:read`"),
+        "{body}"
+    );
+    assert!(body.get("access_token").is_none());
+    assert!(names.is_empty());
 }
 
 /// The same discovery with the official Python SDK's own helpers (`tests/python/mcp_discovery.py`):
@@ -538,12 +556,8 @@ async fn python_sdk_discovery_from_the_bare_url() {
             ]),
             "orders:read orders:write",
         ),
-        (
-            "readonly-agent",
-            READONLY_SECRET,
-            json!(["listOrders", "getOrder"]),
-            "",
-        ),
+        // It holds none of the scopes the SDK asks for: refused, so no token and no tools.
+        ("readonly-agent", READONLY_SECRET, Value::Null, ""),
     ] {
         let mut command = std::process::Command::new(&interpreter);
         command
@@ -571,8 +585,13 @@ async fn python_sdk_discovery_from_the_bare_url() {
         );
         assert_eq!(report["resource"], format!("{}/mcp", h.base));
         assert_eq!(report["requested_scope"], "orders:read orders:write");
-        assert_eq!(report["granted_scope"], granted, "{agent}");
         assert_eq!(report["tools"], tools, "{agent}");
+        if tools.is_null() {
+            assert_eq!(report["token_error"], "invalid_scope", "{agent}");
+            assert_eq!(report["granted_scope"], Value::Null, "{agent}");
+        } else {
+            assert_eq!(report["granted_scope"], granted, "{agent}");
+        }
         // Recorded so that a change on either side is noticed: the SDK's RFC 8414 model
         // requires an `authorization_endpoint`, which this server has not.
         assert_eq!(report["sdk_accepts_as_metadata"], false);

@@ -23,6 +23,7 @@ fn tool(method: &str, path: &str, params: Vec<Param>, body: Option<Body>) -> Too
         params,
         body,
         input_schema: json!({"type": "object"}),
+        output_schema: None,
         risk: RiskClass::Low,
         scopes: Vec::new(),
     }

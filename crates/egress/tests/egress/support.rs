@@ -229,6 +229,7 @@ pub(crate) fn tool(api: &str, name: &str, method: &str, path: &str, params: Vec<
         params,
         body: None,
         input_schema: json!({"type": "object"}),
+        output_schema: None,
         risk: RiskClass::Low,
         scopes: Vec::new(),
     }

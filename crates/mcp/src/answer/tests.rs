@@ -189,21 +189,57 @@ fn catalog_tool(schema: Value) -> portcullis_catalog::Tool {
         params: Vec::new(),
         body: None,
         input_schema: schema,
+        output_schema: None,
         risk: RiskClass::Low,
         scopes: Vec::new(),
     }
 }
 
 #[test]
-fn tools_are_described_by_name_description_and_schema_only() {
+fn tools_are_described_by_name_description_schema_and_hints() {
     let schema =
         json!({"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]});
     let tool = describe_tool(&catalog_tool(schema.clone()));
     let wire = serde_json::to_value(&tool).unwrap();
     assert_eq!(
         wire,
-        json!({"name": "get_order", "description": "Fetch one order.", "inputSchema": schema})
+        json!({"name": "get_order", "description": "Fetch one order.", "inputSchema": schema,
+               "annotations": {"readOnlyHint": true}})
     );
+}
+
+#[test]
+fn annotations_follow_the_method_and_the_risk_class() {
+    let hints = |method: &str, risk: RiskClass| {
+        let mut tool = catalog_tool(json!({"type": "object"}));
+        tool.method = method.into();
+        tool.risk = risk;
+        serde_json::to_value(describe_tool(&tool)).unwrap()["annotations"].clone()
+    };
+    let write = |destructive: bool, idempotent: bool| json!({"readOnlyHint": false, "destructiveHint": destructive, "idempotentHint": idempotent});
+    assert_eq!(
+        hints("HEAD", RiskClass::Critical),
+        json!({"readOnlyHint": true})
+    );
+    assert_eq!(hints("POST", RiskClass::Low), write(false, false));
+    assert_eq!(hints("POST", RiskClass::Medium), write(false, false));
+    assert_eq!(hints("POST", RiskClass::High), write(true, false));
+    assert_eq!(hints("PATCH", RiskClass::Low), write(true, false));
+    assert_eq!(hints("PUT", RiskClass::Low), write(true, true));
+    assert_eq!(hints("DELETE", RiskClass::Critical), write(true, true));
+}
+
+#[test]
+fn an_output_schema_is_described_when_the_catalog_has_one() {
+    let output = json!({"type": "object", "properties": {"id": {"type": "integer"}}});
+    let mut tool = catalog_tool(json!({"type": "object"}));
+    tool.output_schema = Some(output.clone());
+    let wire = serde_json::to_value(describe_tool(&tool)).unwrap();
+    assert_eq!(wire["outputSchema"], output);
+    // None: no `outputSchema` key at all.
+    let wire =
+        serde_json::to_value(describe_tool(&catalog_tool(json!({"type": "object"})))).unwrap();
+    assert!(wire.get("outputSchema").is_none(), "{wire}");
 }
 
 #[test]

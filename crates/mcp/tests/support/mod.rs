@@ -65,6 +65,7 @@ fn tool(name: &str, description: &str) -> Arc<Tool> {
             "properties": {"order_id": {"type": "string"}},
             "additionalProperties": true
         }),
+        output_schema: None,
         risk: RiskClass::Low,
         scopes: Vec::new(),
     })
