@@ -126,43 +126,12 @@ pub(super) fn name_class(name: &str) -> Name {
         return Name::Other;
     }
     let is = |word: &str, options: &[&str]| options.iter().any(|o| word.eq_ignore_ascii_case(o));
-    if is(
-        last,
-        &[
-            "password",
-            "passwd",
-            "passphrase",
-            "passcode",
-            "pwd",
-            "pass",
-            "pw",
-            "dbpass",
-            "dbpassword",
-        ],
-    ) {
+    if is(last, PASSWORD_WORDS) {
         // `pass` and `pw` only as a word of their own (`DB_PASS`, `smtpPass`), which
         // `last_words` guarantees; `pwd` as a path (`cwd`/`pwd` pairs) is judged by its value.
         return Name::Password;
     }
-    if is(
-        last,
-        &[
-            "secret",
-            "secrets",
-            "apikey",
-            "apitoken",
-            "authtoken",
-            "credential",
-            "credentials",
-            "auth",
-            "secretkey",
-            "accesskey",
-            "privatekey",
-            "sharedaccesskey",
-            "accountkey",
-            "pat",
-        ],
-    ) {
+    if is(last, SECRET_WORDS) {
         return Name::Secret;
     }
     if is(last, &["token"]) {
@@ -1180,58 +1149,6 @@ const PHONE: usize = kind("phone");
 /// number: the identifier found by [`find_id`], or the whole value when it is written like a
 /// phone number.
 pub(super) fn member_pii(key: &str, value: &str) -> Option<(usize, usize, usize)> {
-    const ID_WORDS: &[&str] = &[
-        "ssn",
-        "nino",
-        "sin",
-        "nir",
-        "insee",
-        "dni",
-        "nie",
-        "nif",
-        "bsn",
-        "aadhaar",
-        "aadhar",
-        "cpf",
-        "personnummer",
-        "hetu",
-        "pesel",
-        "nationalid",
-        "national",
-        "taxid",
-        "fiscal",
-        "fiscale",
-        "codicefiscale",
-        "burgerservicenummer",
-        "rijksregisternummer",
-        "personalid",
-        "social",
-        "insurance",
-        "identity",
-        "henkilotunnus",
-        "resident",
-        "residentid",
-        "uid",
-        "taxcode",
-        "idnumber",
-    ];
-    const PHONE_WORDS: &[&str] = &[
-        "phone",
-        "telephone",
-        "tel",
-        "mobile",
-        "cell",
-        "fax",
-        "msisdn",
-        "phonenumber",
-        "mobilephone",
-        "cellphone",
-        "whatsapp",
-        "telefon",
-        "telefono",
-        "homephone",
-        "workphone",
-    ];
     let is = |word: &str, options: &[&str]| options.iter().any(|o| word.eq_ignore_ascii_case(o));
     let (mut id, mut phone) = (false, false);
     for word in words(key).filter(|word| known_signature(word)) {
@@ -1299,9 +1216,8 @@ pub(super) fn discord(token: &str) -> bool {
         .is_some_and(|id| (17..=20).contains(&id.len()) && id.iter().all(u8::is_ascii_digit))
 }
 
-/// Every word that can make a key special: the last words of credential names, and the words
-/// of identifier and phone keys (see [`name_class`] and [`member_pii`]).
-const KEY_WORDS: &[&str] = &[
+/// Last words of names whose value is a password, even a weak one.
+const PASSWORD_WORDS: &[&str] = &[
     "password",
     "passwd",
     "passphrase",
@@ -1311,6 +1227,10 @@ const KEY_WORDS: &[&str] = &[
     "pw",
     "dbpass",
     "dbpassword",
+];
+
+/// Last words of names whose value is a secret when it is token-shaped.
+const SECRET_WORDS: &[&str] = &[
     "secret",
     "secrets",
     "apikey",
@@ -1325,8 +1245,10 @@ const KEY_WORDS: &[&str] = &[
     "sharedaccesskey",
     "accountkey",
     "pat",
-    "token",
-    "key",
+];
+
+/// Words of keys that hold a national identifier.
+const ID_WORDS: &[&str] = &[
     "ssn",
     "nino",
     "sin",
@@ -1360,6 +1282,10 @@ const KEY_WORDS: &[&str] = &[
     "uid",
     "taxcode",
     "idnumber",
+];
+
+/// Words of keys that hold a phone number.
+const PHONE_WORDS: &[&str] = &[
     "phone",
     "telephone",
     "tel",
@@ -1375,6 +1301,16 @@ const KEY_WORDS: &[&str] = &[
     "telefono",
     "homephone",
     "workphone",
+];
+
+/// Every word that can make a key special: the last words of credential names, and the words
+/// of identifier and phone keys (see [`name_class`] and [`member_pii`]).
+const KEY_WORDS: [&[&str]; 5] = [
+    PASSWORD_WORDS,
+    SECRET_WORDS,
+    &["token", "key"],
+    ID_WORDS,
+    PHONE_WORDS,
 ];
 
 /// Two signatures of a word, each a bit of a 256-bit set: from its length with its first and
@@ -1400,12 +1336,17 @@ const fn signatures(word: &[u8]) -> (usize, usize) {
 const KEY_SIGNATURES: ([u64; 4], [u64; 4]) = {
     let mut first = [0u64; 4];
     let mut second = [0u64; 4];
-    let mut i = 0;
-    while i < KEY_WORDS.len() {
-        let (a, b) = signatures(KEY_WORDS[i].as_bytes());
-        first[a / 64] |= 1 << (a % 64);
-        second[b / 64] |= 1 << (b % 64);
-        i += 1;
+    let mut list = 0;
+    while list < KEY_WORDS.len() {
+        let words = KEY_WORDS[list];
+        let mut i = 0;
+        while i < words.len() {
+            let (a, b) = signatures(words[i].as_bytes());
+            first[a / 64] |= 1 << (a % 64);
+            second[b / 64] |= 1 << (b % 64);
+            i += 1;
+        }
+        list += 1;
     }
     (first, second)
 };
