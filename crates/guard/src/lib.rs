@@ -14,6 +14,7 @@
 //! - Violation messages are written here, not taken from the validator, so they never echo
 //!   argument values; property names and other user text in them are cut to 64 characters.
 
+mod decode;
 pub mod dlp;
 mod error;
 pub mod inspect;

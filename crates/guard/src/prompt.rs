@@ -10,6 +10,7 @@ use portcullis_config::Severity;
 use regex::{Regex, RegexBuilder};
 use serde_json::Value;
 
+use crate::decode::base64_any_alphabet;
 use crate::error::DetectorError;
 use crate::keywords::{Keywords, MaskCursor};
 
@@ -505,7 +506,7 @@ pub(crate) fn variants(text: &str) -> Vec<String> {
         .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '-' | '_')))
     {
         if token.len() >= 16
-            && let Some(decoded) = base64(token)
+            && let Some(decoded) = base64_any_alphabet(token)
             && decoded.len() >= 8
             && decoded
                 .iter()
@@ -519,29 +520,6 @@ pub(crate) fn variants(text: &str) -> Vec<String> {
         }
     }
     out
-}
-
-fn base64(token: &str) -> Option<Vec<u8>> {
-    let token = token.trim_end_matches('=');
-    let mut out = Vec::with_capacity(token.len() * 3 / 4);
-    let (mut buffer, mut bits) = (0u32, 0);
-    for b in token.bytes() {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        buffer = (buffer << 6 | u32::from(v)) & 0xff_ffff;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(u8::try_from((buffer >> bits) & 0xff).ok()?);
-        }
-    }
-    Some(out)
 }
 
 /// Runs of five or more single letters separated by one space, dot, dash, underscore or

@@ -667,30 +667,10 @@ fn basic_credentials(value: &str) -> bool {
 }
 
 fn base64_decode(value: &str) -> Option<Vec<u8>> {
-    let value = value.trim_end_matches('=');
-    if value.len() < 4 {
+    if value.trim_end_matches('=').len() < 4 {
         return None;
     }
-    let mut out = Vec::with_capacity(value.len() * 3 / 4);
-    let mut buffer = 0u32;
-    let mut bits = 0;
-    for b in value.bytes() {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        buffer = buffer << 6 | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(u8::try_from((buffer >> bits) & 0xff).ok()?);
-        }
-    }
-    Some(out)
+    crate::decode::base64_any_alphabet(value)
 }
 
 /// The password of a URL's userinfo: not a placeholder, not a port.
