@@ -94,6 +94,7 @@ pub(crate) async fn run(
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
+    crate::state::record(&loaded)?;
     let base = loaded.config.listener.base_url();
     print_banner(&base, &demo, &data_dir, api_addr);
     crate::serve_until_signal(listener, app, None, &gateway).await

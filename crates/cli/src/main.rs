@@ -2,6 +2,7 @@
 //! over to the library crates; this is the only crate that uses `anyhow`.
 
 mod demo;
+mod state;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -103,9 +104,18 @@ enum Command {
         api_listen: Option<SocketAddr>,
     },
     /// Mint a short-lived access token for an agent (for scripts and batch jobs).
+    ///
+    /// Signs with the keys of the gateway whose data directory it is given and creates none.
+    /// Without `--config`, it mints for the gateway that last started on `--data-dir` (default
+    /// `.portcullis`, the demo's), with that gateway's configuration and issuer.
     Token {
-        #[command(flatten)]
-        config: ConfigArgs,
+        /// The configuration file (default: the one the gateway on `--data-dir` started with).
+        #[arg(long, short = 'c', env = "PORTCULLIS_CONFIG")]
+        config: Option<PathBuf>,
+        /// The gateway's data directory (default: the configuration's `data_dir`, or
+        /// `.portcullis` without `--config`).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
         /// The agent id.
         #[arg(long)]
         agent: String,
@@ -350,13 +360,16 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             demo::run(listen, &data_dir, api_listen).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Token { config, agent, ttl } => {
-            let loaded = load(&config)?;
-            let secrets = SecretStore::from_process_env();
+        Command::Token {
+            config,
+            data_dir,
+            agent,
+            ttl,
+        } => {
+            let loaded = token_config(config, data_dir)?;
             let revocations = open_revocations(&loaded).await?;
-            let identity = portcullis_identity::Identity::open(
+            let identity = portcullis_identity::Identity::open_for_minting(
                 &loaded.config,
-                &secrets,
                 Arc::new(revocations),
             )?;
             let token = identity
@@ -406,6 +419,71 @@ fn load(args: &ConfigArgs) -> anyhow::Result<Loaded> {
     apply_log_format(&loaded.config);
     if let Some(dir) = &args.data_dir {
         loaded.config.data_dir = dir.clone();
+    }
+    Ok(loaded)
+}
+
+/// The configuration `portcullis token` mints with: the given file, or the one the gateway
+/// on the data directory started with (its public URL kept, so the issuer is the one that
+/// gateway accepts). Refuses a data directory without signing keys (nothing is created) and a
+/// configuration whose issuer or audience differ from the running gateway's.
+fn token_config(config: Option<PathBuf>, data_dir: Option<PathBuf>) -> anyhow::Result<Loaded> {
+    let loaded = match config {
+        Some(config) => load(&ConfigArgs { config, data_dir })?,
+        None => {
+            let dir = data_dir.unwrap_or_else(|| PathBuf::from(".portcullis"));
+            let record = state::read(&dir)?.with_context(|| {
+                format!(
+                    "no gateway has started on `{}` (it has no gateway.json): give `--config`, \
+                     or the `--data-dir` of a running `portcullis demo` or `serve`",
+                    dir.display()
+                )
+            })?;
+            let mut loaded = Config::load(&record.config).with_context(|| {
+                format!(
+                    "the gateway on `{}` started with `{}`",
+                    dir.display(),
+                    record.config.display()
+                )
+            })?;
+            apply_log_format(&loaded.config);
+            loaded.config.data_dir = dir;
+            loaded.config.listener.public_url = Some(
+                portcullis_config::HttpUrl::parse(&record.public_url).with_context(|| {
+                    format!("the gateway record names a bad URL `{}`", record.public_url)
+                })?,
+            );
+            loaded
+        }
+    };
+    let dir = &loaded.config.data_dir;
+    if !portcullis_identity::Identity::has_signing_keys(dir) {
+        return Err(portcullis_identity::IdentityError::NoSigningKey {
+            dir: dir.join("keys"),
+        }
+        .into());
+    }
+    if let Some(record) = state::read(dir)? {
+        let issuer = loaded.config.issuer_url();
+        anyhow::ensure!(
+            issuer == record.issuer,
+            "issuer mismatch: the gateway that started on `{}` issues and accepts tokens from \
+             `{}`, but `{}` names `{issuer}` (from `listener.public_url`, `issuer.issuer` or the \
+             listen address), so that gateway would refuse this token; give the configuration \
+             it started with, or leave out `--config`",
+            dir.display(),
+            record.issuer,
+            loaded.path.display(),
+        );
+        let audience = loaded.config.audience();
+        anyhow::ensure!(
+            audience == record.audience,
+            "audience mismatch: the gateway that started on `{}` requires `aud` `{}`, but `{}` \
+             names `{audience}`",
+            dir.display(),
+            record.audience,
+            loaded.path.display(),
+        );
     }
     Ok(loaded)
 }
@@ -532,6 +610,7 @@ async fn serve(loaded: Loaded, secrets: &SecretStore) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
+    state::record(&loaded)?;
     let admin = match admin_token {
         Some(token) => {
             let admin_address = loaded.config.admin.listen;

@@ -19,6 +19,15 @@ pub enum IdentityError {
         /// The cause.
         source: std::io::Error,
     },
+    /// No signing key exists in the data folder, and this use may not create one.
+    #[error(
+        "no signing key in `{dir}`: this is not the data folder of a gateway that has started \
+         (give the gateway's `--data-dir`, or start the gateway once)"
+    )]
+    NoSigningKey {
+        /// The keys folder.
+        dir: PathBuf,
+    },
     /// The signing key file exists but could not be read.
     #[error("signing key `{path}` cannot be read: {source}")]
     KeyRead {

@@ -163,6 +163,39 @@ pub(crate) fn load_or_create(
     Ok(set)
 }
 
+/// Whether the keys folder of `data_dir` holds at least one key file.
+pub(crate) fn has_keys(data_dir: &Path) -> bool {
+    scan(&data_dir.join(KEYS_DIR), &[]).is_ok_and(|keys| !keys.is_empty())
+}
+
+/// Loads the keys a gateway created earlier, creating nothing: for commands that sign with the
+/// gateway's key (`portcullis token`) and must not leave a new key behind in a wrong folder.
+pub(crate) fn load_existing(
+    data_dir: &Path,
+    configured: SigningAlgorithm,
+    now_ms: i64,
+    window_ms: i64,
+) -> Result<KeySet, IdentityError> {
+    let dir = data_dir.join(KEYS_DIR);
+    let keys = if dir.is_dir() {
+        scan(&dir, &[])?
+    } else {
+        Vec::new()
+    };
+    let Some((set, _)) = KeySet::new(keys, now_ms, window_ms) else {
+        return Err(IdentityError::NoSigningKey { dir });
+    };
+    let found = configured_alg(set.current().algorithm);
+    if found != configured {
+        return Err(IdentityError::AlgorithmMismatch {
+            path: dir.join(&set.current().file),
+            found: alg_name(found),
+            configured: alg_name(configured),
+        });
+    }
+    Ok(set)
+}
+
 /// Re-reads the keys folder (keys another process created, such as `portcullis keys rotate`),
 /// reusing the keys already loaded, and returns the new set and the keys whose window passed.
 pub(crate) fn reload(

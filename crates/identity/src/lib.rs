@@ -158,20 +158,41 @@ impl Identity {
         revocations: Arc<Revocations>,
     ) -> Result<Self, IdentityError> {
         let keys = load_keys(config, wall_clock_ms())?;
-        Self::build(config, secrets, keys, revocations)
+        Self::build(config, Some(secrets), keys, revocations)
     }
 
+    /// An issuer that can only [`Self::mint`] tokens with the signing keys a gateway already
+    /// created in the configured data folder: no agent secret is resolved (minting checks
+    /// none) and no key is created, so a wrong `--data-dir` is an error
+    /// ([`IdentityError::NoSigningKey`]) rather than a token signed by a key no gateway knows.
+    /// Client authentication always fails on it.
+    pub fn open_for_minting(
+        config: &Config,
+        revocations: Arc<Revocations>,
+    ) -> Result<Self, IdentityError> {
+        let keys = rotation::load_existing_keys(config, wall_clock_ms())?;
+        Self::build(config, None, keys, revocations)
+    }
+
+    /// Whether `data_dir` holds signing keys a gateway created (checked before anything else
+    /// is opened there by a command that must not create state in a wrong folder).
+    pub fn has_signing_keys(data_dir: &std::path::Path) -> bool {
+        key::has_keys(data_dir)
+    }
+
+    /// `secrets` is `None` for a minting-only issuer: every agent then gets a decoy credential.
     fn build(
         config: &Config,
-        secrets: &SecretStore,
+        secrets: Option<&SecretStore>,
         keys: KeySet,
         revocations: Arc<Revocations>,
     ) -> Result<Self, IdentityError> {
         let mut agents = HashMap::with_capacity(config.agents.len());
         for agent in &config.agents {
-            let credential = match (&agent.client_secret_hash, &agent.client_secret) {
-                (Some(phc), _) => Credential::from_phc(&agent.id, phc)?,
-                (None, Some(reference)) => {
+            let credential = match (&agent.client_secret_hash, &agent.client_secret, secrets) {
+                (_, _, None) => Credential::decoy(std::iter::empty())?,
+                (Some(phc), _, Some(_)) => Credential::from_phc(&agent.id, phc)?,
+                (None, Some(reference), Some(secrets)) => {
                     Credential::Plain(secrets.resolve(reference).map_err(|source| {
                         IdentityError::Secret {
                             agent: agent.id.to_string(),
@@ -181,10 +202,10 @@ impl Identity {
                 }
                 // Authenticated by certificate only: a random secret nobody knows keeps the
                 // secret path's cost and answer the same as for any other agent.
-                (None, None) if agent.certificate.is_some() => {
+                (None, None, Some(_)) if agent.certificate.is_some() => {
                     Credential::decoy(std::iter::empty())?
                 }
-                (None, None) => {
+                (None, None, Some(_)) => {
                     return Err(IdentityError::SecretHash {
                         agent: agent.id.to_string(),
                         reason: "the agent has neither `client_secret_hash` nor `client_secret`"

@@ -133,6 +133,16 @@ pub(crate) fn load_keys(config: &Config, now_ms: i64) -> Result<KeySet, Identity
     )
 }
 
+/// The keys a gateway created earlier in the configured data folder; none are created.
+pub(crate) fn load_existing_keys(config: &Config, now_ms: i64) -> Result<KeySet, IdentityError> {
+    key::load_existing(
+        &config.data_dir,
+        config.issuer.algorithm,
+        now_ms,
+        key_window_ms(config),
+    )
+}
+
 fn key_infos(set: &KeySet, window_ms: i64) -> Vec<KeyInfo> {
     let count = set.keys().len();
     set.keys()
