@@ -12,12 +12,17 @@ use serde_json::{Value, json};
 use crate::{AppState, client_ip, problem, read_json};
 
 /// Output formats of the tool listing.
-#[derive(Clone, Copy, Debug, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug)]
 pub(crate) enum Format {
-    /// OpenAI function calling: `{"type":"function","function":{name,description,parameters}}`.
-    #[default]
+    /// OpenAI Chat Completions function calling:
+    /// `{"type":"function","function":{name,description,parameters}}`.
     Openai,
+    /// OpenAI Responses API function tools, flat:
+    /// `{"type":"function",name,description,parameters,"strict":false}`. `strict` is stated
+    /// because the Responses API assumes strict mode otherwise, which requires every property
+    /// to be listed as required and `additionalProperties: false`, and OpenAPI-derived schemas
+    /// with optional arguments are not written that way; the gateway validates them instead.
+    OpenaiResponses,
     /// Anthropic tool use: `{name, description, input_schema}`.
     Anthropic,
 }
@@ -28,7 +33,7 @@ pub(crate) struct ListQuery {
     format: Option<String>,
 }
 
-/// `GET /v1/tools?format=openai|anthropic`.
+/// `GET /v1/tools?format=openai|openai-responses|anthropic`.
 pub(crate) async fn list(
     State(state): State<AppState>,
     Query(query): Query<ListQuery>,
@@ -39,12 +44,13 @@ pub(crate) async fn list(
     };
     let format = match query.format.as_deref() {
         None | Some("openai") => Format::Openai,
+        Some("openai-responses") => Format::OpenaiResponses,
         Some("anthropic") => Format::Anthropic,
         Some(other) => {
             let denial = Denial::new(
                 DenialKind::InvalidArguments,
                 format!(
-                    "unknown format `{}`; use `openai` or `anthropic`",
+                    "unknown format `{}`; use `openai`, `openai-responses` or `anthropic`",
                     portcullis_core::truncate_for_message(other, 32)
                 ),
             );
@@ -63,6 +69,13 @@ pub(crate) async fn list(
                     "description": tool.description,
                     "parameters": tool.input_schema,
                 }
+            }),
+            Format::OpenaiResponses => json!({
+                "type": "function",
+                "name": tool.name,
+                "description": tool.description,
+                "parameters": tool.input_schema,
+                "strict": false,
             }),
             Format::Anthropic => json!({
                 "name": tool.name,

@@ -175,6 +175,28 @@ async fn listing_shows_only_permitted_tools_in_both_formats() {
     assert_eq!(anthropic["tools"][1]["name"], "getOrder");
     assert!(anthropic["tools"][1]["input_schema"]["properties"]["id"].is_object());
 
+    // The OpenAI Responses API's flat function tools, strict mode off (the schemas have
+    // optional arguments; the gateway validates them).
+    let responses: Value = h
+        .http
+        .get(format!("{}/v1/tools?format=openai-responses", h.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let get_order = &responses["tools"][1];
+    assert_eq!(get_order["type"], "function");
+    assert_eq!(get_order["name"], "getOrder");
+    assert_eq!(get_order["strict"], false);
+    assert_eq!(
+        get_order["parameters"]["properties"]["id"]["type"],
+        "integer"
+    );
+    assert!(get_order.get("function").is_none(), "{get_order}");
+
     let readonly = h.token_for("readonly-agent", READONLY_SECRET).await;
     let listed: Value = h
         .http
