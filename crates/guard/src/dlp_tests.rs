@@ -647,6 +647,7 @@ fn national_identifiers_pass_their_checks() {
         "8001015009087",      // South African identity number
         "855101/1238",        // Czech birth number
         "20-12345678-6",      // Argentine CUIT
+        "912-70-1234",        // US ITIN
     ] {
         assert!(national_id(id), "{id}");
     }

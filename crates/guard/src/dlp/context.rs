@@ -1050,7 +1050,9 @@ pub(super) fn national_id(candidate: &str) -> bool {
     let all_digits = digits.len() == compact.len();
     match compact.len() {
         8 => rut(&compact) || ppsn(&compact),
-        9 if all_digits => us_ssn(&digits) || luhn(&digits) || bsn(&digits) || tfn(&digits),
+        9 if all_digits => {
+            us_ssn(&digits) || luhn(&digits) || bsn(&digits) || tfn(&digits) || itin(&digits)
+        }
         9 => nino(&compact) || dni(&compact) || nric(&compact) || rut(&compact) || ppsn(&compact),
         10 if all_digits => {
             luhn(&digits)
@@ -1084,6 +1086,13 @@ pub(super) fn national_id(candidate: &str) -> bool {
         18 => chinese_id(&compact) || curp(&compact),
         _ => false,
     }
+}
+
+/// US individual taxpayer identification number: `9`, two digits, a group of 50-65, 70-88,
+/// 90-92 or 94-99, and four digits.
+fn itin(d: &[u32]) -> bool {
+    let group = number(&d[3..5]);
+    d[0] == 9 && matches!(group, 50..=65 | 70..=88 | 90..=92 | 94..=99)
 }
 
 /// `d` read as a decimal number (at most 18 digits).
@@ -1617,6 +1626,14 @@ pub(super) fn member_pii(key: &str, value: &str) -> Option<(usize, usize, usize)
         id |= is(word, ID_WORDS);
         phone |= is(word, PHONE_WORDS);
     }
+    if !id {
+        // Two words that name one together (`tax_id`, `idNumber`, `national-id`).
+        let parts: Vec<&str> = words(key).collect();
+        id = parts.windows(2).any(|pair| {
+            let joined = format!("{}{}", pair[0], pair[1]);
+            is(&joined, ID_WORDS)
+        });
+    }
     if !id && key.len() >= 10 && key.bytes().all(|b| b.is_ascii_lowercase()) {
         // One lowercase word (`socialsecuritynumber`).
         id = [
@@ -1794,6 +1811,12 @@ const ID_WORDS: &[&str] = &[
     "citizen",
     "citizenid",
     "personnummer",
+    "tin",
+    "itin",
+    "taxpayerid",
+    "personalnumber",
+    "idno",
+    "nationalidentifier",
 ];
 
 /// Words of keys that hold a phone number.
