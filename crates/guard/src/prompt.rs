@@ -754,11 +754,18 @@ impl PromptDetector {
             }
         }
         if !hits.iter().any(|hit| hit.id == "prompt_injection.override") {
-            let letters: String = fold(text)
-                .chars()
-                .filter(char::is_ascii_alphabetic)
-                .map(|c| c.to_ascii_lowercase())
-                .collect();
+            let letters: String = if text.is_ascii() {
+                text.bytes()
+                    .filter(u8::is_ascii_alphabetic)
+                    .map(|b| char::from(b.to_ascii_lowercase()))
+                    .collect()
+            } else {
+                fold(text)
+                    .chars()
+                    .filter(char::is_ascii_alphabetic)
+                    .map(|c| c.to_ascii_lowercase())
+                    .collect()
+            };
             if letters.len() >= 16 && self.compact.is_match(&letters) {
                 hits.push(PromptHit {
                     id: "prompt_injection.override",
