@@ -630,10 +630,38 @@ fn national_identifiers_pass_their_checks() {
         "44051401359",        // PESEL
         "11144477735",        // CPF
         "11010519491231002X", // Chinese resident ID
+        "943 476 5919",       // NHS number
+        "10000000146",        // Turkish identity number
+        "756.9217.0769.85",   // Swiss AHV (EAN-13)
+        "37605030299",        // Estonian personal code
+        "123 456 782",        // Australian tax file number
+        "A123456789",         // Taiwanese national ID
+        "S1234567D",          // Singapore NRIC
+        "12.345.678-5",       // Chilean RUT
+        "1234567T",           // Irish PPS number
+        "86095742719",        // German tax ID
+        "15038545660",        // Norwegian national identity number
+        "1800101221144",      // Romanian CNP
+        "800101-1234560",     // Korean resident registration number
+        "123456789018",       // Japanese individual number
+        "8001015009087",      // South African identity number
+        "855101/1238",        // Czech birth number
+        "20-12345678-6",      // Argentine CUIT
+        "912-70-1234",        // US ITIN
     ] {
         assert!(national_id(id), "{id}");
     }
-    for id in ["AB123456E", "12345678A", "11144477736", "RSSMRA85T10A562Q"] {
+    for id in [
+        "AB123456E",
+        "12345678A",
+        "11144477736",
+        "RSSMRA85T10A562Q",
+        "S1234567A",
+        "A123456788",
+        "12.345.678-K",
+        "756.9217.0769.84",
+        "86095742718",
+    ] {
         assert!(!national_id(id), "{id}");
     }
 }

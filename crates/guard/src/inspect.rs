@@ -74,7 +74,7 @@ const PATTERNS: &[(&str, Severity, &str)] = &[
     (
         "sql.tautology",
         Severity::High,
-        r#"(?i)['"`]\s*\)*\s*(?:or|and|\|\||&&|xor)\s*\(*\s*['"`]?[\w@.]+['"`]?\s*(?:=|<>|!=|<=?|>=?|\blike\b|\bregexp\b)\s*\(?['"`]?[\w@]|['"`]\s*(?:or|\|\|)\s*['"`]{0,2}\s*=\s*['"`]|\b(?:or|and)\s+\(?\d+\s*(?:=|<>|!=|<|>)\s*\(?\d+\b|\bor\s+(?:true|not\s+false)\b|['"`]\s*(?:or|and)\s+(?:true\b|false\b|not\s+\w|\d+\s*(?:--|#|$|=|<|>)|sleep\s*\(|exists\s*\(|\(\s*select\b)|['"`]\s*=\s*['"`]\s*(?:or|and)\b"#,
+        r#"(?i)['"`]\s*\)*\s*(?:or|and|\|\||&&|xor)\s*\(*\s*['"`]?[\w@.]+(?:\s*\([^)]{0,20}\))?['"`]?\s*\)*\s*(?:==?|<>|!=|<=?|>=?|\blike\b|\bregexp\b|\brlike\b)\s*\(*['"`]?[\w@%]|['"`]\s*(?:or|\|\|)\s*['"`]{0,2}\s*=\s*['"`]|\b(?:or|and)\s+\(?\d+\s*(?:=|<>|!=|<|>)\s*\(?\d+\b|\bor\s+(?:true|not\s+false)\b|['"`]\s*(?:or|and)\s+(?:true\b|false\b|not\s+\w|\d+\s*(?:--|#|$|=|<|>)|sleep\s*\(|exists\s*\(|\(\s*select\b)|['"`]\s*=\s*['"`]\s*(?:or|and)\b|\b(?:or|and)\s+['"`]\w*['"`]\s*(?:==?|<>|!=|\blike\b)\s*['"`]\w*['"`]|['"`)]\s*(?:or|and)\s+\d+\s+between\s+\d+\s+and\s+\d+|\b(?:or|and)\s+\d+\s+in\s*\(\s*select\b|['"`]\s*\)*\s*(?:or|and)\s+\w+\s+is\s+(?:not\s+)?null\b|^\s*['"`]\s*[-=&^*|+%/]\s*['"`]\s*$|['"`]\s*(?:or|and)\s+['"`]{2}\s*[-=&^*|+%/ ]\s*['"`]|['"`]\s*=\s*\d+\s*(?:--|#)|['"`]\s*\|\|\s*['"`]?\w+['"`]?\s*==\s*['"`]?\w|['"`]\s*(?:or|and)\s+['"`]?\d+['"`]?\s*(?:--|#|$)|^\s*['"`]\s*(?:like|or|and|xor|div)\s*['"`]\s*$|\b(?:and|or)\s+\(\s*select\b|['"`]\s*(?:\|\||\+|&)\s*\(\s*select\b"#,
     ),
     (
         "sql.union",
@@ -84,12 +84,12 @@ const PATTERNS: &[(&str, Severity, &str)] = &[
     (
         "sql.stacked",
         Severity::High,
-        r"(?i);\s*(?:drop|delete|truncate|alter|insert|update|create|exec(?:ute)?|shutdown|grant|declare|select|waitfor|revoke|merge|call|set\s+@)\s+[\w@(]",
+        r"(?i);\s*(?:drop|delete|truncate|alter|insert|update|create|exec(?:ute)?|shutdown|grant|declare|select|waitfor|revoke|merge|call|set\s+@|replace|rename|load\s+data|copy)\s+[\w@(*`\x22\x27]|;\s*shutdown\b\s*(?:--|#|;|$|with\b)|\b(?:exec(?:ute)?)\s+(?:master\.\.|sp_|xp_)\w+",
     ),
     (
         "sql.comment",
         Severity::Medium,
-        r#"['"`]\s*\)*\s*;?\s*(?:--(?:[\s-]|$)|#(?:\s|$)|/\*)|\b(?:admin|root|user)['"`]\s*(?:--|#|/\*)"#,
+        r#"['"`]\s*\)*\s*;?\s*(?:--(?:[\s+-]|$)|#(?:\s|$)|/\*|%00|\x00)|\b(?:admin|root|user|administrator)['"`]\s*\)*\s*(?:--|#|/\*)"#,
     ),
     (
         "sql.time",
@@ -99,12 +99,12 @@ const PATTERNS: &[(&str, Severity, &str)] = &[
     (
         "sql.metadata",
         Severity::Medium,
-        r#"(?i)\binformation_schema\b|\bxp_cmdshell\b|\binto\s+(?:out|dump)file\b|\bload_file\s*\(|@@version\b|\bversion\s*\(\s*\)|\bsysobjects\b|\bpg_catalog\b|\bsqlite_master\b|\ball_tables\b|\butl_inaddr\b|\bctxsys\.|\b(?:extractvalue|updatexml)\s*\(|\bconvert\s*\(\s*int\b|\bexp\s*\(\s*~|\bfloor\s*\(\s*rand\s*\(|\bxmltype\s*\(|\b(?:n?char|chr)\s*\(\s*\d+\s*\)\s*(?:\+|\|\||,)|\bchar\s*\(\s*\d+(?:\s*,\s*\d+){2,}|\bconcat(?:_ws)?\s*\(\s*0x[0-9a-f]+|\bselect\b.{0,80}\bfrom\s+(?:dual\b|information_|mysql\.|sys\.|pg_)|\b(?:and|or)\s+\(?\s*(?:ascii|substr(?:ing)?|mid|length|ord|unicode|len)\s*\(|\b(?:order|group)\s+by\s+\d+(?:\s*,\s*\d+)*\s*(?:--|#|/\*)|(?:\|\||&&)\s*\d+\s*=\s*\d+|['")]\s*(?:order|group)\s+by\s+\d|\bhaving\s+\d+\s*=\s*\d+"#,
+        r#"(?i)\binformation_schema\b|\bxp_cmdshell\b|\binto\s+(?:out|dump)file\b|\bload_file\s*\(|@@version\b|\bversion\s*\(\s*\)|\bsysobjects\b|\bpg_catalog\b|\bsqlite_master\b|\ball_tables\b|\butl_inaddr\b|\bctxsys\.|\b(?:extractvalue|updatexml)\s*\(|\bconvert\s*\(\s*int\b|\bexp\s*\(\s*~|\bfloor\s*\(\s*rand\s*\(|\bxmltype\s*\(|\b(?:n?char|chr)\s*\(\s*\d+\s*\)\s*(?:\+|\|\||,)|\bchar\s*\(\s*\d+(?:\s*,\s*\d+){2,}|\bconcat(?:_ws)?\s*\(\s*0x[0-9a-f]+|\bselect\b.{0,80}\bfrom\s+(?:dual\b|information_|mysql\.|sys\.|pg_)|\b(?:and|or)\s+\(?\s*(?:ascii|substr(?:ing)?|mid|length|ord|unicode|len)\s*\(|\b(?:order|group)\s+by\s+\d+(?:\s*,\s*\d+)*\s*,?\s*(?:--|#|/\*)|(?:\|\||&&)\s*\d+\s*=\s*\d+|['")]\s*(?:order|group)\s+by\s+\d|\bhaving\s+\d+\s*=\s*\d+|\butl_http\.|\bxp_(?:dirtree|fileexist|subdirs|regread|cmdshell|servicecontrol)\b|\bmaster\.\.\w+|\bdbms_\w+\.\w+\s*\(|\bcast\s*\(\s*\(?\s*(?:select|@@|version|user|db_name|current_user|database)\b|\bprocedure\s+analyse\s*\(|\bsys\.(?:user_|dba_|all_|objects|tables|columns|databases)|\bmysql\.user\b|\bpg_(?:shadow|user|read_file|ls_dir)\b|\b(?:user|database|schema|current_user|system_user|session_user|db_name|@@hostname)\s*\(\s*\)\s*(?:--|#|,|\)|$)|\d\s+(?:order|group)\s+by\s+\d+(?:\s*,\s*\d+)*\s*$|\{\s*['"]\$(?:ne|gt|gte|lt|lte|regex|where|exists|nin|in|or|and|not|expr|elemMatch)['"]\s*:|\[\$(?:ne|gt|gte|lt|lte|regex|where|exists|nin|in)\]|['"`];\s*return\s+(?:true|1)\b|\$where\s*['":]"#,
     ),
     (
         "shell.chain",
         Severity::High,
-        r"(?:[;&|\n\r]|&&|\|\||%0a|%0d|\$\(|`)\s*(?:rm\s+-[rf]|curl\s+\S|wget\s+\S|nc\s+\S|ncat\s|netcat\s|bash\b|sh\s+-|sh\s*$|zsh\b|dash\b|ksh\b|cat\s+\S|chmod\s+[0-7+]|chown\s|python[23]?\s+-c|perl\s+-e|ruby\s+-e|php\s+-r|powershell\b|pwsh\b|cmd(?:\.exe)?\s*/[ck]|mkfifo\s|socat\s|telnet\s|id\s*(?:$|[;&|#])|id\b\s*$|whoami\b|uname\b|hostname\s*$|ifconfig\b|ipconfig\b|systeminfo\b|tasklist\b|net\s+user\b|ping\s+-[cn]\b|ping\s+\d|nslookup\s+\S|dig\s+\S+\.\S|sleep\s+\d|ls(?:\s+-\w+)?\s*(?:$|[;&|/])|ls\s+-|dir\s*(?:$|[;&|])|type\s+[a-z]:\\|echo\s+\S+\s*(?:[>|;&]|$)|printenv\b|env\s*$|set\s*$|xargs\s|base64\s+-d|busybox\s|certutil\b|bitsadmin\b|wmic\b|reg\s+query|eval\s|exec\s|touch\s+/|/bin/|/usr/bin/|\.\/|tee\s+/|ps\s+(?:aux|-ef)\b|kill\s+-\d|(?:find|head|tail|more|less|grep)\s+\S*\s*/(?:etc|proc|var|root|home|tmp)\b|calc(?:\.exe)?\b|notepad(?:\.exe)?\b|(?i:get-(?:content|childitem|process|item)|set-content|start-process|new-object|invoke-\w+|iwr|irm|iex)\b)",
+        r"(?:[;&|\n\r]|&&|\|\||%0a|%0d|\$\(|`)\s*(?:rm\s+-[rf]|curl\s+\S|wget\s+\S|nc\s+\S|ncat\s|netcat\s|bash\b|sh\s+-|sh\s*$|zsh\b|dash\b|ksh\b|cat\s+\S|chmod\s+[0-7+]|chown\s|python[23]?\s+-c|perl\s+-e|ruby\s+-e|php\s+-r|powershell\b|pwsh\b|cmd(?:\.exe)?\s*/[ck]|mkfifo\s|socat\s|telnet\s|id\s*(?:$|[;&|#])|id\b\s*$|whoami\b|uname\b|hostname\s*$|ifconfig\b|ipconfig\b|systeminfo\b|tasklist\b|net\s+user\b|ping\s+-[cn]\b|ping\s+\d|nslookup\s+\S|dig\s+\S+\.\S|sleep\s+\d|ls(?:\s+-\w+)?\s*(?:$|[;&|/])|ls\s+-|dir\s*(?:$|[;&|])|type\s+[a-z]:\\|echo\s+\S+\s*(?:[>|;&]|$)|printenv\b|env\s*$|set\s*$|xargs\s|base64\s+-d|busybox\s|certutil\b|bitsadmin\b|wmic\b|reg\s+query|eval\s|exec\s|touch\s+/|/bin/|/usr/bin/|\.\/|tee\s+/|ps\s+(?:aux|-ef)\b|kill\s+-\d|(?:find|head|tail|more|less|grep)\s+\S*\s*/(?:etc|proc|var|root|home|tmp)\b|calc(?:\.exe)?\b|notepad(?:\.exe)?\b|export\s+\w+=|awk\s|sudo\s+\S|su\s+-|shutdown\s+(?:-[hrfs]|/[srft]|now)|(?:reboot|halt|poweroff)\s*$|useradd\s|crontab\s+-|nohup\s|dd\s+if=|tar\s+-?[cxzt]v?f|openssl\s+(?:s_client|enc|req|x509|genrsa|rand|base64)|docker\s+(?:run|exec|ps|images|cp)\b|kubectl\s+(?:get|exec|apply|delete|run)\b|nmap\s|netstat\s*(?:-\w+|$)|lsof\s*(?:-\w+|$)|uptime\s*$|history\s*$|getent\s|xxd\s|traceroute\s|tracert\s|ssh\s+(?:-\w|\w+@)|scp\s|rundll32\b|regsvr32\b|mshta\b|cscript\b|wscript\b|msiexec\b|taskkill\b|netsh\b|icacls\b|schtasks\b|wevtutil\b|findstr\s|reg\s+(?:add|delete|save)\b|sc\s+(?:query|create|stop|start)\b|del\s+/|(?:cp|mv|mkdir)\s+(?:-\w+\s+)?/|sed\s+-|node\s+-e\b|lua\s+-e\b|cat\s*<|base64\s+/|find\s+/(?:\s|$)|net\s+(?:user|localgroup|group|view|share|use|accounts|config|session|start|stop)\b|ver\s*$|dir\s+(?:[a-z]:\\|/)|[a-z0-9_]+(?:\s+[^\s;&|]+){0,3}\s+/(?:etc|proc|root|dev|bin|usr/bin)/|(?i:get-(?:content|childitem|process|item)|set-content|start-process|new-object|invoke-\w+|iwr|irm|iex)\b)",
     ),
     (
         "shell.substitution",
@@ -124,17 +124,17 @@ const PATTERNS: &[(&str, Severity, &str)] = &[
     (
         "path_traversal.encoded",
         Severity::High,
-        r"(?i)%c0%ae|%c0%af|%c1%9c|%c1%1c|%e0%80%ae|%u002e|%u2215|%u2216|%uff0e|%252e%252e|0x2e0x2e|%25c0%25ae",
+        r"(?i)%c0%ae|%c0%af|%c1%9c|%c1%1c|%e0%80%ae|%u002e|%u2215|%u2216|%uff0e|%252e%252e|0x2e0x2e|%25c0%25ae|%c[01]%[0-9a-f]{2}|%e0%[89][0-9a-f]%[0-9a-f]{2}|%f0%80%80%[0-9a-f]{2}|\\x2e\\x2e|\\u002e\\u002e|%2e%2e(?:%2f|%5c|/|\\)|\.\.%2f|\.\.%5c",
     ),
     (
         "path_traversal.sensitive_file",
         Severity::High,
-        r"(?i)/etc/(?:passwd|shadow|sudoers|master\.passwd|security/)|/proc/(?:self|\d+)/|/var/run/secrets/|/root/|[a-z]:[\\/]+windows[\\/]+(?:system32|win\.ini|system\.ini|repair)|\bwin\.ini\b|\bboot\.ini\b|\\windows\\system32|\.ssh[\\/](?:id_[a-z0-9]+|authorized_keys|known_hosts)\b|\bweb\.config\b|\.htaccess\b|\.htpasswd\b|[\\/]\.git[\\/]|\\\\\?\\|\\\\\.\\|^\\\\[^\\\s]+\\[a-z$]*\$|^\\\\\d+\.\d+\.\d+\.\d+\\|%00|\x00|\.\w{1,4}%00|/inetpub/|[\\/]inetpub[\\/]",
+        r"(?i)/etc/(?:passwd|shadow|sudoers|master\.passwd|security/)|/proc/(?:self|\d+)/|/proc/(?:version|cpuinfo|meminfo|mounts|cmdline|environ|net/)|/var/run/secrets/|/root/|[a-z]:[\\/]+windows[\\/]+(?:system32|win\.ini|system\.ini|repair)|\bwin\.ini\b|\bboot\.ini\b|\\windows\\system32|\.ssh[\\/](?:id_[a-z0-9]+|authorized_keys|known_hosts)\b|\bweb\.config\b|\.htaccess\b|\.htpasswd\b|[\\/]\.git[\\/]|\\\\\?\\|\\\\\.\\|^\\\\[^\\\s]+\\[a-z$]*\$|^\\\\\d+\.\d+\.\d+\.\d+\\|%00|\x00|\.\w{1,4}%00|/inetpub/|[\\/]inetpub[\\/]|\bWEB-INF[\\/]|\bMETA-INF[\\/]|\.aws[\\/]credentials\b|\.git-credentials\b|\.docker[\\/]config\.json\b|\.kube[\\/]config\b|[\\/]\.netrc\b|[\\/]\.bash_history\b|^\s*(?:file://)?(?:/var/log/(?:apache2?|nginx|httpd|auth\.log|secure|syslog|messages|mail)|/etc/(?:hosts|group|issue|hostname|crontab|fstab|os-release|resolv\.conf|mysql/|apache2/|nginx/|ssh/|httpd/))\S*\s*$",
     ),
     (
         "template.expression",
         Severity::High,
-        r#"\{\{[^}]{0,120}?(?:\d\s*[*+/-]\s*['"]?\d|__|\bconfig\b|\bself\b|\brequest\b|lipsum|cycler|joiner|namespace|\|\s*attr|\|\s*safe|range\(|\(|\[|constructor|\bos\b|popen|subprocess|settings\.|\.Env\b|printf|\blookup\b|\bthis\b|\bdefine\b|\bcall\b|\btemplate\b|_self|\.getClass|Runtime)[^}]{0,120}\}\}|\$\{[^}]{0,120}?(?:\d\s*[*+/-]\s*\d|jndi|T\s*\(|Runtime|getClass|\benv:|\bsys:|lower:|upper:|::-|\$\{|\(|\bnew\b|class\.|\.exec|#|@|\?new|freemarker|'\s*\+|"\s*\+)[^}]{0,120}\}|#\{[^}]{0,120}?(?:\d\s*[*+/-]\s*\d|\(|T\s*\(|`|%x|system|exec|File\.|IO\.|Runtime|getClass|\.class)[^}]{0,120}\}|%\{[^}]{0,120}?(?:#|@|\(|\d\s*[*+]\s*\d)[^}]{0,120}\}|\*\{[^}]{0,120}?(?:T\s*\(|\(|\d\s*[*+]\s*\d)[^}]{0,120}\}|@\(\s*\d+\s*[*+/-]\s*\d+\s*\)|@\{[^}]{0,120}\}|@System\.|@Html\.Raw|@java\.lang\.|#_memberAccess|#context\[|__\$\{|\[=[^\]]*\]|\{\$smarty\b|\{php\}|\{(?:system|exec|passthru|shell_exec)\s*\(|\{Smarty_|\$class\.inspect|\$\w+\.getClass\(|#(?:set|foreach|evaluate|parse|include|define|macro)\s*\(|<#(?:assign|if|list|include|import|macro|function|attempt|ftl|setting)\b|\[#(?:assign|if|list)\b|\?new\s*\(|\?api\b"#,
+        r#"\{\{[^}]{0,120}?(?:\d\s*[*+/-]\s*['"]?\d|__|\bconfig\b|\bself\b|\brequest\b|lipsum|cycler|joiner|namespace|\|\s*attr|\|\s*safe|range\(|\(|\[|constructor|\bos\b|popen|subprocess|settings\.|\.Env\b|printf|\blookup\b|\bthis\b|\bdefine\b|\bcall\b|\btemplate\b|_self|\.getClass|Runtime)[^}]{0,120}\}\}|\$\{[^}]{0,120}?(?:\d\s*[*+/-]\s*\d|jndi|T\s*\(|Runtime|getClass|\benv:|\bsys:|lower:|upper:|::-|\$\{|\(|\bnew\b|class\.|\.exec|#|@|\?new|freemarker|'\s*\+|"\s*\+)[^}]{0,120}\}|#\{[^}]{0,120}?(?:\d\s*[*+/-]\s*\d|\(|T\s*\(|`|%x|system|exec|File\.|IO\.|Runtime|getClass|\.class)[^}]{0,120}\}|%\{[^}]{0,120}?(?:#|@|\(|\d\s*[*+]\s*\d)[^}]{0,120}\}|\*\{[^}]{0,120}?(?:T\s*\(|\(|\d\s*[*+]\s*\d)[^}]{0,120}\}|@\(\s*\d+\s*[*+/-]\s*\d+\s*\)|@\{[^}]{0,120}\}|@System\.|@Html\.Raw|@java\.lang\.|#_memberAccess|#context\[|__\$\{|\[=[^\]]*\]|\{\$smarty\b|\{php\}|\{(?:system|exec|passthru|shell_exec)\s*\(|\{Smarty_|\$class\.inspect|\$\w+\.getClass\(|#(?:set|foreach|evaluate|parse|include|define|macro)\s*\(|<#(?:assign|if|list|include|import|macro|function|attempt|ftl|setting)\b|\[#(?:assign|if|list)\b|\?new\s*\(|\?api\.\w|\{\{=|\{!!|\{@\w+\s|\$\{[^}]{0,120}?(?:applicationScope|sessionScope|requestScope|pageContext|facesContext|initParam)"#,
     ),
     (
         "template.directive",
@@ -353,6 +353,7 @@ impl Inspector {
                     // sent, so they cannot leave the URL's host (encoded ones still count).
                     if *id == "path_traversal.dotdot"
                         && resolved_url
+                        && !climbs(variant)
                         && (std::ptr::eq(variant, text)
                             || once
                                 .as_deref()
@@ -512,6 +513,12 @@ impl Inspector {
     }
 }
 
+/// Whether `text` climbs two or more directories in a row (`../../`): nothing a link needs,
+/// even where the URL parser would resolve it.
+fn climbs(text: &str) -> bool {
+    text.contains("../..") || text.contains("..\\..") || text.contains("..%2f..")
+}
+
 /// The host of a bare `host[:port][/path]`.
 fn bare_host(value: &str) -> &str {
     let head = value.split(['/', '?', '#']).next().unwrap_or("");
@@ -668,10 +675,64 @@ fn readings(text: &str) -> Vec<String> {
         }
         stripped.push_str(rest);
         push(stripped, &mut out);
+        // Comments inside a keyword (`UNI/**/ON SEL/**/ECT`) join its halves.
+        let mut joined = String::with_capacity(base.len());
+        let mut rest = base.as_str();
+        while let Some(at) = rest.find("/*") {
+            joined.push_str(rest.get(..at).unwrap_or(""));
+            match rest
+                .get(at + 2..)
+                .and_then(|r| r.find("*/").map(|end| (r, end)))
+            {
+                Some((r, end)) => rest = r.get(end + 2..).unwrap_or(""),
+                None => rest = "",
+            }
+        }
+        joined.push_str(rest);
+        push(joined, &mut out);
+    }
+    // `\u0027` and `%u0027` escapes.
+    if base.contains("\\u") || base.contains("%u") || base.contains("%U") {
+        push(unicode_escapes(&base), &mut out);
+    }
+    // Empty expansions inside a shell word (`who$@ami`, `c$()at`).
+    if base.contains("$@") || base.contains("$()") || base.contains("${}") {
+        push(
+            base.replace("$@", "").replace("$()", "").replace("${}", ""),
+            &mut out,
+        );
     }
     if base.contains(['\'', '"', '\\']) && base.contains([';', '|', '&', '`', '$', '/', '\n']) {
         push(base.replace(['\'', '"', '\\'], ""), &mut out);
     }
+    out
+}
+
+/// `\uXXXX` and `%uXXXX` escapes decoded.
+fn unicode_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(['\\', '%']) {
+        out.push_str(rest.get(..at).unwrap_or(""));
+        let tail = rest.get(at..).unwrap_or("");
+        let decoded = tail
+            .get(1..2)
+            .filter(|u| u.eq_ignore_ascii_case("u"))
+            .and_then(|_| tail.get(2..6))
+            .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+            .and_then(char::from_u32);
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = tail.get(6..).unwrap_or("");
+            }
+            None => {
+                out.push_str(tail.get(..1).unwrap_or(""));
+                rest = tail.get(1..).unwrap_or("");
+            }
+        }
+    }
+    out.push_str(rest);
     out
 }
 

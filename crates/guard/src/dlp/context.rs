@@ -121,9 +121,52 @@ pub(super) enum Name {
 /// dotted and spaced names alike).
 pub(super) fn name_class(name: &str) -> Name {
     let name = name.trim_matches(|c: char| c == '"' || c == '\'' || c.is_whitespace());
+    // A trailing word that only says how the value is written (`secret_value`, `apiKey2`,
+    // `db_password_prod`) does not change what it is.
+    let mut name = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '_' || c == '-');
+    for _ in 0..2 {
+        let (last, _) = last_words(name);
+        if let Some(head) = name.strip_suffix(last)
+            && !head.is_empty()
+            && [
+                "value",
+                "val",
+                "string",
+                "str",
+                "plain",
+                "plaintext",
+                "raw",
+                "text",
+                "data",
+                "b64",
+                "base64",
+                "hex",
+                "encoded",
+                "enc",
+                "new",
+                "old",
+                "current",
+                "prod",
+                "production",
+                "dev",
+                "staging",
+                "live",
+                "test",
+                "v1",
+                "v2",
+            ]
+            .iter()
+            .any(|w| last.eq_ignore_ascii_case(w))
+        {
+            name = head.trim_end_matches(['_', '-', '.', ' ', ':', '/']);
+        }
+    }
     let (last, before) = last_words(name);
-    if last.is_empty() || !known_signature(last) {
+    if last.is_empty() {
         return Name::Other;
+    }
+    if !known_signature(last) {
+        return compound_class(last);
     }
     let is = |word: &str, options: &[&str]| options.iter().any(|o| word.eq_ignore_ascii_case(o));
     if is(last, PASSWORD_WORDS) {
@@ -162,6 +205,46 @@ pub(super) fn name_class(name: &str) -> Name {
         } else {
             Name::Secret
         };
+    }
+    if is(last, &["key"])
+        && name.len() > 4
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        && !is(
+            before,
+            &[
+                "public",
+                "publishable",
+                "pub",
+                "sort",
+                "partition",
+                "cache",
+                "idempotency",
+                "object",
+                "bucket",
+                "primary",
+                "foreign",
+                "unique",
+                "row",
+                "hash",
+                "range",
+                "routing",
+                "dedup",
+                "lookup",
+                "site",
+                "map",
+                "group",
+                "event",
+                "message",
+                "file",
+                "s3",
+                "id",
+            ],
+        )
+    {
+        // An environment variable named `<SERVICE>_KEY` holds that service's key.
+        return Name::Secret;
     }
     if is(last, &["key"]) && name.get(..2).is_some_and(|h| h.eq_ignore_ascii_case("x-")) {
         // A custom HTTP header (`X-RapidAPI-Key`, `X-Auth-Key`).
@@ -228,7 +311,59 @@ pub(super) fn name_class(name: &str) -> Name {
             Name::Other
         };
     }
+    compound_class(last)
+}
+
+/// A name written as one word (`PGPASSWORD`, `accesstoken`, `clientsecret`): judged by how it
+/// ends.
+fn compound_class(word: &str) -> Name {
+    let ends = |suffix: &str| {
+        word.len() > suffix.len()
+            && word
+                .get(word.len() - suffix.len()..)
+                .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
+    };
+    if ["password", "passwd", "passphrase"].iter().any(|s| ends(s)) {
+        return Name::Password;
+    }
+    let lower = word.to_ascii_lowercase();
+    let token = ends("token")
+        && ![
+            "page",
+            "next",
+            "cursor",
+            "continuation",
+            "sync",
+            "csrf",
+            "xsrf",
+            "resume",
+            "delta",
+            "marker",
+            "idempotency",
+            "type",
+            "count",
+            "max",
+            "total",
+            "prompt",
+            "completion",
+            "input",
+            "output",
+        ]
+        .iter()
+        .any(|part| lower.contains(part));
+    if token
+        || ["secret", "apikey", "secretkey", "privatekey", "accesskey"]
+            .iter()
+            .any(|s| ends(s))
+    {
+        return Name::Secret;
+    }
     Name::Other
+}
+
+/// Whether a one-word name ends like a credential name (see [`compound_class`]).
+pub(super) fn compound_credential(key: &str) -> bool {
+    key.len() > 6 && !key.contains(['_', '-', '.', ' ']) && compound_class(key) != Name::Other
 }
 
 /// The last word of `name` and the word before it (empty when there is none). Words are split
@@ -585,10 +720,33 @@ fn kind_of(name: &str, value: &str, text: &str, class: Name) -> usize {
 
 /// A value (group 2) assigned to a credential-like name (group 1): the value's span and kind.
 pub(super) fn assigned(captures: &Captures<'_>, text: &str) -> Option<(usize, usize, usize)> {
-    let name = captures.get(1)?;
-    let value = captures.get(2)?;
+    let (name, value) = match (captures.get(1), captures.get(2)) {
+        (Some(name), Some(value)) => (name, value),
+        _ => (captures.get(3)?, captures.get(4)?),
+    };
     let class = name_class(name.as_str());
     let (start, mut end) = (value.start(), value.end());
+    // A quoted value runs to its closing quote on the same line (`"p@ss,w;rd"`, a
+    // passphrase of a few words), unless it reads like a sentence.
+    if let Some(quote) = text
+        .get(..start)
+        .and_then(|head| head.chars().next_back())
+        .filter(|c| matches!(c, '"' | '\''))
+        && let Some(close) = text.get(end..).and_then(|tail| {
+            tail.char_indices()
+                .take_while(|(at, c)| *c != '\n' && *at < 64)
+                .find(|(_, c)| *c == quote)
+                .map(|(at, _)| at)
+        })
+        && let Some(quoted) = text.get(start..end + close)
+        && quoted.split_whitespace().count() <= 5
+        && !quoted
+            .split_whitespace()
+            .next()
+            .is_some_and(|first| quoted.contains(' ') && placeholder(first))
+    {
+        end += close;
+    }
     // Sentence punctuation after a value in prose is not part of it.
     while end > start
         && text
@@ -891,16 +1049,349 @@ pub(super) fn national_id(candidate: &str) -> bool {
         .collect();
     let all_digits = digits.len() == compact.len();
     match compact.len() {
-        9 if all_digits => us_ssn(&digits) || luhn(&digits) || bsn(&digits),
-        9 => nino(&compact) || dni(&compact),
-        10 if all_digits => luhn(&digits),
-        11 if all_digits => cpf(&digits) || pesel(&digits) || belgian(&digits),
-        12 if all_digits => aadhaar(&digits) || digits.get(2..).is_some_and(luhn),
+        8 => rut(&compact) || ppsn(&compact),
+        9 if all_digits => {
+            us_ssn(&digits) || luhn(&digits) || bsn(&digits) || tfn(&digits) || itin(&digits)
+        }
+        9 => nino(&compact) || dni(&compact) || nric(&compact) || rut(&compact) || ppsn(&compact),
+        10 if all_digits => {
+            luhn(&digits)
+                || cpr(&digits)
+                || czech(&digits)
+                || egn(&digits)
+                || nhs(&digits)
+                || svnr(&digits)
+                || medicare(&digits)
+        }
+        10 => taiwan(&compact) || pan(&compact),
+        11 if all_digits => {
+            cpf(&digits)
+                || pesel(&digits)
+                || belgian(&digits)
+                || norwegian(&digits)
+                || estonian(&digits)
+                || turkish(&digits)
+                || steuer_id(&digits)
+                || cuit(&digits)
+                || medicare(&digits)
+        }
+        12 if all_digits => {
+            aadhaar(&digits) || digits.get(2..).is_some_and(luhn) || my_number(&digits)
+        }
+        13 if all_digits => {
+            south_african(&digits) || cnp(&digits) || korean(&digits) || ahv(&digits)
+        }
         15 => nir(&compact),
         16 => codice_fiscale(&compact),
-        18 => chinese_id(&compact),
+        18 => chinese_id(&compact) || curp(&compact),
         _ => false,
     }
+}
+
+/// US individual taxpayer identification number: `9`, two digits, a group of 50-65, 70-88,
+/// 90-92 or 94-99, and four digits.
+fn itin(d: &[u32]) -> bool {
+    let group = number(&d[3..5]);
+    d[0] == 9 && matches!(group, 50..=65 | 70..=88 | 90..=92 | 94..=99)
+}
+
+/// `d` read as a decimal number (at most 18 digits).
+fn number(d: &[u32]) -> u64 {
+    d.iter().fold(0, |a, x| a * 10 + u64::from(*x))
+}
+
+/// The sum of `d` times `w`, pairwise.
+fn weighted(d: &[u32], w: &[u32]) -> u32 {
+    d.iter().zip(w).map(|(x, w)| x * w).sum()
+}
+
+/// Whether `dd`, `mm` make a day of a month (any year).
+fn day_month(dd: u64, mm: u64) -> bool {
+    (1..=12).contains(&mm) && (1..=31).contains(&dd)
+}
+
+/// Danish CPR number: a birth date `DDMMYY` and four digits (the modulus-11 check was dropped
+/// in 2007, so only the date is checked).
+fn cpr(d: &[u32]) -> bool {
+    day_month(number(&d[..2]), number(&d[2..4]))
+}
+
+/// Czech and Slovak birth number: `YYMMDD` (women's months plus 50, extra series plus 20) and
+/// four digits, the whole divisible by 11.
+fn czech(d: &[u32]) -> bool {
+    let month = number(&d[2..4]) % 50;
+    let month = if month > 20 { month - 20 } else { month };
+    day_month(number(&d[4..6]), month) && number(d).is_multiple_of(11)
+}
+
+/// Bulgarian EGN: `YYMMDD` (months plus 20 or 40 for other centuries), three digits and a
+/// weighted check digit.
+fn egn(d: &[u32]) -> bool {
+    let month = number(&d[2..4]) % 20;
+    let r = weighted(d, &[2, 4, 8, 5, 10, 9, 7, 3, 6]) % 11;
+    day_month(number(&d[4..6]), month) && (r % 10) == d[9]
+}
+
+/// NHS number (England, Wales, Isle of Man): modulus 11 with weights 10 to 2.
+fn nhs(d: &[u32]) -> bool {
+    let check = 11 - weighted(d, &[10, 9, 8, 7, 6, 5, 4, 3, 2]) % 11;
+    let check = if check == 11 { 0 } else { check };
+    check == d[9] && d.iter().any(|x| *x != d[0])
+}
+
+/// Austrian social insurance number: three digits, a check digit, and the birth date `DDMMYY`.
+fn svnr(d: &[u32]) -> bool {
+    let r = weighted(d, &[3, 7, 9, 0, 5, 8, 4, 2, 1, 6]) % 11;
+    d[0] != 0 && r == d[3] && day_month(number(&d[4..6]), number(&d[6..8]))
+}
+
+/// Australian Medicare card number: first digit 2 to 6, a weighted check as the ninth digit
+/// (then an issue digit and, in the 11-digit form, the position on the card).
+fn medicare(d: &[u32]) -> bool {
+    (2..=6).contains(&d[0]) && weighted(d, &[1, 3, 7, 9, 1, 3, 7, 9]) % 10 == d[8]
+}
+
+/// Australian tax file number: weighted sum divisible by 11.
+fn tfn(d: &[u32]) -> bool {
+    weighted(d, &[1, 4, 3, 7, 5, 8, 6, 9, 10]).is_multiple_of(11) && d.iter().any(|x| *x != 0)
+}
+
+/// Norwegian national identity number: a birth date and two modulus-11 check digits.
+fn norwegian(d: &[u32]) -> bool {
+    let check = |n: usize, w: &[u32]| {
+        let c = 11 - weighted(&d[..n], w) % 11;
+        match c {
+            11 => Some(0),
+            10 => None,
+            c => Some(c),
+        }
+    };
+    check(9, &[3, 7, 6, 1, 8, 9, 4, 5, 2]) == Some(d[9])
+        && check(10, &[5, 4, 3, 2, 7, 6, 5, 4, 3, 2]) == Some(d[10])
+}
+
+/// Estonian (and Lithuanian) personal code: century and sex digit, `YYMMDD`, serial, and a
+/// two-pass modulus-11 check digit.
+fn estonian(d: &[u32]) -> bool {
+    let mut r = weighted(d, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 1]) % 11;
+    if r == 10 {
+        r = weighted(d, &[3, 4, 5, 6, 7, 8, 9, 1, 2, 3]) % 11 % 10;
+    }
+    (1..=8).contains(&d[0]) && day_month(number(&d[5..7]), number(&d[3..5])) && r == d[10]
+}
+
+/// Turkish identity number: no leading zero, two check digits.
+fn turkish(d: &[u32]) -> bool {
+    let odd: u32 = d.iter().take(9).step_by(2).sum();
+    let even: u32 = d.iter().skip(1).take(8).step_by(2).sum();
+    let tenth = (odd * 7 + 100 - even) % 10;
+    let total: u32 = d.iter().take(10).sum();
+    d[0] != 0 && tenth == d[9] && total % 10 == d[10]
+}
+
+/// German tax identification number: no leading zero, one digit of the first ten used twice
+/// or three times, and an ISO 7064 MOD 11,10 check digit.
+fn steuer_id(d: &[u32]) -> bool {
+    let mut counts = [0u8; 10];
+    for x in &d[..10] {
+        if let Some(c) = counts.get_mut(usize::try_from(*x).unwrap_or(0)) {
+            *c += 1;
+        }
+    }
+    let repeated = counts.iter().filter(|c| **c > 1).count();
+    let shaped = repeated == 1 && counts.iter().all(|c| *c <= 3);
+    let mut product = 10;
+    for x in &d[..10] {
+        let sum = (x + product) % 10;
+        let sum = if sum == 0 { 10 } else { sum };
+        product = (sum * 2) % 11;
+    }
+    let check = (11 - product) % 10;
+    d[0] != 0 && shaped && check == d[10]
+}
+
+/// Argentine CUIT/CUIL: a type prefix, the document number and a modulus-11 check digit.
+fn cuit(d: &[u32]) -> bool {
+    let prefix = number(&d[..2]);
+    let check = 11 - weighted(d, &[5, 4, 3, 2, 7, 6, 5, 4, 3, 2]) % 11;
+    let check = match check {
+        11 => 0,
+        10 => 9,
+        c => c,
+    };
+    matches!(prefix, 20 | 23 | 24 | 27 | 30 | 33 | 34) && check == d[10]
+}
+
+/// Japanese individual number (My Number): a weighted modulus-11 check digit.
+fn my_number(d: &[u32]) -> bool {
+    let sum: u32 = d[..11]
+        .iter()
+        .rev()
+        .zip(1u32..)
+        .map(|(p, n)| p * if n <= 6 { n + 1 } else { n - 5 })
+        .sum();
+    let r = sum % 11;
+    let check = if r <= 1 { 0 } else { 11 - r };
+    check == d[11]
+}
+
+/// South African identity number: birth date `YYMMDD`, citizenship digit 0 to 2, Luhn.
+fn south_african(d: &[u32]) -> bool {
+    day_month(number(&d[4..6]), number(&d[2..4])) && d[10] <= 2 && luhn(d)
+}
+
+/// Romanian CNP: sex and century digit, `YYMMDD`, county, serial and a weighted check digit.
+fn cnp(d: &[u32]) -> bool {
+    let r = weighted(d, &[2, 7, 9, 1, 4, 6, 3, 5, 8, 2, 7, 9]) % 11;
+    let check = if r == 10 { 1 } else { r };
+    (1..=9).contains(&d[0]) && day_month(number(&d[5..7]), number(&d[3..5])) && check == d[12]
+}
+
+/// Korean resident registration number: `YYMMDD`, a sex and century digit and a weighted
+/// check digit.
+fn korean(d: &[u32]) -> bool {
+    let sum = weighted(d, &[2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5]);
+    let check = (11 - sum % 11) % 10;
+    day_month(number(&d[4..6]), number(&d[2..4])) && check == d[12]
+}
+
+/// Swiss social security number (AHV/AVS): `756`, nine digits and an EAN-13 check digit.
+fn ahv(d: &[u32]) -> bool {
+    let sum: u32 = d[..12]
+        .iter()
+        .enumerate()
+        .map(|(i, x)| if i % 2 == 0 { *x } else { x * 3 })
+        .sum();
+    number(&d[..3]) == 756 && (10 - sum % 10) % 10 == d[12]
+}
+
+/// Chilean RUT/RUN: seven or eight digits and a modulus-11 check character (`K` for 10).
+fn rut(c: &[u8]) -> bool {
+    let [body @ .., check] = c else {
+        return false;
+    };
+    if !(7..=8).contains(&body.len()) || !body.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let sum: u32 = body
+        .iter()
+        .rev()
+        .zip([2, 3, 4, 5, 6, 7].iter().cycle())
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    let expected = match 11 - sum % 11 {
+        11 => b'0',
+        10 => b'K',
+        n => b'0' + u8::try_from(n).unwrap_or(0),
+    };
+    *check == expected
+}
+
+/// Irish PPS number: seven digits, a check letter (modulus 23) and an optional second letter.
+fn ppsn(c: &[u8]) -> bool {
+    const LETTERS: &[u8] = b"WABCDEFGHIJKLMNOPQRSTUV";
+    let (digits, letters) = c.split_at(7.min(c.len()));
+    if !digits.iter().all(u8::is_ascii_digit) || !(1..=2).contains(&letters.len()) {
+        return false;
+    }
+    let mut sum: u32 = digits
+        .iter()
+        .zip((2..=8).rev())
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    if let Some(second) = letters.get(1) {
+        if !matches!(second, b'A' | b'B' | b'H' | b'W') {
+            return false;
+        }
+        sum += 9 * u32::from(if *second == b'W' {
+            0
+        } else {
+            second - b'A' + 1
+        });
+    }
+    LETTERS.get(usize::try_from(sum % 23).unwrap_or(0)) == letters.first()
+}
+
+/// Singapore NRIC/FIN: a series letter, seven digits and a weighted check letter.
+fn nric(c: &[u8]) -> bool {
+    let [series, rest @ .., check] = c else {
+        return false;
+    };
+    if rest.len() != 7 || !rest.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let sum: u32 = rest
+        .iter()
+        .zip([2, 7, 6, 5, 4, 3, 2])
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    let (offset, letters): (u32, &[u8]) = match series {
+        b'S' => (0, b"JZIHGFEDCBA"),
+        b'T' => (4, b"JZIHGFEDCBA"),
+        b'F' => (0, b"XWUTRQPNMLK"),
+        b'G' => (4, b"XWUTRQPNMLK"),
+        _ => return false,
+    };
+    letters.get(usize::try_from((sum + offset) % 11).unwrap_or(0)) == Some(check)
+}
+
+/// Taiwanese national identification number: a region letter, a sex digit (1 or 2, 8 or 9
+/// for residents), eight digits, the last a check digit.
+fn taiwan(c: &[u8]) -> bool {
+    const CODES: &[u8; 26] = &[
+        10, 11, 12, 13, 14, 15, 16, 17, 34, 18, 19, 20, 21, 22, 35, 23, 24, 25, 26, 27, 28, 29, 32,
+        30, 31, 33,
+    ];
+    let [letter, rest @ ..] = c else {
+        return false;
+    };
+    if !letter.is_ascii_uppercase()
+        || rest.len() != 9
+        || !rest.iter().all(u8::is_ascii_digit)
+        || !matches!(rest[0], b'1' | b'2' | b'8' | b'9')
+    {
+        return false;
+    }
+    let code = u32::from(CODES[usize::from(letter - b'A')]);
+    let sum: u32 = code / 10
+        + (code % 10) * 9
+        + rest
+            .iter()
+            .zip([8, 7, 6, 5, 4, 3, 2, 1, 1])
+            .map(|(b, w)| u32::from(b - b'0') * w)
+            .sum::<u32>();
+    sum.is_multiple_of(10)
+}
+
+/// Indian PAN: five letters (the fourth the holder type), four digits, a letter.
+fn pan(c: &[u8]) -> bool {
+    c.iter().enumerate().all(|(i, b)| match i {
+        3 => b"PCHFATBLJG".contains(b),
+        0..=4 | 9 => b.is_ascii_uppercase(),
+        _ => b.is_ascii_digit(),
+    })
+}
+
+/// Mexican CURP: four letters, birth date, sex, state and consonants, a homonym character and
+/// a check digit.
+fn curp(c: &[u8]) -> bool {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMN&OPQRSTUVWXYZ";
+    let shape = c.iter().enumerate().all(|(i, b)| match i {
+        0..=3 | 11..=15 => b.is_ascii_uppercase(),
+        4..=9 | 17 => b.is_ascii_digit(),
+        10 => matches!(b, b'H' | b'M' | b'X'),
+        _ => b.is_ascii_alphanumeric(),
+    });
+    if !shape {
+        return false;
+    }
+    let sum: usize = c[..17]
+        .iter()
+        .enumerate()
+        .map(|(i, b)| ALPHABET.iter().position(|a| a == b).unwrap_or(0) * (18 - i))
+        .sum();
+    let check = (10 - sum % 10) % 10;
+    usize::from(c[17] - b'0') == check
 }
 
 fn us_ssn(d: &[u32]) -> bool {
@@ -1135,6 +1626,14 @@ pub(super) fn member_pii(key: &str, value: &str) -> Option<(usize, usize, usize)
         id |= is(word, ID_WORDS);
         phone |= is(word, PHONE_WORDS);
     }
+    if !id {
+        // Two words that name one together (`tax_id`, `idNumber`, `national-id`).
+        let parts: Vec<&str> = words(key).collect();
+        id = parts.windows(2).any(|pair| {
+            let joined = format!("{}{}", pair[0], pair[1]);
+            is(&joined, ID_WORDS)
+        });
+    }
     if !id && key.len() >= 10 && key.bytes().all(|b| b.is_ascii_lowercase()) {
         // One lowercase word (`socialsecuritynumber`).
         id = [
@@ -1207,6 +1706,29 @@ const PASSWORD_WORDS: &[&str] = &[
     "pw",
     "dbpass",
     "dbpassword",
+    "passwort",
+    "kennwort",
+    "contraseña",
+    "contrasena",
+    "passe",
+    "senha",
+    "wachtwoord",
+    "hasło",
+    "haslo",
+    "heslo",
+    "lozinka",
+    "jelszó",
+    "jelszo",
+    "salasana",
+    "adgangskode",
+    "lösenord",
+    "losenord",
+    "passord",
+    "пароль",
+    "密码",
+    "密碼",
+    "パスワード",
+    "비밀번호",
 ];
 
 /// Last words of names whose value is a secret when it is token-shaped.
@@ -1262,6 +1784,39 @@ const ID_WORDS: &[&str] = &[
     "uid",
     "taxcode",
     "idnumber",
+    "cpr",
+    "fodselsnummer",
+    "isikukood",
+    "steuerid",
+    "nhs",
+    "ppsn",
+    "ahv",
+    "avs",
+    "svnr",
+    "cnp",
+    "egn",
+    "emso",
+    "amka",
+    "kimlik",
+    "tckn",
+    "rrn",
+    "mynumber",
+    "nric",
+    "curp",
+    "cuil",
+    "cuit",
+    "rut",
+    "tfn",
+    "medicare",
+    "citizen",
+    "citizenid",
+    "personnummer",
+    "tin",
+    "itin",
+    "taxpayerid",
+    "personalnumber",
+    "idno",
+    "nationalidentifier",
 ];
 
 /// Words of keys that hold a phone number.
@@ -1334,8 +1889,10 @@ const KEY_SIGNATURES: ([u64; 4], [u64; 4]) = {
 /// Whether some word of `key` may be one of [`KEY_WORDS`] (a few false positives, no false
 /// negatives), or the key is one long lowercase word: most keys are settled here.
 pub(super) fn may_be_special(key: &str) -> bool {
+    let key = key.trim_end_matches(|c: char| c.is_ascii_digit() || c == '_' || c == '-');
     (key.len() >= 10 && key.bytes().all(|b| b.is_ascii_lowercase()))
         || words(key).any(known_signature)
+        || compound_credential(key)
 }
 
 /// Whether `word` has the signature of one of [`KEY_WORDS`].
