@@ -100,6 +100,13 @@ pub fn check(loaded: &Loaded) -> Result<Checked, BuildError> {
         .agents
         .iter()
         .flat_map(|agent| agent.roles.iter().map(|role| role.as_str()))
+        // Interactive clients hold `sign_in.client_roles`.
+        .chain(
+            config
+                .sign_in
+                .iter()
+                .flat_map(|s| s.client_roles.iter().map(|role| role.as_str())),
+        )
         .collect();
     policy.check_names(
         &roles,

@@ -592,9 +592,9 @@ async fn python_sdk_discovery_from_the_bare_url() {
         } else {
             assert_eq!(report["granted_scope"], granted, "{agent}");
         }
-        // Recorded so that a change on either side is noticed: the SDK's RFC 8414 model
-        // requires an `authorization_endpoint`, which this server has not.
-        assert_eq!(report["sdk_accepts_as_metadata"], false);
+        // The SDK's RFC 8414 model requires an `authorization_endpoint`, which this server
+        // advertises with interactive sign-in on (as in the quickstart).
+        assert_eq!(report["sdk_accepts_as_metadata"], true);
         if steps_up {
             let step = &report["step_up"];
             assert_eq!(step["status"], 403, "{step}");
