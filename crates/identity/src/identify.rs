@@ -174,9 +174,9 @@ impl Identity {
             return Err(VerifyError::Issuer);
         }
         // Interactive clients' tokens name the MCP resource as their audience.
-        if !claims.aud.contains(&self.audience)
-            && !(self.interactive && claims.aud.contains(&self.mcp_resource))
-        {
+        let audience_ok = claims.aud.contains(&self.audience)
+            || (self.interactive && claims.aud.contains(&self.mcp_resource));
+        if !audience_ok {
             return Err(VerifyError::Audience);
         }
         if now >= claims.exp.saturating_add(self.leeway) {
