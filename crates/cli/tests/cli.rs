@@ -227,6 +227,7 @@ fn token_mints_a_token_the_identity_accepts() {
         .env("PORTCULLIS_DEMO_CLIENT_SECRET", "x")
         .env("PORTCULLIS_READONLY_CLIENT_SECRET", "y")
         .env("PORTCULLIS_ASSISTANT_CLIENT_SECRET", "z")
+        .env("PORTCULLIS_DEMO_USER_PASSWORD", "user-password")
         .output()
         .unwrap();
     assert!(
@@ -250,6 +251,7 @@ fn token_mints_a_token_the_identity_accepts() {
         .env("PORTCULLIS_DEMO_CLIENT_SECRET", "x")
         .env("PORTCULLIS_READONLY_CLIENT_SECRET", "y")
         .env("PORTCULLIS_ASSISTANT_CLIENT_SECRET", "z")
+        .env("PORTCULLIS_DEMO_USER_PASSWORD", "user-password")
         .output()
         .unwrap();
     assert!(!unknown.status.success());
@@ -371,6 +373,11 @@ fn demo_runs_the_quickstart_end_to_end() {
             banner.contains(secret),
             "the banner prints the secret for the user"
         );
+        // The demo user signs interactive clients in; the client configuration needs no token.
+        assert_eq!(creds["user"], "demo-user");
+        let password = creds["password"].as_str().unwrap();
+        assert!(banner.contains(password), "{banner}");
+        assert!(!banner.contains("Authorization"), "{banner}");
 
         let runtime = tokio::runtime::Runtime::new().unwrap();
         runtime.block_on(async {
@@ -575,6 +582,7 @@ fn serve_listen_moves_the_public_url_or_refuses_a_mismatch() {
             .env("PORTCULLIS_DEMO_CLIENT_SECRET", "demo-secret")
             .env("PORTCULLIS_READONLY_CLIENT_SECRET", "readonly-secret")
             .env("PORTCULLIS_ASSISTANT_CLIENT_SECRET", "assistant-secret")
+            .env("PORTCULLIS_DEMO_USER_PASSWORD", "user-password")
             .env("ORDERS_API_TOKEN", "upstream")
             .env_remove("PORTCULLIS_CONFIG");
         command
@@ -664,6 +672,7 @@ fn serve_starts_the_admin_api_only_with_its_credential() {
             .env("PORTCULLIS_DEMO_CLIENT_SECRET", "demo-secret")
             .env("PORTCULLIS_READONLY_CLIENT_SECRET", "readonly-secret")
             .env("PORTCULLIS_ASSISTANT_CLIENT_SECRET", "assistant-secret")
+            .env("PORTCULLIS_DEMO_USER_PASSWORD", "user-password")
             .env("ORDERS_API_TOKEN", "upstream")
             .env_remove("PORTCULLIS_CONFIG");
         command
