@@ -377,7 +377,8 @@ fn demo_runs_the_quickstart_end_to_end() {
         assert_eq!(creds["user"], "demo-user");
         let password = creds["password"].as_str().unwrap();
         assert!(banner.contains(password), "{banner}");
-        assert!(!banner.contains("Authorization"), "{banner}");
+        let mcp_config = &banner[banner.find("\"mcpServers\"").unwrap()..];
+        assert!(!mcp_config.contains("Authorization"), "{banner}");
 
         let runtime = tokio::runtime::Runtime::new().unwrap();
         runtime.block_on(async {

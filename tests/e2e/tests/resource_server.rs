@@ -132,7 +132,9 @@ fn stateless_request(
 
 #[tokio::test]
 async fn protected_resource_metadata_names_the_resource_and_its_authorization_server() {
-    let h = Harness::start().await;
+    // Interactive sign-in off: the metadata advertises only the grants in force (with it on,
+    // `sign_in.rs` checks the authorization endpoint and the rest).
+    let h = Harness::start_with(|config| config.sign_in = None).await;
     let mcp = get_json(
         &h,
         &format!("{}/.well-known/oauth-protected-resource/mcp", h.base),
