@@ -51,6 +51,7 @@ async fn gateway(data_dir: &Path, upstream: std::net::SocketAddr, sync: AuditSyn
     env.set("PORTCULLIS_DEMO_CLIENT_SECRET", CLIENT_SECRET);
     env.set("PORTCULLIS_READONLY_CLIENT_SECRET", CLIENT_SECRET);
     env.set("PORTCULLIS_ASSISTANT_CLIENT_SECRET", CLIENT_SECRET);
+    env.set("PORTCULLIS_DEMO_USER_PASSWORD", CLIENT_SECRET);
     env.set("ORDERS_API_TOKEN", UPSTREAM_TOKEN);
     let secrets = SecretStore::new(Arc::new(env));
     let resolver = Arc::new(portcullis_egress::StaticResolver::new());

@@ -22,11 +22,18 @@ struct Quickstart;
 struct Credentials {
     client_id: String,
     client_secret: String,
+    /// The demo user who signs in interactive MCP clients (only in `demo-credentials.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user: Option<String>,
+    /// That user's password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    password: Option<String>,
 }
 
 const DEMO_AGENT: &str = "demo-agent";
 const READONLY_AGENT: &str = "readonly-agent";
 const ASSISTANT_AGENT: &str = "shop-assistant";
+const DEMO_USER: &str = "demo-user";
 
 pub(crate) async fn run(
     listen: SocketAddr,
@@ -38,7 +45,10 @@ pub(crate) async fn run(
     let data_dir = std::fs::canonicalize(data_dir)?;
     let config_path = write_quickstart(&data_dir.join("quickstart"))?;
 
-    let demo = credentials(&data_dir.join("demo-credentials.json"), DEMO_AGENT)?;
+    let demo = with_user(
+        &data_dir.join("demo-credentials.json"),
+        credentials(&data_dir.join("demo-credentials.json"), DEMO_AGENT)?,
+    )?;
     let readonly = credentials(&data_dir.join("readonly-credentials.json"), READONLY_AGENT)?;
     let assistant = credentials(
         &data_dir.join("assistant-credentials.json"),
@@ -53,6 +63,9 @@ pub(crate) async fn run(
         assistant.client_secret,
     );
     env.set("ORDERS_API_TOKEN", upstream_token.clone());
+    if let Some(password) = &demo.password {
+        env.set("PORTCULLIS_DEMO_USER_PASSWORD", password.clone());
+    }
     let secrets = SecretStore::new(Arc::new(env));
 
     let mut loaded = Config::load(&config_path)?;
@@ -105,16 +118,17 @@ fn print_banner(base: &str, demo: &Credentials, data_dir: &Path, api: SocketAddr
         "mcpServers": {
             "portcullis": {
                 "type": "http",
-                "url": format!("{base}/mcp"),
-                "headers": { "Authorization": "Bearer <access token>" }
+                "url": format!("{base}/mcp")
             }
         }
     });
     let mcp_config = serde_json::to_string_pretty(&mcp_config).unwrap_or_default();
     println!(
-        "\nPortcullis quickstart is running.\n\n  gateway        {base}\n  MCP endpoint   {base}/mcp\n  tools API      {base}/v1/tools\n  token endpoint {base}/oauth/token\n  example API    http://{api} (reachable only through the gateway's credential)\n\n  client_id      {id}\n  client_secret  {secret}\n  (also in {creds})\n\nGet a token:\n  curl -s -u {id}:{secret} -d grant_type=client_credentials {base}/oauth/token\n\nCall a tool:\n  curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n       -d '{{\"id\": 42}}' {base}/v1/tools/getOrder/call\n\nMCP client configuration:\n{mcp_config}\n\nAudit log: portcullis audit tail --data-dir {dir}\n",
+        "\nPortcullis quickstart is running.\n\n  gateway        {base}\n  MCP endpoint   {base}/mcp\n  tools API      {base}/v1/tools\n  token endpoint {base}/oauth/token\n  example API    http://{api} (reachable only through the gateway's credential)\n\n  client_id      {id}\n  client_secret  {secret}\n  (also in {creds})\n\nGet a token:\n  curl -s -u {id}:{secret} -d grant_type=client_credentials {base}/oauth/token\n\nCall a tool:\n  curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n       -d '{{\"id\": 42}}' {base}/v1/tools/getOrder/call\n\nMCP client configuration (no token needed: connecting opens the sign-in page;\nsign in as {user} with password {password}):\n{mcp_config}\n\nAudit log: portcullis audit tail --data-dir {dir}\n",
         id = demo.client_id,
         secret = demo.client_secret,
+        user = demo.user.as_deref().unwrap_or(DEMO_USER),
+        password = demo.password.as_deref().unwrap_or_default(),
         creds = data_dir.join("demo-credentials.json").display(),
         dir = data_dir.display(),
     );
@@ -149,7 +163,23 @@ fn credentials(path: &Path, agent: &str) -> anyhow::Result<Credentials> {
     let creds = Credentials {
         client_id: agent.to_owned(),
         client_secret: random_secret(),
+        user: None,
+        password: None,
     };
+    write_private(path, &serde_json::to_string_pretty(&creds)?)?;
+    Ok(creds)
+}
+
+/// Adds the demo user and a generated password to the demo agent's credentials (written back
+/// to the file) unless they are there already.
+fn with_user(path: &Path, mut creds: Credentials) -> anyhow::Result<Credentials> {
+    if creds.user.as_deref() == Some(DEMO_USER)
+        && creds.password.as_ref().is_some_and(|p| !p.is_empty())
+    {
+        return Ok(creds);
+    }
+    creds.user = Some(DEMO_USER.to_owned());
+    creds.password = Some(random_secret());
     write_private(path, &serde_json::to_string_pretty(&creds)?)?;
     Ok(creds)
 }

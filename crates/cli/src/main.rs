@@ -129,6 +129,11 @@ enum Command {
         #[command(subcommand)]
         command: RevokeCommand,
     },
+    /// The grants users gave interactive clients (sign-in): list them, or revoke a user's.
+    Grants {
+        #[command(subcommand)]
+        command: GrantsCommand,
+    },
     /// Disable an agent (its tokens and token requests are refused) or enable it again.
     Agent {
         #[command(subcommand)]
@@ -172,6 +177,27 @@ enum RevokeCommand {
         config: ConfigArgs,
         /// The agent id.
         agent: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum GrantsCommand {
+    /// List grants (all users, or one), oldest first, as JSON lines.
+    List {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Only this user's grants.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke every grant of a user: their refresh tokens stop working at once and the last
+    /// access token of each grant is revoked.
+    Revoke {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The user id.
+        #[arg(long)]
+        user: String,
     },
 }
 
@@ -380,6 +406,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Revoke { command } => revoke(command).await,
         Command::Agent { command } => agent(command).await,
+        Command::Grants { command } => grants(command).await,
         Command::Keys { command } => keys(command),
         Command::Audit { command } => audit(command).await,
         Command::HashSecret => {
@@ -745,6 +772,49 @@ async fn revoke(command: RevokeCommand) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn grants(command: GrantsCommand) -> anyhow::Result<ExitCode> {
+    use portcullis_store::grants::{GrantStore as _, SqliteGrants};
+    let (config, user, revoke) = match command {
+        GrantsCommand::List { config, user } => (config, user, false),
+        GrantsCommand::Revoke { config, user } => (config, Some(user), true),
+    };
+    let loaded = load(&config)?;
+    let store = SqliteGrants::open(&loaded.config.data_dir).await?;
+    if !revoke {
+        for grant in store.list(user.as_deref()).await? {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "grant": grant.id,
+                    "user": grant.user,
+                    "client_id": grant.client_id,
+                    "scope": grant.scope,
+                    "resource": grant.resource,
+                    "created_at": grant.created_at,
+                    "revoked_at": grant.revoked_at,
+                })
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let user = user.unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let revoked = store.revoke_user(&user, now).await?;
+    let revocations = open_revocations(&loaded).await?;
+    for jti in revoked.iter().filter_map(|g| g.access_jti.as_deref()) {
+        revocations
+            .revoke_token(jti, portcullis_identity::ChangeSource::Cli)
+            .await?;
+    }
+    println!(
+        "revoked {} grant(s) of user `{user}` and their access tokens",
+        revoked.len()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

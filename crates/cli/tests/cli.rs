@@ -327,6 +327,12 @@ fn demo_runs_the_quickstart_end_to_end() {
             banner.contains(secret),
             "the banner prints the secret for the user"
         );
+        // The demo user signs interactive clients in; the client configuration needs no token.
+        assert_eq!(creds["user"], "demo-user");
+        let password = creds["password"].as_str().unwrap();
+        assert!(banner.contains(password), "{banner}");
+        let mcp_config = &banner[banner.find("\"mcpServers\"").unwrap()..];
+        assert!(!mcp_config.contains("Authorization"), "{banner}");
 
         let runtime = tokio::runtime::Runtime::new().unwrap();
         runtime.block_on(async {
@@ -531,6 +537,7 @@ fn serve_listen_moves_the_public_url_or_refuses_a_mismatch() {
             .env("PORTCULLIS_DEMO_CLIENT_SECRET", "demo-secret")
             .env("PORTCULLIS_READONLY_CLIENT_SECRET", "readonly-secret")
             .env("PORTCULLIS_ASSISTANT_CLIENT_SECRET", "assistant-secret")
+            .env("PORTCULLIS_DEMO_USER_PASSWORD", "user-password")
             .env("ORDERS_API_TOKEN", "upstream")
             .env_remove("PORTCULLIS_CONFIG");
         command
@@ -620,6 +627,7 @@ fn serve_starts_the_admin_api_only_with_its_credential() {
             .env("PORTCULLIS_DEMO_CLIENT_SECRET", "demo-secret")
             .env("PORTCULLIS_READONLY_CLIENT_SECRET", "readonly-secret")
             .env("PORTCULLIS_ASSISTANT_CLIENT_SECRET", "assistant-secret")
+            .env("PORTCULLIS_DEMO_USER_PASSWORD", "user-password")
             .env("ORDERS_API_TOKEN", "upstream")
             .env_remove("PORTCULLIS_CONFIG");
         command

@@ -159,6 +159,24 @@ pub enum Problem {
         "an `admit` limit runs before the tool is resolved; key it by `agent`, `user` or `tenant` only, without `tools`"
     )]
     AdmitKey,
+    /// An authorization code lifetime of zero or over ten minutes.
+    #[error("must be greater than zero and at most ten minutes")]
+    CodeTtl,
+    /// A redirect URI pattern that is not an absolute URI or a prefix ending in one `*`.
+    #[error("`{0}` is not a redirect URI or a prefix ending in `*` (`scheme:...`, no fragment)")]
+    RedirectPattern(String),
+    /// A user id that is not a [`crate::Name`].
+    #[error("`{0}` is not a valid user id; use letters, digits, `-`, `_`, `.` and `@`")]
+    UserId(String),
+    /// Two users with one id.
+    #[error("user `{0}` is declared twice")]
+    DuplicateUser(String),
+    /// A user with both a password hash and a password reference.
+    #[error("give either `password_hash` or `password`, not both")]
+    TwoPasswords,
+    /// A user with no password.
+    #[error("user needs `password_hash` or `password` (`env:NAME` or `file:PATH`)")]
+    NoPassword,
     /// A Redis key prefix that is empty or holds a hash-tag brace.
     #[error("must be non-empty and without `{{` or `}}`")]
     RedisPrefix,

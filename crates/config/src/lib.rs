@@ -28,6 +28,7 @@ mod listener;
 mod log;
 mod mcp;
 mod references;
+mod sign_in;
 mod tools;
 mod types;
 
@@ -57,6 +58,7 @@ pub use limits::{
 pub use listener::{ClientAuth, ListenerConfig, TlsConfig};
 pub use log::{LogConfig, LogFormat};
 pub use mcp::McpConfig;
+pub use sign_in::{SignInConfig, UserConfig};
 pub use tools::{RiskClass, ToolSelection};
 pub use types::{
     ApiName, HttpUrl, Name, PatternError, Scope, SecretRef, SecretRefError, ToolPattern,
@@ -97,6 +99,8 @@ pub struct Config {
     pub mcp: McpConfig,
     /// How the gateway's log lines are written.
     pub log: LogConfig,
+    /// Interactive sign-in for MCP clients; `None` when off.
+    pub sign_in: Option<SignInConfig>,
 }
 
 /// A loaded configuration with every relative path resolved.
@@ -313,6 +317,10 @@ struct RawConfig {
     /// How the gateway's own log lines are written.
     #[serde(default)]
     log: LogConfig,
+    /// Interactive sign-in for MCP clients (authorization code with PKCE, refresh tokens,
+    /// client registration, a built-in user list). Off unless present.
+    #[serde(default)]
+    sign_in: Option<sign_in::RawSignIn>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -322,7 +330,13 @@ fn default_data_dir() -> PathBuf {
 impl RawConfig {
     /// Parses each section in file-format order, then checks the references between them.
     fn parse(self, cx: &Context<'_>) -> Result<Config, ConfigError> {
+        let issuer = self.issuer.parse(cx)?;
+        let sign_in = self
+            .sign_in
+            .map(|s| s.parse(cx, issuer.token_ttl.0, issuer.max_token_ttl.0))
+            .transpose()?;
         let config = Config {
+            sign_in,
             data_dir: cx.path(self.data_dir),
             audit: self.audit.parse(cx),
             listener: self.listener.parse(cx)?,
@@ -335,7 +349,7 @@ impl RawConfig {
             apis: cx.each("apis", self.apis, apis::RawApi::parse)?,
             tools: cx.each("tools", self.tools, tools::RawToolSelection::parse)?,
             policies: cx.existing("policies", self.policies, Path::is_dir)?,
-            issuer: self.issuer.parse(cx)?,
+            issuer,
             admin: self.admin.parse(cx)?,
             limits: self.limits.parse(cx)?,
             guards: self.guards,

@@ -174,6 +174,30 @@ impl MetadataClient {
         Ok(Self { issuers })
     }
 
+    /// Adds a client under the name `purpose` for client metadata documents of interactive
+    /// sign-in: any public HTTPS host, the default egress rules (internal addresses refused,
+    /// no redirects followed, timeouts and a size cap).
+    pub fn add_client_documents(
+        &mut self,
+        purpose: &str,
+        resolver: Arc<dyn Resolver>,
+    ) -> Result<(), EgressError> {
+        let secrets = SecretStore::new(Arc::new(portcullis_secrets::OverlayEnv::new()));
+        let upstream = Upstream::build(
+            "client metadata documents",
+            "https://client-metadata.invalid/",
+            None,
+            &portcullis_config::EgressConfig {
+                max_redirects: 0,
+                ..portcullis_config::EgressConfig::default()
+            },
+            &secrets,
+            resolver,
+        )?;
+        self.issuers.insert(purpose.to_owned(), upstream);
+        Ok(())
+    }
+
     /// GETs `url` with the rules of `issuer`'s client and returns its JSON body. Anything but a
     /// 200 answer with a JSON body is an error, whose text names no secret.
     pub async fn get_json(

@@ -40,6 +40,8 @@ pub mod paths {
     pub const KEYS: &str = "/admin/keys";
     /// `POST`: rotate the signing key now.
     pub const ROTATE_KEYS: &str = "/admin/keys/rotate";
+    /// `POST {"user": "..."}`: revoke every interactive sign-in grant of a user.
+    pub const REVOKE_GRANTS: &str = "/admin/revocations/grants";
 }
 
 /// Largest admin request body; the bodies are one short JSON member.
@@ -66,6 +68,7 @@ pub fn admin_app(gateway: Arc<Gateway>, token: Secret, connections: ConnectionLi
         .route(paths::ENABLE_AGENT, post(enable_agent))
         .route(paths::KEYS, get(list_keys))
         .route(paths::ROTATE_KEYS, post(rotate_keys))
+        .route(paths::REVOKE_GRANTS, post(revoke_grants))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state);
     App {
@@ -173,6 +176,40 @@ async fn revoke_agent(
         })
     };
     run(&state, peer, "revoke agent tokens", target, op).await
+}
+
+/// `POST /admin/revocations/grants {"user": "..."}`: every grant the user gave interactive
+/// clients, their refresh tokens and the last access token of each.
+async fn revoke_grants(
+    State(state): State<AdminState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Body,
+) -> Response {
+    let user = member(body, "user").await;
+    let target = user.as_ref().ok().cloned();
+    let gateway = Arc::clone(&state.gateway);
+    let op = async move {
+        let user = user?;
+        let Some(sign_in) = gateway.sign_in() else {
+            return Err(Denial::new(
+                DenialKind::NotFound,
+                "interactive sign-in is not configured (`sign_in`)",
+            ));
+        };
+        let revoked = sign_in.revoke_user(&user).await.map_err(|err| {
+            tracing::error!(%err, "cannot revoke grants");
+            Denial::new(DenialKind::Internal, "the grant store could not be changed")
+        })?;
+        Ok(AdminDone {
+            done: format!("revoked {} grant(s)", revoked.len()),
+            body: json!({
+                "user": user,
+                "revoked": revoked.iter().map(|g| json!({"grant": g.id, "client_id": g.client_id})).collect::<Vec<_>>(),
+            }),
+            target: None,
+        })
+    };
+    run(&state, peer, "revoke user grants", target, op).await
 }
 
 /// `POST /admin/agents/{agent}/disable`.

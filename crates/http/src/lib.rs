@@ -12,6 +12,7 @@
 
 pub mod admin;
 mod serve;
+mod sign_in;
 mod tls;
 mod tools;
 
@@ -40,6 +41,14 @@ pub use tls::{ClientCertificate, Tls, TlsError};
 pub mod paths {
     /// OAuth 2 token endpoint.
     pub const TOKEN: &str = "/oauth/token";
+    /// Authorization endpoint (interactive sign-in): the sign-in page.
+    pub const AUTHORIZE: &str = "/oauth/authorize";
+    /// Where the sign-in form is posted.
+    pub const SIGN_IN: &str = "/oauth/authorize/sign-in";
+    /// Where the consent form is posted.
+    pub const CONSENT: &str = "/oauth/authorize/consent";
+    /// Dynamic client registration (RFC 7591).
+    pub const REGISTER: &str = "/oauth/register";
     /// JWKS with the token-signing public keys.
     pub const JWKS: &str = "/.well-known/jwks.json";
     /// RFC 8414 authorization-server metadata.
@@ -134,6 +143,10 @@ pub fn app(gateway: Arc<Gateway>, config: &Config) -> Result<App, McpOptionsErro
         .route_layer(middleware::from_fn_with_state(state.clone(), identify));
     let router = Router::new()
         .route(paths::TOKEN, post(token))
+        .route(paths::AUTHORIZE, get(sign_in::authorize))
+        .route(paths::SIGN_IN, post(sign_in::sign_in))
+        .route(paths::CONSENT, post(sign_in::consent))
+        .route(paths::REGISTER, post(sign_in::register))
         .route(paths::JWKS, get(jwks))
         .route(paths::AS_METADATA, get(metadata))
         .route(paths::RESOURCE_METADATA, get(resource_metadata))
@@ -157,7 +170,16 @@ pub fn app(gateway: Arc<Gateway>, config: &Config) -> Result<App, McpOptionsErro
 /// Any path the gateway does not serve: a 404 problem, whoever asks (not a call, so not
 /// recorded).
 async fn not_found(request: Request) -> Response {
-    let meta = CallMeta::now(Front::Http, client_ip(&request));
+    not_found_from(client_ip(&request))
+}
+
+/// The 404 of a path that is not served, for handlers of features turned off.
+pub(crate) fn not_found_response() -> Response {
+    not_found_from(None)
+}
+
+fn not_found_from(client_ip: Option<IpAddr>) -> Response {
+    let meta = CallMeta::now(Front::Http, client_ip);
     let denial = Denial::new(
         DenialKind::NotFound,
         "no such endpoint; tools are at `/v1/tools` and `/mcp`",
@@ -450,6 +472,27 @@ async fn metadata(State(state): State<AppState>) -> Response {
         &format!("{base}{}", paths::JWKS),
     );
     metadata["scopes_supported"] = json!(state.resource.scopes_supported);
+    if let Some(sign_in) = state.gateway.sign_in() {
+        let config = sign_in.config();
+        metadata["authorization_endpoint"] = json!(format!("{base}{}", paths::AUTHORIZE));
+        metadata["response_types_supported"] = json!(["code"]);
+        metadata["response_modes_supported"] = json!(["query"]);
+        metadata["code_challenge_methods_supported"] = json!(["S256"]);
+        metadata["authorization_response_iss_parameter_supported"] = json!(true);
+        if let Some(grants) = metadata["grant_types_supported"].as_array_mut() {
+            grants.push(json!(portcullis_identity::sign_in::AUTHORIZATION_CODE));
+            if !config.refresh_token_ttl.is_zero() {
+                grants.push(json!(portcullis_identity::sign_in::REFRESH_TOKEN));
+            }
+        }
+        if let Some(methods) = metadata["token_endpoint_auth_methods_supported"].as_array_mut() {
+            methods.push(json!("none"));
+        }
+        if config.dynamic_registration {
+            metadata["registration_endpoint"] = json!(format!("{base}{}", paths::REGISTER));
+        }
+        metadata["client_id_metadata_document_supported"] = json!(config.client_metadata_documents);
+    }
     axum::Json(metadata).into_response()
 }
 

@@ -173,7 +173,10 @@ impl Identity {
         if claims.iss != self.issuer {
             return Err(VerifyError::Issuer);
         }
-        if !claims.aud.contains(&self.audience) {
+        // Interactive clients' tokens name the MCP resource as their audience.
+        let audience_ok = claims.aud.contains(&self.audience)
+            || (self.interactive && claims.aud.contains(&self.mcp_resource));
+        if !audience_ok {
             return Err(VerifyError::Audience);
         }
         if now >= claims.exp.saturating_add(self.leeway) {
@@ -204,7 +207,15 @@ impl Identity {
                 return Err(VerifyError::Claims(format!("`{name}` is empty")));
             }
         }
-        if !self.agents.contains_key(&claims.client_id) {
+        // A client that is not a configured agent may hold only a token this issuer gave it
+        // through interactive sign-in: acting alone for a user this issuer authenticated.
+        let interactive_client = self.interactive
+            && claims.user_iss.as_deref() == Some(self.issuer.as_str())
+            && claims
+                .act
+                .as_ref()
+                .is_some_and(|act| act.act.is_none() && act.sub == claims.client_id);
+        if !self.agents.contains_key(&claims.client_id) && !interactive_client {
             return Err(VerifyError::UnknownAgent(
                 portcullis_core::truncate_for_message(&claims.client_id, 64),
             ));

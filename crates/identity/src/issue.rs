@@ -37,6 +37,9 @@ pub struct TokenResponse {
     /// The type of the token issued, for a token exchange (RFC 8693 section 2.2.1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issued_token_type: Option<&'static str>,
+    /// A refresh token (interactive clients only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
 }
 
 impl fmt::Debug for TokenResponse {
@@ -46,6 +49,10 @@ impl fmt::Debug for TokenResponse {
             .field("token_type", &self.token_type)
             .field("expires_in", &self.expires_in)
             .field("scope", &self.scope)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
             .finish()
     }
 }
@@ -278,7 +285,62 @@ impl Identity {
             expires_in: ttl,
             scope,
             issued_token_type: delegation.map(|_| exchange::ACCESS_TOKEN_TYPE),
+            refresh_token: None,
         })
+    }
+
+    /// Signs an access token for an interactive client acting for `user` (see `sign_in.rs`):
+    /// the shape of a delegated token (`sub` the user, `client_id` and `act.sub` the client),
+    /// with `audience` (the MCP resource) as `aud`. Returns the answer and the token's `jti`.
+    pub(crate) fn issue_interactive(
+        &self,
+        client_id: &str,
+        roles: &[String],
+        user: &portcullis_core::ActingUser,
+        scopes: Vec<String>,
+        ttl: u64,
+        audience: &str,
+    ) -> Result<(TokenResponse, String), OAuthError> {
+        let now_ms = self.now_ms();
+        let now = now_ms.div_euclid(1000);
+        let jti = token_id(now_ms);
+        let lifetime =
+            i64::try_from(ttl.min(self.max_token_ttl)).map_err(|_| OAuthError::server_error())?;
+        let scope = scopes.join(" ");
+        let claims = IssuedClaims {
+            iss: &self.issuer,
+            sub: &user.id,
+            aud: audience,
+            exp: now.saturating_add(lifetime),
+            iat: now,
+            nbf: now,
+            jti: jti.clone(),
+            client_id,
+            scope: scope.clone(),
+            roles,
+            act: Act::from_chain(&[client_id.to_owned()]),
+            user_iss: Some(&user.issuer),
+            tenant: Some(user.tenant.as_str()).filter(|t| !t.is_empty()),
+            groups: Some(user.groups.as_slice()).filter(|g| !g.is_empty()),
+            cnf: None,
+        };
+        let key = Arc::clone(self.keys.read().current());
+        let access_token = jsonwebtoken::encode(&token::header(&key), &claims, &key.encoding)
+            .map_err(|e| {
+                tracing::error!(error = %e, "token signing failed");
+                OAuthError::server_error()
+            })?;
+        Ok((
+            TokenResponse {
+                access_token,
+                token_type: "Bearer",
+                expires_in: u64::try_from(lifetime).unwrap_or(0),
+                scope,
+                issued_token_type: None,
+                refresh_token: None,
+            },
+            jti,
+        ))
     }
 }
 

@@ -51,6 +51,7 @@ mod key;
 mod metadata;
 mod revocation;
 mod rotation;
+pub mod sign_in;
 mod throttle;
 mod token;
 
@@ -124,6 +125,10 @@ pub struct Identity {
     leeway: i64,
     /// The `resource` values (RFC 8707) a token request may name: this gateway's identifiers.
     resources: Vec<String>,
+    /// Whether interactive sign-in is on (`sign_in`): its clients' tokens are accepted.
+    interactive: bool,
+    /// The MCP endpoint's resource identifier, the audience of interactive clients' tokens.
+    mcp_resource: String,
     cache: TokenCache,
     revocations: Arc<Revocations>,
     /// Trusted external issuers (`identity_providers`).
@@ -244,6 +249,12 @@ impl Identity {
             max_token_ttl: config.issuer.max_token_ttl.0.as_secs(),
             leeway: i64::try_from(leeway).unwrap_or(i64::MAX),
             resources: config.resource_identifiers(),
+            interactive: config.sign_in.is_some(),
+            mcp_resource: format!(
+                "{}{}",
+                config.listener.base_url(),
+                portcullis_config::MCP_PATH
+            ),
             cache: TokenCache::new(cache::DEFAULT_CAPACITY),
             revocations,
             external: ExternalIssuers::new(&config.identity_providers, &config.audience()),

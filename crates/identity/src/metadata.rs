@@ -23,7 +23,8 @@ impl Identity {
             "grant_types_supported": self.grant_types(),
             "token_endpoint_auth_methods_supported": self.auth_methods(),
             "tls_client_certificate_bound_access_tokens": self.agents.values().any(|a| a.certificate.as_ref().is_some_and(|c| c.bind_tokens)),
-            // No authorization endpoint: no response type is supported.
+            // Without interactive sign-in there is no authorization endpoint, so no response
+            // type; the front adds the endpoint and `code` when `sign_in` is on.
             "response_types_supported": [],
         })
     }

@@ -9,10 +9,12 @@ use portcullis_catalog::{Catalog, Tool};
 use portcullis_config::Loaded;
 use portcullis_egress::{Egress, MetadataClient, MetadataError, Resolver};
 use portcullis_guard::{Guards, Validator};
+use portcullis_identity::sign_in::SignIn;
 use portcullis_identity::{FetchError, Identity, MetadataFetcher, Revocations};
 use portcullis_limits::Limits;
 use portcullis_policy::PolicyEngine;
 use portcullis_secrets::SecretStore;
+use portcullis_store::grants::SqliteGrants;
 use serde_json::Value;
 
 use crate::Gateway;
@@ -67,6 +69,9 @@ pub enum BuildError {
     /// The call limits (quota store, Redis URL).
     #[error(transparent)]
     Limits(#[from] portcullis_limits::LimitsError),
+    /// The grant store of interactive sign-in.
+    #[error(transparent)]
+    Grants(#[from] portcullis_store::StoreError),
 }
 
 /// Loads catalog, schemas and policies: everything `check` validates offline.
@@ -95,6 +100,13 @@ pub fn check(loaded: &Loaded) -> Result<Checked, BuildError> {
         .agents
         .iter()
         .flat_map(|agent| agent.roles.iter().map(|role| role.as_str()))
+        // Interactive clients hold `sign_in.client_roles`.
+        .chain(
+            config
+                .sign_in
+                .iter()
+                .flat_map(|s| s.client_roles.iter().map(|role| role.as_str())),
+        )
         .collect();
     policy.check_names(
         &roles,
@@ -169,7 +181,18 @@ impl Gateway {
             guards,
             policy,
         } = check(loaded)?;
-        let metadata = MetadataClient::new(&config.identity_providers, Arc::clone(&resolver))?;
+        let mut metadata = MetadataClient::new(&config.identity_providers, Arc::clone(&resolver))?;
+        if config
+            .sign_in
+            .as_ref()
+            .is_some_and(|s| s.client_metadata_documents)
+        {
+            metadata.add_client_documents(
+                portcullis_identity::sign_in::CLIENT_METADATA,
+                Arc::clone(&resolver),
+            )?;
+        }
+        let fetcher: Arc<dyn MetadataFetcher> = Arc::new(IssuerFetcher(metadata));
         let egress = Egress::new(&config.apis, secrets, resolver)?;
         let redis_url = match &config.limits.backend {
             portcullis_config::LimitBackendConfig::Redis { url, .. } => {
@@ -185,8 +208,27 @@ impl Gateway {
         let revocations =
             Revocations::open(&config.data_dir, Identity::revocation_retention(config)).await?;
         let identity = Arc::new(Identity::open(config, secrets, Arc::new(revocations))?);
-        identity.set_metadata_fetcher(Arc::new(IssuerFetcher(metadata)));
+        identity.set_metadata_fetcher(Arc::clone(&fetcher));
         spawn_key_maintenance(&identity);
+        let sign_in = match &config.sign_in {
+            None => None,
+            Some(_) => {
+                let store = SqliteGrants::open(&config.data_dir).await?;
+                let tools = catalog
+                    .tools()
+                    .iter()
+                    .map(|tool| (tool.name.clone(), tool.scopes.clone()))
+                    .collect();
+                Some(Arc::new(SignIn::new(
+                    config,
+                    secrets,
+                    Arc::clone(&identity),
+                    Arc::new(store),
+                    tools,
+                    Some(fetcher),
+                )?))
+            }
+        };
         let audit = AuditLog::open(&config.audit_path(), config.audit.sync).await?;
         Ok(Self {
             identity,
@@ -197,6 +239,7 @@ impl Gateway {
             egress,
             limits,
             audit,
+            sign_in,
         })
     }
 }

@@ -45,12 +45,13 @@ use portcullis_core::Principal;
 use portcullis_egress::Egress;
 use portcullis_guard::{Guards, Validator};
 use portcullis_identity::Identity;
+use portcullis_identity::sign_in::SignIn;
 use portcullis_limits::Limits;
 use portcullis_policy::PolicyEngine;
 
 pub use build::{BuildError, Checked, check};
 pub use identify::{Arrival, Refused};
-pub use lifecycle::{AdminAnswer, AdminDone, TokenAnswer, TokenForm, TokenRequest};
+pub use lifecycle::{AdminAnswer, AdminDone, SignInStep, TokenAnswer, TokenForm, TokenRequest};
 
 /// Everything a running gateway needs, built once from the configuration.
 pub struct Gateway {
@@ -62,6 +63,8 @@ pub struct Gateway {
     egress: Egress,
     limits: Limits,
     audit: AuditLog,
+    /// Interactive sign-in (`sign_in`), when configured.
+    sign_in: Option<Arc<SignIn>>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -77,6 +80,11 @@ impl Gateway {
     /// The token issuer and verifier.
     pub fn identity(&self) -> &Identity {
         &self.identity
+    }
+
+    /// Interactive sign-in, when configured.
+    pub fn sign_in(&self) -> Option<&Arc<SignIn>> {
+        self.sign_in.as_ref()
     }
 
     /// The version of the loaded policy set.

@@ -18,7 +18,7 @@ use crate::Gateway;
 use crate::context::CallContext;
 use crate::decide::check_scopes;
 use crate::identify::Refused;
-use crate::record::Outcome;
+use crate::record::{Outcome, TOKEN_ISSUED};
 
 /// A request to the token endpoint, as the front read it.
 #[derive(Debug)]
@@ -72,7 +72,59 @@ pub struct AdminAnswer {
     pub result: Result<Value, Denial>,
 }
 
+/// What one step of interactive sign-in (the authorization request, the sign-in and consent
+/// forms, a client registration) did, for its record; `value` is the answer either way.
+#[derive(Debug)]
+pub struct SignInStep<T> {
+    /// The client the step was for, when known.
+    pub client: Option<String>,
+    /// The user who signed in, when known.
+    pub user: Option<String>,
+    /// The refusal's OAuth error code, `None` when the step succeeded.
+    pub error: Option<&'static str>,
+    /// The answer.
+    pub value: T,
+}
+
 impl Gateway {
+    /// Runs one step of interactive sign-in (`step` names it for the record: `authorization
+    /// request`, `signed in`, `consent given`, `client registered`) and records it like a token
+    /// request: one record per step, allowed or refused with its OAuth error code.
+    pub async fn sign_in_step<T, F>(
+        self: &Arc<Self>,
+        client_ip: Option<IpAddr>,
+        step: &'static str,
+        op: F,
+    ) -> Result<T, Refused>
+    where
+        F: Future<Output = SignInStep<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let meta = CallMeta::now(Front::Token, client_ip);
+        let answer = self
+            .detach(move |gateway| async move {
+                let done = op.await;
+                gateway
+                    .record(Outcome::Token {
+                        meta: &meta,
+                        agent: done.client.as_deref(),
+                        result: match done.error {
+                            None => Ok(()),
+                            Some(code) => Err((code, None)),
+                        },
+                        step,
+                        user: done.user.as_deref(),
+                    })
+                    .await
+                    .map(|()| done.value)
+            })
+            .await;
+        match answer {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(denial)) | Err(denial) => Err(Refused { denial, meta }),
+        }
+    }
+
     /// Runs one tool call through every stage and records it. This is the only way a call
     /// reaches an upstream.
     pub async fn call(
@@ -154,6 +206,8 @@ impl Gateway {
                             meta: &meta,
                             agent: None,
                             result: Err((denial.kind.code(), Some(denial.message.as_str()))),
+                            step: TOKEN_ISSUED,
+                            user: None,
                         })
                         .await
                         .map(|()| denial)
@@ -176,6 +230,8 @@ impl Gateway {
                             Ok(_) => Ok(()),
                             Err(err) => Err((err.error, err.internal)),
                         },
+                        step: TOKEN_ISSUED,
+                        user: None,
                     })
                     .await;
                 recorded.map(|()| result)
@@ -298,6 +354,17 @@ impl Gateway {
                 )),
             );
         };
+        // The interactive clients' grants (public clients: no secret to check or throttle).
+        let interactive = form.iter().any(|(k, v)| {
+            k == "grant_type"
+                && (v == portcullis_identity::sign_in::AUTHORIZATION_CODE
+                    || v == portcullis_identity::sign_in::REFRESH_TOKEN)
+        });
+        if interactive && let Some(sign_in) = &self.sign_in {
+            let granted = sign_in.token(&form).await;
+            let client = Some(granted.client_id).filter(|c| !c.is_empty());
+            return (client, granted.result);
+        }
         let identity = &self.identity;
         let agent = identity.requested_agent(&form, request.authorization.as_deref());
         // A disabled agent gets no token: pick up changes made by another process (the CLI).

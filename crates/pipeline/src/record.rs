@@ -9,6 +9,9 @@ use portcullis_core::{
 use crate::Gateway;
 use crate::context::CallContext;
 
+/// The step of a token-endpoint record.
+pub(crate) const TOKEN_ISSUED: &str = "token issued";
+
 /// How one request ended, as its audit record tells it.
 #[derive(Debug)]
 pub(crate) enum Outcome<'a> {
@@ -29,6 +32,10 @@ pub(crate) enum Outcome<'a> {
         agent: Option<&'a str>,
         /// Issued, or refused with an OAuth error code and a detail for the record only.
         result: Result<(), (&'a str, Option<&'a str>)>,
+        /// What was done when it succeeded (`token issued`, `signed in`, ...).
+        step: &'a str,
+        /// The user the request signed in or acted for, when known.
+        user: Option<&'a str>,
     },
     /// An admin API request.
     Admin {
@@ -115,21 +122,22 @@ impl Gateway {
                 meta,
                 agent,
                 result,
+                step,
+                user,
             } => {
                 let (decision, reasons) = match result {
-                    Ok(()) => (
-                        Decision::Allow,
-                        vec!["permit".to_owned(), "token issued".to_owned()],
-                    ),
+                    Ok(()) => (Decision::Allow, vec!["permit".to_owned(), step.to_owned()]),
                     Err((code, detail)) => (
                         Decision::Unauthenticated,
                         std::iter::once(format!("{}: {code}", DenialKind::Unauthenticated.code()))
                             .chain(detail.map(str::to_owned))
+                            .chain((step != TOKEN_ISSUED).then(|| format!("at: {step}")))
                             .collect(),
                     ),
                 };
                 AuditEvent {
                     agent: agent.map(|a| truncate_for_message(a, 128)),
+                    subject: user.map(|u| truncate_for_message(u, 128)),
                     decision,
                     reasons,
                     ..self.blank_event(meta)

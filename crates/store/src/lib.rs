@@ -16,10 +16,11 @@
 //!   mode the store chooses (how much a commit waits for the disk), a busy timeout for locks
 //!   held by another process (the CLI and a running gateway share the files), statement logging
 //!   off (statements carry token ids and agent names), and the store's schema applied.
-//! - The crate knows no store's tables. Stores still to come (approvals, anomaly baselines) are
-//!   to sit behind traits here, so that SQLite and PostgreSQL both fit; today only the opener
-//!   exists.
+//! - Stores that may later also live in PostgreSQL sit behind traits here, so that SQLite and
+//!   PostgreSQL both fit: the interactive sign-in grants ([`grants::GrantStore`], embedded as
+//!   [`grants::SqliteGrants`]). Stores still to come (approvals, anomaly baselines) follow it.
 
+pub mod grants;
 pub mod sqlite;
 
 use std::io;

@@ -24,6 +24,8 @@ pub const DEMO_SECRET: &str = "demo-secret-for-tests-0123456789";
 pub const READONLY_SECRET: &str = "readonly-secret-for-tests-01234";
 /// The client secret of `shop-assistant` in tests.
 pub const ASSISTANT_SECRET: &str = "assistant-secret-for-tests-0123";
+/// The password of `demo-user` (interactive sign-in) in tests.
+pub const USER_PASSWORD: &str = "user-password-for-tests-0123456";
 /// Bearer token the example API requires; only the gateway knows it.
 pub const UPSTREAM_TOKEN: &str = "upstream-token-never-shown-to-agents";
 /// The admin API credential in tests (`admin.token: env:PORTCULLIS_ADMIN_TOKEN`).
@@ -141,6 +143,7 @@ impl Harness {
         env.set("PORTCULLIS_ASSISTANT_CLIENT_SECRET", ASSISTANT_SECRET);
         env.set("ORDERS_API_TOKEN", UPSTREAM_TOKEN);
         env.set("PORTCULLIS_ADMIN_TOKEN", ADMIN_TOKEN);
+        env.set("PORTCULLIS_DEMO_USER_PASSWORD", USER_PASSWORD);
         let secrets = SecretStore::new(Arc::new(env));
         let resolver = Arc::new(portcullis_egress::StaticResolver::new());
         let gateway = Arc::new(

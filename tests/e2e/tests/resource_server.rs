@@ -132,7 +132,9 @@ fn stateless_request(
 
 #[tokio::test]
 async fn protected_resource_metadata_names_the_resource_and_its_authorization_server() {
-    let h = Harness::start().await;
+    // Interactive sign-in off: the metadata advertises only the grants in force (with it on,
+    // `sign_in.rs` checks the authorization endpoint and the rest).
+    let h = Harness::start_with(|config| config.sign_in = None).await;
     let mcp = get_json(
         &h,
         &format!("{}/.well-known/oauth-protected-resource/mcp", h.base),
@@ -592,9 +594,9 @@ async fn python_sdk_discovery_from_the_bare_url() {
         } else {
             assert_eq!(report["granted_scope"], granted, "{agent}");
         }
-        // Recorded so that a change on either side is noticed: the SDK's RFC 8414 model
-        // requires an `authorization_endpoint`, which this server has not.
-        assert_eq!(report["sdk_accepts_as_metadata"], false);
+        // The SDK's RFC 8414 model requires an `authorization_endpoint`, which this server
+        // advertises with interactive sign-in on (as in the quickstart).
+        assert_eq!(report["sdk_accepts_as_metadata"], true);
         if steps_up {
             let step = &report["step_up"];
             assert_eq!(step["status"], 403, "{step}");
