@@ -235,7 +235,11 @@ const TOKEN_RUN: usize = 16;
 /// prose a probe lands in a short word, which is measured and stepped over. Most strings are
 /// settled after looking at a few bytes in every sixteen rather than at each byte.
 fn has_token_run(text: &[u8]) -> bool {
-    let token = |b: &u8| TOKEN_BYTES.get(usize::from(*b)).is_some_and(|class| *class != 0);
+    let token = |b: &u8| {
+        TOKEN_BYTES
+            .get(usize::from(*b))
+            .is_some_and(|class| *class != 0)
+    };
     let mut probe = TOKEN_RUN - 1;
     let mut long = false;
     while let Some(byte) = text.get(probe) {
@@ -1200,7 +1204,8 @@ impl KeyMemo {
         }
         let byte = |at: usize| usize::from(bytes.get(at).copied().unwrap_or(0));
         // A key may sit in either slot of its pair.
-        let pair = (len * 7 + byte(0) * 3 + byte(len - 1) * 5 + byte(len / 2) * 11) % MEMO_SLOTS & !1;
+        let pair =
+            ((len * 7 + byte(0) * 3 + byte(len - 1) * 5 + byte(len / 2) * 11) % MEMO_SLOTS) & !1;
         for index in [pair, pair + 1] {
             if let Some((stored_len, stored, verdict)) = self.slots.get(index)
                 && *stored_len == len

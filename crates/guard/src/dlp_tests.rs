@@ -418,7 +418,8 @@ fn one_search_per_answer_matches_a_search_per_string() {
                 let hits = plain.scan(&dlp, text);
                 if alone
                     && hits.is_empty()
-                    && let Some((start, end, kind)) = super::member(&key(at / chunk), text, &mut super::KeyMemo::new())
+                    && let Some((start, end, kind)) =
+                        super::member(&key(at / chunk), text, &mut super::KeyMemo::new())
                 {
                     expected_count += 1;
                     whole += 1;
@@ -644,7 +645,8 @@ fn national_identifiers_pass_their_checks() {
 fn probing_gates_agree_with_byte_walks() {
     fn token_run_walk(text: &[u8]) -> bool {
         let token = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-';
-        text.split(|b| !token(b)).any(|run| run.len() >= super::TOKEN_RUN)
+        text.split(|b| !token(b))
+            .any(|run| run.len() >= super::TOKEN_RUN)
             && text
                 .iter()
                 .any(|b| (b.is_ascii_alphanumeric() || *b == b'_') && !b.is_ascii_hexdigit())
@@ -699,7 +701,11 @@ fn probing_gates_agree_with_byte_walks() {
         assert_eq!(super::has_token_run(bytes), expected, "{text:?}");
         let expected = word_walk(&text);
         worded += usize::from(expected);
-        assert_eq!(super::has_word(bytes, text.is_ascii()), expected, "{text:?}");
+        assert_eq!(
+            super::has_word(bytes, text.is_ascii()),
+            expected,
+            "{text:?}"
+        );
         assert_eq!(
             super::context::words(&text).collect::<Vec<_>>(),
             words_walk(&text),
