@@ -298,7 +298,7 @@ fn has_word(text: &[u8], ascii: bool) -> bool {
         letter(probe) && {
             let left = letter(probe - 1);
             let right = letter(probe + 1);
-            (left && right) || (left && letter(probe - 2)) || (right && letter(probe + 2))
+            (left && (right || letter(probe - 2))) || (right && letter(probe + 2))
         }
     })
 }
