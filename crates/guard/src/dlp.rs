@@ -147,8 +147,11 @@ pub struct Dlp {
     keywords: Keywords,
     /// A bit per rule with a keyword trigger.
     keyword_rules: u64,
-    /// Bits of the digit-gated and country-code rules, of the token-run, label and dotted rules.
-    numeric_rules: u64,
+    /// The digit-gated rules: bit, least digits and shape, checked per string without going
+    /// through the rule table.
+    digit_rules: Vec<(u64, usize, Numeric)>,
+    /// Bits of the country-code rules, of the token-run, label and dotted rules.
+    country_code_rules: u64,
     token_run_rules: u64,
     label_rules: u64,
     dotted_rules: u64,
@@ -227,27 +230,40 @@ const TOKEN_RUN: usize = 16;
 /// a byte of that set that is neither a hex digit nor a dash: every token those rules know has a
 /// letter beyond `f` or an underscore in its prefix, and strings of UUIDs, hashes and hex ids
 /// (the common long runs) have none.
+///
+/// Only every [`TOKEN_RUN`]-th byte is probed: any run that long holds a probed byte, and in
+/// prose a probe lands in a short word, which is measured and stepped over. Most strings are
+/// settled after looking at a few bytes in every sixteen rather than at each byte.
 fn has_token_run(text: &[u8]) -> bool {
-    if text.len() < TOKEN_RUN {
-        return false;
-    }
-    let mut run = 0;
+    let token = |b: &u8| {
+        TOKEN_BYTES
+            .get(usize::from(*b))
+            .is_some_and(|class| *class != 0)
+    };
+    let mut probe = TOKEN_RUN - 1;
     let mut long = false;
-    let mut beyond_hex = false;
-    for b in text {
-        match TOKEN_BYTES.get(usize::from(*b)).copied().unwrap_or(0) {
-            0 => run = 0,
-            class => {
-                run += 1;
-                long |= run >= TOKEN_RUN;
-                beyond_hex |= class == 2;
-                if long && beyond_hex {
-                    return true;
-                }
-            }
+    while let Some(byte) = text.get(probe) {
+        if !token(byte) {
+            probe += TOKEN_RUN;
+            continue;
+        }
+        let head = text.get(..probe).unwrap_or_default();
+        let start = head.iter().rposition(|b| !token(b)).map_or(0, |at| at + 1);
+        // The bytes from the probe to where the run would be long enough.
+        let needed = text.get(probe..start + TOKEN_RUN).unwrap_or_default();
+        if let Some(gap) = needed.iter().position(|b| !token(b)) {
+            // The run ends at `probe + gap`: a long run after it holds a byte probed from there.
+            probe += gap + TOKEN_RUN;
+        } else if start + TOKEN_RUN <= text.len() {
+            long = true;
+            break;
+        } else {
+            break;
         }
     }
-    false
+    long && text
+        .iter()
+        .any(|b| TOKEN_BYTES.get(usize::from(*b)).copied() == Some(2))
 }
 
 /// 1 for a hex digit or a dash, 2 for another byte of `[A-Za-z0-9_-]`, 0 for the rest.
@@ -269,22 +285,22 @@ const TOKEN_BYTES: [u8; 256] = {
 };
 
 /// Whether `text` has three ASCII letters in a row or a non-ASCII byte: a label needs a word.
-fn has_word(text: &str) -> bool {
-    let mut letters = 0;
-    for b in text.bytes() {
-        if !b.is_ascii() {
-            return true;
-        }
-        if b.is_ascii_alphabetic() {
-            letters += 1;
-            if letters >= 3 {
-                return true;
-            }
-        } else {
-            letters = 0;
-        }
+/// `ascii` says whether the text is ASCII (known from [`Gates`]).
+///
+/// Only every third byte is probed: three letters in a row cover one of them, so a probe that
+/// is a letter is looked at with its neighbours and the others are passed over.
+fn has_word(text: &[u8], ascii: bool) -> bool {
+    if !ascii {
+        return true;
     }
-    false
+    let letter = |at: usize| text.get(at).is_some_and(u8::is_ascii_alphabetic);
+    (2..text.len()).step_by(3).any(|probe| {
+        letter(probe) && {
+            let left = letter(probe - 1);
+            let right = letter(probe + 1);
+            (left && (right || letter(probe - 2))) || (right && letter(probe + 2))
+        }
+    })
 }
 
 /// The digit-gated rules, each with a shape test in [`Gates`].
@@ -832,7 +848,8 @@ impl Dlp {
         let mut prefixes: Vec<&str> = Vec::new();
         let mut prefix_rules: Vec<u64> = Vec::new();
         let mut keyword_rules = 0;
-        let (mut numeric_rules, mut token_run_rules, mut label_rules, mut dotted_rules) =
+        let mut digit_rules = Vec::new();
+        let (mut country_code_rules, mut token_run_rules, mut label_rules, mut dotted_rules) =
             (0u64, 0u64, 0u64, 0u64);
         let mut card = 0;
         for (index, (kind, words_of, pattern, group, check)) in RULES.iter().enumerate() {
@@ -887,7 +904,8 @@ impl Dlp {
             let bit = 1u64 << index;
             match trigger {
                 Trigger::Keywords => words.extend(words_of.iter().map(|word| (*word, bit))),
-                Trigger::Digits(..) | Trigger::CountryCode => numeric_rules |= bit,
+                Trigger::Digits(least, numeric) => digit_rules.push((bit, least, numeric)),
+                Trigger::CountryCode => country_code_rules |= bit,
                 Trigger::TokenRun => token_run_rules |= bit,
                 Trigger::Label(_) => label_rules |= bit,
                 Trigger::Dotted => dotted_rules |= bit,
@@ -929,7 +947,8 @@ impl Dlp {
             rules,
             keywords,
             keyword_rules,
-            numeric_rules,
+            digit_rules,
+            country_code_rules,
             token_run_rules,
             label_rules,
             dotted_rules,
@@ -976,23 +995,13 @@ impl Dlp {
         if active & !self.keyword_rules != 0 {
             let gates = Gates::of(text.as_bytes());
             ascii = Some(gates.ascii);
-            let mut gated = self.numeric_rules & active;
-            while gated != 0 {
-                let index = gated.trailing_zeros() as usize;
-                gated &= gated - 1;
-                let Some(rule) = self.rules.get(index) else {
-                    break;
-                };
-                let open = match rule.trigger {
-                    Trigger::Digits(least, numeric) => {
-                        gates.digits >= least && gates.numeric(numeric)
-                    }
-                    Trigger::CountryCode => gates.country_code,
-                    _ => false,
-                };
-                if open {
-                    run |= 1 << index;
+            for &(bit, least, numeric) in &self.digit_rules {
+                if gates.digits >= least && gates.numeric(numeric) {
+                    run |= bit;
                 }
+            }
+            if gates.country_code {
+                run |= self.country_code_rules;
             }
             if self.token_run_rules & active != 0 && has_token_run(text.as_bytes()) {
                 run |= self
@@ -1003,7 +1012,7 @@ impl Dlp {
             }
             if self.label_rules & active != 0
                 && gates.digits >= 6
-                && has_word(text)
+                && has_word(text.as_bytes(), gates.ascii)
                 && self.labels.is_match(text)
             {
                 let mut labelled = self.label_rules & active;
@@ -1070,6 +1079,7 @@ impl Dlp {
             active,
             keywords,
             hits: Vec::new(),
+            keys: KeyMemo::new(),
             counts: [0; KINDS.len()],
             withhold: false,
         };
@@ -1123,7 +1133,7 @@ impl Dlp {
                         continue;
                     }
                     // Nothing recognisable inside: what the key says about the value.
-                    if let Some((start, end, kind)) = member(key, text)
+                    if let Some((start, end, kind)) = member(key, text, &mut walk.keys)
                         && walk.policy.active(kind)
                     {
                         walk.record(kind);
@@ -1186,6 +1196,7 @@ struct Walk<'a> {
     keywords: MaskCursor,
     /// Reused for each string.
     hits: Vec<Hit>,
+    keys: KeyMemo,
     /// Matches per kind, indexed like [`KINDS`].
     counts: [usize; KINDS.len()],
     withhold: bool,
@@ -1228,14 +1239,65 @@ fn settle(hits: &mut Vec<Hit>) {
 
 /// The span and kind of a JSON string value that its object key marks as a credential, a
 /// national identifier or a phone number, when nothing in the value is recognisable alone.
-fn member(key: &str, text: &str) -> Option<(usize, usize, usize)> {
-    if key.len() < 2 || text.is_empty() || !context::may_be_special(key) {
+fn member(key: &str, text: &str, keys: &mut KeyMemo) -> Option<(usize, usize, usize)> {
+    if key.len() < 2 || text.is_empty() || !keys.may_be_special(key) {
         return None;
     }
     if let Some(kind) = context::member(key, text) {
         return Some((0, text.len(), kind));
     }
     context::member_pii(key, text)
+}
+
+/// The verdicts of [`context::may_be_special`] on the keys of one answer. The objects of an
+/// array mostly repeat the same keys, and comparing a short key with one remembered in its
+/// pair of slots costs a fraction of splitting it into words again.
+struct KeyMemo {
+    /// Length, bytes and verdict of a key seen (length 0: none).
+    slots: [(usize, [u8; MEMO_KEY], bool); MEMO_SLOTS],
+}
+
+/// Keys longer than this are judged each time.
+const MEMO_KEY: usize = 24;
+const MEMO_SLOTS: usize = 32;
+
+impl KeyMemo {
+    fn new() -> Self {
+        Self {
+            slots: [(0, [0; MEMO_KEY], false); MEMO_SLOTS],
+        }
+    }
+
+    fn may_be_special(&mut self, key: &str) -> bool {
+        let bytes = key.as_bytes();
+        let len = bytes.len();
+        if len == 0 || len > MEMO_KEY {
+            return context::may_be_special(key);
+        }
+        let byte = |at: usize| usize::from(bytes.get(at).copied().unwrap_or(0));
+        // A key may sit in either slot of its pair.
+        let pair =
+            ((len * 7 + byte(0) * 3 + byte(len - 1) * 5 + byte(len / 2) * 11) % MEMO_SLOTS) & !1;
+        for index in [pair, pair + 1] {
+            if let Some((stored_len, stored, verdict)) = self.slots.get(index)
+                && *stored_len == len
+                && stored.get(..len) == Some(bytes)
+            {
+                return *verdict;
+            }
+        }
+        let judged = context::may_be_special(key);
+        let free = self.slots.get(pair).is_some_and(|slot| slot.0 == 0);
+        let index = if free { pair } else { pair + 1 };
+        if let Some((stored_len, stored, verdict)) = self.slots.get_mut(index)
+            && let Some(room) = stored.get_mut(..len)
+        {
+            room.copy_from_slice(bytes);
+            *stored_len = len;
+            *verdict = judged;
+        }
+        judged
+    }
 }
 
 /// What the digit-gated rules and the IBAN rule need to know about a string, from one pass.

@@ -418,7 +418,8 @@ fn one_search_per_answer_matches_a_search_per_string() {
                 let hits = plain.scan(&dlp, text);
                 if alone
                     && hits.is_empty()
-                    && let Some((start, end, kind)) = super::member(&key(at / chunk), text)
+                    && let Some((start, end, kind)) =
+                        super::member(&key(at / chunk), text, &mut super::KeyMemo::new())
                 {
                     expected_count += 1;
                     whole += 1;
@@ -664,4 +665,80 @@ fn national_identifiers_pass_their_checks() {
     ] {
         assert!(!national_id(id), "{id}");
     }
+}
+
+/// The probing gates (`has_token_run`, `has_word`) and the table-driven `words` agree with
+/// byte-by-byte walks on random strings over the bytes they tell apart.
+#[test]
+fn probing_gates_agree_with_byte_walks() {
+    fn token_run_walk(text: &[u8]) -> bool {
+        let token = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-';
+        text.split(|b| !token(b))
+            .any(|run| run.len() >= super::TOKEN_RUN)
+            && text
+                .iter()
+                .any(|b| (b.is_ascii_alphanumeric() || *b == b'_') && !b.is_ascii_hexdigit())
+    }
+    fn word_walk(text: &str) -> bool {
+        !text.is_ascii()
+            || text
+                .as_bytes()
+                .windows(3)
+                .any(|w| w.iter().all(u8::is_ascii_alphabetic))
+    }
+    fn words_walk(name: &str) -> Vec<&str> {
+        let bytes = name.as_bytes();
+        let mut words = Vec::new();
+        let mut start = 0;
+        for at in 0..=bytes.len() {
+            let separator = bytes
+                .get(at)
+                .is_none_or(|b| matches!(b, b'_' | b'-' | b'.' | b':' | b'/' | b' ' | b'\t'));
+            let camel = at > start
+                && bytes.get(at).is_some_and(u8::is_ascii_uppercase)
+                && (bytes[at - 1].is_ascii_lowercase() || bytes[at - 1].is_ascii_digit());
+            if separator || camel {
+                if at > start {
+                    words.push(&name[start..at]);
+                }
+                start = if separator { at + 1 } else { at };
+            }
+        }
+        words
+    }
+    let alphabets: [&[u8]; 4] = [
+        b"0123456789abcdefABCDEF-",
+        b"0123456789abcdefABCDEFgzGZ_- .:/@",
+        b"abcXYZ 0123_-./:\t",
+        b"aB1 -_",
+    ];
+    let mut rng = Rng(0x5851_f42d_4c95_7f2d);
+    let (mut runs, mut worded) = (0, 0);
+    for round in 0..200_000 {
+        let alphabet = alphabets[round % alphabets.len()];
+        let len = rng.below(80);
+        let mut text: String = (0..len)
+            .map(|_| char::from(alphabet[rng.below(alphabet.len())]))
+            .collect();
+        if round % 50 == 0 {
+            text.insert(rng.below(text.len() + 1), 'é');
+        }
+        let bytes = text.as_bytes();
+        let expected = token_run_walk(bytes);
+        runs += usize::from(expected);
+        assert_eq!(super::has_token_run(bytes), expected, "{text:?}");
+        let expected = word_walk(&text);
+        worded += usize::from(expected);
+        assert_eq!(
+            super::has_word(bytes, text.is_ascii()),
+            expected,
+            "{text:?}"
+        );
+        assert_eq!(
+            super::context::words(&text).collect::<Vec<_>>(),
+            words_walk(&text),
+            "{text:?}"
+        );
+    }
+    assert!(runs > 20_000 && worded > 20_000, "{runs} {worded}");
 }

@@ -106,6 +106,7 @@ impl Keywords {
     pub(crate) fn mask(&self, text: &str) -> u64 {
         let mut strings = Strings::with_capacity(text.len(), 1);
         strings.push(text);
+        strings.lowercase();
         let mut masks = Vec::with_capacity(1);
         self.masks(&strings, &mut masks);
         masks.first().copied().unwrap_or(self.all)
@@ -199,20 +200,25 @@ impl Strings {
             None => Self::with_capacity(2048, 64),
         };
         strings.collect(value);
+        strings.lowercase();
         strings
     }
 
+    /// Appends `text` and its NUL, as written: [`Strings::lowercase`] then lowercases the
+    /// whole buffer in one pass, which runs vectorised over its length where a pass per string
+    /// would mostly run the scalar tail loop (an answer's strings are short).
     fn push(&mut self, text: &str) {
-        let from = self.lower.len();
-        self.starts.push(from);
+        self.starts.push(self.lower.len());
         self.lower.extend_from_slice(text.as_bytes());
-        if let Some(added) = self.lower.get_mut(from..) {
-            // Branch-free, so that it vectorises: 0x20 added to `A`..=`Z` only.
-            for byte in added {
-                *byte |= u8::from(byte.wrapping_sub(b'A') < 26) << 5;
-            }
-        }
         self.lower.push(0);
+    }
+
+    /// ASCII-lowercases the buffer (the NUL separators stay).
+    fn lowercase(&mut self) {
+        // Branch-free, so that it vectorises: 0x20 added to `A`..=`Z` only.
+        for byte in &mut self.lower {
+            *byte |= u8::from(byte.wrapping_sub(b'A') < 26) << 5;
+        }
     }
 
     fn collect(&mut self, value: &Value) {
@@ -446,6 +452,7 @@ mod tests {
         let mut strings = Strings::with_capacity(0, 0);
         let text = "AZaz@[`{\u{0130}\u{212a}ÉQ~";
         strings.push(text);
+        strings.lowercase();
         let expected: Vec<u8> = text
             .bytes()
             .map(|b| b.to_ascii_lowercase())

@@ -78,25 +78,26 @@ pub(super) fn version_key(key: &str) -> bool {
 
 /// The words of a name: split at `_ - . : /` and spaces, and where a lowercase letter or digit
 /// is followed by an uppercase one.
-fn words(name: &str) -> impl Iterator<Item = &str> {
+///
+/// Every object key of an answer goes through here, so each byte costs one table lookup: its
+/// class (see [`NAME_BYTES`]) and the class of the byte before it decide a boundary.
+pub(super) fn words(name: &str) -> impl Iterator<Item = &str> {
     let bytes = name.as_bytes();
     let mut start = 0;
     let mut i = 0;
+    let mut previous = NAME_OTHER;
     std::iter::from_fn(move || {
         while i <= bytes.len() {
             let at = i;
             i += 1;
-            let separator = bytes
+            let class = bytes
                 .get(at)
-                .is_none_or(|b| matches!(b, b'_' | b'-' | b'.' | b':' | b'/' | b' ' | b'\t'));
-            let camel = at > start
-                && bytes.get(at).is_some_and(u8::is_ascii_uppercase)
-                && bytes
-                    .get(at - 1)
-                    .is_some_and(|p| p.is_ascii_lowercase() || p.is_ascii_digit());
-            if separator || camel {
+                .map_or(NAME_SEPARATOR, |b| NAME_BYTES[usize::from(*b)]);
+            let camel = class == NAME_UPPER && previous == NAME_LOWER_OR_DIGIT;
+            previous = class;
+            if class == NAME_SEPARATOR || camel {
                 let word = name.get(start..at).unwrap_or("");
-                start = if separator { at + 1 } else { at };
+                start = if camel { at } else { at + 1 };
                 if !word.is_empty() {
                     return Some(word);
                 }
@@ -105,6 +106,30 @@ fn words(name: &str) -> impl Iterator<Item = &str> {
         None
     })
 }
+
+/// The class of each byte in a name, for [`words`].
+const NAME_BYTES: [u8; 256] = {
+    let mut table = [NAME_OTHER; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = if matches!(c, b'_' | b'-' | b'.' | b':' | b'/' | b' ' | b'\t') {
+            NAME_SEPARATOR
+        } else if c.is_ascii_uppercase() {
+            NAME_UPPER
+        } else if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            NAME_LOWER_OR_DIGIT
+        } else {
+            NAME_OTHER
+        };
+        b += 1;
+    }
+    table
+};
+const NAME_OTHER: u8 = 0;
+const NAME_SEPARATOR: u8 = 1;
+const NAME_UPPER: u8 = 2;
+const NAME_LOWER_OR_DIGIT: u8 = 3;
 
 /// What an object key or assigned name says about its value.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
@@ -1886,8 +1911,8 @@ const KEY_SIGNATURES: ([u64; 4], [u64; 4]) = {
     (first, second)
 };
 
-/// Whether some word of `key` may be one of [`KEY_WORDS`] (a few false positives, no false
-/// negatives), or the key is one long lowercase word: most keys are settled here.
+/// Whether some word of `key` is one of [`KEY_WORDS`], or the key is one long lowercase word:
+/// most keys are settled here.
 pub(super) fn may_be_special(key: &str) -> bool {
     let key = key.trim_end_matches(|c: char| c.is_ascii_digit() || c == '_' || c == '-');
     (key.len() >= 10 && key.bytes().all(|b| b.is_ascii_lowercase()))
@@ -1895,12 +1920,34 @@ pub(super) fn may_be_special(key: &str) -> bool {
         || compound_credential(key)
 }
 
-/// Whether `word` has the signature of one of [`KEY_WORDS`].
+/// Whether `word` is one of [`KEY_WORDS`] (ASCII case ignored). The two signature sets settle
+/// nearly every other word at once; the few that share both signatures with a key word
+/// (`notes`) are compared with the lists, so that the callers' longer checks are not run for
+/// them.
 fn known_signature(word: &str) -> bool {
     let (a, b) = signatures(word.as_bytes());
     let has = |set: &[u64; 4], bit: usize| {
         set.get(bit / 64)
             .is_some_and(|w| w & (1 << (bit % 64)) != 0)
     };
-    has(&KEY_SIGNATURES.0, a) && has(&KEY_SIGNATURES.1, b)
+    has(&KEY_SIGNATURES.0, a)
+        && has(&KEY_SIGNATURES.1, b)
+        && KEY_WORDS_BY_LENGTH
+            .get(word.len())
+            .is_some_and(|words| words.iter().any(|known| known.eq_ignore_ascii_case(word)))
 }
+
+/// [`KEY_WORDS`] by length, so that the comparison in [`known_signature`] looks only at the
+/// few words as long as the one asked about.
+static KEY_WORDS_BY_LENGTH: std::sync::LazyLock<Vec<Vec<&'static str>>> =
+    std::sync::LazyLock::new(|| {
+        let words = || KEY_WORDS.iter().flat_map(|list| list.iter().copied());
+        let longest = words().map(str::len).max().unwrap_or(0);
+        let mut by_length = vec![Vec::new(); longest + 1];
+        for word in words() {
+            if let Some(same) = by_length.get_mut(word.len()) {
+                same.push(word);
+            }
+        }
+        by_length
+    });
