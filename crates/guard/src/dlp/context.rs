@@ -1653,11 +1653,7 @@ pub(super) fn member_pii(key: &str, value: &str) -> Option<(usize, usize, usize)
     }
     if !id {
         // Two words that name one together (`tax_id`, `idNumber`, `national-id`).
-        let parts: Vec<&str> = words(key).collect();
-        id = parts.windows(2).any(|pair| {
-            let joined = format!("{}{}", pair[0], pair[1]);
-            is(&joined, ID_WORDS)
-        });
+        id = joined_pair(key, |joined| is(joined, ID_WORDS));
     }
     if !id && key.len() >= 10 && key.bytes().all(|b| b.is_ascii_lowercase()) {
         // One lowercase word (`socialsecuritynumber`).
@@ -1917,7 +1913,31 @@ pub(super) fn may_be_special(key: &str) -> bool {
     let key = key.trim_end_matches(|c: char| c.is_ascii_digit() || c == '_' || c == '-');
     (key.len() >= 10 && key.bytes().all(|b| b.is_ascii_lowercase()))
         || words(key).any(known_signature)
+        || joined_pair(key, known_signature)
         || compound_credential(key)
+}
+
+/// Whether two adjacent words of `key`, written together, satisfy `known` (`tax_id` is
+/// `taxid`, `idNumber` is `idnumber`). Joined in a stack buffer: pairs longer than it are
+/// longer than every key word.
+fn joined_pair(key: &str, known: impl Fn(&str) -> bool) -> bool {
+    let mut buffer = [0u8; 32];
+    let mut previous: Option<&str> = None;
+    for word in words(key) {
+        if let Some(first) = previous {
+            let length = first.len() + word.len();
+            if let Some(joined) = buffer.get_mut(..length) {
+                let (head, tail) = joined.split_at_mut(first.len());
+                head.copy_from_slice(first.as_bytes());
+                tail.copy_from_slice(word.as_bytes());
+                if std::str::from_utf8(joined).is_ok_and(&known) {
+                    return true;
+                }
+            }
+        }
+        previous = Some(word);
+    }
+    false
 }
 
 /// Whether `word` is one of [`KEY_WORDS`] (ASCII case ignored). The two signature sets settle
