@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 duration=${1:-15s}
 connections=${2:-32}
 command -v wrk >/dev/null || { echo "install wrk (apt-get install wrk)" >&2; exit 1; }
-cargo build --release -q -p portcullis-cli
-bin=target/release/portcullis
+cargo build --profile dist -q -p portcullis-cli
+bin=target/dist/portcullis
 
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT

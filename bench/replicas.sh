@@ -45,12 +45,12 @@ if ! redis-cli -h "$host" -p "$port" ping >/dev/null 2>&1; then
     done
 fi
 
-echo "== building portcullis (release)"
-cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p portcullis-cli
+echo "== building portcullis (dist profile: what ships)"
+cargo build --profile dist --quiet --manifest-path "$root/Cargo.toml" -p portcullis-cli
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [[ -n $(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null) ]] && commit+=" (with uncommitted changes)"
 versions="$( (wrk -v 2>&1 || true) | head -n1 | cut -d' ' -f1,2); $(nginx -v 2>&1 | sed 's/.*: //'); $(redis-server --version | cut -d' ' -f1-3)"
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 ulimit -n 8192 2>/dev/null || true
-exec python3 "$here/e2e/replicas.py" --bin "$root/target/release/portcullis" --commit "$commit" \
+exec python3 "$here/e2e/replicas.py" --bin "$root/target/dist/portcullis" --commit "$commit" \
     --versions "$versions" --cpu-model "${cpu:-unknown CPU}" "$@"

@@ -185,9 +185,9 @@ if [[ -n $binary ]]; then
     bin=$(cd "$(dirname "$binary")" && pwd)/$(basename "$binary")
     commit="binary $(basename "$binary"), given with --binary"
 else
-    echo "== building portcullis (release)"
-    cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p portcullis-cli
-    bin=$root/target/release/portcullis
+    echo "== building portcullis (dist profile: what ships)"
+    cargo build --profile dist --quiet --manifest-path "$root/Cargo.toml" -p portcullis-cli
+    bin=$root/target/dist/portcullis
     commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
     if [[ -n $(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
         commit+=" (with uncommitted changes)"
