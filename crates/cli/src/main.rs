@@ -455,8 +455,12 @@ fn load(args: &ConfigArgs) -> anyhow::Result<Loaded> {
 /// gateway accepts). Refuses a data directory without signing keys (nothing is created) and a
 /// configuration whose issuer or audience differ from the running gateway's.
 fn token_config(config: Option<PathBuf>, data_dir: Option<PathBuf>) -> anyhow::Result<Loaded> {
-    let loaded = match config {
-        Some(config) => load(&ConfigArgs { config, data_dir })?,
+    let (loaded, record) = match config {
+        Some(config) => {
+            let loaded = load(&ConfigArgs { config, data_dir })?;
+            let record = state::read(&loaded.config.data_dir)?;
+            (loaded, record)
+        }
         None => {
             let dir = data_dir.unwrap_or_else(|| PathBuf::from(".portcullis"));
             let record = state::read(&dir)?.with_context(|| {
@@ -480,7 +484,7 @@ fn token_config(config: Option<PathBuf>, data_dir: Option<PathBuf>) -> anyhow::R
                     format!("the gateway record names a bad URL `{}`", record.public_url)
                 })?,
             );
-            loaded
+            (loaded, Some(record))
         }
     };
     let dir = &loaded.config.data_dir;
@@ -490,7 +494,7 @@ fn token_config(config: Option<PathBuf>, data_dir: Option<PathBuf>) -> anyhow::R
         }
         .into());
     }
-    if let Some(record) = state::read(dir)? {
+    if let Some(record) = record {
         let issuer = loaded.config.issuer_url();
         anyhow::ensure!(
             issuer == record.issuer,
