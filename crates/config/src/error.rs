@@ -174,6 +174,17 @@ pub enum Problem {
     /// A user with both a password hash and a password reference.
     #[error("give either `password_hash` or `password`, not both")]
     TwoPasswords,
+    /// A `sign_in` section with neither users nor an identity provider.
+    #[error("nobody could sign in: list `users` or set `identity_provider`")]
+    NoSignInMethod,
+    /// An empty or overlong client id at the identity provider.
+    #[error("must be 1 to 256 characters")]
+    UpstreamClientId,
+    /// `sign_in.identity_provider.issuer` naming no configured identity provider.
+    #[error(
+        "`{0}` is not the issuer of any entry of `identity_providers`; declare it there (its keys, claims and egress rules apply)"
+    )]
+    UnknownSignInIssuer(String),
     /// A user with no password.
     #[error("user needs `password_hash` or `password` (`env:NAME` or `file:PATH`)")]
     NoPassword,

@@ -58,7 +58,7 @@ pub use limits::{
 pub use listener::{ClientAuth, ListenerConfig, TlsConfig};
 pub use log::{LogConfig, LogFormat};
 pub use mcp::McpConfig;
-pub use sign_in::{SignInConfig, UserConfig};
+pub use sign_in::{SignInConfig, UpstreamSignIn, UserConfig};
 pub use tools::{RiskClass, ToolSelection};
 pub use types::{
     ApiName, HttpUrl, Name, PatternError, Scope, SecretRef, SecretRefError, ToolPattern,

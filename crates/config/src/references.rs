@@ -24,6 +24,23 @@ pub(crate) fn check(config: &Config, cx: &Context<'_>) -> Result<(), ConfigError
             ));
         }
     }
+    if let Some(upstream) = config
+        .sign_in
+        .as_ref()
+        .and_then(|s| s.identity_provider.as_ref())
+        && !config
+            .identity_providers
+            .iter()
+            .any(|idp| idp.issuer.as_str() == upstream.issuer)
+    {
+        return Err(cx.invalid(
+            "sign_in.identity_provider.issuer",
+            Problem::UnknownSignInIssuer(portcullis_core::truncate_for_message(
+                &upstream.issuer,
+                128,
+            )),
+        ));
+    }
     for (i, selection) in config.tools.iter().enumerate() {
         if !config.apis.iter().any(|api| api.name == selection.api) {
             return Err(cx.invalid(

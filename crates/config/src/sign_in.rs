@@ -34,6 +34,24 @@ pub struct SignInConfig {
     pub client_roles: Vec<Name>,
     /// The built-in user list.
     pub users: Vec<UserConfig>,
+    /// Users sign in at the organization's identity provider, when set.
+    pub identity_provider: Option<UpstreamSignIn>,
+}
+
+/// Sign-in at an external OpenID Connect provider, checked.
+#[derive(Clone, Debug)]
+pub struct UpstreamSignIn {
+    /// The provider: the `issuer` of one of `identity_providers`, whose keys, algorithms,
+    /// claim mapping, default scopes and egress rules apply.
+    pub issuer: String,
+    /// This gateway's client id at the provider.
+    pub client_id: String,
+    /// Its client secret, when the provider registered it as a confidential client.
+    pub client_secret: Option<SecretRef>,
+    /// The scopes asked of the provider (`openid` always among them).
+    pub scopes: Vec<String>,
+    /// The button's text on the sign-in page.
+    pub label: String,
 }
 
 /// A built-in user, checked.
@@ -93,6 +111,43 @@ pub(crate) struct RawSignIn {
     /// The built-in user list.
     #[serde(default)]
     users: Vec<RawUser>,
+    /// Let users sign in at the organization's OpenID Connect provider (one of
+    /// `identity_providers`): the sign-in page offers it, the gateway redirects there and
+    /// verifies the ID token that comes back.
+    #[serde(default)]
+    identity_provider: Option<RawUpstreamSignIn>,
+}
+
+/// Sign-in at an external OpenID Connect provider (the authorization-code flow with PKCE and a
+/// nonce; the ID token is verified with the provider's keys).
+#[derive(Deserialize, JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "UpstreamSignInConfig")]
+pub(crate) struct RawUpstreamSignIn {
+    /// The provider's issuer: must equal the `issuer` of one of `identity_providers`, whose
+    /// keys, algorithms, claim mapping (`claims`), `default_scopes` and `egress` rules apply.
+    issuer: String,
+    /// This gateway's client id at the provider. Register `<public_url>/oauth/callback` there
+    /// as its redirect URI.
+    client_id: String,
+    /// The client secret (`env:NAME` or `file:PATH`), when the provider registered the gateway
+    /// as a confidential client; sent with HTTP Basic authentication.
+    #[serde(default)]
+    client_secret: Option<SecretRef>,
+    /// Scopes asked of the provider; `openid` is added when missing.
+    #[serde(default = "default_upstream_scopes")]
+    scopes: Vec<String>,
+    /// The sign-in button's text.
+    #[serde(default)]
+    label: Option<String>,
+}
+
+fn default_upstream_scopes() -> Vec<String> {
+    vec![
+        "openid".to_owned(),
+        "profile".to_owned(),
+        "email".to_owned(),
+    ]
 }
 
 /// A user who may sign in.
@@ -169,6 +224,13 @@ impl RawSignIn {
             })
             .collect::<Result<_, _>>()?;
         let users = cx.each("sign_in.users", self.users, RawUser::parse)?;
+        let identity_provider = self
+            .identity_provider
+            .map(|raw| raw.parse(cx))
+            .transpose()?;
+        if users.is_empty() && identity_provider.is_none() {
+            return Err(cx.invalid("sign_in", Problem::NoSignInMethod));
+        }
         cx.unique(
             "sign_in.users",
             "id",
@@ -186,6 +248,46 @@ impl RawSignIn {
             client_scopes,
             client_roles,
             users,
+            identity_provider,
+        })
+    }
+}
+
+impl RawUpstreamSignIn {
+    fn parse(self, cx: &Context<'_>) -> Result<UpstreamSignIn, ConfigError> {
+        let key = "sign_in.identity_provider";
+        if self.client_id.is_empty() || self.client_id.len() > 256 {
+            return Err(cx.invalid(format!("{key}.client_id"), Problem::UpstreamClientId));
+        }
+        let mut scopes = Vec::with_capacity(self.scopes.len() + 1);
+        if !self.scopes.iter().any(|s| s == "openid") {
+            scopes.push("openid".to_owned());
+        }
+        for scope in self.scopes {
+            let valid = !scope.is_empty()
+                && scope
+                    .bytes()
+                    .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
+            if !valid {
+                return Err(cx.invalid(
+                    format!("{key}.scopes"),
+                    Problem::Scope(portcullis_core::truncate_for_message(&scope, 64)),
+                ));
+            }
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        let label = self
+            .label
+            .filter(|l| !l.trim().is_empty())
+            .unwrap_or_else(|| "your organization's sign-in".to_owned());
+        Ok(UpstreamSignIn {
+            issuer: self.issuer,
+            client_id: self.client_id,
+            client_secret: self.client_secret.map(|s| cx.secret(s)),
+            scopes,
+            label: portcullis_core::truncate_for_message(&label, 80),
         })
     }
 }

@@ -538,3 +538,34 @@ fn a_list_entry_deserializes_alone_with_its_section_checks() {
         "{err}"
     );
 }
+
+#[test]
+fn sign_in_at_a_provider_names_a_declared_identity_provider() {
+    let provider = "identity_providers:\n  - issuer: https://login.example.com\n    algorithms: [RS256]\n";
+    let upstream = "sign_in:\n  identity_provider:\n    issuer: https://login.example.com\n    client_id: gw\n    client_secret: env:IDP_SECRET\n    scopes: [email]\n";
+    let (_dir, path) = fixture(&format!("{provider}{upstream}"));
+    let loaded = Config::load(&path).unwrap();
+    let sign_in = loaded.config.sign_in.unwrap();
+    assert!(sign_in.users.is_empty());
+    let idp = sign_in.identity_provider.unwrap();
+    assert_eq!(idp.scopes, ["openid", "email"], "openid is always asked");
+    assert_eq!(idp.label, "your organization's sign-in");
+
+    let (_dir, path) = fixture(upstream);
+    let err = Config::load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("sign_in.identity_provider.issuer")
+            && err.contains("not the issuer of any entry of `identity_providers`"),
+        "{err}"
+    );
+
+    let (_dir, path) = fixture("sign_in:\n  client_scopes: [a]\n");
+    let err = Config::load(&path).unwrap_err().to_string();
+    assert!(err.contains("nobody could sign in"), "{err}");
+
+    let (_dir, path) = fixture(&format!(
+        "{provider}sign_in:\n  identity_provider:\n    issuer: https://login.example.com\n    client_id: ''\n"
+    ));
+    let err = Config::load(&path).unwrap_err().to_string();
+    assert!(err.contains("client_id"), "{err}");
+}

@@ -64,10 +64,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use base64::Engine as _;
+use bytes::Bytes;
 use portcullis_config::{ApiConfig, IdentityProviderConfig};
 use portcullis_core::{Denial, UpstreamResponse};
 use portcullis_policy::{Call, Permitted};
-use portcullis_secrets::{SecretError, SecretStore};
+use portcullis_secrets::{Secret, SecretError, SecretStore};
 
 pub use crate::classify::{Blocked, check_address};
 pub use crate::resolve::{Resolver, StaticResolver, SystemResolver};
@@ -205,6 +207,89 @@ impl MetadataClient {
         issuer: &str,
         url: &str,
     ) -> Result<serde_json::Value, MetadataError> {
+        let (status, body) = self
+            .exchange(issuer, url, http::Method::GET, None, None)
+            .await?;
+        if status != 200 {
+            return Err(MetadataError::Status {
+                url: url.to_owned(),
+                status,
+            });
+        }
+        body.ok_or_else(|| MetadataError::NotJson {
+            url: url.to_owned(),
+        })
+    }
+
+    /// POSTs `form` (`application/x-www-form-urlencoded`) to `url` with the rules of `issuer`'s
+    /// client: an identity provider's token endpoint. `basic` is the client id and secret for
+    /// HTTP Basic authentication (RFC 6749 section 2.3.1: each form-encoded first); the secret
+    /// is exposed only into the header, which is marked sensitive. Returns the status and the
+    /// JSON body (an OAuth error answer is JSON too); a body that is not JSON is an error.
+    pub async fn post_form(
+        &self,
+        issuer: &str,
+        url: &str,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &Secret)>,
+    ) -> Result<(u16, serde_json::Value), MetadataError> {
+        let body = {
+            let mut body = url::form_urlencoded::Serializer::new(String::new());
+            for (name, value) in form {
+                body.append_pair(name, value);
+            }
+            body.finish()
+        };
+        let authorization = match basic {
+            None => None,
+            Some((client_id, secret)) => {
+                let encode = |bytes: &[u8]| -> String {
+                    url::form_urlencoded::byte_serialize(bytes).collect()
+                };
+                let pair = secret.with_exposed(|bytes| {
+                    zeroize::Zeroizing::new(format!(
+                        "{}:{}",
+                        encode(client_id.as_bytes()),
+                        encode(bytes)
+                    ))
+                });
+                let value = zeroize::Zeroizing::new(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(pair.as_bytes())
+                ));
+                let mut header =
+                    http::HeaderValue::from_str(&value).map_err(|_| MetadataError::Send {
+                        reason: "the client secret cannot be sent in a header".to_owned(),
+                    })?;
+                header.set_sensitive(true);
+                Some(header)
+            }
+        };
+        let (status, json) = self
+            .exchange(
+                issuer,
+                url,
+                http::Method::POST,
+                Some(Bytes::from(body)),
+                authorization,
+            )
+            .await?;
+        let json = json.ok_or_else(|| MetadataError::NotJson {
+            url: url.to_owned(),
+        })?;
+        Ok((status, json))
+    }
+
+    /// Sends one request with the rules of `issuer`'s client; the status and the body parsed
+    /// as JSON (`None` when it is not JSON).
+    async fn exchange(
+        &self,
+        issuer: &str,
+        url: &str,
+        method: http::Method,
+        form: Option<Bytes>,
+        authorization: Option<http::HeaderValue>,
+    ) -> Result<(u16, Option<serde_json::Value>), MetadataError> {
         let Some(upstream) = self.issuers.get(issuer) else {
             return Err(MetadataError::UnknownIssuer);
         };
@@ -225,11 +310,20 @@ impl MetadataClient {
             http::header::ACCEPT,
             http::HeaderValue::from_static("application/json"),
         );
+        if form.is_some() {
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/x-www-form-urlencoded"),
+            );
+        }
+        if let Some(value) = authorization {
+            headers.insert(http::header::AUTHORIZATION, value);
+        }
         let prepared = request::Prepared {
-            method: http::Method::GET,
+            method,
             url: parsed,
             headers,
-            body: None,
+            body: form,
         };
         let response = upstream.send(prepared).await.map_err(|denial| {
             let mut reason = denial.message.clone();
@@ -239,20 +333,11 @@ impl MetadataClient {
             }
             MetadataError::Send { reason }
         })?;
-        if response.status != 200 {
-            return Err(MetadataError::Status {
-                url: url.to_owned(),
-                status: response.status,
-            });
-        }
-        match response.body {
-            serde_json::Value::String(text) => {
-                serde_json::from_str(&text).map_err(|_| MetadataError::NotJson {
-                    url: url.to_owned(),
-                })
-            }
-            value => Ok(value),
-        }
+        let body = match response.body {
+            serde_json::Value::String(text) => serde_json::from_str(&text).ok(),
+            value => Some(value),
+        };
+        Ok((response.status, body))
     }
 }
 

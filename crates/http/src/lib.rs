@@ -47,6 +47,10 @@ pub mod paths {
     pub const SIGN_IN: &str = "/oauth/authorize/sign-in";
     /// Where the consent form is posted.
     pub const CONSENT: &str = "/oauth/authorize/consent";
+    /// Where the sign-in page's button for the organization's identity provider is posted.
+    pub const UPSTREAM: &str = "/oauth/authorize/upstream";
+    /// Where the organization's identity provider sends the browser back.
+    pub const CALLBACK: &str = portcullis_identity::sign_in::CALLBACK_PATH;
     /// Dynamic client registration (RFC 7591).
     pub const REGISTER: &str = "/oauth/register";
     /// JWKS with the token-signing public keys.
@@ -146,6 +150,8 @@ pub fn app(gateway: Arc<Gateway>, config: &Config) -> Result<App, McpOptionsErro
         .route(paths::AUTHORIZE, get(sign_in::authorize))
         .route(paths::SIGN_IN, post(sign_in::sign_in))
         .route(paths::CONSENT, post(sign_in::consent))
+        .route(paths::UPSTREAM, post(sign_in::start_upstream))
+        .route(paths::CALLBACK, get(sign_in::callback))
         .route(paths::REGISTER, post(sign_in::register))
         .route(paths::JWKS, get(jwks))
         .route(paths::AS_METADATA, get(metadata))

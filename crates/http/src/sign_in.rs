@@ -24,6 +24,9 @@ use crate::{AppState, paths, problem, read_body};
 
 /// The cookie that carries the CSRF token of the sign-in forms.
 const CSRF_COOKIE: &str = "portcullis_signin";
+/// The cookie that ties the identity provider's redirect back to the browser that left
+/// (`SameSite=Lax`: that redirect is a cross-site navigation).
+const UPSTREAM_COOKIE: &str = "portcullis_upstream";
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#222}\
 h1{font-size:1.4rem}label{display:block;margin:.8rem 0 .2rem}input[type=text],input[type=password]{width:100%;padding:.4rem;box-sizing:border-box}\
@@ -96,14 +99,119 @@ fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 fn csrf_cookie(headers: &HeaderMap) -> Option<String> {
+    named_cookie(headers, CSRF_COOKIE)
+}
+
+fn named_cookie(headers: &HeaderMap, wanted: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == CSRF_COOKIE)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value.to_owned())
+}
+
+/// `POST /oauth/authorize/upstream`: the sign-in page's button for the organization's
+/// identity provider. Redirects there, with the binding cookie.
+pub(crate) async fn start_upstream(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(server) = sign_in_of(&state) else {
+        return not_enabled();
+    };
+    let Some(form) = form(body, state.max_body_bytes).await else {
+        return error_page(StatusCode::BAD_REQUEST, "The form could not be read.");
+    };
+    let cookie = csrf_cookie(&headers);
+    let secure = state.base_url.starts_with("https:");
+    let step = state
+        .gateway
+        .sign_in_step(Some(peer.ip()), "sent to identity provider", async move {
+            let request = field(&form, "request").unwrap_or_default();
+            let client = server.pending_client(request);
+            let result = server
+                .start_upstream(request, field(&form, "csrf"), cookie.as_deref())
+                .await;
+            SignInStep {
+                client,
+                user: None,
+                error: result.as_ref().err().map(Refusal::code),
+                value: result,
+            }
+        })
+        .await;
+    match step {
+        Ok(Ok(start)) => {
+            let mut response = redirect(&start.location);
+            let cookie = format!(
+                "{UPSTREAM_COOKIE}={}; Path={}; HttpOnly; SameSite=Lax; Max-Age=600{}",
+                start.binding,
+                paths::CALLBACK,
+                if secure { "; Secure" } else { "" }
+            );
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+            response
+        }
+        Ok(Err(refusal)) => refusal_response(refusal),
+        Err(Refused { denial, meta }) => problem(&denial, &meta),
+    }
+}
+
+/// `GET /oauth/callback`: the identity provider sends the browser back; the consent page
+/// follows.
+pub(crate) async fn callback(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let Some(server) = sign_in_of(&state) else {
+        return not_enabled();
+    };
+    let query: Vec<(String, String)> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+    let binding = named_cookie(&headers, UPSTREAM_COOKIE);
+    let secure = state.base_url.starts_with("https:");
+    let step = state
+        .gateway
+        .sign_in_step(
+            Some(peer.ip()),
+            "signed in at identity provider",
+            async move {
+                let result = server.finish_upstream(&query, binding.as_deref()).await;
+                SignInStep {
+                    client: result.as_ref().ok().map(|(page, _)| page.client.id.clone()),
+                    user: result.as_ref().ok().map(|(_, user)| user.clone()),
+                    error: result.as_ref().err().map(Refusal::code),
+                    value: result.map(|(page, _)| page),
+                }
+            },
+        )
+        .await;
+    let mut response = match step {
+        Ok(Ok(page)) => consent_page(&page, secure),
+        Ok(Err(refusal)) => refusal_response(refusal),
+        Err(Refused { denial, meta }) => problem(&denial, &meta),
+    };
+    // The binding is used up either way.
+    let expired = format!(
+        "{UPSTREAM_COOKIE}=; Path={}; HttpOnly; SameSite=Lax; Max-Age=0{}",
+        paths::CALLBACK,
+        if secure { "; Secure" } else { "" }
+    );
+    if let Ok(value) = HeaderValue::from_str(&expired) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
 }
 
 /// `POST /oauth/authorize/sign-in`.
@@ -377,24 +485,50 @@ fn sign_in_page(page: &Page, secure: bool) -> Response {
         .as_deref()
         .map(|n| format!("<p class=\"notice\" role=\"alert\">{}</p>", escape(n)))
         .unwrap_or_default();
-    let body = format!(
-        "<h1>Sign in</h1><p><strong>{client}</strong> wants to use the tools of this gateway on your behalf.</p>{notice}\
-<form method=\"post\" action=\"{action}\">\
-<input type=\"hidden\" name=\"request\" value=\"{request}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+    let hidden = format!(
+        "<input type=\"hidden\" name=\"request\" value=\"{request}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">",
+        request = escape(&page.request),
+        csrf = escape(&page.csrf),
+    );
+    let upstream = page
+        .upstream
+        .as_ref()
+        .map(|button| {
+            format!(
+                "<form method=\"post\" action=\"{action}\">{hidden}<button type=\"submit\">Sign in with {label}</button></form>",
+                action = paths::UPSTREAM,
+                label = escape(&button.label),
+            )
+        })
+        .unwrap_or_default();
+    let password = if page.password_form {
+        format!(
+            "{or}<form method=\"post\" action=\"{action}\">{hidden}\
 <label for=\"username\">User name</label><input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus>\
 <label for=\"password\">Password</label><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
 <button type=\"submit\">Sign in</button></form>",
+            or = if upstream.is_empty() {
+                ""
+            } else {
+                "<p>Or with a local account:</p>"
+            },
+            action = paths::SIGN_IN,
+        )
+    } else {
+        String::new()
+    };
+    let body = format!(
+        "<h1>Sign in</h1><p><strong>{client}</strong> wants to use the tools of this gateway on your behalf.</p>{notice}{upstream}{password}",
         client = escape(&page.client.name),
-        action = paths::SIGN_IN,
-        request = escape(&page.request),
-        csrf = escape(&page.csrf),
     );
     let status = if page.notice.is_some() {
         StatusCode::UNAUTHORIZED
     } else {
         StatusCode::OK
     };
-    with_cookie(html(status, "Sign in", &body, None), &page.csrf, secure)
+    // The provider button's form answers with a redirect to the provider.
+    let provider = page.upstream.as_ref().and_then(|b| b.origin.as_deref());
+    with_cookie(html(status, "Sign in", &body, provider), &page.csrf, secure)
 }
 
 fn consent_page(page: &Page, secure: bool) -> Response {

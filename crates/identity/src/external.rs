@@ -42,6 +42,10 @@ const MAX_KEYS: usize = 32;
 /// The key families an external issuer's key set may hold.
 const FAMILIES: [Family; 4] = [Family::Rsa, Family::P256, Family::P384, Family::Ed25519];
 
+/// What [`MetadataFetcher::post_form`] returns: the answer's status and JSON body.
+pub type PostFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<(u16, Value), FetchError>> + Send + 'a>>;
+
 /// Fetches a discovery document or a JWKS for an issuer, through the SSRF-safe egress client.
 /// `issuer` names the configured issuer whose egress rules apply.
 pub trait MetadataFetcher: Send + Sync {
@@ -51,6 +55,26 @@ pub trait MetadataFetcher: Send + Sync {
         issuer: &'a str,
         url: &'a str,
     ) -> Pin<Box<dyn Future<Output = Result<Value, FetchError>> + Send + 'a>>;
+
+    /// POSTs a form to `url` (an issuer's token endpoint) with the rules of `issuer`'s client,
+    /// with HTTP Basic client authentication when `basic` is given, and returns the answer's
+    /// status and JSON body (an OAuth error answer is a body too). The default refuses: a
+    /// fetcher for keys alone need not post.
+    fn post_form<'a>(
+        &'a self,
+        issuer: &'a str,
+        url: &'a str,
+        form: &'a [(&'a str, &'a str)],
+        basic: Option<(&'a str, &'a portcullis_secrets::Secret)>,
+    ) -> PostFuture<'a> {
+        let _ = (issuer, form, basic);
+        Box::pin(async move {
+            Err(FetchError::Request(format!(
+                "this client cannot post to `{}`",
+                truncate_for_message(url, 128)
+            )))
+        })
+    }
 }
 
 /// Why a [`MetadataFetcher`] returned no document. Messages name no secret.
@@ -115,6 +139,16 @@ pub(crate) struct Issuer {
     last_attempt: tokio::sync::Mutex<Option<Instant>>,
     /// Whether the last fetch failed: expired keys then stay in use until one succeeds.
     last_fetch_failed: std::sync::atomic::AtomicBool,
+    /// The sign-in endpoints from the discovery document, and when they were read.
+    endpoints: RwLock<Option<(Endpoints, Instant)>>,
+}
+
+/// The endpoints of an OpenID Connect provider that user sign-in needs, from its discovery
+/// document.
+#[derive(Clone, Debug)]
+pub(crate) struct Endpoints {
+    pub(crate) authorization: String,
+    pub(crate) token: String,
 }
 
 #[derive(Default)]
@@ -177,6 +211,7 @@ impl ExternalIssuers {
                     keys: RwLock::new(Arc::new(KeyState::default())),
                     last_attempt: tokio::sync::Mutex::new(None),
                     last_fetch_failed: std::sync::atomic::AtomicBool::new(false),
+                    endpoints: RwLock::new(None),
                 };
                 (c.issuer.to_string(), Arc::new(issuer))
             })
@@ -248,7 +283,122 @@ impl ExternalIssuers {
     }
 }
 
+impl ExternalIssuers {
+    /// The fetcher installed by [`Identity::set_metadata_fetcher`].
+    pub(crate) fn fetcher(&self) -> Option<Arc<dyn MetadataFetcher>> {
+        self.fetcher.read().clone()
+    }
+
+    /// Verifies an ID token of `issuer` for user sign-in (see [`Issuer::verify_id_token`]),
+    /// fetching the issuer's keys once when the cached ones do not know its key.
+    pub(crate) async fn verify_id_token(
+        &self,
+        issuer: &str,
+        token: &str,
+        expected: &IdTokenExpectations<'_>,
+        now: i64,
+        leeway: i64,
+    ) -> Result<ExternalClaims, VerifyError> {
+        let Some(found) = self.issuers.get(issuer) else {
+            return Err(VerifyError::Issuer);
+        };
+        if token.len() > crate::token::MAX_TOKEN_BYTES {
+            return Err(VerifyError::Malformed("too long"));
+        }
+        let jws = Jws::parse(token)?;
+        match found.verify_id_token(&jws, expected, now, leeway) {
+            Err(VerifyError::KeyId(kid)) => {
+                if self.refresh(issuer).await {
+                    found.verify_id_token(&jws, expected, now, leeway)
+                } else {
+                    Err(VerifyError::KeyId(kid))
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+/// What an ID token must say to sign a user in: it was issued to this gateway's client id
+/// and carries the nonce sent with the authorization request (OpenID Connect Core 1.0,
+/// section 3.1.3.7).
+pub(crate) struct IdTokenExpectations<'a> {
+    pub(crate) client_id: &'a str,
+    pub(crate) nonce: &'a str,
+}
+
 impl Issuer {
+    /// The provider's authorization and token endpoints, from its discovery document (whose
+    /// `issuer` must equal this one's; both URLs https unless the issuer is an allowed http
+    /// one), read again after `jwks_ttl`.
+    pub(crate) async fn endpoints(
+        &self,
+        fetcher: &dyn MetadataFetcher,
+    ) -> Result<Endpoints, String> {
+        if let Some((endpoints, read)) = self.endpoints.read().as_ref()
+            && read.elapsed() < self.ttl
+        {
+            return Ok(endpoints.clone());
+        }
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            self.issuer.trim_end_matches('/')
+        );
+        let document = fetcher
+            .fetch(&self.issuer, &url)
+            .await
+            .map_err(|e| e.to_string())?;
+        if document.get("issuer").and_then(Value::as_str) != Some(self.issuer.as_str()) {
+            return Err(KeysError::IssuerMismatch.to_string());
+        }
+        let endpoint = |name: &str| {
+            let uri = document
+                .get(name)
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("the discovery document has no `{name}`"))?;
+            let secure = uri.starts_with("https://")
+                || (uri.starts_with("http://") && self.issuer.starts_with("http://"));
+            if secure && url::Url::parse(uri).is_ok() {
+                Ok(uri.to_owned())
+            } else {
+                Err(format!(
+                    "the discovery document's `{name}` is not an https URL"
+                ))
+            }
+        };
+        let endpoints = Endpoints {
+            authorization: endpoint("authorization_endpoint")?,
+            token: endpoint("token_endpoint")?,
+        };
+        *self.endpoints.write() = Some((endpoints.clone(), Instant::now()));
+        Ok(endpoints)
+    }
+
+    /// Verifies an ID token for user sign-in: signature, algorithm, issuer, expiry as for an
+    /// access token, but the audience must contain this gateway's client id (and `azp`, when
+    /// present, be it), and the `nonce` must equal the one sent. The user is mapped by the
+    /// issuer's claim mapping.
+    fn verify_id_token(
+        &self,
+        jws: &Jws<'_>,
+        expected: &IdTokenExpectations<'_>,
+        now: i64,
+        leeway: i64,
+    ) -> Result<ExternalClaims, VerifyError> {
+        let claims = self.verified_claims(jws)?;
+        if claims.get("nonce").and_then(Value::as_str) != Some(expected.nonce) {
+            return Err(VerifyError::Claims(
+                "the ID token's `nonce` is not the one sent".to_owned(),
+            ));
+        }
+        if let Some(azp) = claims.get("azp")
+            && azp.as_str() != Some(expected.client_id)
+        {
+            return Err(VerifyError::Audience);
+        }
+        self.check_claims(&claims, &[expected.client_id.to_owned()], now, leeway)
+    }
+
     /// Whether the cached keys must be fetched again before use: older than `jwks_ttl` (or
     /// never fetched), unless the last fetch failed, in which case the keys held stay in force
     /// until a fetch succeeds (an issuer outage does not log every user out).
@@ -324,6 +474,13 @@ impl Issuer {
         now: i64,
         leeway: i64,
     ) -> Result<ExternalClaims, VerifyError> {
+        let claims = self.verified_claims(jws)?;
+        self.check_claims(&claims, &self.audiences, now, leeway)
+    }
+
+    /// The payload of a token whose signature verifies under one of this issuer's cached keys
+    /// with one of its pinned algorithms.
+    fn verified_claims(&self, jws: &Jws<'_>) -> Result<Map<String, Value>, VerifyError> {
         jws.check_forbidden_members()?;
         let alg_text = jws.header.alg.as_deref().unwrap_or_default();
         let algorithm = Algorithm::from_str(alg_text)
@@ -350,14 +507,14 @@ impl Issuer {
                 "the payload is not a JSON object".to_owned(),
             ));
         }
-        let claims: Map<String, Value> = serde_json::from_slice(&payload)
-            .map_err(|e| VerifyError::Claims(truncate_for_message(&e.to_string(), 64)))?;
-        self.check_claims(&claims, now, leeway)
+        serde_json::from_slice(&payload)
+            .map_err(|e| VerifyError::Claims(truncate_for_message(&e.to_string(), 64)))
     }
 
     fn check_claims(
         &self,
         claims: &Map<String, Value>,
+        audiences: &[String],
         now: i64,
         leeway: i64,
     ) -> Result<ExternalClaims, VerifyError> {
@@ -365,11 +522,11 @@ impl Issuer {
             return Err(VerifyError::Issuer);
         }
         let audience_ok = match claims.get("aud") {
-            Some(Value::String(aud)) => self.audiences.contains(aud),
+            Some(Value::String(aud)) => audiences.contains(aud),
             Some(Value::Array(auds)) => auds
                 .iter()
                 .filter_map(Value::as_str)
-                .any(|aud| self.audiences.iter().any(|a| a == aud)),
+                .any(|aud| audiences.iter().any(|a| a == aud)),
             _ => false,
         };
         if !audience_ok {

@@ -208,9 +208,12 @@ impl Identity {
             }
         }
         // A client that is not a configured agent may hold only a token this issuer gave it
-        // through interactive sign-in: acting alone for a user this issuer authenticated.
+        // through interactive sign-in: acting alone for a user this issuer authenticated, from
+        // its built-in list or at the configured sign-in provider.
         let interactive_client = self.interactive
-            && claims.user_iss.as_deref() == Some(self.issuer.as_str())
+            && claims.user_iss.as_deref().is_some_and(|iss| {
+                iss == self.issuer.as_str() || self.interactive_provider.as_deref() == Some(iss)
+            })
             && claims
                 .act
                 .as_ref()

@@ -71,7 +71,7 @@ use crate::client::Credential;
 pub use crate::client::hash_secret;
 pub use crate::error::{IdentifyError, IdentityError, OAuthError, RevocationError, VerifyError};
 use crate::external::ExternalIssuers;
-pub use crate::external::{FetchError, MetadataFetcher};
+pub use crate::external::{FetchError, MetadataFetcher, PostFuture};
 pub use crate::identify::{Presented, query_has_token};
 pub use crate::issue::TokenResponse;
 use crate::key::KeySet;
@@ -127,6 +127,9 @@ pub struct Identity {
     resources: Vec<String>,
     /// Whether interactive sign-in is on (`sign_in`): its clients' tokens are accepted.
     interactive: bool,
+    /// The identity provider interactive users may sign in at, besides the built-in list
+    /// (`sign_in.identity_provider.issuer`): the `user_iss` of its users' tokens.
+    interactive_provider: Option<String>,
     /// The MCP endpoint's resource identifier, the audience of interactive clients' tokens.
     mcp_resource: String,
     cache: TokenCache,
@@ -250,6 +253,11 @@ impl Identity {
             leeway: i64::try_from(leeway).unwrap_or(i64::MAX),
             resources: config.resource_identifiers(),
             interactive: config.sign_in.is_some(),
+            interactive_provider: config
+                .sign_in
+                .as_ref()
+                .and_then(|s| s.identity_provider.as_ref())
+                .map(|p| p.issuer.clone()),
             mcp_resource: format!(
                 "{}{}",
                 config.listener.base_url(),

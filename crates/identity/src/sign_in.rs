@@ -41,6 +41,10 @@ use crate::client::{Credential, Form};
 use crate::error::{IdentityError, OAuthError};
 use crate::{ChangeSource, ClientAuthThrottle, Identity, MetadataFetcher, TokenResponse};
 
+mod upstream;
+
+pub use upstream::{Button, CALLBACK_PATH, UpstreamStart};
+
 /// The authorization-code grant type.
 pub const AUTHORIZATION_CODE: &str = "authorization_code";
 /// The refresh-token grant type.
@@ -87,7 +91,10 @@ struct Pending {
     challenge: String,
     resource: String,
     scopes: Vec<String>,
-    user: Option<String>,
+    /// The user, once signed in.
+    user: Option<ActingUser>,
+    /// The leg at the organization's identity provider, once started.
+    upstream: Option<upstream::Leg>,
     created: Instant,
 }
 
@@ -98,7 +105,7 @@ struct Code {
     challenge: String,
     resource: String,
     scopes: Vec<String>,
-    user: String,
+    user: ActingUser,
     expires: Instant,
     /// Set once redeemed: the grant it produced and that grant's access token.
     redeemed: Option<(String, String)>,
@@ -124,6 +131,10 @@ pub struct Page {
     pub tools: Vec<String>,
     /// A message for the user (a failed sign-in).
     pub notice: Option<String>,
+    /// Whether the page offers the built-in user list's password form.
+    pub password_form: bool,
+    /// The button that signs in at the organization's identity provider, when one is set.
+    pub upstream: Option<upstream::Button>,
 }
 
 /// Why an authorization request or form was refused.
@@ -184,6 +195,8 @@ pub struct SignIn {
     /// Each tool and the scopes it requires, for the consent page.
     tools: Vec<(String, Vec<String>)>,
     fetcher: Option<Arc<dyn MetadataFetcher>>,
+    /// Sign-in at the organization's identity provider, when configured.
+    upstream: Option<upstream::Upstream>,
 }
 
 impl std::fmt::Debug for SignIn {
@@ -243,6 +256,11 @@ impl SignIn {
             );
         }
         let decoy = Credential::decoy(users.values().map(|u| &u.credential))?;
+        let upstream = sign_in
+            .identity_provider
+            .as_ref()
+            .map(|c| upstream::Upstream::new(c, secrets, &config.listener.base_url()))
+            .transpose()?;
         Ok(Self {
             identity,
             config: sign_in.clone(),
@@ -259,6 +277,7 @@ impl SignIn {
             throttle: ClientAuthThrottle::new(&config.issuer.client_auth),
             tools,
             fetcher,
+            upstream,
         })
     }
 
@@ -610,6 +629,7 @@ impl SignIn {
             resource,
             scopes: scopes.clone(),
             user: None,
+            upstream: None,
             created: Instant::now(),
         };
         {
@@ -623,6 +643,7 @@ impl SignIn {
             }
             map.insert(id.clone(), pending);
         }
+        let upstream = self.button().await;
         Ok(Page {
             request: id,
             csrf,
@@ -632,6 +653,8 @@ impl SignIn {
             scopes,
             tools: Vec::new(),
             notice: None,
+            password_form: !self.users.is_empty(),
+            upstream,
         })
     }
 
@@ -653,12 +676,7 @@ impl SignIn {
             .get_mut(request)
             .filter(|p| p.created.elapsed() < PENDING_TTL)
         else {
-            return Err(Refusal::Page {
-                code: "invalid_request",
-                description:
-                    "this sign-in has expired or is unknown; start again from the application"
-                        .to_owned(),
-            });
+            return Err(expired());
         };
         let matches = |presented: Option<&str>| {
             presented.is_some_and(|p| {
@@ -726,10 +744,10 @@ impl SignIn {
         let Some(user_id) = authenticated else {
             self.throttle
                 .failed(client_ip, Some(&username), Instant::now());
-            let mut map = self.pending.lock();
-            if let Some(p) = map.get_mut(request) {
+            if let Some(p) = self.pending.lock().get_mut(request) {
                 p.csrf = csrf.clone();
             }
+            let upstream = self.button().await;
             return Ok((
                 Page {
                     request: request.to_owned(),
@@ -740,39 +758,68 @@ impl SignIn {
                     scopes,
                     tools: Vec::new(),
                     notice: Some("Wrong user name or password.".to_owned()),
+                    password_form: true,
+                    upstream,
                 },
                 None,
             ));
         };
         self.throttle.succeeded(client_ip, &user_id, Instant::now());
-        let held: Vec<String> = self
-            .users
-            .get(&user_id)
-            .map(|u| u.scopes.clone())
-            .unwrap_or_default();
-        let granted: Vec<String> = scopes.into_iter().filter(|s| held.contains(s)).collect();
-        {
-            let mut map = self.pending.lock();
-            if let Some(p) = map.get_mut(request) {
-                p.csrf = csrf.clone();
-                p.user = Some(user_id.clone());
-                p.scopes = granted.clone();
-            }
+        let Some(user) = self.users.get(&user_id) else {
+            return Err(expired());
+        };
+        let page = self.signed_in(request, csrf, self.builtin_user(user), &user.scopes)?;
+        Ok((page, Some(user_id)))
+    }
+
+    /// The acting user a built-in user stands for.
+    fn builtin_user(&self, user: &User) -> ActingUser {
+        ActingUser {
+            id: user.id.clone(),
+            issuer: self.identity.issuer().to_owned(),
+            tenant: user.tenant.clone(),
+            groups: user.groups.clone(),
         }
+    }
+
+    /// Records `user` as signed in on the pending request, granting the requested scopes the
+    /// user holds (`held`), and returns the consent page.
+    fn signed_in(
+        &self,
+        request: &str,
+        csrf: String,
+        user: ActingUser,
+        held: &[String],
+    ) -> Result<Page, Refusal> {
+        let (client, redirect_uri, granted) = {
+            let mut map = self.pending.lock();
+            let Some(p) = map.get_mut(request) else {
+                return Err(expired());
+            };
+            let granted: Vec<String> = p
+                .scopes
+                .iter()
+                .filter(|s| held.contains(s))
+                .cloned()
+                .collect();
+            p.csrf = csrf.clone();
+            p.user = Some(user.clone());
+            p.scopes = granted.clone();
+            (p.client.clone(), p.redirect_uri.clone(), granted)
+        };
         let tools = self.tools_reached(&granted);
-        Ok((
-            Page {
-                request: request.to_owned(),
-                csrf,
-                client,
-                redirect_uri,
-                user: Some(user_id.clone()),
-                scopes: granted,
-                tools,
-                notice: None,
-            },
-            Some(user_id),
-        ))
+        Ok(Page {
+            request: request.to_owned(),
+            csrf,
+            client,
+            redirect_uri,
+            user: Some(user.id),
+            scopes: granted,
+            tools,
+            notice: None,
+            password_form: false,
+            upstream: None,
+        })
     }
 
     /// The tools whose required scopes are all among `scopes`.
@@ -807,7 +854,12 @@ impl SignIn {
                 description: "this sign-in has already been answered".to_owned(),
             });
         };
-        let user = pending.user.clone().unwrap_or_default();
+        let Some(user) = pending.user.clone() else {
+            return Err(Refusal::Page {
+                code: "invalid_request",
+                description: "sign in first".to_owned(),
+            });
+        };
         if !approve {
             return Err(Refusal::Redirect {
                 location: self.error_location(
@@ -856,7 +908,7 @@ impl SignIn {
         pairs.push(("iss", self.identity.issuer()));
         Ok((
             with_query(&pending.redirect_uri, &pairs),
-            user,
+            user.id,
             pending.client.id,
         ))
     }
@@ -997,19 +1049,31 @@ impl SignIn {
     async fn issue(
         &self,
         client_id: &str,
-        user_id: &str,
+        user: &ActingUser,
         scopes: Vec<String>,
         grant: &str,
         new_grant: bool,
     ) -> Result<(TokenResponse, String), OAuthError> {
-        let Some(user) = self.users.get(user_id) else {
-            return Err(OAuthError::invalid_grant("the user no longer exists"));
-        };
-        let acting = ActingUser {
-            id: user.id.clone(),
-            issuer: self.identity.issuer().to_owned(),
-            tenant: user.tenant.clone(),
-            groups: user.groups.clone(),
+        let external = user.issuer != self.identity.issuer();
+        let acting = if external {
+            // A user of the organization's identity provider: as the provider said at sign-in,
+            // for as long as that provider is still the configured one.
+            if self
+                .upstream
+                .as_ref()
+                .is_none_or(|u| u.issuer() != user.issuer)
+            {
+                return Err(OAuthError::invalid_grant(
+                    "the identity provider this user signed in at is no longer configured; sign in again",
+                ));
+            }
+            user.clone()
+        } else {
+            // A built-in user: as the configuration says now.
+            let Some(builtin) = self.users.get(&user.id) else {
+                return Err(OAuthError::invalid_grant("the user no longer exists"));
+            };
+            self.builtin_user(builtin)
         };
         let roles: Vec<String> = self
             .config
@@ -1043,7 +1107,10 @@ impl SignIn {
                 .create_grant(
                     GrantRecord {
                         id: grant.to_owned(),
-                        user: user.id.clone(),
+                        user: acting.id.clone(),
+                        user_issuer: external.then(|| acting.issuer.clone()),
+                        user_tenant: acting.tenant.clone(),
+                        user_groups: acting.groups.clone(),
                         client_id: client_id.to_owned(),
                         scope: scopes.join(" "),
                         resource: self.resource.clone(),
@@ -1137,8 +1204,17 @@ impl SignIn {
                 scopes
             }
         };
+        let user = ActingUser {
+            id: grant.user.clone(),
+            issuer: grant
+                .user_issuer
+                .clone()
+                .unwrap_or_else(|| self.identity.issuer().to_owned()),
+            tenant: grant.user_tenant.clone(),
+            groups: grant.user_groups.clone(),
+        };
         let (mut response, _jti) = self
-            .issue(client_id, &grant.user, scopes, &grant.id, false)
+            .issue(client_id, &user, scopes, &grant.id, false)
             .await?;
         // `issue` made a refresh token for a new grant; the rotated one is the one to hand out.
         response.refresh_token = Some(new);
@@ -1206,6 +1282,15 @@ fn random_token() -> Option<String> {
     let mut bytes = [0u8; 32];
     aws_lc_rs::rand::fill(&mut bytes).ok()?;
     Some(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// A form or callback for a pending request that is unknown or too old.
+fn expired() -> Refusal {
+    Refusal::Page {
+        code: "invalid_request",
+        description: "this sign-in has expired or is unknown; start again from the application"
+            .to_owned(),
+    }
 }
 
 fn no_randomness() -> Refusal {

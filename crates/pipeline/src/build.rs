@@ -290,4 +290,23 @@ impl MetadataFetcher for IssuerFetcher {
             })
         })
     }
+
+    fn post_form<'a>(
+        &'a self,
+        issuer: &'a str,
+        url: &'a str,
+        form: &'a [(&'a str, &'a str)],
+        basic: Option<(&'a str, &'a portcullis_secrets::Secret)>,
+    ) -> portcullis_identity::PostFuture<'a> {
+        Box::pin(async move {
+            self.0
+                .post_form(issuer, url, form, basic)
+                .await
+                .map_err(|err| match err {
+                    MetadataError::NotJson { url } => FetchError::NotJson { url },
+                    MetadataError::Status { url, status } => FetchError::Status { url, status },
+                    other => FetchError::Request(other.to_string()),
+                })
+        })
+    }
 }

@@ -50,6 +50,13 @@ pub struct GrantRecord {
     pub id: String,
     /// The user who signed in.
     pub user: String,
+    /// The identity provider the user signed in at; `None` for the built-in user list.
+    pub user_issuer: Option<String>,
+    /// The user's tenant as the provider said at sign-in (empty: none); refreshed tokens
+    /// carry it.
+    pub user_tenant: String,
+    /// The user's groups as the provider said at sign-in.
+    pub user_groups: Vec<String>,
     /// The client the user allowed.
     pub client_id: String,
     /// The scopes granted, space-separated.
@@ -139,7 +146,10 @@ CREATE TABLE IF NOT EXISTS grants (
     resource TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     revoked_at INTEGER,
-    access_jti TEXT
+    access_jti TEXT,
+    user_issuer TEXT,
+    user_tenant TEXT NOT NULL DEFAULT '',
+    user_groups TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS grants_by_user ON grants (user_id);
 CREATE TABLE IF NOT EXISTS refresh_tokens (
@@ -162,9 +172,15 @@ impl SqliteGrants {
     /// Opens (creating owner-only if missing) `data_dir/grants.db`.
     pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
         let path = data_dir.join(GRANTS_DB_FILE);
-        let conn = Database::new(&path, Synchronous::Full)
+        let mut conn = Database::new(&path, Synchronous::Full)
             .open(Schema::Idempotent(SCHEMA))
             .await?;
+        add_user_columns(&mut conn)
+            .await
+            .map_err(|source| StoreError::Database {
+                path: path.clone(),
+                source,
+            })?;
         Ok(Self {
             path,
             conn: Mutex::new(conn),
@@ -184,14 +200,46 @@ impl SqliteGrants {
     }
 }
 
+/// Adds the columns describing an identity provider's user to a `grants` table created before
+/// they existed (a file written by an earlier version).
+async fn add_user_columns(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+    let columns: Vec<String> = sqlx::query("SELECT name FROM pragma_table_info('grants')")
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()?;
+    for (name, statement) in [
+        (
+            "user_issuer",
+            "ALTER TABLE grants ADD COLUMN user_issuer TEXT",
+        ),
+        (
+            "user_tenant",
+            "ALTER TABLE grants ADD COLUMN user_tenant TEXT NOT NULL DEFAULT ''",
+        ),
+        (
+            "user_groups",
+            "ALTER TABLE grants ADD COLUMN user_groups TEXT NOT NULL DEFAULT '[]'",
+        ),
+    ] {
+        if !columns.iter().any(|c| c == name) {
+            sqlx::query(statement).execute(&mut *conn).await?;
+        }
+    }
+    Ok(())
+}
+
 /// The columns [`grant_row`] reads, in its order (a macro, so that the queries stay literals).
 macro_rules! grant_columns {
     () => {
-        "id, user_id, client_id, scope, resource, created_at, revoked_at, access_jti"
+        "id, user_id, client_id, scope, resource, created_at, revoked_at, access_jti, \
+         user_issuer, user_tenant, user_groups"
     };
 }
 
 fn grant_row(row: &sqlx::sqlite::SqliteRow) -> Result<GrantRecord, sqlx::Error> {
+    let groups: String = row.try_get(10)?;
     Ok(GrantRecord {
         id: row.try_get(0)?,
         user: row.try_get(1)?,
@@ -201,6 +249,12 @@ fn grant_row(row: &sqlx::sqlite::SqliteRow) -> Result<GrantRecord, sqlx::Error> 
         created_at: row.try_get(5)?,
         revoked_at: row.try_get(6)?,
         access_jti: row.try_get(7)?,
+        user_issuer: row.try_get(8)?,
+        user_tenant: row.try_get(9)?,
+        user_groups: serde_json::from_str(&groups).map_err(|e| sqlx::Error::ColumnDecode {
+            index: "user_groups".to_owned(),
+            source: Box::new(e),
+        })?,
     })
 }
 
@@ -252,9 +306,12 @@ impl GrantStore for SqliteGrants {
             let mut conn = self.conn.lock().await;
             let result: Result<(), sqlx::Error> = async {
                 let mut tx = conn.begin().await?;
+                let groups = serde_json::to_string(&grant.user_groups)
+                    .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
                 sqlx::query(
                     "INSERT INTO grants (id, user_id, client_id, scope, resource, created_at, \
-                     revoked_at, access_jti) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                     revoked_at, access_jti, user_issuer, user_tenant, user_groups) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )
                 .bind(&grant.id)
                 .bind(&grant.user)
@@ -264,6 +321,9 @@ impl GrantStore for SqliteGrants {
                 .bind(grant.created_at)
                 .bind(grant.revoked_at)
                 .bind(&grant.access_jti)
+                .bind(&grant.user_issuer)
+                .bind(&grant.user_tenant)
+                .bind(groups)
                 .execute(&mut *tx)
                 .await?;
                 if let Some(refresh) = &refresh {
@@ -476,7 +536,44 @@ mod tests {
             created_at: 100,
             revoked_at: None,
             access_jti: Some("j1".to_owned()),
+            user_issuer: None,
+            user_tenant: String::new(),
+            user_groups: Vec::new(),
         }
+    }
+
+    #[tokio::test]
+    async fn a_file_without_the_user_columns_gains_them_and_keeps_its_grants() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(GRANTS_DB_FILE);
+        {
+            let conn = Database::new(&path, Synchronous::Full)
+                .open(Schema::Idempotent(
+                    "CREATE TABLE grants (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, \
+                     client_id TEXT NOT NULL, scope TEXT NOT NULL, resource TEXT NOT NULL, \
+                     created_at INTEGER NOT NULL, revoked_at INTEGER, access_jti TEXT); \
+                     INSERT INTO grants VALUES ('g0', 'ann', 'c1', 's', 'r', 5, NULL, NULL);",
+                ))
+                .await
+                .unwrap();
+            conn.close().await.unwrap();
+        }
+        let store = SqliteGrants::open(dir.path()).await.unwrap();
+        let old = store.list(Some("ann")).await.unwrap();
+        assert_eq!(old.len(), 1);
+        assert_eq!(old[0].user_issuer, None);
+        assert!(old[0].user_groups.is_empty());
+        let mut external = grant("g1", "bob@example.com");
+        external.user_issuer = Some("https://login.example.com".to_owned());
+        external.user_tenant = "acme".to_owned();
+        external.user_groups = vec!["finance".to_owned(), "ops team".to_owned()];
+        store.create_grant(external.clone(), None).await.unwrap();
+        drop(store);
+        let reopened = SqliteGrants::open(dir.path()).await.unwrap();
+        assert_eq!(
+            reopened.list(Some("bob@example.com")).await.unwrap(),
+            vec![external]
+        );
     }
 
     fn refresh(digest: &str, grant: &str, expires_at: i64) -> RefreshRecord {
