@@ -9,6 +9,11 @@ the consent form, and hands the code from the final redirect to the SDK's callba
 SDK exchanges the code with PKCE, lists the tools and calls one. Then the SDK refreshes the
 token (rotation) and lists again. Prints a JSON report; exit 0 on success.
 
+With a user written `idp:<name>`, the "browser" presses the sign-in page's button for the
+organization's identity provider instead, signs in there as <name> by following the provider's
+own forms (login, then consent), and comes back through the gateway's callback to its consent
+page.
+
 Usage: python mcp_sign_in.py <mcp url> <user> <password> <tool> <arguments JSON>
 """
 
@@ -48,6 +53,47 @@ class Memory(TokenStorage):
         self.client = client_info
 
 
+def form_of(page: str) -> tuple[str, dict[str, str]]:
+    """The first form of a page: its action and its named inputs' values."""
+    match = re.search(r'<form[^>]*action="([^"]*)"', page)
+    if match is None:
+        raise RuntimeError(f"no form in the page: {page[:300]}")
+    fields = {}
+    for tag in re.findall(r"<input[^>]*>", page):
+        name = re.search(r'name="([^"]+)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        if name is not None:
+            fields[name.group(1)] = html_unescape(value.group(1)) if value else ""
+    return html_unescape(match.group(1)), fields
+
+
+def html_unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)
+
+
+async def through_identity_provider(browser: Any, start: Any, login: str, password: str, gateway: str) -> Any:
+    """Follows the provider's redirects and fills its forms until it sends the browser back to
+    the gateway's callback; returns the callback's answer (the consent page)."""
+    response = start
+    for _ in range(20):
+        if response.status_code in (302, 303):
+            location = urljoin(str(response.url), response.headers["location"])
+            response = await browser.get(location)
+            if location.startswith(gateway + "/oauth/callback"):
+                return response
+            continue
+        if response.status_code != 200:
+            raise RuntimeError(f"identity provider: {response.status_code} {response.text[:300]}")
+        action, fields = form_of(response.text)
+        if "login" in fields:
+            fields["login"] = login
+            fields["password"] = password
+        response = await browser.post(urljoin(str(response.url), action), data=fields)
+    raise RuntimeError("the identity provider never sent the browser back")
+
+
 def hidden(page: str, name: str) -> str:
     match = re.search(rf'name="{name}" value="([^"]*)"', page)
     if match is None:
@@ -67,15 +113,27 @@ async def main(url: str, user: str, password: str, tool: str, arguments: dict[st
                 raise RuntimeError(f"sign-in page: {page.status_code} {page.text[:200]}")
             report["csp"] = page.headers.get("content-security-policy")
             html = page.text
-            consent = await browser.post(
-                urljoin(authorization_url, "/oauth/authorize/sign-in"),
-                data={
-                    "request": hidden(html, "request"),
-                    "csrf": hidden(html, "csrf"),
-                    "username": user,
-                    "password": password,
-                },
-            )
+            if user.startswith("idp:"):
+                start = await browser.post(
+                    urljoin(authorization_url, "/oauth/authorize/upstream"),
+                    data={"request": hidden(html, "request"), "csrf": hidden(html, "csrf")},
+                )
+                if start.status_code != 303:
+                    raise RuntimeError(f"upstream button: {start.status_code} {start.text[:300]}")
+                report["left_for"] = start.headers["location"].split("?")[0]
+                gateway = "{0.scheme}://{0.netloc}".format(urlparse(authorization_url))
+                consent = await through_identity_provider(browser, start, user[4:], password, gateway)
+                report["consent_user"] = re.search(r"Signed in as <strong>([^<]*)</strong>", consent.text).group(1)
+            else:
+                consent = await browser.post(
+                    urljoin(authorization_url, "/oauth/authorize/sign-in"),
+                    data={
+                        "request": hidden(html, "request"),
+                        "csrf": hidden(html, "csrf"),
+                        "username": user,
+                        "password": password,
+                    },
+                )
             if consent.status_code != 200:
                 raise RuntimeError(f"sign-in: {consent.status_code}")
             report["consent_names_tool"] = tool in consent.text

@@ -8,6 +8,8 @@
     reason = "test support: a failed setup must stop the test at once"
 )]
 
+pub mod idp;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,6 +30,9 @@ pub const ASSISTANT_SECRET: &str = "assistant-secret-for-tests-0123";
 pub const USER_PASSWORD: &str = "user-password-for-tests-0123456";
 /// Bearer token the example API requires; only the gateway knows it.
 pub const UPSTREAM_TOKEN: &str = "upstream-token-never-shown-to-agents";
+/// The gateway's client secret at the test identity provider
+/// (`sign_in.identity_provider.client_secret: env:PORTCULLIS_TEST_IDP_SECRET`).
+pub const IDP_CLIENT_SECRET: &str = "idp-client-secret-for-tests-0123";
 /// The admin API credential in tests (`admin.token: env:PORTCULLIS_ADMIN_TOKEN`).
 pub const ADMIN_TOKEN: &str = "admin-credential-for-tests-0123456789";
 
@@ -144,6 +149,7 @@ impl Harness {
         env.set("ORDERS_API_TOKEN", UPSTREAM_TOKEN);
         env.set("PORTCULLIS_ADMIN_TOKEN", ADMIN_TOKEN);
         env.set("PORTCULLIS_DEMO_USER_PASSWORD", USER_PASSWORD);
+        env.set("PORTCULLIS_TEST_IDP_SECRET", IDP_CLIENT_SECRET);
         let secrets = SecretStore::new(Arc::new(env));
         let resolver = Arc::new(portcullis_egress::StaticResolver::new());
         let gateway = Arc::new(

@@ -12,18 +12,10 @@
     reason = "tests fail loudly"
 )]
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
-use aws_lc_rs::rsa::{KeyPair, KeySize};
-use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
-use axum::Json;
-use axum::extract::State;
-use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use parking_lot::Mutex;
 use portcullis_config::{ClaimMapping, IdentityProviderConfig};
 use portcullis_e2e::{ASSISTANT_SECRET, DEMO_SECRET, Harness};
 use serde_json::{Value, json};
@@ -32,101 +24,15 @@ const AUDIENCE: &str = "shop-gateway";
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
 
-/// The issuer's signing keys by `kid`; the first signs.
-type KeyRing = Arc<Mutex<Vec<(String, Arc<KeyPair>)>>>;
+use portcullis_e2e::idp::TestIssuer as Issuer;
 
-/// A small OpenID Connect issuer: discovery, a JWKS with its current RSA key, and token minting.
-#[derive(Clone)]
-struct Issuer {
-    url: String,
-    keys: KeyRing,
-    jwks_fetches: Arc<AtomicUsize>,
+/// What these tests add to the test issuer: customers' tokens and the issuer's configuration.
+trait Customers {
+    fn customer_token(&self, customer: &str, extra: Value) -> String;
+    fn provider(&self) -> IdentityProviderConfig;
 }
 
-impl Issuer {
-    async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr: SocketAddr = listener.local_addr().unwrap();
-        let issuer = Self {
-            url: format!("http://{addr}"),
-            keys: Arc::new(Mutex::new(vec![(
-                "idp-key-1".to_owned(),
-                Arc::new(KeyPair::generate(KeySize::Rsa2048).unwrap()),
-            )])),
-            jwks_fetches: Arc::new(AtomicUsize::new(0)),
-        };
-        let app = axum::Router::new()
-            .route(
-                "/.well-known/openid-configuration",
-                get(|State(issuer): State<Self>| async move {
-                    Json(json!({
-                        "issuer": issuer.url,
-                        "jwks_uri": format!("{}/keys", issuer.url),
-                        "token_endpoint": format!("{}/token", issuer.url),
-                        "id_token_signing_alg_values_supported": ["RS256"],
-                    }))
-                }),
-            )
-            .route(
-                "/keys",
-                get(|State(issuer): State<Self>| async move {
-                    issuer.jwks_fetches.fetch_add(1, Ordering::SeqCst);
-                    let keys: Vec<Value> = issuer
-                        .keys
-                        .lock()
-                        .iter()
-                        .map(|(kid, key)| {
-                            let public = key.public_key();
-                            json!({
-                                "kty": "RSA",
-                                "kid": kid,
-                                "use": "sig",
-                                "alg": "RS256",
-                                "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
-                                "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
-                            })
-                        })
-                        // A key for encryption, which must be ignored.
-                        .chain(std::iter::once(json!({"kty": "RSA", "kid": "enc", "use": "enc", "n": "AQAB", "e": "AQAB"})))
-                        .collect();
-                    Json(json!({ "keys": keys }))
-                }),
-            )
-            .with_state(issuer.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        issuer
-    }
-
-    /// Replaces the signing key with a new one (the old one leaves the JWKS).
-    fn rotate(&self, kid: &str) {
-        *self.keys.lock() = vec![(
-            kid.to_owned(),
-            Arc::new(KeyPair::generate(KeySize::Rsa2048).unwrap()),
-        )];
-    }
-
-    /// A signed RS256 JWT with these claims, under the current key (or another `kid`).
-    fn sign(&self, claims: &Value, kid: Option<&str>) -> String {
-        let (current_kid, key) = self.keys.lock()[0].clone();
-        let header = json!({"alg": "RS256", "typ": "JWT", "kid": kid.unwrap_or(&current_kid)});
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
-        let mut signature = vec![0u8; key.public_modulus_len()];
-        key.sign(
-            &RSA_PKCS1_SHA256,
-            &aws_lc_rs::rand::SystemRandom::new(),
-            input.as_bytes(),
-            &mut signature,
-        )
-        .unwrap();
-        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
-    }
-
+impl Customers for Issuer {
     /// A customer's token: `sub` is the account id, `customer_number` the shop's customer id.
     fn customer_token(&self, customer: &str, extra: Value) -> String {
         let now = chrono::Utc::now().timestamp();

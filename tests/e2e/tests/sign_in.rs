@@ -624,21 +624,20 @@ async fn the_admin_api_revokes_a_users_grants() {
     assert_eq!(refused["error"], "invalid_grant");
 }
 
-/// The official Python SDK's OAuth client provider from the bare `/mcp` URL: discovery,
-/// registration, the sign-in and consent forms (followed by an HTTP client in the redirect
-/// handler), the code exchange with PKCE, a tool call, and a refresh with rotation.
-#[tokio::test]
-async fn python_sdk_oauth_provider_signs_in_from_the_bare_url() {
+/// Runs `tests/python/<script>` with the gateway's MCP URL, the demo user and a `getOrder`
+/// call; returns its JSON report, or `None` when no interpreter is configured.
+async fn run_sign_in_client(h: &Harness, script: &str) -> Option<Value> {
     let Some(interpreter) = std::env::var_os("PORTCULLIS_PYTHON") else {
         assert!(
             std::env::var_os("PORTCULLIS_REQUIRE_EXTERNAL").is_none(),
             "PORTCULLIS_PYTHON is not set but external clients are required"
         );
         eprintln!("skipped: PORTCULLIS_PYTHON is not set (scripts/test sets it)");
-        return;
+        return None;
     };
-    let h = Harness::start().await;
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../python/mcp_sign_in.py");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../python")
+        .join(script);
     let mut command = std::process::Command::new(&interpreter);
     command.arg(&script).args([
         format!("{}/mcp", h.base).as_str(),
@@ -654,7 +653,18 @@ async fn python_sdk_oauth_provider_signs_in_from_the_bare_url() {
     let out = String::from_utf8_lossy(&output.stdout);
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{out}\n{err}");
-    let report: Value = serde_json::from_str(&out).unwrap();
+    Some(serde_json::from_str(&out).unwrap())
+}
+
+/// The official Python SDK's OAuth client provider from the bare `/mcp` URL: discovery,
+/// registration, the sign-in and consent forms (followed by an HTTP client in the redirect
+/// handler), the code exchange with PKCE, a tool call, and a refresh with rotation.
+#[tokio::test]
+async fn python_sdk_oauth_provider_signs_in_from_the_bare_url() {
+    let h = Harness::start().await;
+    let Some(report) = run_sign_in_client(&h, "mcp_sign_in.py").await else {
+        return;
+    };
     assert_eq!(report["call_is_error"], false, "{report}");
     assert!(
         report["tools"]
@@ -671,5 +681,38 @@ async fn python_sdk_oauth_provider_signs_in_from_the_bare_url() {
             .as_str()
             .unwrap()
             .contains("default-src 'none'")
+    );
+}
+
+/// fastmcp's OAuth helper from the bare `/mcp` URL: its own registration with a
+/// `http://localhost:<port>/callback` redirect URI, its own callback server receiving the code
+/// from the gateway's redirect, PKCE, a tool list and call.
+#[tokio::test]
+async fn fastmcp_oauth_helper_signs_in_from_the_bare_url() {
+    let h = Harness::start().await;
+    let Some(report) = run_sign_in_client(&h, "fastmcp_sign_in.py").await else {
+        return;
+    };
+    assert!(report.get("browser_error").is_none(), "{report}");
+    assert_eq!(
+        report["authorization_url"],
+        format!("{}/oauth/authorize", h.base),
+        "{report}"
+    );
+    let redirect = report["redirect_uri"].as_str().unwrap();
+    assert!(
+        redirect.starts_with("http://localhost:") && redirect.ends_with("/callback"),
+        "{report}"
+    );
+    assert_eq!(report["code_in_redirect"], true);
+    assert_eq!(report["callback_status"], 200, "{report}");
+    assert_eq!(report["call_is_error"], false, "{report}");
+    assert_eq!(report["structured"]["id"], 42, "{report}");
+    assert!(
+        report["tools"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("getOrder")),
+        "{report}"
     );
 }
