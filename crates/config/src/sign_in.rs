@@ -20,6 +20,8 @@ pub struct SignInConfig {
     pub refresh_token_ttl: Duration,
     /// Whether clients may register themselves (RFC 7591).
     pub dynamic_registration: bool,
+    /// Registrations accepted from one address (IPv6: one /64) per hour.
+    pub registrations_per_hour: u32,
     /// Whether a client id may be an HTTPS URL naming its metadata document.
     pub client_metadata_documents: bool,
     /// Accept any loopback redirect URI (`http://127.0.0.1:<any port>/...`, `localhost`,
@@ -91,6 +93,11 @@ pub(crate) struct RawSignIn {
     /// only).
     #[serde(default = "yes")]
     dynamic_registration: bool,
+    /// Registrations accepted from one client address (IPv6: one /64) per hour; more are
+    /// answered 429 with `Retry-After`. A client registers once per installation, so the
+    /// default leaves room for many users behind one address while bounding a flood.
+    #[serde(default = "default_registrations_per_hour")]
+    registrations_per_hour: u32,
     /// Accept client ids that are HTTPS URLs of a client metadata document, fetched through
     /// the SSRF-safe egress client.
     #[serde(default)]
@@ -182,6 +189,10 @@ fn default_refresh_ttl() -> HumanDuration {
     HumanDuration(Duration::from_secs(30 * 24 * 3600))
 }
 
+fn default_registrations_per_hour() -> u32 {
+    60
+}
+
 fn yes() -> bool {
     true
 }
@@ -200,6 +211,12 @@ impl RawSignIn {
         let access_token_ttl = self.access_token_ttl.map_or(token_ttl, |t| t.0);
         if access_token_ttl.is_zero() || access_token_ttl > max_token_ttl {
             return Err(cx.invalid("sign_in.access_token_ttl", Problem::TokenTtl));
+        }
+        if self.dynamic_registration && self.registrations_per_hour == 0 {
+            return Err(cx.invalid(
+                "sign_in.registrations_per_hour",
+                Problem::AtLeast("1 (or turn `dynamic_registration` off)"),
+            ));
         }
         for (i, uri) in self.redirect_uris.iter().enumerate() {
             let prefix = uri.strip_suffix('*').unwrap_or(uri);
@@ -242,6 +259,7 @@ impl RawSignIn {
             access_token_ttl,
             refresh_token_ttl: self.refresh_token_ttl.0,
             dynamic_registration: self.dynamic_registration,
+            registrations_per_hour: self.registrations_per_hour,
             client_metadata_documents: self.client_metadata_documents,
             allow_loopback: self.allow_loopback,
             redirect_uris: self.redirect_uris,

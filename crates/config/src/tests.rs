@@ -541,7 +541,8 @@ fn a_list_entry_deserializes_alone_with_its_section_checks() {
 
 #[test]
 fn sign_in_at_a_provider_names_a_declared_identity_provider() {
-    let provider = "identity_providers:\n  - issuer: https://login.example.com\n    algorithms: [RS256]\n";
+    let provider =
+        "identity_providers:\n  - issuer: https://login.example.com\n    algorithms: [RS256]\n";
     let upstream = "sign_in:\n  identity_provider:\n    issuer: https://login.example.com\n    client_id: gw\n    client_secret: env:IDP_SECRET\n    scopes: [email]\n";
     let (_dir, path) = fixture(&format!("{provider}{upstream}"));
     let loaded = Config::load(&path).unwrap();

@@ -327,7 +327,7 @@ pub(crate) async fn register(
         .gateway
         .sign_in_step(Some(peer.ip()), "client registered", async move {
             let result = match body {
-                Some(body) => server.register(&body).await,
+                Some(body) => server.register(&body, Some(peer.ip())).await,
                 None => Err(portcullis_identity::OAuthError {
                     error: "invalid_client_metadata",
                     ..portcullis_identity::OAuthError::invalid_request(
@@ -350,7 +350,13 @@ pub(crate) async fn register(
         Ok(Ok(info)) => (StatusCode::CREATED, axum::Json(info)).into_response(),
         Ok(Err(err)) => {
             let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::BAD_REQUEST);
-            (status, axum::Json(&err)).into_response()
+            let mut response = (status, axum::Json(&err)).into_response();
+            if let Some(wait) = err.retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+            }
+            response
         }
         Err(Refused { denial, meta }) => return problem(&denial, &meta),
     };

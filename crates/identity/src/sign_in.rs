@@ -192,6 +192,8 @@ pub struct SignIn {
     pending: Mutex<HashMap<String, Pending>>,
     codes: Mutex<HashMap<String, Code>>,
     throttle: ClientAuthThrottle,
+    /// Registrations per address bucket in the current hour: the hour's start and the count.
+    registrations: Mutex<HashMap<IpAddr, (Instant, u32)>>,
     /// Each tool and the scopes it requires, for the consent page.
     tools: Vec<(String, Vec<String>)>,
     fetcher: Option<Arc<dyn MetadataFetcher>>,
@@ -275,6 +277,7 @@ impl SignIn {
             pending: Mutex::new(HashMap::new()),
             codes: Mutex::new(HashMap::new()),
             throttle: ClientAuthThrottle::new(&config.issuer.client_auth),
+            registrations: Mutex::new(HashMap::new()),
             tools,
             fetcher,
             upstream,
@@ -327,13 +330,21 @@ impl SignIn {
     }
 
     /// RFC 7591 dynamic client registration of a public client. The answer is the client's
-    /// information (201) or an RFC 7591 error (400).
-    pub async fn register(&self, body: &Value) -> Result<Value, OAuthError> {
+    /// information (201) or an RFC 7591 error (400); past `registrations_per_hour` from one
+    /// address, 429 with `Retry-After`.
+    pub async fn register(
+        &self,
+        body: &Value,
+        client_ip: Option<IpAddr>,
+    ) -> Result<Value, OAuthError> {
         if !self.config.dynamic_registration {
             return Err(OAuthError {
                 status: 403,
                 ..OAuthError::invalid_request("dynamic client registration is turned off")
             });
+        }
+        if let Some(ip) = client_ip {
+            self.count_registration(ip, Instant::now())?;
         }
         let metadata_error = |description: String| OAuthError {
             error: "invalid_client_metadata",
@@ -403,6 +414,44 @@ impl SignIn {
                 OAuthError::server_error()
             })?;
         Ok(info)
+    }
+
+    /// Counts a registration attempt from `ip` (its /64 for IPv6) in a one-hour window; over
+    /// the limit, `temporarily_unavailable` (429) until the window ends. The table holds at most
+    /// [`MAX_PENDING`] addresses; past that, ended windows are dropped, then the new address is
+    /// refused until some end, so a flood from many addresses cannot grow it.
+    fn count_registration(&self, ip: IpAddr, now: Instant) -> Result<(), OAuthError> {
+        const WINDOW: Duration = Duration::from_secs(3600);
+        let limit = self.config.registrations_per_hour;
+        let mut table = self.registrations.lock();
+        let key = crate::throttle::bucket(ip);
+        if !table.contains_key(&key) && table.len() >= MAX_PENDING {
+            table.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
+        }
+        let full = !table.contains_key(&key) && table.len() >= MAX_PENDING;
+        let entry = table.entry(key).or_insert((now, 0));
+        if now.duration_since(entry.0) >= WINDOW {
+            *entry = (now, 0);
+        }
+        if full || entry.1 >= limit {
+            let wait = WINDOW
+                .saturating_sub(now.duration_since(entry.0))
+                .as_secs()
+                .max(1);
+            if full {
+                table.remove(&key);
+            }
+            return Err(OAuthError {
+                error: "temporarily_unavailable",
+                status: 429,
+                retry_after: Some(wait),
+                ..OAuthError::invalid_request(format!(
+                    "too many client registrations from this address; retry after {wait} s"
+                ))
+            });
+        }
+        entry.1 += 1;
+        Ok(())
     }
 
     /// The redirect URIs of a registration or metadata document, each allowed.

@@ -227,7 +227,7 @@ fn is_trusted(tables: &Tables, client_id: &str, address: IpAddr, now: Instant) -
 
 /// The unit an address is counted in: an IPv4 address, or an IPv6 address's /64 (IPv4-mapped
 /// IPv6 addresses count as their IPv4 address).
-fn bucket(address: IpAddr) -> IpAddr {
+pub(crate) fn bucket(address: IpAddr) -> IpAddr {
     match address {
         IpAddr::V4(_) => address,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

@@ -716,3 +716,38 @@ async fn fastmcp_oauth_helper_signs_in_from_the_bare_url() {
         "{report}"
     );
 }
+
+/// Registrations are capped per address: past the hour's allowance, 429 with `Retry-After`,
+/// recorded like every registration.
+#[tokio::test]
+async fn registrations_from_one_address_are_capped() {
+    let h = Harness::start_with(|config| {
+        config
+            .sign_in
+            .as_mut()
+            .expect("the quickstart has sign_in")
+            .registrations_per_hour = 3;
+    })
+    .await;
+    for _ in 0..3 {
+        register(&h).await;
+    }
+    let refused = h
+        .http
+        .post(format!("{}/oauth/register", h.base))
+        .json(&json!({"redirect_uris": [REDIRECT]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 429);
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((3000..=3600).contains(&wait), "{wait}");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    let records = portcullis_audit::tail(&h.audit_path(), 100).await.unwrap();
+    assert_eq!(records.len(), 4, "one record per registration request");
+}
