@@ -94,6 +94,32 @@ pub struct EgressConfig {
     pub max_redirects: u8,
     /// Largest upstream response body accepted, in bytes.
     pub max_response_bytes: usize,
+    /// PEM files of further certificate authorities trusted for this destination's TLS (an
+    /// organization's internal PKI), beside the system's trusted roots. Relative paths start at
+    /// the configuration file's folder.
+    #[schemars(with = "Vec<String>")]
+    pub ca_certificates: Vec<PathBuf>,
+}
+
+impl EgressConfig {
+    /// Checks the section under `key`: timeouts above zero, CA files present (paths resolved).
+    pub(crate) fn checked(self, key: &str, cx: &Context<'_>) -> Result<Self, ConfigError> {
+        if self.timeout.0.is_zero() || self.connect_timeout.0.is_zero() {
+            return Err(cx.invalid(key, Problem::AnyZero("timeouts")));
+        }
+        let ca_certificates = self
+            .ca_certificates
+            .into_iter()
+            .enumerate()
+            .map(|(i, path)| {
+                cx.existing(format!("{key}.ca_certificates[{i}]"), path, Path::is_file)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            ca_certificates,
+            ..self
+        })
+    }
 }
 
 impl Default for EgressConfig {
@@ -104,6 +130,7 @@ impl Default for EgressConfig {
             timeout: HumanDuration(Duration::from_secs(15)),
             max_redirects: 0,
             max_response_bytes: 4 * 1024 * 1024,
+            ca_certificates: Vec::new(),
         }
     }
 }
@@ -121,15 +148,13 @@ impl RawApi {
             .credential
             .map(|credential| credential.parse(key, cx))
             .transpose()?;
-        if self.egress.timeout.0.is_zero() || self.egress.connect_timeout.0.is_zero() {
-            return Err(cx.invalid(format!("{key}.egress"), Problem::AnyZero("timeouts")));
-        }
+        let egress = self.egress.checked(&format!("{key}.egress"), cx)?;
         Ok(ApiConfig {
             name,
             base_url,
             openapi,
             credential,
-            egress: self.egress,
+            egress,
         })
     }
 }

@@ -193,7 +193,7 @@ impl RawIdentityProvider {
             jwks_ttl: cx.non_zero(format!("{key}.jwks_ttl"), self.jwks_ttl)?,
             jwks_min_refresh: self.jwks_min_refresh,
             allow_insecure_http: self.allow_insecure_http,
-            egress: self.egress,
+            egress: self.egress.checked(&format!("{key}.egress"), cx)?,
         })
     }
 }

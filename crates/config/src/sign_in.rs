@@ -24,6 +24,8 @@ pub struct SignInConfig {
     pub registrations_per_hour: u32,
     /// Whether a client id may be an HTTPS URL naming its metadata document.
     pub client_metadata_documents: bool,
+    /// Outbound rules for fetching client metadata documents.
+    pub client_metadata_egress: crate::EgressConfig,
     /// Accept any loopback redirect URI (`http://127.0.0.1:<any port>/...`, `localhost`,
     /// `[::1]`), as RFC 8252 section 7.3 asks of servers for native apps.
     pub allow_loopback: bool,
@@ -102,6 +104,11 @@ pub(crate) struct RawSignIn {
     /// the SSRF-safe egress client.
     #[serde(default)]
     client_metadata_documents: bool,
+    /// Outbound rules for fetching client metadata documents: by default only public
+    /// addresses, no redirects, the default timeouts and size cap. `allow_private` and
+    /// `ca_certificates` let an organization host its own clients' documents internally.
+    #[serde(default = "default_metadata_egress")]
+    client_metadata_egress: crate::EgressConfig,
     /// Accept any loopback redirect URI (any port, RFC 8252 section 7.3).
     #[serde(default = "yes")]
     allow_loopback: bool,
@@ -189,6 +196,14 @@ fn default_refresh_ttl() -> HumanDuration {
     HumanDuration(Duration::from_secs(30 * 24 * 3600))
 }
 
+fn default_metadata_egress() -> crate::EgressConfig {
+    crate::EgressConfig {
+        timeout: HumanDuration(Duration::from_secs(5)),
+        max_response_bytes: 64 * 1024,
+        ..crate::EgressConfig::default()
+    }
+}
+
 fn default_registrations_per_hour() -> u32 {
     60
 }
@@ -261,6 +276,9 @@ impl RawSignIn {
             dynamic_registration: self.dynamic_registration,
             registrations_per_hour: self.registrations_per_hour,
             client_metadata_documents: self.client_metadata_documents,
+            client_metadata_egress: self
+                .client_metadata_egress
+                .checked("sign_in.client_metadata_egress", cx)?,
             allow_loopback: self.allow_loopback,
             redirect_uris: self.redirect_uris,
             client_scopes,

@@ -177,11 +177,12 @@ impl MetadataClient {
     }
 
     /// Adds a client under the name `purpose` for client metadata documents of interactive
-    /// sign-in: any public HTTPS host, the default egress rules (internal addresses refused,
-    /// no redirects followed, timeouts and a size cap).
+    /// sign-in: any HTTPS host `egress` lets through (by default public addresses only), no
+    /// redirects followed, its timeouts and size cap.
     pub fn add_client_documents(
         &mut self,
         purpose: &str,
+        egress: &portcullis_config::EgressConfig,
         resolver: Arc<dyn Resolver>,
     ) -> Result<(), EgressError> {
         let secrets = SecretStore::new(Arc::new(portcullis_secrets::OverlayEnv::new()));
@@ -191,7 +192,7 @@ impl MetadataClient {
             None,
             &portcullis_config::EgressConfig {
                 max_redirects: 0,
-                ..portcullis_config::EgressConfig::default()
+                ..egress.clone()
             },
             &secrets,
             resolver,

@@ -107,7 +107,27 @@ impl Upstream {
             );
         }
         let allow_private: Arc<[IpNet]> = egress.allow_private.clone().into();
+        let mut roots = Vec::new();
+        for path in &egress.ca_certificates {
+            let pem = std::fs::read(path).map_err(|e| EgressError::Client {
+                api: name.to_owned(),
+                reason: format!("cannot read the CA file `{}`: {e}", path.display()),
+            })?;
+            let certificates =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| EgressError::Client {
+                    api: name.to_owned(),
+                    reason: format!("the CA file `{}` is not PEM: {e}", path.display()),
+                })?;
+            if certificates.is_empty() {
+                return Err(EgressError::Client {
+                    api: name.to_owned(),
+                    reason: format!("the CA file `{}` holds no certificate", path.display()),
+                });
+            }
+            roots.extend(certificates);
+        }
         let client = reqwest::Client::builder()
+            .tls_certs_merge(roots)
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(egress.connect_timeout.0)

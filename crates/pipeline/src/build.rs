@@ -182,13 +182,14 @@ impl Gateway {
             policy,
         } = check(loaded)?;
         let mut metadata = MetadataClient::new(&config.identity_providers, Arc::clone(&resolver))?;
-        if config
+        if let Some(sign_in) = config
             .sign_in
             .as_ref()
-            .is_some_and(|s| s.client_metadata_documents)
+            .filter(|s| s.client_metadata_documents)
         {
             metadata.add_client_documents(
                 portcullis_identity::sign_in::CLIENT_METADATA,
+                &sign_in.client_metadata_egress,
                 Arc::clone(&resolver),
             )?;
         }

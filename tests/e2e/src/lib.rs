@@ -56,6 +56,7 @@ pub struct Harness {
     pub admin_base: Option<String>,
     loaded: portcullis_config::Loaded,
     dir: Arc<tempfile::TempDir>,
+    resolver: Arc<portcullis_egress::StaticResolver>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<()>>,
 }
@@ -78,6 +79,15 @@ impl Harness {
 
     /// Starts the quickstart after letting `adjust` change the loaded configuration.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::start_with_resolver(portcullis_egress::StaticResolver::new(), adjust).await
+    }
+
+    /// Like [`Harness::start_with`], with egress resolving names through `resolver` (so a test
+    /// can give a made-up host name a loopback address).
+    pub async fn start_with_resolver(
+        resolver: portcullis_egress::StaticResolver,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let quickstart = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart");
         copy_dir(&quickstart, &dir.path().join("quickstart"));
@@ -110,7 +120,14 @@ impl Harness {
             }
         }
         adjust(&mut loaded.config);
-        Self::launch(loaded, listener, upstream, Arc::new(dir)).await
+        Self::launch(
+            loaded,
+            listener,
+            upstream,
+            Arc::new(dir),
+            Arc::new(resolver),
+        )
+        .await
     }
 
     /// Stops the gateway (draining connections, closing the audit log) and starts a new one on
@@ -131,6 +148,7 @@ impl Harness {
             listener,
             self.upstream.clone(),
             Arc::clone(&self.dir),
+            Arc::clone(&self.resolver),
         )
         .await
     }
@@ -140,6 +158,7 @@ impl Harness {
         listener: tokio::net::TcpListener,
         upstream: ExampleApi,
         dir: Arc<tempfile::TempDir>,
+        resolver: Arc<portcullis_egress::StaticResolver>,
     ) -> Self {
         let addr = listener.local_addr().expect("addr");
         let mut env = OverlayEnv::new();
@@ -151,9 +170,8 @@ impl Harness {
         env.set("PORTCULLIS_DEMO_USER_PASSWORD", USER_PASSWORD);
         env.set("PORTCULLIS_TEST_IDP_SECRET", IDP_CLIENT_SECRET);
         let secrets = SecretStore::new(Arc::new(env));
-        let resolver = Arc::new(portcullis_egress::StaticResolver::new());
         let gateway = Arc::new(
-            Gateway::build(&loaded, &secrets, resolver)
+            Gateway::build(&loaded, &secrets, Arc::clone(&resolver) as _)
                 .await
                 .expect("gateway builds"),
         );
@@ -209,6 +227,7 @@ impl Harness {
             admin_base,
             loaded,
             dir,
+            resolver,
             shutdown: Some(tx),
             served: Some(served),
         }

@@ -751,3 +751,154 @@ async fn registrations_from_one_address_are_capped() {
     let records = portcullis_audit::tail(&h.audit_path(), 100).await.unwrap();
     assert_eq!(records.len(), 4, "one record per registration request");
 }
+
+/// Documents an HTTPS test server answers, by path.
+type Documents = std::sync::Arc<parking_lot::Mutex<Vec<(String, Value)>>>;
+
+/// An HTTPS server on loopback answering each path with a JSON document from the returned list
+/// (404 otherwise), under a certificate for `host` signed by a fresh CA. Returns its port, the
+/// CA's PEM and the list.
+async fn document_server(host: &str) -> (u16, String, Documents) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Example Internal CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+        .unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec![host.to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![leaf.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let documents: Documents = std::sync::Arc::default();
+    let served = std::sync::Arc::clone(&documents);
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, documents) = (acceptor.clone(), std::sync::Arc::clone(&served));
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+                    if tls.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head);
+                let path = head.split(' ').nth(1).unwrap_or_default().to_owned();
+                let document = documents
+                    .lock()
+                    .iter()
+                    .find(|(p, _)| *p == path)
+                    .map(|(_, d)| d.to_string());
+                let answer = match document {
+                    Some(body) => format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    ),
+                    None => {
+                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            .to_owned()
+                    }
+                };
+                let _ = tls.write_all(answer.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (port, ca.pem(), documents)
+}
+
+/// A client metadata document (its HTTPS URL is the client id) hosted on an organization's
+/// internal host, which `sign_in.client_metadata_egress` lets through (its private address and
+/// its CA): the whole flow runs with it as the client, and its token names it. A document that
+/// names another client id, and one whose redirect URI is not allowed, are refused.
+#[tokio::test]
+async fn a_client_metadata_document_on_an_allowed_host_is_the_client() {
+    let host = "clients.example.test";
+    let (port, ca_pem, documents) = document_server(host).await;
+    let client_id = format!("https://{host}:{port}/test-client.json");
+    documents.lock().extend([
+        (
+            "/test-client.json".to_owned(),
+            json!({"client_id": client_id, "client_name": "Test Client", "redirect_uris": [REDIRECT]}),
+        ),
+        (
+            "/impostor.json".to_owned(),
+            json!({"client_id": "https://elsewhere.example/client.json", "redirect_uris": [REDIRECT]}),
+        ),
+        (
+            "/foreign-redirect.json".to_owned(),
+            json!({"client_id": format!("https://{host}:{port}/foreign-redirect.json"),
+                   "redirect_uris": ["https://attacker.example/callback"]}),
+        ),
+    ]);
+    let ca_dir = tempfile::tempdir().unwrap();
+    let ca_file = ca_dir.path().join("internal-ca.pem");
+    std::fs::write(&ca_file, ca_pem).unwrap();
+    let resolver = portcullis_egress::StaticResolver::new()
+        .with_host(host, [std::net::IpAddr::from([127, 0, 0, 1])]);
+    let h = Harness::start_with_resolver(resolver, move |config| {
+        let sign_in = config.sign_in.as_mut().expect("the quickstart has sign_in");
+        sign_in.client_metadata_documents = true;
+        sign_in.client_metadata_egress.allow_private = vec!["127.0.0.1/32".parse().unwrap()];
+        sign_in.client_metadata_egress.ca_certificates = vec![ca_file];
+    })
+    .await;
+    let flow = Flow {
+        client_id: client_id.clone(),
+        verifier: "a-verifier-of-enough-length-0123456789-abcdefghijklmnop".to_owned(),
+    };
+    let code = param(&sign_in_and_consent(&h, &flow, "orders:read").await, "code").unwrap();
+    let (status, tokens) = redeem(&h, &flow, &code).await;
+    assert_eq!(status, 200, "{tokens}");
+    let part = tokens["access_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["client_id"], client_id.as_str());
+    assert_eq!(
+        list_tools(&h, tokens["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        200
+    );
+
+    for (path, why) in [
+        ("impostor.json", "is not its own URL"),
+        ("foreign-redirect.json", "is not allowed here"),
+    ] {
+        let page = authorize(&h, &format!("https://{host}:{port}/{path}"), &[]).await;
+        assert_eq!(page.status(), 400, "{path}");
+        let text = page.text().await.unwrap();
+        assert!(text.contains(why), "{path}: {text}");
+    }
+}

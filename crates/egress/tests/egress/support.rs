@@ -192,6 +192,7 @@ pub(crate) fn api(name: &str, base_url: &str, allow_private: &[&str]) -> ApiConf
             timeout: HumanDuration(Duration::from_secs(5)),
             max_redirects: 0,
             max_response_bytes: 1024 * 1024,
+            ca_certificates: Vec::new(),
         },
     }
 }
