@@ -68,6 +68,7 @@ fn principal() -> Principal {
         user: None,
         actors: Vec::new(),
         certificate_thumbprint: None,
+        mcp_only: false,
     }
 }
 

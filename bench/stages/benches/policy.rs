@@ -513,6 +513,7 @@ fn caller() -> Principal {
         user: None,
         actors: Vec::new(),
         certificate_thumbprint: None,
+        mcp_only: false,
     }
 }
 

@@ -72,6 +72,9 @@ pub struct Principal {
     /// certificate it is bound to (`cnf.x5t#S256`); the token is good only on a connection
     /// that presented that certificate.
     pub certificate_thumbprint: Option<String>,
+    /// The token's audience is only the MCP endpoint (an interactive client's token, RFC
+    /// 8707): it is accepted on the MCP front only.
+    pub mcp_only: bool,
 }
 
 /// What the gateway reads from a verified TLS client certificate.

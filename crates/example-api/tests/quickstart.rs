@@ -574,6 +574,7 @@ fn policy_engine_loads_the_quickstart_and_agrees() {
             user: None,
             actors: Vec::new(),
             certificate_thumbprint: None,
+            mcp_only: false,
         };
         let tool = catalog.get(c.tool).unwrap();
         let args = c.args.as_object().unwrap().clone();
@@ -605,6 +606,7 @@ fn policy_engine_loads_the_quickstart_and_agrees() {
             user: None,
             actors: Vec::new(),
             certificate_thumbprint: None,
+            mcp_only: false,
         };
         let mut names: Vec<String> = catalog
             .tools()

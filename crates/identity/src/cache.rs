@@ -118,6 +118,7 @@ mod tests {
             user: None,
             actors: Vec::new(),
             certificate_thumbprint: None,
+            mcp_only: false,
         }
     }
 

@@ -261,6 +261,7 @@ impl Identity {
             user,
             actors,
             certificate_thumbprint: claims.cnf.map(|cnf| cnf.x5t_s256),
+            mcp_only: !claims.aud.contains(&self.audience),
         })
     }
 
@@ -325,6 +326,7 @@ impl Identity {
             user: Some(claims.user),
             actors: Vec::new(),
             certificate_thumbprint: None,
+            mcp_only: false,
         })
     }
 }

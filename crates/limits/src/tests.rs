@@ -26,6 +26,7 @@ fn principal(agent: &str) -> Principal {
         user: None,
         actors: Vec::new(),
         certificate_thumbprint: None,
+        mcp_only: false,
     }
 }
 

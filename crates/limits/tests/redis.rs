@@ -72,6 +72,7 @@ fn principal(agent: &str) -> Principal {
         user: None,
         actors: Vec::new(),
         certificate_thumbprint: None,
+        mcp_only: false,
     }
 }
 

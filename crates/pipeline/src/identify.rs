@@ -67,12 +67,24 @@ impl Gateway {
             certificate: arrival.certificate,
         };
         // Why a credential failed goes to the record only.
-        self.identity.identify(&presented).await.map_err(|err| {
+        let principal = self.identity.identify(&presented).await.map_err(|err| {
             Denial::new(
                 DenialKind::Unauthenticated,
                 "a valid bearer token is required",
             )
             .with_internal(err.to_string())
-        })
+        })?;
+        // A token bound to the MCP endpoint (RFC 8707) is not one for the HTTP API.
+        if principal.mcp_only && arrival.front != Front::Mcp {
+            return Err(Denial::new(
+                DenialKind::Unauthenticated,
+                "a valid bearer token is required",
+            )
+            .with_internal(
+                "the token's audience is the MCP endpoint only; it is not accepted on the HTTP API"
+                    .to_owned(),
+            ));
+        }
+        Ok(principal)
     }
 }

@@ -141,6 +141,7 @@ fn principal(agent: &str, roles: &[&str], scopes: &[&str]) -> Principal {
         user: None,
         actors: Vec::new(),
         certificate_thumbprint: None,
+        mcp_only: false,
     }
 }
 

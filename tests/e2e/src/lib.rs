@@ -302,6 +302,40 @@ impl Harness {
             .to_owned()
     }
 
+    /// Sends one stateless MCP request (protocol 2026-07-28): `tools/list`, or `tools/call` of
+    /// `tool` with `args` when a tool is given. Returns the HTTP response.
+    pub async fn mcp(&self, token: &str, tool: Option<(&str, &Value)>) -> reqwest::Response {
+        let meta = serde_json::json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": {"name": "e2e", "version": "1"}
+        });
+        let (method, params) = match tool {
+            Some((name, args)) => (
+                "tools/call",
+                serde_json::json!({"name": name, "arguments": args, "_meta": meta}),
+            ),
+            None => ("tools/list", serde_json::json!({"_meta": meta})),
+        };
+        let mut request = self
+            .http
+            .post(format!("{}/mcp", self.base))
+            .bearer_auth(token)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", method);
+        if let Some((name, _)) = tool {
+            request = request.header("mcp-name", name);
+        }
+        request
+            .json(
+                &serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}),
+            )
+            .send()
+            .await
+            .expect("MCP request")
+    }
+
     /// `POST /v1/tools/{tool}/call` with a JSON body.
     pub async fn call(&self, token: Option<&str>, tool: &str, args: &Value) -> reqwest::Response {
         let mut request = self

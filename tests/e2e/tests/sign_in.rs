@@ -197,12 +197,7 @@ async fn new_flow(h: &Harness) -> Flow {
 }
 
 async fn list_tools(h: &Harness, token: &str) -> reqwest::Response {
-    h.http
-        .get(format!("{}/v1/tools", h.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("tools")
+    h.mcp(token, None).await
 }
 
 #[tokio::test]

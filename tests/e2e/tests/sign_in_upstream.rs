@@ -320,14 +320,14 @@ async fn a_provider_user_signs_in_and_gets_the_gateways_tokens_with_their_groups
     assert_eq!(claims["tenant"], "acme");
     assert_eq!(claims["groups"], json!(["finance", "staff"]));
     assert_eq!(claims["act"]["sub"], at.client_id.as_str());
-    let called = h
-        .call(
-            tokens["access_token"].as_str(),
-            "getOrder",
-            &json!({"id": 42}),
-        )
-        .await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let called = h.mcp(access, Some(("getOrder", &json!({"id": 42})))).await;
     assert_eq!(called.status(), 200);
+    let answer = called.text().await.unwrap();
+    assert!(answer.contains("\"isError\":false"), "{answer}");
+    // Bound to the MCP endpoint (RFC 8707): not a token for the HTTP API.
+    let elsewhere = h.call(Some(access), "getOrder", &json!({"id": 42})).await;
+    assert_eq!(elsewhere.status(), 401);
 
     // A refresh keeps the provider's description of the user; the grant names the provider.
     let (status, refreshed) = redeem(vec![

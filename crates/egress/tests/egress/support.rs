@@ -260,6 +260,7 @@ pub(crate) fn permitted(tool: &Tool, arguments: Value) -> Permitted<Call> {
         user: None,
         actors: Vec::new(),
         certificate_thumbprint: None,
+        mcp_only: false,
     };
     let call = Call::new(
         Arc::new(principal),

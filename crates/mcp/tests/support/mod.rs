@@ -212,6 +212,7 @@ async fn fake_auth(
                 user: None,
                 actors: Vec::new(),
                 certificate_thumbprint: None,
+                mcp_only: false,
             }),
             meta: CallMeta::now(Front::Mcp, Some(peer.ip())),
         });
