@@ -141,6 +141,9 @@ pub(crate) struct Issuer {
     last_fetch_failed: std::sync::atomic::AtomicBool,
     /// The sign-in endpoints from the discovery document, and when they were read.
     endpoints: RwLock<Option<(Endpoints, Instant)>>,
+    /// When reading them last failed: no new attempt within `jwks_min_refresh`, so an outage
+    /// neither slows every sign-in page by a timeout nor hammers the provider.
+    endpoints_failed: RwLock<Option<Instant>>,
 }
 
 /// The endpoints of an OpenID Connect provider that user sign-in needs, from its discovery
@@ -212,6 +215,7 @@ impl ExternalIssuers {
                     last_attempt: tokio::sync::Mutex::new(None),
                     last_fetch_failed: std::sync::atomic::AtomicBool::new(false),
                     endpoints: RwLock::new(None),
+                    endpoints_failed: RwLock::new(None),
                 };
                 (c.issuer.to_string(), Arc::new(issuer))
             })
@@ -340,6 +344,25 @@ impl Issuer {
         {
             return Ok(endpoints.clone());
         }
+        if self
+            .endpoints_failed
+            .read()
+            .is_some_and(|at| at.elapsed() < self.min_refresh)
+        {
+            return Err("the discovery document could not be read a moment ago".to_owned());
+        }
+        let read = self.read_endpoints(fetcher).await;
+        match &read {
+            Ok(endpoints) => {
+                *self.endpoints.write() = Some((endpoints.clone(), Instant::now()));
+                *self.endpoints_failed.write() = None;
+            }
+            Err(_) => *self.endpoints_failed.write() = Some(Instant::now()),
+        }
+        read
+    }
+
+    async fn read_endpoints(&self, fetcher: &dyn MetadataFetcher) -> Result<Endpoints, String> {
         let url = format!(
             "{}/.well-known/openid-configuration",
             self.issuer.trim_end_matches('/')
@@ -366,12 +389,10 @@ impl Issuer {
                 ))
             }
         };
-        let endpoints = Endpoints {
+        Ok(Endpoints {
             authorization: endpoint("authorization_endpoint")?,
             token: endpoint("token_endpoint")?,
-        };
-        *self.endpoints.write() = Some((endpoints.clone(), Instant::now()));
-        Ok(endpoints)
+        })
     }
 
     /// Verifies an ID token for user sign-in: signature, algorithm, issuer, expiry as for an

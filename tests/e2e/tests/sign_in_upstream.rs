@@ -600,3 +600,61 @@ async fn python_sdk_signs_in_through_a_real_openid_provider() {
     assert_eq!(grants[0].user_groups, vec!["finance", "staff"]);
     idp.kill().await.ok();
 }
+
+/// The provider is down: the sign-in page still offers the button, pressing it shows a clear
+/// page, and the password form keeps working.
+#[tokio::test]
+async fn an_unreachable_provider_is_named_and_local_users_still_sign_in() {
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let h = start(&format!("http://127.0.0.1:{port}")).await;
+    let client_id = register(&h).await;
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, VERIFIER.as_bytes()).as_ref(),
+    );
+    let url = reqwest::Url::parse_with_params(
+        &format!("{}/oauth/authorize", h.base),
+        &[
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .unwrap();
+    let page = browser().get(url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let csrf_cookie = set_cookie(&page, "portcullis_signin").unwrap();
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Sign in with Example SSO"));
+    let form = [
+        ("request", hidden(&html, "request")),
+        ("csrf", hidden(&html, "csrf")),
+    ];
+    let pressed = browser()
+        .post(format!("{}/oauth/authorize/upstream", h.base))
+        .header("cookie", &csrf_cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pressed.status(), 400);
+    assert!(pressed.text().await.unwrap().contains("cannot be reached"));
+    let signed_in = browser()
+        .post(format!("{}/oauth/authorize/sign-in", h.base))
+        .header("cookie", &csrf_cookie)
+        .form(&[
+            ("request", form[0].1.clone()),
+            ("csrf", form[1].1.clone()),
+            ("username", "demo-user".to_owned()),
+            ("password", portcullis_e2e::USER_PASSWORD.to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 200);
+    assert!(signed_in.text().await.unwrap().contains("Allow access?"));
+}
