@@ -794,6 +794,8 @@ async fn grants(command: GrantsCommand) -> anyhow::Result<ExitCode> {
                 serde_json::json!({
                     "grant": grant.id,
                     "user": grant.user,
+                    // The identity provider the user signed in at; null for built-in users.
+                    "user_issuer": grant.user_issuer,
                     "client_id": grant.client_id,
                     "scope": grant.scope,
                     "resource": grant.resource,
