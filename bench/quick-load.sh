@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 duration=${1:-15s}
 connections=${2:-32}
 command -v wrk >/dev/null || { echo "install wrk (apt-get install wrk)" >&2; exit 1; }
-cargo build --profile dist -q -p portcullis-cli
+cargo build --profile dist -q -p portcullis-cli --features jemalloc
 bin=target/dist/portcullis
 
 work=$(mktemp -d)

@@ -46,7 +46,7 @@ if ! redis-cli -h "$host" -p "$port" ping >/dev/null 2>&1; then
 fi
 
 echo "== building portcullis (dist profile: what ships)"
-cargo build --profile dist --quiet --manifest-path "$root/Cargo.toml" -p portcullis-cli
+cargo build --profile dist --quiet --manifest-path "$root/Cargo.toml" -p portcullis-cli --features jemalloc
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [[ -n $(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null) ]] && commit+=" (with uncommitted changes)"
 versions="$( (wrk -v 2>&1 || true) | head -n1 | cut -d' ' -f1,2); $(nginx -v 2>&1 | sed 's/.*: //'); $(redis-server --version | cut -d' ' -f1-3)"

@@ -186,7 +186,7 @@ if [[ -n $binary ]]; then
     commit="binary $(basename "$binary"), given with --binary"
 else
     echo "== building portcullis (dist profile: what ships)"
-    cargo build --profile dist --quiet --manifest-path "$root/Cargo.toml" -p portcullis-cli
+    cargo build --profile dist --quiet --manifest-path "$root/Cargo.toml" -p portcullis-cli --features jemalloc
     bin=$root/target/dist/portcullis
     commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
     if [[ -n $(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null) ]]; then

@@ -15,10 +15,11 @@ use clap::{Args, Parser, Subcommand};
 use portcullis_config::{Config, Loaded};
 use portcullis_secrets::SecretStore;
 
-/// jemalloc instead of the system allocator: a call allocates a few hundred times, partly on the
-/// runtime thread and partly on the audit log's database thread, and glibc's malloc spent about
-/// a tenth of the gateway's CPU on that; jemalloc cut the CPU per call by about 7%.
-#[cfg(unix)]
+/// jemalloc instead of the system allocator (the `jemalloc` feature, on in shipped builds): a
+/// call allocates a few hundred times, partly on the runtime thread and partly on the audit
+/// log's database thread, and glibc's malloc spent about a tenth of the gateway's CPU on that;
+/// jemalloc cut the CPU per call by about 7%.
+#[cfg(all(unix, feature = "jemalloc"))]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -30,8 +31,10 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// allocator runs again), so an idle gateway would report that scratch as its footprint.
 /// Setting each arena's decay time to zero purges its unused pages at once; the previous
 /// setting is restored right after, so the request path keeps jemalloc's normal behaviour.
+/// Without the `jemalloc` feature, glibc's `malloc_trim` would be the counterpart; it needs
+/// `unsafe`, so that build keeps the scratch until glibc returns it by itself.
 pub(crate) fn release_startup_memory() {
-    #[cfg(unix)]
+    #[cfg(all(unix, feature = "jemalloc"))]
     {
         use tikv_jemalloc_ctl::{Access, AsName, arenas};
         let Ok(count) = arenas::narenas::read() else {
