@@ -179,6 +179,7 @@ pub(super) fn name_class(name: &str) -> Name {
                 "test",
                 "v1",
                 "v2",
+                "base",
             ]
             .iter()
             .any(|w| last.eq_ignore_ascii_case(w))
@@ -745,9 +746,15 @@ fn kind_of(name: &str, value: &str, text: &str, class: Name) -> usize {
 
 /// A value (group 2) assigned to a credential-like name (group 1): the value's span and kind.
 pub(super) fn assigned(captures: &Captures<'_>, text: &str) -> Option<(usize, usize, usize)> {
+    // The name and value groups of whichever alternative matched: (1, 2), (3, 4), (5, 6); a
+    // name may be followed by either of two value groups (`--name=value`, `--name value`).
     let (name, value) = match (captures.get(1), captures.get(2)) {
         (Some(name), Some(value)) => (name, value),
-        _ => (captures.get(3)?, captures.get(4)?),
+        (Some(name), None) => (name, captures.get(3)?),
+        _ => match (captures.get(3), captures.get(4)) {
+            (Some(name), Some(value)) => (name, value),
+            _ => (captures.get(5)?, captures.get(6)?),
+        },
     };
     let class = name_class(name.as_str());
     let (start, mut end) = (value.start(), value.end());
@@ -771,6 +778,32 @@ pub(super) fn assigned(captures: &Captures<'_>, text: &str) -> Option<(usize, us
             .is_some_and(|first| quoted.contains(' ') && placeholder(first))
     {
         end += close;
+    }
+    // An unquoted password runs on through `,` and `;` up to the next space, unless what
+    // follows is another assignment (`password=x;user=y`): `pa,ss;word` is one password.
+    let quoted = text
+        .get(..start)
+        .and_then(|head| head.chars().next_back())
+        .is_some_and(|c| matches!(c, '"' | '\'' | '`'));
+    if class == Name::Password && !quoted {
+        while let Some(tail) = text.get(end..)
+            && tail.starts_with([',', ';'])
+            && tail
+                .get(1..)
+                .is_some_and(|t| t.starts_with(|c: char| !c.is_whitespace()))
+        {
+            let run = tail
+                .get(1..)
+                .unwrap_or("")
+                .split(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`'))
+                .next()
+                .unwrap_or("");
+            let piece = run.split([',', ';']).next().unwrap_or("");
+            if piece.is_empty() || piece.contains('=') || piece.contains(':') {
+                break;
+            }
+            end += 1 + piece.len();
+        }
     }
     // Sentence punctuation after a value in prose is not part of it.
     while end > start
@@ -1761,6 +1794,8 @@ const SECRET_WORDS: &[&str] = &[
     "authtoken",
     "credential",
     "credentials",
+    "creds",
+    "authorization",
     "auth",
     "secretkey",
     "accesskey",
