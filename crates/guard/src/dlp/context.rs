@@ -1107,9 +1107,15 @@ pub(super) fn national_id(candidate: &str) -> bool {
         .collect();
     let all_digits = digits.len() == compact.len();
     match compact.len() {
-        8 => rut(&compact) || ppsn(&compact),
+        8 => rut(&compact) || ppsn(&compact) || (all_digits && ird(&digits)),
         9 if all_digits => {
-            us_ssn(&digits) || luhn(&digits) || bsn(&digits) || tfn(&digits) || itin(&digits)
+            us_ssn(&digits)
+                || luhn(&digits)
+                || bsn(&digits)
+                || tfn(&digits)
+                || itin(&digits)
+                || portuguese_nif(&digits)
+                || ird(&digits)
         }
         9 => nino(&compact) || dni(&compact) || nric(&compact) || rut(&compact) || ppsn(&compact),
         10 if all_digits => {
@@ -1120,6 +1126,8 @@ pub(super) fn national_id(candidate: &str) -> bool {
                 || nhs(&digits)
                 || svnr(&digits)
                 || medicare(&digits)
+                || kennitala(&digits)
+                || inn(&digits)
         }
         10 => taiwan(&compact) || pan(&compact),
         11 if all_digits => {
@@ -1132,18 +1140,138 @@ pub(super) fn national_id(candidate: &str) -> bool {
                 || steuer_id(&digits)
                 || cuit(&digits)
                 || medicare(&digits)
+                || amka(&digits)
+                || snils(&digits)
         }
         12 if all_digits => {
-            aadhaar(&digits) || digits.get(2..).is_some_and(luhn) || my_number(&digits)
+            aadhaar(&digits)
+                || digits.get(2..).is_some_and(luhn)
+                || my_number(&digits)
+                || mykad(&digits)
+                || inn(&digits)
         }
         13 if all_digits => {
-            south_african(&digits) || cnp(&digits) || korean(&digits) || ahv(&digits)
+            south_african(&digits)
+                || cnp(&digits)
+                || korean(&digits)
+                || ahv(&digits)
+                || emso(&digits)
+                || thai(&digits)
         }
+        16 if all_digits => nik(&digits),
         15 => nir(&compact),
         16 => codice_fiscale(&compact),
         18 => chinese_id(&compact) || curp(&compact),
         _ => false,
     }
+}
+
+/// Portuguese NIF: nine digits, the first 1-3, 5, 6, 8 or 9, and a modulus-11 check digit
+/// (weights 9 to 2; 10 or 11 read as 0).
+fn portuguese_nif(d: &[u32]) -> bool {
+    let check = 11 - weighted(d, &[9, 8, 7, 6, 5, 4, 3, 2]) % 11;
+    let check = if check >= 10 { 0 } else { check };
+    matches!(d[0], 1..=3 | 5 | 6 | 8 | 9) && check == d[8]
+}
+
+/// New Zealand IRD number: eight or nine digits, a modulus-11 check digit with a second set
+/// of weights when the first gives 10.
+fn ird(d: &[u32]) -> bool {
+    let mut padded = [0u32; 9];
+    let offset = 9 - d.len();
+    for (slot, x) in padded.iter_mut().skip(offset).zip(d) {
+        *slot = *x;
+    }
+    let body = &padded[..8];
+    let value = number(&padded);
+    if !(10_000_000..=150_000_000).contains(&value) {
+        return false;
+    }
+    let check = |w: &[u32]| match weighted(body, w) % 11 {
+        0 => Some(0),
+        r => Some(11 - r),
+    };
+    let first = check(&[3, 2, 7, 6, 5, 4, 3, 2]);
+    let expected = match first {
+        Some(10) => check(&[7, 4, 3, 2, 5, 2, 7, 6]).filter(|c| *c != 10),
+        other => other,
+    };
+    expected == Some(padded[8])
+}
+
+/// Icelandic kennitala: a birth date `DDMMYY`, two digits, a modulus-11 check digit and a
+/// century digit (8, 9 or 0). A company number adds 40 to the day.
+fn kennitala(d: &[u32]) -> bool {
+    let day = number(&d[..2]);
+    let day = if day > 40 { day - 40 } else { day };
+    let check = match weighted(d, &[3, 2, 7, 6, 5, 4, 3, 2]) % 11 {
+        0 => 0,
+        r => 11 - r,
+    };
+    day_month(day, number(&d[2..4])) && matches!(d[9], 0 | 8 | 9) && check == d[8]
+}
+
+/// Russian INN of a person (12 digits, two check digits) or an organisation (10 digits, one).
+fn inn(d: &[u32]) -> bool {
+    let digit = |part: &[u32], w: &[u32]| weighted(part, w) % 11 % 10;
+    match d.len() {
+        10 => digit(&d[..9], &[2, 4, 10, 3, 5, 9, 4, 6, 8]) == d[9],
+        12 => {
+            digit(&d[..10], &[7, 2, 4, 10, 3, 5, 9, 4, 6, 8]) == d[10]
+                && digit(&d[..11], &[3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8]) == d[11]
+        }
+        _ => false,
+    }
+}
+
+/// Greek AMKA: a birth date `DDMMYY`, four digits and a Luhn check digit.
+fn amka(d: &[u32]) -> bool {
+    day_month(number(&d[..2]), number(&d[2..4])) && luhn(d)
+}
+
+/// Russian SNILS: nine digits and a two-digit check number (weights 9 to 1, modulus 101).
+fn snils(d: &[u32]) -> bool {
+    let sum = weighted(&d[..9], &[9, 8, 7, 6, 5, 4, 3, 2, 1]);
+    let check = match sum {
+        0..=99 => sum,
+        100 | 101 => 0,
+        _ => match sum % 101 {
+            100 => 0,
+            r => r,
+        },
+    };
+    number(&d[..9]) > 1_001_998 && u64::from(check) == number(&d[9..])
+}
+
+/// Malaysian MyKad number: a birth date `YYMMDD`, a place-of-birth code and four digits.
+fn mykad(d: &[u32]) -> bool {
+    let place = number(&d[6..8]);
+    day_month(number(&d[4..6]), number(&d[2..4]))
+        && matches!(place, 1..=16 | 21..=59 | 60..=68 | 71 | 72 | 74..=79 | 82..=93 | 98 | 99)
+}
+
+/// Slovenian EMŠO (the former Yugoslav JMBG): a birth date `DDMMYYY`, a region, a serial and
+/// a modulus-11 check digit.
+fn emso(d: &[u32]) -> bool {
+    let check = match weighted(d, &[7, 6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2]) % 11 {
+        0 => 0,
+        r => 11 - r,
+    };
+    day_month(number(&d[..2]), number(&d[2..4])) && check < 10 && check == d[12]
+}
+
+/// Thai national ID: thirteen digits, the first 1-8, and a modulus-11 check digit.
+fn thai(d: &[u32]) -> bool {
+    let sum = weighted(d, &[13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2]);
+    matches!(d[0], 1..=8) && (11 - sum % 11) % 10 == d[12]
+}
+
+/// Indonesian NIK: a region code, a birth date `DDMMYY` (40 added to the day for women) and a
+/// serial.
+fn nik(d: &[u32]) -> bool {
+    let day = number(&d[6..8]);
+    let day = if day > 40 { day - 40 } else { day };
+    number(&d[..2]) >= 11 && day_month(day, number(&d[8..10]))
 }
 
 /// US individual taxpayer identification number: `9`, two digits, a group of 50-65, 70-88,
