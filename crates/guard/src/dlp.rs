@@ -617,7 +617,7 @@ pub(crate) const RULES: &[(&str, &[&str], &str, usize, Check)] = &[
             "_pw",
             "-pw",
         ],
-        r#"(?i)(?:^|[^a-z0-9_.-])((?:[a-z0-9]+[ _.-]?)*?(?:passw(?:or)?d|passphrase|passcode|pass|pwd|pw|secret|token|key|auth|credentials?)[a-z0-9_-]*)["']?[ \t]*(?::=|=>|[:=])[ \t]*["']?([^\s"',;`]+)"#,
+        r#"(?i)(?:^|[^a-z0-9_.-])_{0,2}((?:[a-z0-9]+[ _.-]?)*?(?:passw(?:or)?d|passphrase|passcode|pass|pwd|pw|secret|token|key|auth|credentials?)[a-z0-9_-]*)["']?[ \t]*(?::=|=>|[:=])[ \t]*["']?([^\s"',;`]+)"#,
         0,
         Check::Assigned,
     ),
@@ -632,6 +632,64 @@ pub(crate) const RULES: &[(&str, &[&str], &str, usize, Check)] = &[
             "key",
         ],
         r#"(?i)\b((?:[a-z]+[ \t]+)?(?:password|passphrase|passcode|pin|secret|token|api[ \t]+key|key))(?:[ \t]+(?:for|of|to|on|at|in)[ \t]+[A-Za-z0-9_.@:/-]{1,40}(?:[ \t]+[A-Za-z0-9_.@:/-]{1,40}){0,3})?[ \t]+(?:is|was|will[ \t]+be|reads|remains|is[ \t]+now|is[ \t]+set[ \t]+to|has\s+been\s+(?:set|changed|reset|updated)\s+to|set\s+to|changed\s+to|reset\s+to|updated\s+to)[ \t]*:?[ \t]*["'`]?([^\s"'`]+)|\blogin[ \t]+\S+[ \t]+(password)[ \t]+(\S+)"#,
+        0,
+        Check::Assigned,
+    ),
+    (
+        // XML elements and `key="..." value="..."` attribute pairs (.NET `appSettings`,
+        // Maven `settings.xml`, Java properties in XML), PHP `define('NAME', 'value')`.
+        "generic_secret",
+        &[
+            "password>",
+            "passwd>",
+            "passphrase>",
+            "secret>",
+            "token>",
+            "key>",
+            "auth>",
+            "credential>",
+            "credentials>",
+            "value=",
+            "value =",
+            "define(",
+        ],
+        r#"(?i)<((?:[a-z0-9]+[_.:-]?)*?(?:password|passwd|passphrase|secret|token|key|auth|credentials?))>[ \t]*([^<\s]{3,256})[ \t]*</|\b(?:key|name)[ \t]*=[ \t]*["']([^"'\s]{2,64})["'][ \t]+value[ \t]*=[ \t]*["']([^"']{3,256})["']|\bdefine[ \t]*\([ \t]*["']([A-Za-z0-9_]{2,64})["'][ \t]*,[ \t]*["']([^"']{3,256})["']"#,
+        0,
+        Check::Assigned,
+    ),
+    (
+        // Command-line options: `--password=...`, `--api-key ...`, `--token=...`.
+        "generic_secret",
+        &[
+            "--pass",
+            "--token",
+            "--secret",
+            "--api",
+            "--key",
+            "--auth",
+            "--access",
+            "--client",
+            "--private",
+        ],
+        r#"(?i)(?:^|[\s'"])--((?:[a-z0-9]+-)*(?:password|passwd|passphrase|pass|token|secret|api-?key|key|auth|auth-token|access-token|credentials?))(?:=["']?([^\s"']+)|[ \t]+["']?([^\s"'-][^\s"']*[0-9!@#$%^&*_+=?~/\\][^\s"']*))"#,
+        0,
+        Check::Assigned,
+    ),
+    (
+        // Prose that sets, hands over or pairs a credential with a user name ("I've set the
+        // admin password to ...", "here's the token you asked for: ...", "login with user
+        // admin and password ..."); the value must hold a digit or a symbol.
+        "generic_secret",
+        &[
+            "password",
+            "passphrase",
+            "passcode",
+            "pass ",
+            "token",
+            "api key",
+            "secret",
+        ],
+        r#"(?i)\b(?:(?:set|changed?|reset|updated?)[ \t]+(?:(?:the|your|my|our|its|their)[ \t]+)?(?:[a-z]+[ \t]+)?|(?:here(?:'s|[ \t]+is|[ \t]+are)[ \t]+(?:the|your)[ \t]+(?:new[ \t]+)?|use[ \t]+(?:(?:the|this|that|your|my)[ \t]+)?)(?:[a-z]+[ \t]+)?|(?:user(?:name)?|login)[ \t]+\S+[ \t]+(?:(?:and|with)[ \t]+|/[ \t]*|,[ \t]*)?(?:the[ \t]+)?)(password|passphrase|passcode|pass|token|api[ \t]+key|secret[ \t]+key|secret|access[ \t]+key|access[ \t]+token)(?:[ \t]+(?:to|as))?(?:[ \t]+(?:you|I)[ \t]+(?:asked|requested)[ \t]+for)?[ \t]*[:=]?[ \t]*["'`]?([^\s"'`]*[0-9!@#$%^&*_+=?~/\\-][^\s"'`]*)"#,
         0,
         Check::Assigned,
     ),
@@ -751,8 +809,26 @@ pub(crate) const RULES: &[(&str, &[&str], &str, usize, Check)] = &[
             "identification",
             "tax",
             "tin",
+            "snils",
+            "снилс",
+            "СНИЛС",
+            "Снилс",
+            "inn",
+            "инн",
+            "ИНН",
+            "EMŠO",
+            "kennitala",
+            "jmbg",
+            "ird",
+            "mykad",
+            "nik",
+            "thai",
+            "บัตรประชาชน",
+            "ประจำตัวประชาชน",
+            "nif",
+            "contribuinte",
         ],
-        r"(?i)(?:^|[^\p{L}\p{N}])(f(?:ø|o|oe)dselsnummer|cpr(?:-?nr|[ \t]+n(?:umbe)?r)?\b|isikukood|personas[ \t]+kods|asmens[ \t]+kodas|steuer-?id\b|steuer-?nummer|(?:steuer)?identifikationsnummer|nhs[ \t]+(?:number|no)\b|ppsn?\b|ahv(?:-nr)?\b|avs\b|sozialversicherungsnummer|svnr\b|rodn[ée][ \t]+[čc][íi]slo|cnp\b|egn\b|em[šs]o\b|amka\b|(?:t\.?c\.?[ \t]+)?kimlik(?:[ \t]+no)?|teudat[ \t]+zehut|rrn\b|resident[ \t]+registration(?:[ \t]+number)?|주민등록번호|my[ \t]+number|マイナンバー|個人番号|身分證(?:字號)?|nric\b|pan\b|permanent[ \t]+account[ \t]+number|curp\b|cui[lt]\b|rut\b|tfn\b|tax[ \t]+file[ \t]+number|medicare(?:[ \t]+(?:card|number|no))?|personal[ \t]+(?:id|code|number|identification)\b|(?:identity|id|citizen)[ \t]+card|citizen[ \t]+id|identification[ \t]+number|tax[ \t]+(?:number|code|identification)|taxpayer[ \t]+id\w*|i?tin\b|ssn|social[ \t]+security|nino|national[ \t]+insurance|sin|social[ \t]+insurance|nir|insee|s[ée]curit[ée][ \t]+sociale|dni|nie|nif|codice[ \t]+fiscale|bsn|burgerservicenummer|aadhaa?r|cpf|personnummer|hetu|henkil[öo]tunnus|personal[ \t]+identity[ \t]+(?:code|number)|pesel|resident[ \t]+id(?:entity)?|national[ \t]+(?:id|number|register|identification)|rijksregisternummer|num[ée]ro[ \t]+national|身份证|tax[ \t]+id|identity[ \t]+number|id[ \t]+number)([^\n]{0,100})",
+        r"(?i)(?:^|[^\p{L}\p{N}])(snils\b|снилс|inn\b|инн\b|kennitala|jmbg\b|ird(?:[ \t]+(?:number|no))?\b|mykad\b|nik\b|thai[ \t]+(?:national[ \t]+)?id|บัตรประชาชน|เลขประจำตัวประชาชน|n[úu]mero[ \t]+de[ \t]+contribuinte|f(?:ø|o|oe)dselsnummer|cpr(?:-?nr|[ \t]+n(?:umbe)?r)?\b|isikukood|personas[ \t]+kods|asmens[ \t]+kodas|steuer-?id\b|steuer-?nummer|(?:steuer)?identifikationsnummer|nhs[ \t]+(?:number|no)\b|ppsn?\b|ahv(?:-nr)?\b|avs\b|sozialversicherungsnummer|svnr\b|rodn[ée][ \t]+[čc][íi]slo|cnp\b|egn\b|em[šs]o\b|amka\b|(?:t\.?c\.?[ \t]+)?kimlik(?:[ \t]+no)?|teudat[ \t]+zehut|rrn\b|resident[ \t]+registration(?:[ \t]+number)?|주민등록번호|my[ \t]+number|マイナンバー|個人番号|身分證(?:字號)?|nric\b|pan\b|permanent[ \t]+account[ \t]+number|curp\b|cui[lt]\b|rut\b|tfn\b|tax[ \t]+file[ \t]+number|medicare(?:[ \t]+(?:card|number|no))?|personal[ \t]+(?:id|code|number|identification)\b|(?:identity|id|citizen)[ \t]+card|citizen[ \t]+id|identification[ \t]+number|tax[ \t]+(?:number|code|identification)|taxpayer[ \t]+id\w*|i?tin\b|ssn|social[ \t]+security|nino|national[ \t]+insurance|sin|social[ \t]+insurance|nir|insee|s[ée]curit[ée][ \t]+sociale|dni|nie|nif|codice[ \t]+fiscale|bsn|burgerservicenummer|aadhaa?r|cpf|personnummer|hetu|henkil[öo]tunnus|personal[ \t]+identity[ \t]+(?:code|number)|pesel|resident[ \t]+id(?:entity)?|national[ \t]+(?:id|number|register|identification)|rijksregisternummer|num[ée]ro[ \t]+national|身份证|tax[ \t]+id|identity[ \t]+number|id[ \t]+number)([^\n]{0,100})",
         0,
         Check::NationalId,
     ),
@@ -1121,6 +1197,9 @@ impl Dlp {
                 }
             }
             Value::Object(map) => {
+                // A name/value pair (`{"name": "DB_PASSWORD", "value": "..."}`: environment
+                // lists, parameter stores, secret listings): the name says what the value is.
+                let pair_kind = pair(map);
                 for (key, item) in map.iter_mut() {
                     let Value::String(text) = item else {
                         self.walk(item, walk);
@@ -1130,6 +1209,14 @@ impl Dlp {
                     let redacted = self.redact_str(text, keywords, walk, Some(key));
                     if let Some(redacted) = redacted {
                         *text = redacted;
+                        continue;
+                    }
+                    if let Some(kind) = pair_kind
+                        && PAIR_VALUES.contains(&key.as_str())
+                        && walk.policy.active(kind)
+                    {
+                        walk.record(kind);
+                        *text = marker(KINDS.get(kind).map_or("secret", |k| k.0));
                         continue;
                     }
                     // Nothing recognisable inside: what the key says about the value.
@@ -1235,6 +1322,38 @@ fn settle(hits: &mut Vec<Hit>) {
         kept.sort_by_key(|hit| hit.start);
         *hits = kept;
     }
+}
+
+/// The keys that name the other member of a name/value pair.
+const PAIR_NAMES: &[&str] = &[
+    "name",
+    "Name",
+    "key",
+    "Key",
+    "variable",
+    "ParameterKey",
+    "parameterKey",
+];
+
+/// The keys that hold the value of a name/value pair.
+const PAIR_VALUES: &[&str] = &["value", "Value", "ParameterValue", "parameterValue"];
+
+/// The kind of the value of a name/value pair whose name is credential-like, or `None`: an
+/// object with a string under one of [`PAIR_NAMES`] and one under one of [`PAIR_VALUES`].
+fn pair(map: &serde_json::Map<String, Value>) -> Option<usize> {
+    if map.len() > 8 {
+        return None;
+    }
+    let value = PAIR_VALUES
+        .iter()
+        .find_map(|key| map.get(*key).and_then(Value::as_str))?;
+    let name = PAIR_NAMES
+        .iter()
+        .find_map(|key| map.get(*key).and_then(Value::as_str))?;
+    if name.len() < 2 || name.len() > 64 || value.is_empty() || name.contains(' ') {
+        return None;
+    }
+    context::member(name, value)
 }
 
 /// The span and kind of a JSON string value that its object key marks as a credential, a

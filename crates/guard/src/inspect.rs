@@ -185,6 +185,8 @@ const INTERNAL_SUFFIXES: &[&str] = &[
 pub struct Inspector {
     set: RegexSet,
     urls: Regex,
+    /// `path_traversal.sensitive_file` as read in an `http(s)` URL: see [`sensitive_in_url`].
+    sensitive_in_url: Regex,
     prompt: Arc<PromptDetector>,
     classify: Classifier,
 }
@@ -247,9 +249,20 @@ impl Inspector {
         let urls =
             Regex::new(r#"(?i)\b(?:[a-z][a-z0-9+.-]{1,15}://|(?:https?|wss?|ftp):)[^\s"'<>`]+"#)
                 .map_err(|e| DetectorError::new("inspect.urls", e))?;
+        let sensitive_in_url = PATTERNS
+            .iter()
+            .find(|(id, _, _)| *id == "path_traversal.sensitive_file")
+            .and_then(|(_, _, pattern)| sensitive_in_url(pattern))
+            .ok_or_else(|| {
+                DetectorError::new("inspect.sensitive_in_url", "a system path is not found")
+            })
+            .and_then(|pattern| {
+                Regex::new(&pattern).map_err(|e| DetectorError::new("inspect.sensitive_in_url", e))
+            })?;
         Ok(Self {
             set,
             urls,
+            sensitive_in_url,
             prompt,
             classify,
         })
@@ -361,6 +374,12 @@ impl Inspector {
                     {
                         continue;
                     }
+                    if *id == "path_traversal.sensitive_file"
+                        && resolved_url
+                        && !self.sensitive_in_url.is_match(variant)
+                    {
+                        continue;
+                    }
                     add(id, *severity);
                 }
             }
@@ -445,11 +464,14 @@ impl Inspector {
                         .bytes()
                         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
             });
-        // `host:port` (and `localhost:6379/0`) is a host, not a scheme.
+        // `host:port` (and `localhost:6379/0`) is a host, not a scheme: a port is one to five
+        // digits up to the path, query or fragment (`tel:5550100` and `geo:37.78,-122.39` are
+        // URIs of their schemes).
         let host_port = scheme.is_some()
-            && value
-                .split_once(':')
-                .is_some_and(|(_, rest)| rest.starts_with(|c: char| c.is_ascii_digit()));
+            && value.split_once(':').is_some_and(|(_, rest)| {
+                let port = rest.split(['/', '?', '#']).next().unwrap_or("");
+                (1..=5).contains(&port.len()) && port.bytes().all(|b| b.is_ascii_digit())
+            });
         let candidate = match scheme {
             Some(scheme) if !host_port => {
                 if REFUSED_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()) {
@@ -474,13 +496,21 @@ impl Inspector {
     /// `?` or `#`, the host follows the last `@`; a backslash is an ordinary character), when
     /// it is inside.
     fn authority_internal(&self, text: &str) -> bool {
-        let Some((_, rest)) = text.split_once("://") else {
+        let Some((scheme, rest)) = text.split_once("://") else {
             return false;
         };
         let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
         let host = authority.rsplit('@').next().unwrap_or("");
         let host = host.split('\\').next().unwrap_or("");
         if host.is_empty() {
+            return false;
+        }
+        // A bucket or app name of a namespace scheme is no host name: only an address or a
+        // name internal by itself counts there.
+        if NAMESPACE_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str())
+            && !host.contains(['.', ':', '['])
+            && !INTERNAL_NAMES.contains(&host.to_ascii_lowercase().as_str())
+        {
             return false;
         }
         Url::parse(&format!("http://{host}/")).is_ok_and(|url| self.internal_url(&url))
@@ -505,12 +535,42 @@ impl Inspector {
                 let name = name.trim_end_matches('.').to_ascii_lowercase();
                 INTERNAL_NAMES.contains(&name.as_str())
                     || INTERNAL_SUFFIXES.iter().any(|s| name.ends_with(s))
-                    // A single-label name only resolves through a local search domain.
-                    || (url.scheme() != "mailto" && !name.contains('.'))
+                    // A single-label name only resolves through a local search domain; the
+                    // schemes whose authority names a bucket or an app are not resolved.
+                    || (!NAMESPACE_SCHEMES.contains(&url.scheme()) && !name.contains('.'))
             }
             None => false,
         }
     }
+}
+
+/// The absolute system paths of `path_traversal.sensitive_file` (`/etc/passwd`, `/proc/self/`,
+/// `/root/` ...).
+const SYSTEM_PATHS: &[&str] = &[
+    "/etc/(?:passwd|",
+    "/proc/(?:self|",
+    "/proc/(?:version|",
+    "/var/run/secrets/",
+    "/root/",
+    "/inetpub/",
+    r"[\\/]inetpub[\\/]",
+];
+
+/// The sensitive-file pattern as it applies to an `http(s)` URL: the path of such a URL is a
+/// name on the web server it addresses, rooted in that server's document tree, so an absolute
+/// system path counts only as a value (`?file=/etc/passwd`, `?u=file:///etc/passwd`, after `=`,
+/// `:`, `?`, `&`, `#`, `;` or `,`), not as the URL's own path
+/// (`https://docs.example/etc/passwd-format`). File names a web server itself holds (`.git/`,
+/// `.htaccess`, `web.config`, `WEB-INF/`) count anywhere. `None` when a path is not found.
+fn sensitive_in_url(pattern: &str) -> Option<String> {
+    let mut out = pattern.to_owned();
+    for path in SYSTEM_PATHS {
+        if !out.contains(path) {
+            return None;
+        }
+        out = out.replace(path, &format!("[=:?&#;,]/*{path}"));
+    }
+    Some(out)
 }
 
 /// Whether `text` climbs two or more directories in a row (`../../`): nothing a link needs,
@@ -526,6 +586,24 @@ fn bare_host(value: &str) -> &str {
         .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
         .map_or(head, |(host, _)| host)
 }
+
+/// Schemes whose authority is a name in the scheme's own namespace, not a host name to
+/// resolve (a storage bucket, an app id, a content address): a single label there is not an
+/// internal host.
+const NAMESPACE_SCHEMES: &[&str] = &[
+    "mailto",
+    "s3",
+    "s3a",
+    "s3n",
+    "gs",
+    "ipfs",
+    "ipns",
+    "market",
+    "intent",
+    "android-app",
+    "itms-apps",
+    "spotify",
+];
 
 /// Schemes no upstream should receive in a URL argument: local files and the protocols
 /// classic request-forgery payloads use to reach internal services.
@@ -737,7 +815,7 @@ fn unicode_escapes(text: &str) -> String {
 }
 
 /// Numeric (`&#39;`, `&#x27;`) and the common named HTML entities decoded.
-fn html_entities(text: &str) -> String {
+pub(crate) fn html_entities(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find('&') {

@@ -179,6 +179,7 @@ pub(super) fn name_class(name: &str) -> Name {
                 "test",
                 "v1",
                 "v2",
+                "base",
             ]
             .iter()
             .any(|w| last.eq_ignore_ascii_case(w))
@@ -745,9 +746,15 @@ fn kind_of(name: &str, value: &str, text: &str, class: Name) -> usize {
 
 /// A value (group 2) assigned to a credential-like name (group 1): the value's span and kind.
 pub(super) fn assigned(captures: &Captures<'_>, text: &str) -> Option<(usize, usize, usize)> {
+    // The name and value groups of whichever alternative matched: (1, 2), (3, 4), (5, 6); a
+    // name may be followed by either of two value groups (`--name=value`, `--name value`).
     let (name, value) = match (captures.get(1), captures.get(2)) {
         (Some(name), Some(value)) => (name, value),
-        _ => (captures.get(3)?, captures.get(4)?),
+        (Some(name), None) => (name, captures.get(3)?),
+        _ => match (captures.get(3), captures.get(4)) {
+            (Some(name), Some(value)) => (name, value),
+            _ => (captures.get(5)?, captures.get(6)?),
+        },
     };
     let class = name_class(name.as_str());
     let (start, mut end) = (value.start(), value.end());
@@ -771,6 +778,32 @@ pub(super) fn assigned(captures: &Captures<'_>, text: &str) -> Option<(usize, us
             .is_some_and(|first| quoted.contains(' ') && placeholder(first))
     {
         end += close;
+    }
+    // An unquoted password runs on through `,` and `;` up to the next space, unless what
+    // follows is another assignment (`password=x;user=y`): `pa,ss;word` is one password.
+    let quoted = text
+        .get(..start)
+        .and_then(|head| head.chars().next_back())
+        .is_some_and(|c| matches!(c, '"' | '\'' | '`'));
+    if class == Name::Password && !quoted {
+        while let Some(tail) = text.get(end..)
+            && tail.starts_with([',', ';'])
+            && tail
+                .get(1..)
+                .is_some_and(|t| t.starts_with(|c: char| !c.is_whitespace()))
+        {
+            let run = tail
+                .get(1..)
+                .unwrap_or("")
+                .split(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`'))
+                .next()
+                .unwrap_or("");
+            let piece = run.split([',', ';']).next().unwrap_or("");
+            if piece.is_empty() || piece.contains('=') || piece.contains(':') {
+                break;
+            }
+            end += 1 + piece.len();
+        }
     }
     // Sentence punctuation after a value in prose is not part of it.
     while end > start
@@ -1074,9 +1107,15 @@ pub(super) fn national_id(candidate: &str) -> bool {
         .collect();
     let all_digits = digits.len() == compact.len();
     match compact.len() {
-        8 => rut(&compact) || ppsn(&compact),
+        8 => rut(&compact) || ppsn(&compact) || (all_digits && ird(&digits)),
         9 if all_digits => {
-            us_ssn(&digits) || luhn(&digits) || bsn(&digits) || tfn(&digits) || itin(&digits)
+            us_ssn(&digits)
+                || luhn(&digits)
+                || bsn(&digits)
+                || tfn(&digits)
+                || itin(&digits)
+                || portuguese_nif(&digits)
+                || ird(&digits)
         }
         9 => nino(&compact) || dni(&compact) || nric(&compact) || rut(&compact) || ppsn(&compact),
         10 if all_digits => {
@@ -1087,6 +1126,8 @@ pub(super) fn national_id(candidate: &str) -> bool {
                 || nhs(&digits)
                 || svnr(&digits)
                 || medicare(&digits)
+                || kennitala(&digits)
+                || inn(&digits)
         }
         10 => taiwan(&compact) || pan(&compact),
         11 if all_digits => {
@@ -1099,18 +1140,138 @@ pub(super) fn national_id(candidate: &str) -> bool {
                 || steuer_id(&digits)
                 || cuit(&digits)
                 || medicare(&digits)
+                || amka(&digits)
+                || snils(&digits)
         }
         12 if all_digits => {
-            aadhaar(&digits) || digits.get(2..).is_some_and(luhn) || my_number(&digits)
+            aadhaar(&digits)
+                || digits.get(2..).is_some_and(luhn)
+                || my_number(&digits)
+                || mykad(&digits)
+                || inn(&digits)
         }
         13 if all_digits => {
-            south_african(&digits) || cnp(&digits) || korean(&digits) || ahv(&digits)
+            south_african(&digits)
+                || cnp(&digits)
+                || korean(&digits)
+                || ahv(&digits)
+                || emso(&digits)
+                || thai(&digits)
         }
+        16 if all_digits => nik(&digits),
         15 => nir(&compact),
         16 => codice_fiscale(&compact),
         18 => chinese_id(&compact) || curp(&compact),
         _ => false,
     }
+}
+
+/// Portuguese NIF: nine digits, the first 1-3, 5, 6, 8 or 9, and a modulus-11 check digit
+/// (weights 9 to 2; 10 or 11 read as 0).
+fn portuguese_nif(d: &[u32]) -> bool {
+    let check = 11 - weighted(d, &[9, 8, 7, 6, 5, 4, 3, 2]) % 11;
+    let check = if check >= 10 { 0 } else { check };
+    matches!(d[0], 1..=3 | 5 | 6 | 8 | 9) && check == d[8]
+}
+
+/// New Zealand IRD number: eight or nine digits, a modulus-11 check digit with a second set
+/// of weights when the first gives 10.
+fn ird(d: &[u32]) -> bool {
+    let mut padded = [0u32; 9];
+    let offset = 9 - d.len();
+    for (slot, x) in padded.iter_mut().skip(offset).zip(d) {
+        *slot = *x;
+    }
+    let body = &padded[..8];
+    let value = number(&padded);
+    if !(10_000_000..=150_000_000).contains(&value) {
+        return false;
+    }
+    let check = |w: &[u32]| match weighted(body, w) % 11 {
+        0 => Some(0),
+        r => Some(11 - r),
+    };
+    let first = check(&[3, 2, 7, 6, 5, 4, 3, 2]);
+    let expected = match first {
+        Some(10) => check(&[7, 4, 3, 2, 5, 2, 7, 6]).filter(|c| *c != 10),
+        other => other,
+    };
+    expected == Some(padded[8])
+}
+
+/// Icelandic kennitala: a birth date `DDMMYY`, two digits, a modulus-11 check digit and a
+/// century digit (8, 9 or 0). A company number adds 40 to the day.
+fn kennitala(d: &[u32]) -> bool {
+    let day = number(&d[..2]);
+    let day = if day > 40 { day - 40 } else { day };
+    let check = match weighted(d, &[3, 2, 7, 6, 5, 4, 3, 2]) % 11 {
+        0 => 0,
+        r => 11 - r,
+    };
+    day_month(day, number(&d[2..4])) && matches!(d[9], 0 | 8 | 9) && check == d[8]
+}
+
+/// Russian INN of a person (12 digits, two check digits) or an organisation (10 digits, one).
+fn inn(d: &[u32]) -> bool {
+    let digit = |part: &[u32], w: &[u32]| weighted(part, w) % 11 % 10;
+    match d.len() {
+        10 => digit(&d[..9], &[2, 4, 10, 3, 5, 9, 4, 6, 8]) == d[9],
+        12 => {
+            digit(&d[..10], &[7, 2, 4, 10, 3, 5, 9, 4, 6, 8]) == d[10]
+                && digit(&d[..11], &[3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8]) == d[11]
+        }
+        _ => false,
+    }
+}
+
+/// Greek AMKA: a birth date `DDMMYY`, four digits and a Luhn check digit.
+fn amka(d: &[u32]) -> bool {
+    day_month(number(&d[..2]), number(&d[2..4])) && luhn(d)
+}
+
+/// Russian SNILS: nine digits and a two-digit check number (weights 9 to 1, modulus 101).
+fn snils(d: &[u32]) -> bool {
+    let sum = weighted(&d[..9], &[9, 8, 7, 6, 5, 4, 3, 2, 1]);
+    let check = match sum {
+        0..=99 => sum,
+        100 | 101 => 0,
+        _ => match sum % 101 {
+            100 => 0,
+            r => r,
+        },
+    };
+    number(&d[..9]) > 1_001_998 && u64::from(check) == number(&d[9..])
+}
+
+/// Malaysian MyKad number: a birth date `YYMMDD`, a place-of-birth code and four digits.
+fn mykad(d: &[u32]) -> bool {
+    let place = number(&d[6..8]);
+    day_month(number(&d[4..6]), number(&d[2..4]))
+        && matches!(place, 1..=16 | 21..=59 | 60..=68 | 71 | 72 | 74..=79 | 82..=93 | 98 | 99)
+}
+
+/// Slovenian EMŠO (the former Yugoslav JMBG): a birth date `DDMMYYY`, a region, a serial and
+/// a modulus-11 check digit.
+fn emso(d: &[u32]) -> bool {
+    let check = match weighted(d, &[7, 6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2]) % 11 {
+        0 => 0,
+        r => 11 - r,
+    };
+    day_month(number(&d[..2]), number(&d[2..4])) && check < 10 && check == d[12]
+}
+
+/// Thai national ID: thirteen digits, the first 1-8, and a modulus-11 check digit.
+fn thai(d: &[u32]) -> bool {
+    let sum = weighted(d, &[13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2]);
+    matches!(d[0], 1..=8) && (11 - sum % 11) % 10 == d[12]
+}
+
+/// Indonesian NIK: a region code, a birth date `DDMMYY` (40 added to the day for women) and a
+/// serial.
+fn nik(d: &[u32]) -> bool {
+    let day = number(&d[6..8]);
+    let day = if day > 40 { day - 40 } else { day };
+    number(&d[..2]) >= 11 && day_month(day, number(&d[8..10]))
 }
 
 /// US individual taxpayer identification number: `9`, two digits, a group of 50-65, 70-88,
@@ -1761,6 +1922,8 @@ const SECRET_WORDS: &[&str] = &[
     "authtoken",
     "credential",
     "credentials",
+    "creds",
+    "authorization",
     "auth",
     "secretkey",
     "accesskey",
