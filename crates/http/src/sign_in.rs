@@ -102,6 +102,44 @@ fn csrf_cookie(headers: &HeaderMap) -> Option<String> {
     named_cookie(headers, CSRF_COOKIE)
 }
 
+/// What every form post of the sign-in pages starts with: the sign-in server (404 when sign-in
+/// is off), the form's fields (an error page when unreadable) and the CSRF cookie.
+async fn posted_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Arc<SignIn>, Vec<(String, String)>, Option<String>), Response> {
+    let Some(server) = sign_in_of(state) else {
+        return Err(not_enabled());
+    };
+    let Some(form) = form(body, state.max_body_bytes).await else {
+        return Err(error_page(
+            StatusCode::BAD_REQUEST,
+            "The form could not be read.",
+        ));
+    };
+    Ok((server, form, csrf_cookie(headers)))
+}
+
+/// Appends a `Set-Cookie` for `name=value` (`HttpOnly`, `Secure` under TLS).
+fn set_cookie(
+    response: &mut Response,
+    name: &str,
+    value: &str,
+    path: &str,
+    same_site: &str,
+    max_age: u32,
+    secure: bool,
+) {
+    let cookie = format!(
+        "{name}={value}; Path={path}; HttpOnly; SameSite={same_site}; Max-Age={max_age}{}",
+        if secure { "; Secure" } else { "" }
+    );
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
 fn named_cookie(headers: &HeaderMap, wanted: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
@@ -121,13 +159,10 @@ pub(crate) async fn start_upstream(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(server) = sign_in_of(&state) else {
-        return not_enabled();
+    let (server, form, cookie) = match posted_form(&state, &headers, body).await {
+        Ok(posted) => posted,
+        Err(response) => return response,
     };
-    let Some(form) = form(body, state.max_body_bytes).await else {
-        return error_page(StatusCode::BAD_REQUEST, "The form could not be read.");
-    };
-    let cookie = csrf_cookie(&headers);
     let secure = state.base_url.starts_with("https:");
     let step = state
         .gateway
@@ -148,15 +183,15 @@ pub(crate) async fn start_upstream(
     match step {
         Ok(Ok(start)) => {
             let mut response = redirect(&start.location);
-            let cookie = format!(
-                "{UPSTREAM_COOKIE}={}; Path={}; HttpOnly; SameSite=Lax; Max-Age=600{}",
-                start.binding,
+            set_cookie(
+                &mut response,
+                UPSTREAM_COOKIE,
+                &start.binding,
                 paths::CALLBACK,
-                if secure { "; Secure" } else { "" }
+                "Lax",
+                600,
+                secure,
             );
-            if let Ok(value) = HeaderValue::from_str(&cookie) {
-                response.headers_mut().append(header::SET_COOKIE, value);
-            }
             response
         }
         Ok(Err(refusal)) => refusal_response(refusal),
@@ -203,14 +238,15 @@ pub(crate) async fn callback(
         Err(Refused { denial, meta }) => problem(&denial, &meta),
     };
     // The binding is used up either way.
-    let expired = format!(
-        "{UPSTREAM_COOKIE}=; Path={}; HttpOnly; SameSite=Lax; Max-Age=0{}",
+    set_cookie(
+        &mut response,
+        UPSTREAM_COOKIE,
+        "",
         paths::CALLBACK,
-        if secure { "; Secure" } else { "" }
+        "Lax",
+        0,
+        secure,
     );
-    if let Ok(value) = HeaderValue::from_str(&expired) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
     response
 }
 
@@ -221,13 +257,10 @@ pub(crate) async fn sign_in(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(server) = sign_in_of(&state) else {
-        return not_enabled();
+    let (server, form, cookie) = match posted_form(&state, &headers, body).await {
+        Ok(posted) => posted,
+        Err(response) => return response,
     };
-    let Some(form) = form(body, state.max_body_bytes).await else {
-        return error_page(StatusCode::BAD_REQUEST, "The form could not be read.");
-    };
-    let cookie = csrf_cookie(&headers);
     let secure = state.base_url.starts_with("https:");
     let ip = peer.ip();
     let step = state
@@ -273,13 +306,10 @@ pub(crate) async fn consent(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(server) = sign_in_of(&state) else {
-        return not_enabled();
+    let (server, form, cookie) = match posted_form(&state, &headers, body).await {
+        Ok(posted) => posted,
+        Err(response) => return response,
     };
-    let Some(form) = form(body, state.max_body_bytes).await else {
-        return error_page(StatusCode::BAD_REQUEST, "The form could not be read.");
-    };
-    let cookie = csrf_cookie(&headers);
     let step = state
         .gateway
         .sign_in_step(Some(peer.ip()), "consent given", async move {
@@ -475,13 +505,15 @@ fn error_page(status: StatusCode, message: &str) -> Response {
 }
 
 fn with_cookie(mut response: Response, csrf: &str, secure: bool) -> Response {
-    let cookie = format!(
-        "{CSRF_COOKIE}={csrf}; Path=/oauth/authorize; HttpOnly; SameSite=Strict; Max-Age=600{}",
-        if secure { "; Secure" } else { "" }
+    set_cookie(
+        &mut response,
+        CSRF_COOKIE,
+        csrf,
+        paths::AUTHORIZE,
+        "Strict",
+        600,
+        secure,
     );
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
     response
 }
 

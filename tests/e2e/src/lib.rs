@@ -8,6 +8,7 @@
     reason = "test support: a failed setup must stop the test at once"
 )]
 
+pub mod forms;
 pub mod idp;
 
 use std::net::SocketAddr;

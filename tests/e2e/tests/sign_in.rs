@@ -9,6 +9,7 @@
 )]
 
 use base64::Engine as _;
+use portcullis_e2e::forms::{browser, challenge, hidden, query_of, set_cookie};
 use portcullis_e2e::{Harness, USER_PASSWORD};
 use serde_json::{Value, json};
 
@@ -19,18 +20,9 @@ struct Flow {
     verifier: String,
 }
 
-fn challenge(verifier: &str) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
-}
-
-/// A client without redirects followed, keeping cookies.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
+/// The CSRF cookie a sign-in page sets.
+fn csrf_cookie(response: &reqwest::Response) -> String {
+    set_cookie(response, "portcullis_signin").expect("a CSRF cookie")
 }
 
 async fn register(h: &Harness) -> String {
@@ -54,30 +46,6 @@ async fn register(h: &Harness) -> String {
 
 fn authorize_url(h: &Harness, params: &[(&str, &str)]) -> reqwest::Url {
     reqwest::Url::parse_with_params(&format!("{}/oauth/authorize", h.base), params).expect("url")
-}
-
-fn hidden(page: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = page.find(&marker).expect("hidden field") + marker.len();
-    let end = start + page[start..].find('"').expect("end of value");
-    page[start..end].to_owned()
-}
-
-fn cookie(response: &reqwest::Response) -> String {
-    let set = response
-        .headers()
-        .get("set-cookie")
-        .expect("a CSRF cookie")
-        .to_str()
-        .unwrap();
-    set.split(';').next().unwrap().to_owned()
-}
-
-fn query_of(location: &str) -> Vec<(String, String)> {
-    let url = reqwest::Url::parse(location).expect("location");
-    url.query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
 }
 
 fn param(pairs: &[(String, String)], name: &str) -> Option<String> {
@@ -123,7 +91,7 @@ async fn sign_in_and_consent(h: &Harness, flow: &Flow, scope: &str) -> Vec<(Stri
         .to_owned();
     assert!(csp.contains("default-src 'none'"), "{csp}");
     assert_eq!(page.headers()["cache-control"], "no-store");
-    let jar = cookie(&page);
+    let jar = csrf_cookie(&page);
     let html = page.text().await.unwrap();
     assert!(html.contains("Test Client"));
     let consent = browser()
@@ -139,7 +107,7 @@ async fn sign_in_and_consent(h: &Harness, flow: &Flow, scope: &str) -> Vec<(Stri
         .await
         .expect("sign in");
     assert_eq!(consent.status(), 200);
-    let jar = cookie(&consent);
+    let jar = csrf_cookie(&consent);
     let html = consent.text().await.unwrap();
     assert!(html.contains("Allow access?"), "{html}");
     assert!(
@@ -449,7 +417,7 @@ async fn forms_without_csrf_and_wrong_passwords_are_refused() {
         ],
     )
     .await;
-    let jar = cookie(&page);
+    let jar = csrf_cookie(&page);
     let html = page.text().await.unwrap();
     let request = hidden(&html, "request");
     let csrf = hidden(&html, "csrf");

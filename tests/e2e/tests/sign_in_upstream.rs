@@ -16,6 +16,7 @@
 
 use base64::Engine as _;
 use portcullis_config::{ClaimMapping, IdentityProviderConfig, SecretRef, UpstreamSignIn};
+use portcullis_e2e::forms::{browser, challenge, hidden, query_of, set_cookie};
 use portcullis_e2e::idp::TestIssuer;
 use portcullis_e2e::{Harness, IDP_CLIENT_SECRET};
 use serde_json::{Value, json};
@@ -60,40 +61,6 @@ async fn start(issuer: &str) -> Harness {
     .await
 }
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
-fn hidden(page: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = page.find(&marker).expect("hidden field") + marker.len();
-    let end = start + page[start..].find('"').expect("end of value");
-    page[start..end].to_owned()
-}
-
-/// The `name=value` of the cookie `name` a response sets.
-fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
-        .find(|pair| pair.starts_with(&format!("{name}=")))
-}
-
-fn query_of(location: &str) -> Vec<(String, String)> {
-    reqwest::Url::parse(location)
-        .expect("location")
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
 fn param(pairs: &[(String, String)], name: &str) -> String {
     pairs
         .iter()
@@ -127,9 +94,7 @@ struct AtProvider {
 /// The authorization request, then the sign-in page's provider button.
 async fn leave_for_provider(h: &Harness, issuer: &TestIssuer) -> AtProvider {
     let client_id = register(h).await;
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
-        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, VERIFIER.as_bytes()).as_ref(),
-    );
+    let challenge = challenge(VERIFIER);
     let url = reqwest::Url::parse_with_params(
         &format!("{}/oauth/authorize", h.base),
         &[
@@ -274,10 +239,7 @@ async fn a_provider_user_signs_in_and_gets_the_gateways_tokens_with_their_groups
         "one client authentication method"
     );
     let verifier = sent[0].field("code_verifier").unwrap();
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
-        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()).as_ref(),
-    );
-    assert_eq!(challenge, param(&at.query, "code_challenge"));
+    assert_eq!(challenge(verifier), param(&at.query, "code_challenge"));
 
     // Consent, then the gateway's own code and tokens.
     let back = browser()
@@ -611,9 +573,7 @@ async fn an_unreachable_provider_is_named_and_local_users_still_sign_in() {
     };
     let h = start(&format!("http://127.0.0.1:{port}")).await;
     let client_id = register(&h).await;
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
-        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, VERIFIER.as_bytes()).as_ref(),
-    );
+    let challenge = challenge(VERIFIER);
     let url = reqwest::Url::parse_with_params(
         &format!("{}/oauth/authorize", h.base),
         &[
