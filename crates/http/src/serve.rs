@@ -363,6 +363,16 @@ fn refuse_plain(stream: &tokio::net::TcpStream, refusal: CapRefusal) {
     let answer = [head.as_bytes(), &body].concat();
     // Best effort: a client that does not read gets nothing, and the socket closes on drop.
     let _ = stream.try_write(&answer);
+    // Closing a socket with unread bytes sends a reset, which can make the client's system
+    // drop the answer before the client reads it (RFC 9112 section 9.6). What the client has
+    // already sent is read and discarded without waiting, so the close is an orderly one.
+    let mut sink = [0u8; 4096];
+    for _ in 0..4 {
+        match stream.try_read(&mut sink) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
 }
 
 /// When a connection last moved a byte, and how many of its requests are in progress.
