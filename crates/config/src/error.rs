@@ -188,6 +188,40 @@ pub enum Problem {
     /// A user with no password.
     #[error("user needs `password_hash` or `password` (`env:NAME` or `file:PATH`)")]
     NoPassword,
+    /// `approvals.expiry` not longer than `approvals.wait`.
+    #[error("must be longer than `approvals.wait`")]
+    ExpiryBeforeWait,
+    /// An `approvals` section without groups.
+    #[error("declare at least one approver group")]
+    NoApproverGroups,
+    /// A group name that is not a [`crate::Name`].
+    #[error("`{0}` is not a valid group name; use letters, digits, `-`, `_`, `.` and `@`")]
+    GroupName(String),
+    /// A name used twice in one list.
+    #[error("`{0}` is declared twice")]
+    DuplicateName(String),
+    /// An approver with no secret.
+    #[error("approver needs `secret_hash` or `secret` (`env:NAME` or `file:PATH`)")]
+    NoApproverSecret,
+    /// A group name no `approvals.groups` entry declares.
+    #[error("`{0}` is not an approver group; declare it under `approvals.groups`")]
+    UnknownApproverGroup(String),
+    /// A group needing more approvers than it has members.
+    #[error("needs {required} distinct approvers but only {members} approvers are in the group")]
+    TooFewApprovers {
+        /// Approvers required.
+        required: u32,
+        /// Approvers in the group.
+        members: usize,
+    },
+    /// A group named like the built-in `user` group.
+    #[error(
+        "`user` is the built-in group of the user the agent acts for; name this group otherwise"
+    )]
+    ReservedGroup,
+    /// `tools[].approval` without an `approvals` section.
+    #[error("names an approver group, but there is no `approvals` section")]
+    NoApprovals,
     /// A Redis key prefix that is empty or holds a hash-tag brace.
     #[error("must be non-empty and without `{{` or `}}`")]
     RedisPrefix,

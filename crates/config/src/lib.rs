@@ -16,6 +16,7 @@
 mod admin;
 mod agents;
 mod apis;
+mod approvals;
 mod audit;
 mod connections;
 mod duration;
@@ -41,6 +42,9 @@ use serde::{Deserialize, Serialize};
 pub use admin::AdminConfig;
 pub use agents::{AgentCertificate, AgentConfig};
 pub use apis::{ApiConfig, CredentialConfig, EgressConfig};
+pub use approvals::{
+    ApprovalsConfig, ApproverConfig, ApproverGroup, USER_GROUP, WebhookConfig, WebhookFormat,
+};
 pub use audit::{AuditConfig, AuditSync};
 pub use connections::ConnectionLimits;
 pub use duration::{DurationError, HumanDuration, NonZeroDuration};
@@ -59,7 +63,7 @@ pub use listener::{ClientAuth, ListenerConfig, TlsConfig};
 pub use log::{LogConfig, LogFormat};
 pub use mcp::McpConfig;
 pub use sign_in::{SignInConfig, UpstreamSignIn, UserConfig};
-pub use tools::{RiskClass, ToolSelection};
+pub use tools::{RiskClass, ToolApproval, ToolSelection};
 pub use types::{
     ApiName, HttpUrl, Name, PatternError, Scope, SecretRef, SecretRefError, ToolPattern,
     ToolPatterns, UrlError,
@@ -101,6 +105,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Interactive sign-in for MCP clients; `None` when off.
     pub sign_in: Option<SignInConfig>,
+    /// Human approval of risky calls; `None` when no call can be held.
+    pub approvals: Option<ApprovalsConfig>,
 }
 
 /// A loaded configuration with every relative path resolved.
@@ -321,6 +327,11 @@ struct RawConfig {
     /// client registration, a built-in user list). Off unless present.
     #[serde(default)]
     sign_in: Option<sign_in::RawSignIn>,
+    /// Human approval of risky calls: approver groups, approvers, how long a held call waits
+    /// and stays decidable, the webhook told of each hold. A permit policy annotated
+    /// `@approval("<group>")`, or `tools[].approval`, holds a call for a person.
+    #[serde(default)]
+    approvals: Option<approvals::RawApprovals>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -355,6 +366,7 @@ impl RawConfig {
             guards: self.guards,
             mcp: self.mcp.parse(cx)?,
             log: self.log,
+            approvals: self.approvals.map(|a| a.parse(cx)).transpose()?,
         };
         let ids = config.agents.iter().map(|agent| agent.id.as_str());
         cx.unique("agents", "id", ids, Problem::DuplicateAgent)?;

@@ -48,6 +48,17 @@ pub(crate) fn check(config: &Config, cx: &Context<'_>) -> Result<(), ConfigError
                 Problem::UnknownApi(selection.api.to_string()),
             ));
         }
+        if let Some(group) = &selection.approval {
+            let Some(approvals) = &config.approvals else {
+                return Err(cx.invalid(format!("tools[{i}].approval"), Problem::NoApprovals));
+            };
+            if !approvals.knows_group(group.as_str()) {
+                return Err(cx.invalid(
+                    format!("tools[{i}].approval.group"),
+                    Problem::UnknownApproverGroup(group.to_string()),
+                ));
+            }
+        }
     }
     if config.admin.token.is_some() && config.admin.listen == config.listener.address {
         return Err(cx.invalid("admin.listen", Problem::AdminAddress));

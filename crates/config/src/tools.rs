@@ -22,6 +22,16 @@ pub struct ToolSelection {
     pub cost: Option<u32>,
     /// Guard settings for the selected tools, over the global `guards` section.
     pub guards: GuardSettings,
+    /// The approver group every call of the selected tools needs, if any.
+    pub approval: Option<crate::Name>,
+}
+
+/// `tools[].approval`: every call of the selected tools is held for a person of `group`.
+#[derive(Clone, Debug, Deserialize, JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolApproval {
+    /// The approver group (declared under `approvals.groups`).
+    pub group: String,
 }
 
 /// Risk class of a tool; each class is a Cedar action group (`risk:<class>`).
@@ -78,6 +88,10 @@ pub(crate) struct RawToolSelection {
     /// Guard settings for the selected tools, over the global `guards` section.
     #[serde(default)]
     guards: GuardSettings,
+    /// Hold every call of the selected tools for a person of this approver group, whatever
+    /// the policies say (a policy can also ask for it with `@approval("<group>")`).
+    #[serde(default)]
+    approval: Option<ToolApproval>,
 }
 
 impl RawToolSelection {
@@ -97,6 +111,14 @@ impl RawToolSelection {
             scopes: cx.scopes(format!("{key}.scopes"), &self.scopes)?,
             cost: self.cost,
             guards: self.guards,
+            approval: self
+                .approval
+                .map(|a| {
+                    crate::Name::new(&a.group).ok_or_else(|| {
+                        cx.invalid(format!("{key}.approval.group"), Problem::GroupName(a.group))
+                    })
+                })
+                .transpose()?,
         })
     }
 }

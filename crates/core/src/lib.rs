@@ -253,6 +253,13 @@ pub enum DenialKind {
     TimedOut,
     /// No such endpoint.
     NotFound,
+    /// The call needs a person's approval, which has not been given yet: it was not run. The
+    /// approval id, its expiry and where to poll are in [`Denial::approval`]; repeating the
+    /// identical call after the approval runs it once.
+    ApprovalPending,
+    /// The call needed a person's approval and an approver refused it (or it expired before
+    /// anyone decided); the message carries the approver's reason.
+    ApprovalDenied,
 }
 
 impl DenialKind {
@@ -277,6 +284,8 @@ impl DenialKind {
             Self::Overloaded => "overloaded",
             Self::TimedOut => "timed_out",
             Self::NotFound => "not_found",
+            Self::ApprovalPending => "approval_pending",
+            Self::ApprovalDenied => "approval_denied",
         }
     }
 
@@ -300,6 +309,8 @@ impl DenialKind {
             Self::Overloaded => 503,
             Self::TimedOut => 408,
             Self::NotFound => 404,
+            Self::ApprovalPending => 202,
+            Self::ApprovalDenied => 403,
         }
     }
 
@@ -307,6 +318,7 @@ impl DenialKind {
     /// problem+json answer.
     pub fn title(self) -> &'static str {
         match self.status() {
+            202 => "Accepted",
             400 => "Bad Request",
             401 => "Unauthorized",
             403 => "Forbidden",
@@ -354,6 +366,23 @@ pub struct DenialDetail {
     /// For [`DenialKind::RateLimited`] and [`DenialKind::Loop`]: the limit that fired and when
     /// to retry, which the fronts turn into `Retry-After` and the RateLimit fields.
     pub rate_limit: Option<RateLimitHint>,
+    /// For [`DenialKind::ApprovalPending`] and [`DenialKind::ApprovalDenied`]: the approval the
+    /// call waits for or was refused by.
+    pub approval: Option<ApprovalHint>,
+}
+
+/// The approval a held call waits for, as the fronts report it (HTTP: `202 Accepted` with a
+/// `Location` to poll; MCP: a tool result naming the id).
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct ApprovalHint {
+    /// The approval id (unguessable).
+    pub id: String,
+    /// Its state: `pending`, `denied` or `expired`.
+    pub status: String,
+    /// When it expires (RFC 3339, UTC).
+    pub expires_at: String,
+    /// Seconds after which polling or repeating the call is worthwhile.
+    pub retry_after_secs: u64,
 }
 
 /// The limit that refused a call, as the fronts report it: the `RateLimit-Policy` and
@@ -397,6 +426,25 @@ impl Denial {
         self.detail.as_deref()?.rate_limit.as_ref()
     }
 
+    /// For [`DenialKind::ApprovalPending`] and [`DenialKind::ApprovalDenied`]: the approval.
+    pub fn approval(&self) -> Option<&ApprovalHint> {
+        self.detail.as_deref()?.approval.as_ref()
+    }
+
+    /// A call held for approval `hint`, or refused by it, with an agent-facing `message`.
+    pub fn approval_answer(
+        kind: DenialKind,
+        message: impl Into<String>,
+        hint: ApprovalHint,
+    ) -> Self {
+        let mut denial = Self::new(kind, message);
+        denial.detail = Some(Box::new(DenialDetail {
+            approval: Some(hint),
+            ..DenialDetail::default()
+        }));
+        denial
+    }
+
     /// A refusal by a limit: `kind` is [`DenialKind::RateLimited`] or [`DenialKind::Loop`]. The
     /// message names the limit and the wait; the hint carries them for the fronts' headers.
     pub fn limited(kind: DenialKind, hint: RateLimitHint) -> Self {
@@ -410,8 +458,8 @@ impl Denial {
         );
         denial.internal.push(format!("limit: {}", hint.name));
         denial.detail = Some(Box::new(DenialDetail {
-            required_scopes: Vec::new(),
             rate_limit: Some(hint),
+            ..DenialDetail::default()
         }));
         denial
     }
@@ -429,7 +477,7 @@ impl Denial {
         );
         denial.detail = Some(Box::new(DenialDetail {
             required_scopes: required.to_vec(),
-            rate_limit: None,
+            ..DenialDetail::default()
         }));
         let missing: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
         denial
@@ -485,6 +533,21 @@ impl Denial {
         if let Some(hint) = self.rate_limit() {
             body.insert("limit".to_owned(), Value::from(hint.name.clone()));
             body.insert("retry_after".to_owned(), Value::from(hint.retry_after_secs));
+        }
+        if let Some(approval) = self.approval() {
+            body.insert("approval_id".to_owned(), Value::from(approval.id.clone()));
+            body.insert(
+                "approval_status".to_owned(),
+                Value::from(approval.status.clone()),
+            );
+            body.insert(
+                "expires_at".to_owned(),
+                Value::from(approval.expires_at.clone()),
+            );
+            body.insert(
+                "retry_after".to_owned(),
+                Value::from(approval.retry_after_secs),
+            );
         }
         Value::Object(body)
     }
@@ -648,6 +711,8 @@ pub enum Decision {
     Unauthenticated,
     /// Authorized, but the upstream or the gateway failed.
     Error,
+    /// Authorized, but held for a person's approval and not run (yet).
+    Held,
 }
 
 impl Decision {
@@ -659,6 +724,7 @@ impl Decision {
             Self::Invalid => "invalid",
             Self::Unauthenticated => "unauthenticated",
             Self::Error => "error",
+            Self::Held => "held",
         }
     }
 
@@ -670,6 +736,7 @@ impl Decision {
             "invalid" => Self::Invalid,
             "unauthenticated" => Self::Unauthenticated,
             "error" => Self::Error,
+            "held" => Self::Held,
             _ => return None,
         })
     }
@@ -693,7 +760,9 @@ impl From<DenialKind> for Decision {
             | DenialKind::GuardBlocked
             | DenialKind::ResponseWithheld
             | DenialKind::OriginRefused
-            | DenialKind::Overloaded => Self::Deny,
+            | DenialKind::Overloaded
+            | DenialKind::ApprovalDenied => Self::Deny,
+            DenialKind::ApprovalPending => Self::Held,
             DenialKind::UpstreamFailure | DenialKind::Internal => Self::Error,
         }
     }

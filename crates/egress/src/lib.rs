@@ -59,6 +59,7 @@ pub mod classify;
 mod request;
 mod resolve;
 mod upstream;
+mod webhook;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -74,6 +75,7 @@ use portcullis_secrets::{Secret, SecretError, SecretStore};
 pub use crate::classify::{Blocked, check_address};
 pub use crate::resolve::{Resolver, StaticResolver, SystemResolver};
 use crate::upstream::Upstream;
+pub use crate::webhook::WebhookClient;
 
 /// The outbound side of the gateway: one HTTP client per upstream API.
 pub struct Egress {

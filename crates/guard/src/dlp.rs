@@ -111,6 +111,21 @@ impl DlpPolicy {
         }
     }
 
+    /// The same rules with every `withhold` kind redacted instead: what a person reviewing a
+    /// value may see.
+    pub fn for_review(&self) -> Self {
+        Self {
+            actions: self
+                .actions
+                .iter()
+                .map(|action| match action {
+                    DlpAction::Withhold => DlpAction::Redact,
+                    other => *other,
+                })
+                .collect(),
+        }
+    }
+
     fn action(&self, kind: usize) -> DlpAction {
         self.actions.get(kind).copied().unwrap_or(DlpAction::Allow)
     }

@@ -166,6 +166,22 @@ impl Guards {
         Ok(Inspection { findings, risk })
     }
 
+    /// The arguments of a held call as approvers see them: the tool's DLP rules applied as on
+    /// its answers, with `withhold` kinds redacted too (a review cannot be withheld), and the
+    /// default rules when DLP is off for the tool, so that an approver never reads a card
+    /// number or a credential the agent sent.
+    pub fn redact_for_review(&self, tool: &str, args: &Value) -> Value {
+        let review = match &self.settings(tool).dlp {
+            Some(policy) => policy.for_review(),
+            None => DlpPolicy::new(&std::collections::BTreeMap::new())
+                .unwrap_or_else(|_| DlpPolicy::all(portcullis_config::DlpAction::Redact)),
+        };
+        let mut value = args.clone();
+        self.dlp
+            .redact(&mut value, &review, &mut DlpReport::default());
+        value
+    }
+
     /// Stage 11, filter: DLP, the response prompt-injection scan, then shaping, as the tool's
     /// settings say. A withheld answer becomes a [`DenialKind::ResponseWithheld`] denial.
     pub fn filter(

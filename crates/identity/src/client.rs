@@ -193,7 +193,7 @@ pub(crate) fn presented(
 
 /// Parses `Basic base64(urlencode(id) ":" urlencode(secret))`. Any failure, including another
 /// scheme, is `invalid_client` with a challenge.
-fn parse_basic(header: &str) -> Result<Presented, OAuthError> {
+pub(crate) fn parse_basic(header: &str) -> Result<Presented, OAuthError> {
     let header = header.trim();
     let (scheme, rest) = header
         .split_once(' ')

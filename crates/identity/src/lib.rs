@@ -39,6 +39,7 @@
 //! - Checking an argon2 hash takes tens of milliseconds of CPU: call
 //!   [`Identity::token_endpoint`] from a blocking-capable context (`spawn_blocking`).
 
+mod approvers;
 mod cache;
 mod client;
 mod error;
@@ -66,6 +67,7 @@ use portcullis_config::{Config, SigningAlgorithm};
 pub use portcullis_core::Principal;
 use portcullis_secrets::SecretStore;
 
+pub use crate::approvers::Approvers;
 use crate::cache::TokenCache;
 use crate::client::Credential;
 pub use crate::client::hash_secret;

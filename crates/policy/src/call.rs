@@ -83,16 +83,29 @@ pub struct Permitted<T> {
     inner: T,
     policies: Vec<String>,
     policy_version: Arc<str>,
+    approval: Option<Arc<str>>,
 }
 
 impl<T> Permitted<T> {
     /// Mints the proof; only the policy engine decides when.
-    pub(crate) fn new(inner: T, policies: Vec<String>, policy_version: Arc<str>) -> Self {
+    pub(crate) fn new(
+        inner: T,
+        policies: Vec<String>,
+        policy_version: Arc<str>,
+        approval: Option<Arc<str>>,
+    ) -> Self {
         Self {
             inner,
             policies,
             policy_version,
+            approval,
         }
+    }
+
+    /// The approver group that must approve before this runs, when a determining permit policy
+    /// carries `@approval("<group>")`.
+    pub fn approval(&self) -> Option<&str> {
+        self.approval.as_deref()
     }
 
     /// Ids of the permit policies that determined the decision.
@@ -113,7 +126,7 @@ impl<T> Permitted<T> {
     /// A permit without a policy decision, for other crates' tests.
     #[cfg(feature = "test-util")]
     pub fn for_tests(inner: T) -> Self {
-        Self::new(inner, Vec::new(), Arc::from("test"))
+        Self::new(inner, Vec::new(), Arc::from("test"), None)
     }
 }
 

@@ -107,6 +107,9 @@ pub struct PolicyEngine {
     policies: Vec<LoadedPolicy>,
     /// The role and scope names the policies use, with where each is written.
     names: Vec<names::NameUse>,
+    /// The approver group of each permit policy annotated `@approval("<group>")`, by policy id,
+    /// with where the annotation is written.
+    approvals: HashMap<String, (Arc<str>, Problem)>,
     authorizer: Authorizer,
     agent_type: EntityTypeName,
     role_type: EntityTypeName,
@@ -213,6 +216,7 @@ impl PolicyEngine {
         }
 
         let names = names::collect(&parsed, &files);
+        let approvals = approval_annotations(&parsed, &files);
         let types = EngineTypes::new().map_err(schema_error)?;
         let action_entities = schema
             .action_entities()
@@ -284,6 +288,7 @@ impl PolicyEngine {
             version,
             policies,
             names,
+            approvals,
             authorizer: Authorizer::new(),
             agent_type: types.agent,
             role_type: types.role,
@@ -397,7 +402,63 @@ impl PolicyEngine {
             meta: call.meta(),
             risk: context.risk,
         })?;
-        Ok(Permitted::new(call, policies, Arc::clone(&self.version)))
+        // Most policy sets hold nothing: then this costs one emptiness check.
+        let approval = if self.approvals.is_empty() {
+            None
+        } else {
+            policies
+                .iter()
+                .find_map(|id| self.approvals.get(id).map(|(group, _)| Arc::clone(group)))
+        };
+        Ok(Permitted::new(
+            call,
+            policies,
+            Arc::clone(&self.version),
+            approval,
+        ))
+    }
+
+    /// Refuses `@approval("<group>")` annotations naming a group the configuration does not
+    /// declare (`approvals.groups`), one `file:line:column` problem each.
+    pub fn check_approval_groups(&self, groups: &[&str]) -> Result<(), PolicyError> {
+        let mut problems: Vec<Problem> = self
+            .approvals
+            .values()
+            .filter(|(group, _)| !groups.contains(&group.as_ref()))
+            .map(|(group, at)| {
+                let name = portcullis_core::truncate_for_message(group, 64);
+                let mut message = if groups.is_empty() {
+                    format!(
+                        "`@approval(\"{name}\")` names an approver group, but the configuration has no `approvals` section"
+                    )
+                } else {
+                    format!(
+                        "`@approval(\"{name}\")` names no approver group of `approvals.groups`"
+                    )
+                };
+                if let Some(near) = portcullis_core::closest(group, groups.iter().copied()) {
+                    message.push_str(&format!("; did you mean `{near}`?"));
+                }
+                Problem {
+                    message,
+                    ..at.clone()
+                }
+            })
+            .collect();
+        problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(PolicyError::Invalid { problems })
+        }
+    }
+
+    /// The approver groups the policies name, sorted.
+    pub fn approval_groups(&self) -> Vec<&str> {
+        let mut groups: Vec<&str> = self.approvals.values().map(|(g, _)| g.as_ref()).collect();
+        groups.sort_unstable();
+        groups.dedup();
+        groups
     }
 
     /// Decides one call without minting anything: the ids of the permit policies that
@@ -683,3 +744,38 @@ impl EngineTypes {
 
 #[cfg(test)]
 mod tests;
+
+/// The `@approval("<group>")` annotation of each permit policy, with where it is written.
+fn approval_annotations(
+    parsed: &[load::ParsedPolicy],
+    files: &[load::SourceFile],
+) -> HashMap<String, (Arc<str>, Problem)> {
+    let mut found = HashMap::new();
+    for policy in parsed {
+        let Some(group) = policy.policy.annotation("approval") else {
+            continue;
+        };
+        let Some(file) = files.get(policy.file) else {
+            continue;
+        };
+        let offset = file
+            .text
+            .get(policy.offset..)
+            .and_then(|rest| rest.find("@approval"))
+            .map_or(policy.offset, |at| policy.offset + at);
+        let (line, column) = load::line_column(&file.text, offset);
+        found.insert(
+            policy.policy.id().to_string(),
+            (
+                Arc::from(group.trim()),
+                Problem {
+                    file: file.path.clone(),
+                    line: Some(line),
+                    column: Some(column),
+                    message: String::new(),
+                },
+            ),
+        );
+    }
+    found
+}

@@ -119,6 +119,26 @@ pub(crate) fn parse(files: &[SourceFile]) -> (Vec<ParsedPolicy>, Vec<Problem>) {
                 Some(id) => id.to_owned(),
                 None => format!("{}#{}", file.name, entry.index),
             };
+            match (policy.annotation("approval"), policy.effect()) {
+                (Some(group), cedar_policy::Effect::Permit) if group.trim().is_empty() => {
+                    problems.push(problem(
+                        file,
+                        Some(entry.offset),
+                        "the `@approval` annotation must name an approver group".to_owned(),
+                    ));
+                    continue;
+                }
+                (Some(_), cedar_policy::Effect::Forbid) => {
+                    problems.push(problem(
+                        file,
+                        Some(entry.offset),
+                        "`@approval` applies only to `permit` policies: a denied call is never held"
+                            .to_owned(),
+                    ));
+                    continue;
+                }
+                _ => {}
+            }
             if let Some(&(first_file, first_offset)) = seen.get(&id) {
                 let first = files
                     .get(first_file)

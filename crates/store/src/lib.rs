@@ -18,8 +18,11 @@
 //!   off (statements carry token ids and agent names), and the store's schema applied.
 //! - Stores that may later also live in PostgreSQL sit behind traits here, so that SQLite and
 //!   PostgreSQL both fit: the interactive sign-in grants ([`grants::GrantStore`], embedded as
-//!   [`grants::SqliteGrants`]). Stores still to come (approvals, anomaly baselines) follow it.
+//!   [`grants::SqliteGrants`]) and the human approvals of held calls
+//!   ([`approvals::ApprovalStore`], embedded as [`approvals::SqliteApprovals`]). Stores still to
+//!   come (anomaly baselines) follow them.
 
+pub mod approvals;
 pub mod grants;
 pub mod sqlite;
 
