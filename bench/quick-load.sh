@@ -16,6 +16,7 @@ export ORDERS_API_TOKEN=bench-upstream-token
 export PORTCULLIS_DEMO_CLIENT_SECRET=bench-demo-secret
 export PORTCULLIS_READONLY_CLIENT_SECRET=bench-readonly-secret
 export PORTCULLIS_ASSISTANT_CLIENT_SECRET=bench-assistant-secret
+export PORTCULLIS_DEMO_OPERATOR_SECRET=bench-operator-secret
 export PORTCULLIS_DEMO_USER_PASSWORD=bench-user-password
 export PORTCULLIS_LOG=warn
 

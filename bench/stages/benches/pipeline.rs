@@ -34,7 +34,7 @@ const CLIENT_SECRET: &str = "bench-client-secret";
 const CLIENT_IP: [u8; 4] = [127, 0, 0, 1];
 
 /// A gateway on the quickstart configuration in front of `upstream`, its state in `data_dir`.
-async fn gateway(data_dir: &Path, upstream: std::net::SocketAddr, sync: AuditSync) -> Gateway {
+async fn gateway(data_dir: &Path, upstream: std::net::SocketAddr, sync: AuditSync) -> Arc<Gateway> {
     let path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart/portcullis.yaml");
     let mut loaded = or_exit(Config::load(&path), "load the quickstart config");
@@ -51,6 +51,7 @@ async fn gateway(data_dir: &Path, upstream: std::net::SocketAddr, sync: AuditSyn
     env.set("PORTCULLIS_DEMO_CLIENT_SECRET", CLIENT_SECRET);
     env.set("PORTCULLIS_READONLY_CLIENT_SECRET", CLIENT_SECRET);
     env.set("PORTCULLIS_ASSISTANT_CLIENT_SECRET", CLIENT_SECRET);
+    env.set("PORTCULLIS_DEMO_OPERATOR_SECRET", CLIENT_SECRET);
     env.set("PORTCULLIS_DEMO_USER_PASSWORD", CLIENT_SECRET);
     env.set("ORDERS_API_TOKEN", UPSTREAM_TOKEN);
     let secrets = SecretStore::new(Arc::new(env));
@@ -86,7 +87,7 @@ fn get_order() -> Value {
 }
 
 fn large_refund() -> Value {
-    json!({ "id": 42, "amount_cents": 50_000, "reason": "goodwill" })
+    json!({ "id": 42, "amount_cents": 500_000, "reason": "goodwill" })
 }
 
 fn calls(c: &mut Criterion) {
@@ -116,8 +117,7 @@ fn calls(c: &mut Criterion) {
 
     let mut gateways = Vec::new();
     for (label, sync) in [("full", AuditSync::Full), ("normal", AuditSync::Normal)] {
-        let gateway =
-            Arc::new(runtime.block_on(gateway(&scratch.path().join(label), upstream, sync)));
+        let gateway = runtime.block_on(gateway(&scratch.path().join(label), upstream, sync));
         let token =
             or_exit(gateway.identity().mint("demo-agent", None), "mint a token").access_token;
         let authorization: Arc<str> = Arc::from(format!("Bearer {token}"));

@@ -34,6 +34,7 @@ const DEMO_AGENT: &str = "demo-agent";
 const READONLY_AGENT: &str = "readonly-agent";
 const ASSISTANT_AGENT: &str = "shop-assistant";
 const DEMO_USER: &str = "demo-user";
+const DEMO_OPERATOR: &str = "demo-operator";
 
 pub(crate) async fn run(
     listen: SocketAddr,
@@ -54,6 +55,7 @@ pub(crate) async fn run(
         &data_dir.join("assistant-credentials.json"),
         ASSISTANT_AGENT,
     )?;
+    let operator = credentials(&data_dir.join("operator-credentials.json"), DEMO_OPERATOR)?;
     let upstream_token = random_secret();
     let mut env = OverlayEnv::new();
     env.set("PORTCULLIS_DEMO_CLIENT_SECRET", demo.client_secret.clone());
@@ -63,6 +65,10 @@ pub(crate) async fn run(
         assistant.client_secret,
     );
     env.set("ORDERS_API_TOKEN", upstream_token.clone());
+    env.set(
+        "PORTCULLIS_DEMO_OPERATOR_SECRET",
+        operator.client_secret.clone(),
+    );
     if let Some(password) = &demo.password {
         env.set("PORTCULLIS_DEMO_USER_PASSWORD", password.clone());
     }
@@ -101,7 +107,7 @@ pub(crate) async fn run(
     });
 
     let resolver = Arc::new(portcullis_egress::SystemResolver::new()?);
-    let gateway = Arc::new(portcullis_pipeline::Gateway::build(&loaded, &secrets, resolver).await?);
+    let gateway = portcullis_pipeline::Gateway::build(&loaded, &secrets, resolver).await?;
     let app = portcullis_http::app(Arc::clone(&gateway), &loaded.config)?;
     crate::release_startup_memory();
     let listener = tokio::net::TcpListener::bind(listen)
@@ -124,7 +130,9 @@ fn print_banner(base: &str, demo: &Credentials, data_dir: &Path, api: SocketAddr
     });
     let mcp_config = serde_json::to_string_pretty(&mcp_config).unwrap_or_default();
     println!(
-        "\nPortcullis quickstart is running.\n\n  gateway        {base}\n  MCP endpoint   {base}/mcp\n  tools API      {base}/v1/tools\n  token endpoint {base}/oauth/token\n  example API    http://{api} (reachable only through the gateway's credential)\n\n  client_id      {id}\n  client_secret  {secret}\n  (also in {creds})\n\nGet a token:\n  curl -s -u {id}:{secret} -d grant_type=client_credentials {base}/oauth/token\n\nCall a tool:\n  curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n       -d '{{\"id\": 42}}' {base}/v1/tools/getOrder/call\n\nMCP client configuration (no token needed: connecting opens the sign-in page;\nsign in as {user} with password {password}):\n{mcp_config}\n\nAudit log: portcullis audit tail --data-dir {dir}\n",
+        "\nPortcullis quickstart is running.\n\n  gateway        {base}\n  MCP endpoint   {base}/mcp\n  tools API      {base}/v1/tools\n  token endpoint {base}/oauth/token\n  example API    http://{api} (reachable only through the gateway's credential)\n\n  client_id      {id}\n  client_secret  {secret}\n  (also in {creds})\n\nGet a token:\n  curl -s -u {id}:{secret} -d grant_type=client_credentials {base}/oauth/token\n\nCall a tool:\n  curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n       -d '{{\"id\": 42}}' {base}/v1/tools/getOrder/call\n\nMCP client configuration (no token needed: connecting opens the sign-in page;\nsign in as {user} with password {password}):\n{mcp_config}\n\nA refund above 100.00 is held for a person (the call waits 30 s, then answers 202 with the\napproval id and `Location` to poll):\n  curl -s -i -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n       -d '{{\"id\": 7, \"amount_cents\": 25000, \"reason\": \"damaged\"}}' {base}/v1/tools/refundOrder/call\nApprove it from another terminal, then repeat the identical call: it runs once.\n  portcullis approvals list --status pending --data-dir {dir}\n  portcullis approvals approve <approval id> --as {operator} --data-dir {dir}\n(approver {operator}, secret in {operator_creds}, for the admin API)\n\nAudit log: portcullis audit tail --data-dir {dir}\n",
+        operator = DEMO_OPERATOR,
+        operator_creds = data_dir.join("operator-credentials.json").display(),
         id = demo.client_id,
         secret = demo.client_secret,
         user = demo.user.as_deref().unwrap_or(DEMO_USER),

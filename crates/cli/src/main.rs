@@ -1,6 +1,7 @@
 //! `portcullis`: the one binary. It parses the command line, loads the configuration and hands
 //! over to the library crates; this is the only crate that uses `anyhow`.
 
+mod approvals;
 mod demo;
 mod state;
 
@@ -136,6 +137,11 @@ enum Command {
     Grants {
         #[command(subcommand)]
         command: GrantsCommand,
+    },
+    /// Held calls awaiting a person: list, show, approve or deny them.
+    Approvals {
+        #[command(subcommand)]
+        command: approvals::ApprovalsCommand,
     },
     /// Disable an agent (its tokens and token requests are refused) or enable it again.
     Agent {
@@ -410,6 +416,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Revoke { command } => revoke(command).await,
         Command::Agent { command } => agent(command).await,
         Command::Grants { command } => grants(command).await,
+        Command::Approvals { command } => approvals::run(command).await,
         Command::Keys { command } => keys(command),
         Command::Audit { command } => audit(command).await,
         Command::HashSecret => {
@@ -636,7 +643,7 @@ async fn serve(loaded: Loaded, secrets: &SecretStore) -> anyhow::Result<()> {
         None => None,
     };
     let resolver = Arc::new(portcullis_egress::SystemResolver::new()?);
-    let gateway = Arc::new(portcullis_pipeline::Gateway::build(&loaded, secrets, resolver).await?);
+    let gateway = portcullis_pipeline::Gateway::build(&loaded, secrets, resolver).await?;
     let mut app = portcullis_http::app(Arc::clone(&gateway), &loaded.config)?;
     if let Some(tls) = tls {
         app = app.with_tls(tls);

@@ -42,6 +42,14 @@ pub mod paths {
     pub const ROTATE_KEYS: &str = "/admin/keys/rotate";
     /// `POST {"user": "..."}`: revoke every interactive sign-in grant of a user.
     pub const REVOKE_GRANTS: &str = "/admin/revocations/grants";
+    /// `GET [?status=pending&limit=N]`: held calls, newest first.
+    pub const APPROVALS: &str = "/admin/approvals";
+    /// `GET`: one held call, its redacted arguments and votes.
+    pub const APPROVAL: &str = "/admin/approvals/{id}";
+    /// `POST [{"reason": "..."}]`: approve (an approver's HTTP Basic credentials).
+    pub const APPROVE: &str = "/admin/approvals/{id}/approve";
+    /// `POST {"reason": "..."}`: deny (an approver's HTTP Basic credentials).
+    pub const DENY: &str = "/admin/approvals/{id}/deny";
 }
 
 /// Largest admin request body; the bodies are one short JSON member.
@@ -69,6 +77,10 @@ pub fn admin_app(gateway: Arc<Gateway>, token: Secret, connections: ConnectionLi
         .route(paths::KEYS, get(list_keys))
         .route(paths::ROTATE_KEYS, post(rotate_keys))
         .route(paths::REVOKE_GRANTS, post(revoke_grants))
+        .route(paths::APPROVALS, get(list_approvals))
+        .route(paths::APPROVAL, get(show_approval))
+        .route(paths::APPROVE, post(approve))
+        .route(paths::DENY, post(deny))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state);
     App {
@@ -90,6 +102,17 @@ async fn authenticate(State(state): State<AdminState>, request: Request, next: N
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim());
     if presented.is_some_and(|token| state.token.matches(token.as_bytes())) {
+        return next.run(request).await;
+    }
+    // Approvers present their own credentials (HTTP Basic), which the approvals handlers check:
+    // a decision must name a person, which the shared admin token does not.
+    let basic = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"));
+    if basic && request.uri().path().starts_with(paths::APPROVALS) {
         return next.run(request).await;
     }
     let detail = if presented.is_some() {
@@ -121,6 +144,196 @@ async fn authenticate(State(state): State<AdminState>, request: Request, next: N
         );
     }
     response
+}
+
+/// Who asks on the approvals routes: an approver (HTTP Basic, checked here) or the admin token
+/// holder (let through by [`authenticate`]; may read, not decide).
+enum Asker {
+    Approver(String, Vec<String>),
+    Admin,
+}
+
+/// The approver the request's HTTP Basic credentials name, or the admin token holder; a wrong
+/// approver credential is refused.
+async fn asker(state: &AdminState, headers: &axum::http::HeaderMap) -> Result<Asker, Denial> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let is_basic = authorization
+        .trim()
+        .split_once(' ')
+        .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"));
+    if !is_basic {
+        return Ok(Asker::Admin);
+    }
+    match state.gateway.authenticate_approver(authorization).await {
+        Some((id, groups)) => Ok(Asker::Approver(id, groups)),
+        None => Err(Denial::new(
+            DenialKind::Unauthenticated,
+            "unknown approver or wrong secret",
+        )
+        .with_internal("approver authentication failed")),
+    }
+}
+
+/// `GET /admin/approvals[?status=...&limit=N]`.
+async fn list_approvals(
+    State(state): State<AdminState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let asker = asker(&state, &headers).await;
+    let gateway = Arc::clone(&state.gateway);
+    let op = async move {
+        asker?;
+        let mut status = None;
+        let mut limit = 100u32;
+        for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            match key.as_ref() {
+                "status" => status = Some(value.into_owned()),
+                "limit" => {
+                    limit = value.parse().map_err(|_| {
+                        Denial::new(DenialKind::InvalidArguments, "`limit` must be a number")
+                    })?;
+                }
+                _ => {}
+            }
+        }
+        let list = gateway.list_approvals(status.as_deref(), limit).await?;
+        Ok(AdminDone {
+            done: format!("listed {}", list.len()),
+            body: json!({"approvals": list}),
+            target: None,
+        })
+    };
+    run(&state, peer, "list approvals", None, op).await
+}
+
+/// `GET /admin/approvals/{id}`.
+async fn show_approval(
+    State(state): State<AdminState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let asker = asker(&state, &headers).await;
+    let gateway = Arc::clone(&state.gateway);
+    let target = Some(id.clone());
+    let op = async move {
+        asker?;
+        let body = gateway.show_approval(&id).await?;
+        Ok(AdminDone {
+            done: "shown".to_owned(),
+            body,
+            target: None,
+        })
+    };
+    run(&state, peer, "show approval", target, op).await
+}
+
+/// `POST /admin/approvals/{id}/approve [{"reason": "..."}]`.
+async fn approve(
+    State(state): State<AdminState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Response {
+    decide(state, peer, headers, id, body, true).await
+}
+
+/// `POST /admin/approvals/{id}/deny {"reason": "..."}`.
+async fn deny(
+    State(state): State<AdminState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Response {
+    decide(state, peer, headers, id, body, false).await
+}
+
+async fn decide(
+    state: AdminState,
+    peer: SocketAddr,
+    headers: axum::http::HeaderMap,
+    id: String,
+    body: Body,
+    approve: bool,
+) -> Response {
+    let action = if approve {
+        "approve approval"
+    } else {
+        "deny approval"
+    };
+    let asker = asker(&state, &headers).await;
+    let reason = optional_reason(body).await;
+    let gateway = Arc::clone(&state.gateway);
+    let target = Some(id.clone());
+    let op = async move {
+        let Asker::Approver(approver, groups) = asker? else {
+            return Err(Denial::new(
+                DenialKind::Forbidden,
+                "a decision must name a person: authenticate as an approver (HTTP Basic with the approver's id and secret), not with the admin token",
+            ));
+        };
+        let reason = reason?;
+        if !approve && reason.is_none() {
+            return Err(Denial::new(
+                DenialKind::InvalidArguments,
+                "a denial needs a `reason` the agent can act on",
+            ));
+        }
+        let body = gateway
+            .decide_approval(&id, &approver, &groups, approve, reason.clone())
+            .await?;
+        let status = body["status"].as_str().unwrap_or_default().to_owned();
+        let mut done = format!(
+            "{} by {approver}, now {status}",
+            if approve { "approved" } else { "denied" }
+        );
+        if let Some(reason) = reason {
+            done.push_str(&format!(
+                "; reason: {}",
+                portcullis_core::truncate_for_message(&reason, 256)
+            ));
+        }
+        Ok(AdminDone {
+            done,
+            body,
+            target: None,
+        })
+    };
+    run(&state, peer, action, target, op).await
+}
+
+/// The optional `reason` member of a decision's body (an empty body is no reason).
+async fn optional_reason(body: Body) -> Result<Option<String>, Denial> {
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| Denial::new(DenialKind::TooLarge, "the body is too large"))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        Denial::new(
+            DenialKind::InvalidArguments,
+            format!("the body must be a JSON object: {e}"),
+        )
+    })?;
+    match value.get("reason") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) if text.chars().count() <= 1000 => {
+            Ok(Some(text.trim().to_owned()).filter(|t| !t.is_empty()))
+        }
+        _ => Err(Denial::new(
+            DenialKind::InvalidArguments,
+            "`reason` must be a string of at most 1000 characters",
+        )),
+    }
 }
 
 /// `POST /admin/revocations/tokens {"jti": "..."}`.

@@ -65,6 +65,8 @@ pub mod paths {
     pub const MCP: &str = portcullis_config::MCP_PATH;
     /// HTTP tools API: list.
     pub const TOOLS: &str = "/v1/tools";
+    /// An agent's poll of its own held call: `GET /v1/approvals/{id}`.
+    pub const APPROVAL: &str = "/v1/approvals/{id}";
 }
 
 /// Shared state of the HTTP handlers.
@@ -142,6 +144,7 @@ pub fn app(gateway: Arc<Gateway>, config: &Config) -> Result<App, McpOptionsErro
     let authenticated = Router::new()
         .route(paths::TOOLS, get(tools::list))
         .route("/v1/tools/{name}/call", post(tools::call))
+        .route(paths::APPROVAL, get(tools::poll_approval))
         .route_service(paths::MCP, mcp)
         // Only on these routes: a path that does not exist is a 404 with or without a token.
         .route_layer(middleware::from_fn_with_state(state.clone(), identify));
@@ -196,6 +199,19 @@ fn not_found_from(client_ip: Option<IpAddr>) -> Response {
 /// Adapts the gateway to the MCP front's backend trait.
 struct Backend(Arc<Gateway>);
 
+/// A held call's way back to its MCP client.
+struct McpHold(Arc<dyn portcullis_mcp::ClientChannel>);
+
+impl portcullis_pipeline::HoldChannel for McpHold {
+    fn progress(&self, progress: &portcullis_pipeline::HoldProgress) {
+        self.0.progress(progress.message.clone());
+    }
+
+    fn confirm(&self, question: String) -> Option<portcullis_pipeline::ConfirmFuture> {
+        self.0.confirm(question)
+    }
+}
+
 impl ToolBackend for Backend {
     fn list_tools(&self, principal: &Principal) -> Vec<Arc<portcullis_catalog::Tool>> {
         self.0.list_tools(principal)
@@ -204,6 +220,22 @@ impl ToolBackend for Backend {
     fn call_tool(&self, caller: &Caller, name: String, args: Value) -> portcullis_mcp::CallFuture {
         let (gateway, caller) = (Arc::clone(&self.0), caller.clone());
         Box::pin(async move { gateway.call(&caller, &name, args).await })
+    }
+
+    fn call_tool_with_client(
+        &self,
+        caller: &Caller,
+        name: String,
+        args: Value,
+        client: Arc<dyn portcullis_mcp::ClientChannel>,
+    ) -> portcullis_mcp::CallFuture {
+        let (gateway, caller) = (Arc::clone(&self.0), caller.clone());
+        let watch: portcullis_pipeline::HoldWatch = Arc::new(McpHold(client));
+        Box::pin(async move {
+            gateway
+                .call_watched(&caller, &name, args, Some(watch))
+                .await
+        })
     }
 
     fn step_up(
@@ -357,13 +389,28 @@ pub(crate) fn problem(denial: &Denial, meta: &CallMeta) -> Response {
     let body = denial.problem(&meta.request_id);
     let mut response = (status, axum::Json(body)).into_response();
     let headers = response.headers_mut();
+    if let Some(hint) = denial.rate_limit() {
+        set_rate_limit_fields(headers, hint);
+    }
+    if let Some(approval) = denial.approval() {
+        // A held call (202 Accepted): where to poll, and when it is worth it.
+        if denial.kind == DenialKind::ApprovalPending {
+            let location = paths::APPROVAL.replace("{id}", &approval.id);
+            if let Ok(value) = HeaderValue::from_str(&location) {
+                headers.insert(header::LOCATION, value);
+            }
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(approval.retry_after_secs),
+            );
+            // Not an error: the body has the problem fields, as plain JSON.
+            return response;
+        }
+    }
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/problem+json"),
     );
-    if let Some(hint) = denial.rate_limit() {
-        set_rate_limit_fields(headers, hint);
-    }
     response
 }
 

@@ -123,6 +123,22 @@ pub(crate) async fn call(
     }
 }
 
+/// `GET /v1/approvals/{id}`: the state of the caller's own held call (another agent's answers
+/// like an unknown id). A read of the caller's own state, like the tool listing: not recorded.
+pub(crate) async fn poll_approval(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Response {
+    let Some(caller) = request.extensions().get::<Caller>().cloned() else {
+        return missing_caller(&request);
+    };
+    match state.gateway.poll_approval(&caller.principal, &id).await {
+        Ok(body) => (StatusCode::OK, axum::Json(body)).into_response(),
+        Err(denial) => problem(&denial, &caller.meta),
+    }
+}
+
 /// The tool name of a `/v1/tools/{name}/call` path, for audit records of refused requests.
 pub(crate) fn tool_from_path(path: &str) -> Option<String> {
     let rest = path.strip_prefix("/v1/tools/")?;

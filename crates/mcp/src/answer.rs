@@ -200,6 +200,7 @@ fn denial_answer(name: &str, denial: Denial) -> Result<CallToolResult, ErrorData
         }
         DenialKind::InsufficientScope => Ok(insufficient_scope_result(&denial)),
         DenialKind::RateLimited | DenialKind::Loop => Ok(limited_result(&denial)),
+        DenialKind::ApprovalPending | DenialKind::ApprovalDenied => Ok(approval_result(&denial)),
         DenialKind::InvalidArguments
         | DenialKind::Forbidden
         | DenialKind::EgressBlocked
@@ -267,6 +268,25 @@ fn limited_result(denial: &Denial) -> CallToolResult {
     if let Some(hint) = denial.rate_limit() {
         content["limit"] = json!(hint.name);
         content["retry_after"] = json!(hint.retry_after_secs);
+    }
+    result.structured_content = Some(content);
+    result
+}
+
+/// A call held for a person's approval (not run: pending, denied or expired): a tool error,
+/// since there is no answer yet, whose text tells the model what to do and whose structured
+/// content names the approval, its state and its expiry.
+fn approval_result(denial: &Denial) -> CallToolResult {
+    let mut result = CallToolResult::error(vec![ContentBlock::text(denial.message.clone())]);
+    let mut content = json!({
+        "error": denial.kind.code(),
+        "message": denial.message,
+    });
+    if let Some(approval) = denial.approval() {
+        content["approval_id"] = json!(approval.id);
+        content["approval_status"] = json!(approval.status);
+        content["expires_at"] = json!(approval.expires_at);
+        content["retry_after"] = json!(approval.retry_after_secs);
     }
     result.structured_content = Some(content);
     result

@@ -148,7 +148,86 @@ impl ServerHandler for GatewayHandler {
         let args = Value::Object(request.arguments.unwrap_or_default());
         // The backend detaches the call: if the client disconnects and `rmcp` drops this
         // future, the call still reaches its audit step instead of stopping halfway.
-        let outcome = self.backend.call_tool(&caller, name.clone(), args).await;
+        // The way back to the client while the call runs: progress notifications when the
+        // client sent a progress token (a call held for approval says every few seconds that it
+        // still waits, so that the client's request timeout does not cut it), and the user's
+        // confirmation through elicitation when the client declared it.
+        let token = context.meta.get_progress_token();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let channel = Arc::new(Channel {
+            progress: token.is_some().then_some(tx),
+            peer: context.peer.clone(),
+        });
+        let call = self
+            .backend
+            .call_tool_with_client(&caller, name.clone(), args, channel);
+        tokio::pin!(call);
+        let mut step = 0.0_f64;
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut call => break outcome,
+                Some(message) = rx.recv() => {
+                    let Some(token) = &token else { continue };
+                    step += 1.0;
+                    let note = rmcp::model::ProgressNotificationParam::new(token.clone(), step)
+                        .with_message(message);
+                    // A client gone away ends the call's wait on its own; nothing to do here.
+                    let _ = context.peer.notify_progress(note).await;
+                }
+            }
+        };
         answer::call_answer(&name, outcome).map(CallToolResponse::from)
+    }
+}
+
+/// One `tools/call`'s way back to its client.
+struct Channel {
+    /// Where progress sentences go, when the client asked for progress.
+    progress: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    peer: rmcp::Peer<RoleServer>,
+}
+
+impl crate::ClientChannel for Channel {
+    fn progress(&self, message: String) {
+        if let Some(tx) = &self.progress {
+            let _ = tx.send(message);
+        }
+    }
+
+    fn confirm(&self, question: String) -> Option<crate::ConfirmFuture> {
+        use rmcp::model::{ElicitRequestParams, ElicitationAction, ElicitationSchema};
+        use rmcp::service::ElicitationMode;
+        if !self
+            .peer
+            .supported_elicitation_modes()
+            .contains(&ElicitationMode::Form)
+        {
+            return None;
+        }
+        let schema = ElicitationSchema::builder()
+            .required_bool_property("approve", |b| {
+                b.title("Allow this call")
+                    .description("Let the agent make exactly this call once")
+            })
+            .build_unchecked();
+        let params = ElicitRequestParams::FormElicitationParams {
+            meta: None,
+            message: question,
+            requested_schema: schema,
+        };
+        let peer = self.peer.clone();
+        Some(Box::pin(async move {
+            let result = peer
+                .create_elicitation(params)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(result.action == ElicitationAction::Accept
+                && result
+                    .content
+                    .as_ref()
+                    .and_then(|c| c.get("approve"))
+                    .and_then(serde_json::Value::as_bool)
+                    == Some(true))
+        }))
     }
 }

@@ -59,6 +59,22 @@ pub use transport::{McpOptionsError, McpService};
 pub use transport::fuzzing;
 
 /// The future returned by [`ToolBackend::call_tool`].
+/// The way back to the MCP client during one `tools/call`.
+pub trait ClientChannel: Send + Sync {
+    /// Tells the client the call is still working (a progress notification), when it asked
+    /// for progress; otherwise nothing.
+    fn progress(&self, message: String);
+    /// Asks the user, through the client (MCP elicitation, form mode), to confirm what
+    /// `question` describes: `Some(Ok(true))` confirmed, `Some(Ok(false))` declined or
+    /// cancelled, `Some(Err(_))` the request failed; `None` when this client cannot be asked
+    /// (it declared no elicitation capability, or the session is stateless).
+    fn confirm(&self, question: String) -> Option<ConfirmFuture>;
+}
+
+/// The user's answer to [`ClientChannel::confirm`].
+pub type ConfirmFuture = Pin<Box<dyn Future<Output = Result<bool, String>> + Send>>;
+
+/// The answer of one tool call.
 pub type CallFuture = Pin<Box<dyn Future<Output = Result<UpstreamResponse, Denial>> + Send>>;
 
 /// The future of a recorded refusal ([`ToolBackend::refuse`], [`ToolBackend::step_up`]): the
@@ -78,6 +94,20 @@ pub trait ToolBackend: Send + Sync + 'static {
     /// detaches the call from the connection: it runs to its record even when the MCP client
     /// goes away and the returned future is dropped.
     fn call_tool(&self, caller: &Caller, name: String, args: serde_json::Value) -> CallFuture;
+
+    /// [`ToolBackend::call_tool`] with a way back to the client while the call runs: `client`
+    /// sends progress sentences (when the client asked for progress) and asks the user to
+    /// confirm (when the client can be asked, MCP elicitation). The default ignores it.
+    fn call_tool_with_client(
+        &self,
+        caller: &Caller,
+        name: String,
+        args: serde_json::Value,
+        client: Arc<dyn ClientChannel>,
+    ) -> CallFuture {
+        let _ = client;
+        self.call_tool(caller, name, args)
+    }
 
     /// Checks, before the call enters an `rmcp` session, whether the token lacks a scope the
     /// tool requires. `None` lets the call go on to [`ToolBackend::call_tool`]; `Some(future)`

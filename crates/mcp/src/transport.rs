@@ -902,6 +902,10 @@ fn plain_stateless_call(headers: &HeaderMap, message: &ClientJsonRpcMessage) -> 
     }
     let version = ProtocolVersion::V_2026_07_28;
     let meta = request.request.get_meta();
+    // A client that asked for progress gets rmcp's event stream, which can carry it.
+    if meta.get_progress_token().is_some() {
+        return false;
+    }
     if meta.protocol_version().as_ref() != Some(&version)
         || !meta.missing_required_keys(&version).is_empty()
     {

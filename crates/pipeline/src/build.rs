@@ -7,17 +7,20 @@ use std::sync::Arc;
 use portcullis_audit::AuditLog;
 use portcullis_catalog::{Catalog, Tool};
 use portcullis_config::Loaded;
-use portcullis_egress::{Egress, MetadataClient, MetadataError, Resolver};
+use portcullis_egress::{Egress, MetadataClient, MetadataError, Resolver, WebhookClient};
 use portcullis_guard::{Guards, Validator};
 use portcullis_identity::sign_in::SignIn;
-use portcullis_identity::{FetchError, Identity, MetadataFetcher, Revocations};
+use portcullis_identity::{Approvers, FetchError, Identity, MetadataFetcher, Revocations};
 use portcullis_limits::Limits;
 use portcullis_policy::PolicyEngine;
 use portcullis_secrets::SecretStore;
+use portcullis_store::approvals::SqliteApprovals;
 use portcullis_store::grants::SqliteGrants;
 use serde_json::Value;
 
 use crate::Gateway;
+use crate::approve::Approvals;
+use crate::holds;
 
 /// The parts of a gateway that can be checked without opening the audit log or binding ports.
 /// `portcullis check` builds exactly this.
@@ -69,9 +72,12 @@ pub enum BuildError {
     /// The call limits (quota store, Redis URL).
     #[error(transparent)]
     Limits(#[from] portcullis_limits::LimitsError),
-    /// The grant store of interactive sign-in.
+    /// The grant store of interactive sign-in, or the approval store.
     #[error(transparent)]
     Grants(#[from] portcullis_store::StoreError),
+    /// A secret the gateway needs at start (the approvals webhook's signing key).
+    #[error(transparent)]
+    Secret(#[from] portcullis_secrets::SecretError),
 }
 
 /// Loads catalog, schemas and policies: everything `check` validates offline.
@@ -112,6 +118,19 @@ pub fn check(loaded: &Loaded) -> Result<Checked, BuildError> {
         &roles,
         &scopes.iter().map(String::as_str).collect::<Vec<_>>(),
     )?;
+    // `@approval("<group>")` must name a declared approver group.
+    // `user` (the user the agent acts for, asked through the client) needs no approvers.
+    let groups: Vec<&str> = config
+        .approvals
+        .iter()
+        .flat_map(|a| {
+            a.groups
+                .iter()
+                .map(|g| g.name.as_str())
+                .chain([crate::approve::USER_GROUP])
+        })
+        .collect();
+    policy.check_approval_groups(&groups)?;
     // An answer that shaping may cut need not match the response schema, so such tools
     // declare no output schema (MCP clients validate structured results against it).
     let catalog = if catalog
@@ -173,7 +192,7 @@ impl Gateway {
         loaded: &Loaded,
         secrets: &SecretStore,
         resolver: Arc<dyn Resolver>,
-    ) -> Result<Self, BuildError> {
+    ) -> Result<Arc<Self>, BuildError> {
         let config = &loaded.config;
         let Checked {
             catalog,
@@ -194,7 +213,7 @@ impl Gateway {
             )?;
         }
         let fetcher: Arc<dyn MetadataFetcher> = Arc::new(IssuerFetcher(metadata));
-        let egress = Egress::new(&config.apis, secrets, resolver)?;
+        let egress = Egress::new(&config.apis, secrets, Arc::clone(&resolver))?;
         let redis_url = match &config.limits.backend {
             portcullis_config::LimitBackendConfig::Redis { url, .. } => {
                 let secret = secrets
@@ -231,7 +250,38 @@ impl Gateway {
             }
         };
         let audit = AuditLog::open(&config.audit_path(), config.audit.sync).await?;
-        Ok(Self {
+        let approvals = match &config.approvals {
+            None => None,
+            Some(settings) => {
+                let store = SqliteApprovals::open(&config.data_dir).await?;
+                let approvers = Approvers::new(settings, secrets)?;
+                let webhook = match &settings.webhook {
+                    None => None,
+                    Some(hook) => {
+                        let client = WebhookClient::new(hook.url.url(), &hook.egress, resolver)?;
+                        let secret = hook
+                            .secret
+                            .as_ref()
+                            .map(|r| secrets.resolve(r))
+                            .transpose()?;
+                        Some(holds::spawn_webhook(
+                            hook,
+                            client,
+                            secret,
+                            config.listener.base_url(),
+                        ))
+                    }
+                };
+                Some(Approvals::new(
+                    settings,
+                    Arc::new(store),
+                    approvers,
+                    tool_approvals(config, &catalog),
+                    webhook,
+                ))
+            }
+        };
+        let gateway = Arc::new(Self {
             identity,
             catalog,
             validator,
@@ -241,7 +291,12 @@ impl Gateway {
             limits,
             audit,
             sign_in,
-        })
+            approvals,
+        });
+        if gateway.approvals.is_some() {
+            holds::spawn_sweeper(Arc::downgrade(&gateway));
+        }
+        Ok(gateway)
     }
 }
 
@@ -310,4 +365,26 @@ impl MetadataFetcher for IssuerFetcher {
                 })
         })
     }
+}
+
+/// `tools[].approval`: the approver group of each tool whose selection names one (the first
+/// selection that picks the tool and names a group decides).
+fn tool_approvals(
+    config: &portcullis_config::Config,
+    catalog: &Catalog,
+) -> std::collections::HashMap<String, Arc<str>> {
+    let mut groups = std::collections::HashMap::new();
+    for selection in &config.tools {
+        let Some(group) = &selection.approval else {
+            continue;
+        };
+        for tool in catalog.tools() {
+            if selection.api == tool.api && selection.operations.matches(&tool.operation_id) {
+                groups
+                    .entry(tool.name.clone())
+                    .or_insert_with(|| Arc::from(group.as_str()));
+            }
+        }
+    }
+    groups
 }

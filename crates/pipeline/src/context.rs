@@ -23,6 +23,8 @@ pub(crate) struct CallContext {
     pub(crate) inspection: Option<Inspection>,
     /// Stage 7: the permit policies that allowed the call.
     pub(crate) policies: Vec<String>,
+    /// Stage 8: what the approve stage did (held, waited, executed under which approval).
+    pub(crate) approval: Vec<String>,
     /// Stage 10: the upstream's status, and what egress noted (the reflection guard).
     pub(crate) upstream_status: Option<u16>,
     pub(crate) egress_notices: Vec<String>,
@@ -45,6 +47,7 @@ impl CallContext {
             args_digest: None,
             inspection: None,
             policies: Vec::new(),
+            approval: Vec::new(),
             upstream_status: None,
             egress_notices: Vec::new(),
             filter: None,
@@ -60,6 +63,7 @@ impl CallContext {
                 lines.push(format!("inspect: risk {}", inspection.risk));
             }
         }
+        lines.extend(self.approval.iter().cloned());
         lines.extend(self.egress_notices.iter().cloned());
         if let Some(filter) = &self.filter {
             lines.extend(filter.lines.iter().cloned());

@@ -1,6 +1,6 @@
-//! The decide phase, stages 3 to 8: from an identified caller's request to a permitted,
-//! metered call, or a denial. Nothing here answers the caller, writes the record or contacts
-//! the upstream.
+//! The decide phase, stages 3 to 7: from an identified caller's request to a permitted call,
+//! or a denial; and stage 9, meter, which runs once the approve stage (8, `approve.rs`) let the
+//! call go on. Nothing here answers the caller, writes the record or contacts the upstream.
 
 use std::sync::Arc;
 
@@ -12,8 +12,8 @@ use portcullis_policy::{AuthzContext, Call, Permitted};
 use crate::Gateway;
 use crate::context::CallContext;
 
-/// A call that passed every stage of the decide phase: authorized, and holding its share of
-/// the limits. The approval hold (stage 9) and execute take it from here.
+/// A call that passed every stage before execute: authorized, cleared by the approve stage,
+/// and holding its share of the limits. Execute takes it from here.
 #[derive(Debug)]
 pub(crate) struct Decided {
     /// The authorized call: egress sends exactly this.
@@ -23,7 +23,7 @@ pub(crate) struct Decided {
 }
 
 impl Gateway {
-    /// Stages 3 to 8 for `name` with `args`, called by `principal`. Each stage returns early
+    /// Stages 3 to 7 for `name` with `args`, called by `principal`. Each stage returns early
     /// with a denial; what each learned goes into `ctx` for the record.
     pub(crate) async fn decide(
         &self,
@@ -31,7 +31,7 @@ impl Gateway {
         principal: Arc<Principal>,
         name: &str,
         args: CallArgs,
-    ) -> Result<Decided, Denial> {
+    ) -> Result<Permitted<Call>, Denial> {
         // The digest was taken when the arguments arrived, so even a call refused at resolve
         // leaves evidence of what was sent.
         ctx.args_digest = Some(args.digest().clone());
@@ -78,10 +78,15 @@ impl Gateway {
         // call is the only thing egress sends.
         let call = self.policy.authorize(call, context)?;
         ctx.policies = call.policies().to_vec();
+        Ok(call)
+    }
 
-        // Stage 8, meter: loop detection, cost-weighted limits, quotas, concurrency caps. After
-        // authorize, so denied calls consume no budget. The permits it holds are released when
-        // `metered` is dropped, on every exit path after this one.
+    /// Stage 9, meter: loop detection, cost-weighted limits, quotas, concurrency caps. After
+    /// authorize, so denied calls consume no budget, and after approve, so a held call holds no
+    /// concurrency permit while it waits and a refused or expired hold spends nothing. The
+    /// permits it holds are released when `metered` is dropped, on every exit path after this
+    /// one.
+    pub(crate) async fn meter(&self, call: Permitted<Call>) -> Result<Decided, Denial> {
         let metered = self
             .limits
             .meter(

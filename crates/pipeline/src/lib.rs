@@ -5,12 +5,15 @@
 //! | phase | stages | where |
 //! |---|---|---|
 //! | identify | 2: token or certificate → [`Caller`] (principal and request metadata) | [`identify`](Gateway::identify) |
-//! | decide | 3 admit, 4 resolve and scope, 5 validate, 6 inspect, 7 authorize, 8 meter | `decide.rs` |
+//! | decide | 3 admit, 4 resolve and scope, 5 validate, 6 inspect, 7 authorize | `decide.rs` |
+//! | approve | 8: a call a person must approve is held (`holds.rs`: expiry, webhook) | `approve.rs` |
+//! | meter | 9: loop, rates, quotas, concurrency | `decide.rs` (`meter`) |
 //! | execute | 10 egress, 11 filter, settle the meter | `execute.rs` |
 //! | record | 12: one audit record for every outcome | `record.rs` (`Outcome`) |
 //! | lifecycle | detaches each call from the client's connection and always records | `lifecycle.rs` |
 //!
-//! Stage 9 (approve) will sit between `decide` and `execute`, holding the [`Permitted`] call.
+//! Stage 8 (approve) sits between authorize and meter, holding the [`Permitted`] call: a held
+//! call is metered only when it runs.
 //!
 //! Design decisions:
 //! - The order is plain sequential code, not a stack of middleware, so it reads top to bottom
@@ -29,10 +32,12 @@
 //! [`Permitted`]: portcullis_policy::Permitted
 //! [`Caller`]: portcullis_core::Caller
 
+mod approve;
 mod build;
 mod context;
 mod decide;
 mod execute;
+mod holds;
 mod identify;
 mod lifecycle;
 mod record;
@@ -49,6 +54,9 @@ use portcullis_identity::sign_in::SignIn;
 use portcullis_limits::Limits;
 use portcullis_policy::PolicyEngine;
 
+pub use approve::{
+    ConfirmFuture, HoldChannel, HoldProgress, HoldWatch, USER_GROUP, approval_json, decision_result,
+};
 pub use build::{BuildError, Checked, check};
 pub use identify::{Arrival, Refused};
 pub use lifecycle::{AdminAnswer, AdminDone, SignInStep, TokenAnswer, TokenForm, TokenRequest};
@@ -65,6 +73,8 @@ pub struct Gateway {
     audit: AuditLog,
     /// Interactive sign-in (`sign_in`), when configured.
     sign_in: Option<Arc<SignIn>>,
+    /// Human approvals (`approvals`), when configured.
+    approvals: Option<approve::Approvals>,
 }
 
 impl std::fmt::Debug for Gateway {

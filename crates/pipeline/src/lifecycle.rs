@@ -15,6 +15,7 @@ use portcullis_identity::{OAuthError, TokenResponse};
 use serde_json::{Map, Value};
 
 use crate::Gateway;
+use crate::approve::HoldWatch;
 use crate::context::CallContext;
 use crate::decide::check_scopes;
 use crate::identify::Refused;
@@ -133,8 +134,20 @@ impl Gateway {
         name: &str,
         args: Value,
     ) -> Result<UpstreamResponse, Denial> {
+        self.call_watched(caller, name, args, None).await
+    }
+
+    /// [`Gateway::call`] for a front that can tell its client a held call is still waiting
+    /// for approval (MCP progress notifications): `watch` hears of it every few seconds.
+    pub async fn call_watched(
+        self: &Arc<Self>,
+        caller: &Caller,
+        name: &str,
+        args: Value,
+        watch: Option<HoldWatch>,
+    ) -> Result<UpstreamResponse, Denial> {
         let (caller, name) = (caller.clone(), name.to_owned());
-        self.detach(move |gateway| async move { gateway.run_call(caller, name, args).await })
+        self.detach(move |gateway| async move { gateway.run_call(caller, name, args, watch).await })
             .await
             .and_then(|result| result)
     }
@@ -289,20 +302,34 @@ impl Gateway {
         caller: Caller,
         name: String,
         args: Value,
+        watch: Option<HoldWatch>,
     ) -> Result<UpstreamResponse, Denial> {
         // In progress until its record is handed over: under load the audit writer waits for
-        // this record to join its next commit instead of syncing without it.
-        let pending = self.audit.pending();
+        // this record to join its next commit instead of syncing without it. A held call gives
+        // it up while it waits for a person.
+        let mut pending = Some(self.audit.pending());
         let mut ctx = CallContext::new(
             caller.meta,
             Some(Arc::clone(&caller.principal)),
             Some(name.clone()),
         );
         let result = async {
-            let decided = self
+            let call = self
                 .decide(&mut ctx, caller.principal, &name, CallArgs::new(args))
                 .await?;
-            // Stage 9, approve, will hold decided calls here.
+            // Stage 8, approve: a call a person must approve waits here, or is answered
+            // "pending"; it has not been metered yet.
+            let approval = self
+                .approve(&mut ctx, &call, watch.as_ref(), &mut pending)
+                .await?;
+            // Stage 9, meter.
+            let decided = self.meter(call).await?;
+            // Single use: the approval is spent only by a call that passed the meter, and by
+            // exactly one of two racing identical calls.
+            if let Some(record) = &approval {
+                self.consume_approval(&mut ctx, &decided.call, record)
+                    .await?;
+            }
             self.execute(&mut ctx, decided).await
         }
         .await;

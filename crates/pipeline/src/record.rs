@@ -6,8 +6,19 @@ use portcullis_core::{
     AuditEvent, CallMeta, Decision, Denial, DenialKind, UpstreamResponse, truncate_for_message,
 };
 
+use portcullis_store::approvals::{ApprovalRecord, Vote};
+
 use crate::Gateway;
 use crate::context::CallContext;
+
+/// What happened to a held call, for [`Outcome::Approval`].
+#[derive(Debug)]
+pub(crate) enum ApprovalEvent<'a> {
+    /// An approver's vote made outside the admin API.
+    Vote(&'a Vote),
+    /// The hold expired undecided (or approved and never run).
+    Expired,
+}
 
 /// The step of a token-endpoint record.
 pub(crate) const TOKEN_ISSUED: &str = "token issued";
@@ -36,6 +47,14 @@ pub(crate) enum Outcome<'a> {
         step: &'a str,
         /// The user the request signed in or acted for, when known.
         user: Option<&'a str>,
+    },
+    /// Something that happened to a held call outside any request: a decision made by another
+    /// process (the CLI), or an expiry.
+    Approval {
+        /// The approval.
+        record: &'a ApprovalRecord,
+        /// What happened.
+        event: ApprovalEvent<'a>,
     },
     /// An admin API request.
     Admin {
@@ -141,6 +160,48 @@ impl Gateway {
                     decision,
                     reasons,
                     ..self.blank_event(meta)
+                }
+            }
+            Outcome::Approval { record, event } => {
+                let meta = CallMeta::now(portcullis_core::Front::Admin, None);
+                let (decision, reasons) = match event {
+                    ApprovalEvent::Vote(vote) => {
+                        let verb = if vote.approve { "approve" } else { "deny" };
+                        let mut reasons = vec![
+                            format!("admin: {verb} approval `{}`", record.id),
+                            format!(
+                                "approval: {} by {} ({}), now {}",
+                                if vote.approve { "approved" } else { "denied" },
+                                truncate_for_message(&vote.approver, 128),
+                                vote.source,
+                                record.status.as_str()
+                            ),
+                        ];
+                        if let Some(reason) = &vote.reason {
+                            reasons.push(format!("reason: {}", truncate_for_message(reason, 256)));
+                        }
+                        (
+                            if vote.approve {
+                                Decision::Allow
+                            } else {
+                                Decision::Deny
+                            },
+                            reasons,
+                        )
+                    }
+                    ApprovalEvent::Expired => (
+                        Decision::Deny,
+                        vec![format!("approval: expired `{}`", record.id)],
+                    ),
+                };
+                AuditEvent {
+                    agent: Some(record.binding.agent.clone()),
+                    subject: (!record.binding.user.is_empty()).then(|| record.binding.user.clone()),
+                    tool: Some(truncate_for_message(&record.binding.tool, 128)),
+                    args_digest: Some(record.binding.args_digest.clone()),
+                    decision,
+                    reasons,
+                    ..self.blank_event(&meta)
                 }
             }
             Outcome::Admin {
