@@ -537,6 +537,7 @@ fn serve_listen_moves_the_public_url_or_refuses_a_mismatch() {
             .env("PORTCULLIS_DEMO_CLIENT_SECRET", "demo-secret")
             .env("PORTCULLIS_READONLY_CLIENT_SECRET", "readonly-secret")
             .env("PORTCULLIS_ASSISTANT_CLIENT_SECRET", "assistant-secret")
+            .env("PORTCULLIS_DEMO_OPERATOR_SECRET", "operator-secret")
             .env("PORTCULLIS_DEMO_USER_PASSWORD", "user-password")
             .env("ORDERS_API_TOKEN", "upstream")
             .env_remove("PORTCULLIS_CONFIG");
@@ -627,6 +628,7 @@ fn serve_starts_the_admin_api_only_with_its_credential() {
             .env("PORTCULLIS_DEMO_CLIENT_SECRET", "demo-secret")
             .env("PORTCULLIS_READONLY_CLIENT_SECRET", "readonly-secret")
             .env("PORTCULLIS_ASSISTANT_CLIENT_SECRET", "assistant-secret")
+            .env("PORTCULLIS_DEMO_OPERATOR_SECRET", "operator-secret")
             .env("PORTCULLIS_DEMO_USER_PASSWORD", "user-password")
             .env("ORDERS_API_TOKEN", "upstream")
             .env_remove("PORTCULLIS_CONFIG");
@@ -731,6 +733,166 @@ fn serve_starts_the_admin_api_only_with_its_credential() {
     });
     child.kill().unwrap();
     child.wait().unwrap();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// `portcullis approvals`: a refund held by the served quickstart is listed, approved on the
+/// data folder by `approvals approve --as`, then the identical call runs once; the decision is
+/// refused a second time, an approver of no such name is refused, and the running gateway
+/// writes the CLI's decision into the audit chain.
+#[test]
+fn approvals_cli_lists_and_decides_a_held_call_of_a_running_gateway() {
+    use std::io::{BufRead as _, BufReader};
+
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+    };
+    let (dir, config) = quickstart();
+    let data = dir.path().join("state");
+    let (listen, api) = (free(), free());
+    edit(&config, "  wait: 30s", "  wait: 1s");
+    edit(
+        &config,
+        "base_url: http://127.0.0.1:8081",
+        &format!("base_url: http://{api}"),
+    );
+    let mut upstream = Command::new(BIN)
+        .args(["example-api", "--listen", &api.to_string()])
+        .env("ORDERS_API_TOKEN", "upstream")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut gateway = Command::new(BIN)
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .args(["--data-dir", data.to_str().unwrap()])
+        .args(["--listen", &listen.to_string()])
+        .env("PORTCULLIS_LOG", "info")
+        .env("PORTCULLIS_DEMO_CLIENT_SECRET", "demo-secret")
+        .env("PORTCULLIS_READONLY_CLIENT_SECRET", "readonly-secret")
+        .env("PORTCULLIS_ASSISTANT_CLIENT_SECRET", "assistant-secret")
+        .env("PORTCULLIS_DEMO_OPERATOR_SECRET", "operator-secret")
+        .env("PORTCULLIS_DEMO_USER_PASSWORD", "user-password")
+        .env("ORDERS_API_TOKEN", "upstream")
+        .env_remove("PORTCULLIS_CONFIG")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = gateway.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("portcullis is listening") {
+            break;
+        }
+    }
+    // Keep reading the log so the gateway never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    let cli = |args: &[&str]| -> Output {
+        Command::new(BIN)
+            .args(args)
+            .args(["--config", config.to_str().unwrap()])
+            .args(["--data-dir", data.to_str().unwrap()])
+            .env_remove("PORTCULLIS_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let base = format!("http://{listen}");
+    let result = std::panic::catch_unwind(|| {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let http = reqwest::Client::builder().no_proxy().build().unwrap();
+            let token: serde_json::Value = http
+                .post(format!("{base}/oauth/token"))
+                .basic_auth("demo-agent", Some("demo-secret"))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let token = token["access_token"].as_str().unwrap().to_owned();
+            let refund = || {
+                http.post(format!("{base}/v1/tools/refundOrder/call"))
+                    .bearer_auth(&token)
+                    .json(&serde_json::json!({"id": 7, "amount_cents": 25000, "reason": "damaged"}))
+                    .send()
+            };
+            let held = refund().await.unwrap();
+            assert_eq!(held.status(), 202);
+            let held: serde_json::Value = held.json().await.unwrap();
+            let id = held["approval_id"].as_str().unwrap().to_owned();
+
+            let listed = cli(&["approvals", "list", "--status", "pending"]);
+            assert!(listed.status.success(), "{listed:?}");
+            let listed: serde_json::Value =
+                serde_json::from_slice(listed.stdout.split(|b| *b == b'\n').next().unwrap())
+                    .unwrap();
+            assert_eq!(listed["id"], id.as_str());
+            assert_eq!(listed["arguments"]["amount_cents"], 25000);
+
+            let stranger = cli(&["approvals", "approve", &id, "--as", "mallory"]);
+            assert!(!stranger.status.success());
+            assert!(
+                String::from_utf8_lossy(&stranger.stderr).contains("`mallory` is not an approver"),
+                "{stranger:?}"
+            );
+            let approved = cli(&[
+                "approvals",
+                "approve",
+                &id,
+                "--as",
+                "demo-operator",
+                "--reason",
+                "photos checked",
+            ]);
+            assert!(approved.status.success(), "{approved:?}");
+            let twice = cli(&[
+                "approvals",
+                "deny",
+                &id,
+                "--as",
+                "demo-operator",
+                "--reason",
+                "no",
+            ]);
+            assert!(!twice.status.success());
+            assert!(
+                String::from_utf8_lossy(&twice.stderr).contains("already approved"),
+                "{twice:?}"
+            );
+
+            let ran = refund().await.unwrap();
+            assert_eq!(ran.status(), 200);
+            let shown = cli(&["approvals", "show", &id]);
+            let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+            assert_eq!(shown["status"], "executed");
+            assert_eq!(shown["votes"][0]["source"], "cli");
+            // The running gateway records the CLI's decision within its sweep.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            loop {
+                let tail = Command::new(BIN)
+                    .args(["audit", "tail", "-n", "50", "--data-dir"])
+                    .arg(&data)
+                    .output()
+                    .unwrap();
+                let text = String::from_utf8_lossy(&tail.stdout).into_owned();
+                if text.contains("approval: approved by demo-operator (cli)") {
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "{text}");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        });
+    });
+    gateway.kill().unwrap();
+    gateway.wait().unwrap();
+    upstream.kill().unwrap();
+    upstream.wait().unwrap();
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }

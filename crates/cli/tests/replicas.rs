@@ -93,6 +93,7 @@ fn spawn(config: &Path, data: &Path, name: &str) -> Replica {
         .env("PORTCULLIS_DEMO_CLIENT_SECRET", "demo-secret")
         .env("PORTCULLIS_READONLY_CLIENT_SECRET", "readonly-secret")
         .env("PORTCULLIS_ASSISTANT_CLIENT_SECRET", "assistant-secret")
+        .env("PORTCULLIS_DEMO_OPERATOR_SECRET", "operator-secret")
         .env("PORTCULLIS_DEMO_USER_PASSWORD", "user-password")
         .env("ORDERS_API_TOKEN", "upstream-token")
         .env_remove("PORTCULLIS_CONFIG")

@@ -27,6 +27,8 @@ pub const DEMO_SECRET: &str = "demo-secret-for-tests-0123456789";
 pub const READONLY_SECRET: &str = "readonly-secret-for-tests-01234";
 /// The client secret of `shop-assistant` in tests.
 pub const ASSISTANT_SECRET: &str = "assistant-secret-for-tests-0123";
+/// The quickstart approver `demo-operator`'s secret.
+pub const OPERATOR_SECRET: &str = "operator-secret-for-tests-0123";
 /// The password of `demo-user` (interactive sign-in) in tests.
 pub const USER_PASSWORD: &str = "user-password-for-tests-0123456";
 /// Bearer token the example API requires; only the gateway knows it.
@@ -166,16 +168,15 @@ impl Harness {
         env.set("PORTCULLIS_DEMO_CLIENT_SECRET", DEMO_SECRET);
         env.set("PORTCULLIS_READONLY_CLIENT_SECRET", READONLY_SECRET);
         env.set("PORTCULLIS_ASSISTANT_CLIENT_SECRET", ASSISTANT_SECRET);
+        env.set("PORTCULLIS_DEMO_OPERATOR_SECRET", OPERATOR_SECRET);
         env.set("ORDERS_API_TOKEN", UPSTREAM_TOKEN);
         env.set("PORTCULLIS_ADMIN_TOKEN", ADMIN_TOKEN);
         env.set("PORTCULLIS_DEMO_USER_PASSWORD", USER_PASSWORD);
         env.set("PORTCULLIS_TEST_IDP_SECRET", IDP_CLIENT_SECRET);
         let secrets = SecretStore::new(Arc::new(env));
-        let gateway = Arc::new(
-            Gateway::build(&loaded, &secrets, Arc::clone(&resolver) as _)
-                .await
-                .expect("gateway builds"),
-        );
+        let gateway = Gateway::build(&loaded, &secrets, Arc::clone(&resolver) as _)
+            .await
+            .expect("gateway builds");
         let mut app =
             portcullis_http::app(Arc::clone(&gateway), &loaded.config).expect("app builds");
         if let Some(tls) = &loaded.config.listener.tls {

@@ -27,7 +27,7 @@ async fn every_call_leaves_exactly_one_record_and_tampering_is_named() {
         ("deleteCustomer", json!({"id": 1}), 404), // 7 hidden
         (
             "refundOrder",
-            json!({"id": 1, "amount_cents": 99999, "reason": "r"}),
+            json!({"id": 1, "amount_cents": 999999, "reason": "r"}),
             403,
         ), // 8 deny
     ];

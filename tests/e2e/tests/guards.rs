@@ -244,6 +244,7 @@ fn expose_echo(config: &mut portcullis_config::Config, guards: GuardSettings) {
         scopes: Vec::new(),
         cost: None,
         guards,
+        approval: None,
     });
     std::fs::write(
         config.policies.join("echo.cedar"),

@@ -429,7 +429,7 @@ async fn hidden_and_forbidden_tools_are_refused_without_leaking_policy() {
         .call(
             Some(&token),
             "refundOrder",
-            &json!({"id": 7, "amount_cents": 50_000, "reason": "customer asked"}),
+            &json!({"id": 7, "amount_cents": 500_000, "reason": "customer asked"}),
         )
         .await;
     assert_eq!(too_big.status(), 403);

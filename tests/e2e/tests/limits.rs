@@ -261,7 +261,7 @@ async fn calls_denied_by_policy_consume_no_tool_budget() {
     // Refunds above the policy's ceiling are denied at authorize, before the meter stage.
     for id in 1..=5 {
         let response = h
-            .call(Some(&token), "refundOrder", &refund(id, 50_000))
+            .call(Some(&token), "refundOrder", &refund(id, 500_000))
             .await;
         assert_eq!(response.status(), 403);
     }

@@ -142,7 +142,7 @@ async fn scenario<S: rmcp::Service<RoleClient>>(
     let result = client
         .call_tool(
             CallToolRequestParams::new("refundOrder").with_arguments(args(
-                json!({"id": 5, "amount_cents": 20000, "reason": "late"}),
+                json!({"id": 5, "amount_cents": 200000, "reason": "late"}),
             )),
         )
         .await

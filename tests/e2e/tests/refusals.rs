@@ -193,7 +193,7 @@ async fn each_http_refusal_leaves_one_record() {
         h.call(
             Some(&token),
             "refundOrder",
-            &json!({"id": 1, "amount_cents": 99999, "reason": "r"}),
+            &json!({"id": 1, "amount_cents": 999999, "reason": "r"}),
         )
         .await
     })
@@ -296,7 +296,7 @@ async fn each_mcp_refusal_leaves_one_record() {
             &h,
             Some(&token),
             "refundOrder",
-            json!({"id": 1, "amount_cents": 99999, "reason": "r"}),
+            json!({"id": 1, "amount_cents": 999999, "reason": "r"}),
         )
         .send()
         .await
