@@ -585,6 +585,69 @@ fn authorize(c: &mut Criterion) {
     }
     group.finish();
 
+    // Stage 8 on a call that needs no approval: what `authorize` adds for the `@approval`
+    // annotations (a look-up of the determining policies, only when some policy carries one),
+    // and the approve stage's own check (`Permitted::approval`, one branch). The pipeline
+    // touches no storage on this path. `with_annotation` adds one `@approval` policy on another
+    // tool to the 100 policies, so the look-up runs and finds nothing.
+    let Some((_, _, plain)) = engines.iter().find(|(l, _, _)| l == "sparse/100") else {
+        fail("sparse/100", "not built")
+    };
+    let annotated = {
+        let dir = scratch.path().join("sparse100-annotated");
+        let set = policies(&specs, 100, 0, 0x5eed_0000 + 100);
+        let Some(other) = catalog.tools().iter().find(|t| t.name != CALLED_TOOL) else {
+            fail("a second tool", "not in the catalog")
+        };
+        or_exit(std::fs::create_dir_all(&dir), "create the policy folder");
+        or_exit(
+            std::fs::write(
+                dir.join("zz-approval.cedar"),
+                format!(
+                    "@id(\"held-elsewhere\")\n@approval(\"finance\")\npermit (principal, action == Portcullis::Action::\"{}\", resource);\n",
+                    other.name
+                ),
+            ),
+            "write the annotated policy",
+        );
+        engine(&dir, &specs, &catalog, &set)
+    };
+    let call = or_exit(
+        portcullis_policy::Call::new(
+            std::sync::Arc::new(principal.clone()),
+            meta,
+            std::sync::Arc::clone(tool),
+            portcullis_core::CallArgs::new(Value::Object(args.clone())),
+        )
+        .map_err(|_| "not an object"),
+        "build the call",
+    );
+    let mut group = c.benchmark_group("policy/authorize_approval_check");
+    for (label, engine) in [
+        ("without_annotation", plain),
+        ("with_annotation", &annotated),
+    ] {
+        let permitted = or_exit(
+            engine
+                .authorize(call.clone(), portcullis_policy::AuthzContext::default())
+                .map_err(|d| d.message),
+            "the call must be allowed",
+        );
+        if permitted.approval().is_some() {
+            fail(label, "must need no approval");
+        }
+        group.bench_function(BenchmarkId::from_parameter(label), |b| {
+            b.iter(|| {
+                let permitted = engine.authorize(
+                    black_box(call.clone()),
+                    portcullis_policy::AuthzContext::default(),
+                );
+                black_box(permitted.map(|p| p.approval().is_some()))
+            });
+        });
+    }
+    group.finish();
+
     let mut group = c.benchmark_group("policy/may_see_catalog");
     for (label, total, engine) in engines.iter().filter(|(l, _, _)| l.starts_with("sparse")) {
         let visible = catalog

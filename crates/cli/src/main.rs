@@ -548,6 +548,20 @@ fn check(args: &ConfigArgs, print_schema: bool) -> anyhow::Result<ExitCode> {
             unresolved.push(format!("apis `{}`: {err}", api.name));
         }
     }
+    if let Some(approvals) = &loaded.config.approvals {
+        for approver in &approvals.approvers {
+            if let Some(reference) = &approver.secret
+                && let Err(err) = secrets.resolve(reference)
+            {
+                unresolved.push(format!("approvals.approvers `{}`: {err}", approver.id));
+            }
+        }
+        if let Some(reference) = approvals.webhook.as_ref().and_then(|w| w.secret.as_ref())
+            && let Err(err) = secrets.resolve(reference)
+        {
+            unresolved.push(format!("approvals.webhook.secret: {err}"));
+        }
+    }
     if let Some(tls) = &loaded.config.listener.tls {
         match secrets.resolve(&tls.key) {
             Err(err) => unresolved.push(format!("listener.tls.key: {err}")),

@@ -54,7 +54,7 @@ fn check_accepts_the_quickstart() {
     let (_dir, config) = quickstart();
     let (code, text) = check(&config);
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("ok: 6 tools, 7 policies"), "{text}");
+    assert!(text.contains("ok: 6 tools, 8 policies"), "{text}");
 }
 
 #[test]
@@ -332,7 +332,13 @@ fn demo_runs_the_quickstart_end_to_end() {
         let password = creds["password"].as_str().unwrap();
         assert!(banner.contains(password), "{banner}");
         let mcp_config = &banner[banner.find("\"mcpServers\"").unwrap()..];
+        let mcp_config = &mcp_config[..mcp_config.find("\n\n").unwrap_or(mcp_config.len())];
         assert!(!mcp_config.contains("Authorization"), "{banner}");
+        // How to approve a held refund: the CLI line and the approver.
+        assert!(
+            banner.contains("approvals approve <approval id> --as demo-operator"),
+            "{banner}"
+        );
 
         let runtime = tokio::runtime::Runtime::new().unwrap();
         runtime.block_on(async {

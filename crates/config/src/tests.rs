@@ -570,3 +570,65 @@ fn sign_in_at_a_provider_names_a_declared_identity_provider() {
     let err = Config::load(&path).unwrap_err().to_string();
     assert!(err.contains("client_id"), "{err}");
 }
+
+#[test]
+fn approvals_are_checked_group_by_group() {
+    const OK: &str = "approvals:\n  wait: 5s\n  groups:\n    - name: finance\n      required: 2\n  approvers:\n    - id: ana\n      secret: env:A\n      groups: [finance]\n    - id: bo\n      secret_hash: $argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA\n      groups: [finance]\n";
+    let (_dir, path) = fixture(OK);
+    let approvals = Config::load(&path).unwrap().config.approvals.unwrap();
+    assert_eq!(approvals.wait, Duration::from_secs(5));
+    assert_eq!(approvals.expiry, Duration::from_secs(3600));
+    assert_eq!(approvals.max_pending_per_agent, 20);
+    assert_eq!(approvals.group("finance").unwrap().required, 2);
+    assert!(approvals.knows_group("user") && !approvals.knows_group("ops"));
+
+    for (extra, key, problem) in [
+        (
+            OK.replace(
+                "groups: [finance]\n    - id: bo",
+                "groups: [finanse]\n    - id: bo",
+            ),
+            "approvals.approvers[0].groups",
+            "`finanse` is not an approver group",
+        ),
+        (
+            OK.replace("required: 2", "required: 3"),
+            "approvals.groups[0].required",
+            "needs 3 distinct approvers but only 2",
+        ),
+        (
+            OK.replace("name: finance", "name: user"),
+            "approvals.groups[0].name",
+            "built-in group",
+        ),
+        (
+            OK.replace("wait: 5s", "wait: 2h"),
+            "approvals.expiry",
+            "longer than `approvals.wait`",
+        ),
+        (
+            OK.replace("      secret: env:A\n", ""),
+            "approvals.approvers[0]",
+            "approver needs `secret_hash` or `secret`",
+        ),
+        (
+            format!(
+                "{OK}tools:\n  - api: orders\n    operations: [a]\n    approval: {{group: ops}}\n"
+            ),
+            "tools[0].approval.group",
+            "`ops` is not an approver group",
+        ),
+        (
+            "tools:\n  - api: orders\n    operations: [a]\n    approval: {group: ops}\n".to_owned(),
+            "tools[0].approval",
+            "there is no `approvals` section",
+        ),
+    ] {
+        let (_dir, path) = fixture(&extra);
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("`{key}`")) && err.contains(problem),
+            "{err}"
+        );
+    }
+}

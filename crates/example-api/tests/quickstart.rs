@@ -448,7 +448,9 @@ fn cases() -> Vec<Case> {
             &[],
             false,
         ),
-        // support: refunds need orders:write and at most 10000 cents
+        // support: refunds need orders:write; up to 10000 cents freely, up to 100000 cents
+        // permitted by a policy that holds the call for the `finance` group (the approve stage
+        // does the holding; the policy decision is an allow), above that denied
         case("demo-agent", SUPPORT, "refundOrder", refund(1), RW, true),
         case(
             "demo-agent",
@@ -464,13 +466,21 @@ fn cases() -> Vec<Case> {
             "refundOrder",
             refund(10_001),
             RW,
-            false,
+            true,
         ),
         case(
             "demo-agent",
             SUPPORT,
             "refundOrder",
-            refund(25_000),
+            refund(100_000),
+            RW,
+            true,
+        ),
+        case(
+            "demo-agent",
+            SUPPORT,
+            "refundOrder",
+            refund(100_001),
             RW,
             false,
         ),

@@ -326,6 +326,13 @@ impl Gateway {
             Some(record) if record.status == ApprovalStatus::Denied => {
                 return Err(denied(&record));
             }
+            // Only the user can decide a confirmation: ask again rather than wait for nobody.
+            Some(record) if record.group == USER_GROUP => {
+                return self
+                    .ask_user(ctx, call, watch, in_progress, now, Some(record))
+                    .await
+                    .map(Some);
+            }
             Some(record) => {
                 ctx.approval
                     .push(format!("approval: waiting on `{}`", record.id));
@@ -333,7 +340,7 @@ impl Gateway {
             }
             None if group.as_ref() == USER_GROUP => {
                 return self
-                    .ask_user(ctx, call, watch, in_progress, now)
+                    .ask_user(ctx, call, watch, in_progress, now, None)
                     .await
                     .map(Some);
             }
@@ -364,6 +371,7 @@ impl Gateway {
         watch: Option<&HoldWatch>,
         in_progress: &mut Option<portcullis_audit::Pending>,
         now: i64,
+        existing: Option<ApprovalRecord>,
     ) -> Result<ApprovalRecord, Denial> {
         let approvals = self.approvals_or_not_found()?;
         let binding = binding_of(call);
@@ -397,9 +405,13 @@ impl Gateway {
             ));
         };
         let user = binding.user.clone();
-        let record = self
-            .hold(ctx, approvals, call, binding, USER_GROUP, now)
-            .await?;
+        let record = match existing {
+            Some(record) => record,
+            None => {
+                self.hold(ctx, approvals, call, binding, USER_GROUP, now)
+                    .await?
+            }
+        };
         ctx.approval.push(format!(
             "approval: asked user `{}` to confirm `{}`",
             truncate_for_message(&user, 128),
@@ -418,7 +430,16 @@ impl Gateway {
             Err(_) => None,
         };
         let Some(approve) = answer else {
-            return Err(pending(&record, now_ms()));
+            // Nobody else can decide it: the next identical call asks the user again.
+            return Err(refused(
+                &record,
+                format!(
+                    "the user did not confirm `{}` (approval `{}`); it was not run. Repeating the identical call asks again",
+                    truncate_for_message(&call.tool().name, 128),
+                    record.id
+                ),
+                format!("approval: the user did not answer `{}`", record.id),
+            ));
         };
         let vote = Vote {
             approval: record.id.clone(),

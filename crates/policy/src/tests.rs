@@ -951,3 +951,52 @@ fn role_and_scope_names_nothing_grants_are_reported_where_written() {
         .check_names(&["support", "suport"], &["orders:read", "orders:red", "x"])
         .unwrap();
 }
+
+#[test]
+fn an_approval_annotation_names_the_group_of_the_permitted_call() {
+    let engine = engine(
+        r#"
+permit(principal in Portcullis::Role::"support", action == Portcullis::Action::"getOrder", resource);
+
+@id("big-reads")
+@approval("finance")
+permit(principal in Portcullis::Role::"support", action == Portcullis::Action::"getOrder", resource)
+when { context.args.id > 100 };
+"#,
+    );
+    let small = call(&engine, &support(), "getOrder", json!({"id": 7})).expect("allowed");
+    assert_eq!(small.approval(), None, "only determining policies count");
+    let big = call(&engine, &support(), "getOrder", json!({"id": 700})).expect("allowed");
+    assert_eq!(big.approval(), Some("finance"));
+    assert_eq!(engine.approval_groups(), ["finance"]);
+    assert!(engine.check_approval_groups(&["finance", "user"]).is_ok());
+    let unknown = engine
+        .check_approval_groups(&["finanse-team", "user"])
+        .expect_err("an undeclared group is refused")
+        .to_string();
+    assert!(unknown.contains(":5:"), "names the line: {unknown}");
+    assert!(
+        unknown.contains("`@approval(\"finance\")` names no approver group"),
+        "{unknown}"
+    );
+    let none = engine
+        .check_approval_groups(&[])
+        .expect_err("no approvals section")
+        .to_string();
+    assert!(none.contains("no `approvals` section"), "{none}");
+}
+
+#[test]
+fn approval_annotations_on_forbid_policies_or_empty_are_load_errors() {
+    let forbid = load_error(&[(
+        "p.cedar",
+        "@approval(\"finance\")\nforbid(principal, action, resource);\n",
+    )]);
+    assert!(forbid.contains("p.cedar:1"), "{forbid}");
+    assert!(forbid.contains("only to `permit` policies"), "{forbid}");
+    let empty = load_error(&[(
+        "p.cedar",
+        "@approval(\"\")\npermit(principal, action, resource);\n",
+    )]);
+    assert!(empty.contains("must name an approver group"), "{empty}");
+}

@@ -610,3 +610,56 @@ async fn each_hold_is_announced_to_the_webhook_with_a_valid_signature() {
     let age = chrono::Utc::now().timestamp() - t.parse::<i64>().unwrap();
     assert!((0..60).contains(&age));
 }
+
+#[tokio::test]
+async fn approvers_see_the_arguments_redacted_like_responses() {
+    let h = start(Duration::from_millis(200), |_| {}).await;
+    let token = h.demo_token().await;
+    let held = h
+        .call(
+            Some(&token),
+            "refundOrder",
+            &json!({"id": 9, "amount_cents": 12_345, "reason": "refund to card 4111 1111 1111 1111 please"}),
+        )
+        .await;
+    assert_eq!(held.status(), 202);
+    let listed = admin_get(&h, "/admin/approvals?status=pending").await;
+    let reason = listed["approvals"][0]["arguments"]["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!reason.contains("4111"), "{reason}");
+    assert!(reason.contains("[REDACTED:card]"), "{reason}");
+}
+
+#[tokio::test]
+async fn an_unavailable_approval_store_fails_closed_and_spares_calls_needing_none() {
+    let h = start(Duration::from_millis(200), |_| {}).await;
+    let token = h.demo_token().await;
+    // Break the store under the running gateway.
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
+        "sqlite://{}",
+        h.data_dir.join("approvals.db").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query("ALTER TABLE approvals RENAME TO approvals_gone")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let refused = h.call(Some(&token), "refundOrder", &refund(20_000)).await;
+    assert!(started.elapsed() < Duration::from_secs(5), "no hang");
+    assert_eq!(refused.status(), 500);
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("approval store is unavailable"),
+        "{body}"
+    );
+    assert_eq!(h.upstream.requests_seen(), 0);
+    let small = h.call(Some(&token), "refundOrder", &refund(100)).await;
+    assert_eq!(small.status(), 200);
+}
