@@ -528,7 +528,9 @@ impl Gateway {
             .create(record.clone())
             .await
             .map_err(|e| store_failed(&e))?;
-        if let Some(webhook) = &approvals.webhook
+        // Operators are told of holds they decide; the user's own confirmation is asked in the
+        // client instead.
+        if let Some(webhook) = approvals.webhook.as_ref().filter(|_| group != USER_GROUP)
             && webhook.try_send(record.clone()).is_err()
         {
             tracing::warn!(approval = %record.id, "the approvals webhook queue is full; this hold is not announced");

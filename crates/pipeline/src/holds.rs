@@ -223,3 +223,69 @@ pub(crate) fn webhook_body(
     };
     Bytes::from(value.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use portcullis_store::approvals::{ApprovalStatus, Binding};
+
+    use super::*;
+
+    fn record() -> ApprovalRecord {
+        ApprovalRecord {
+            id: "apr_1".to_owned(),
+            binding: Binding {
+                agent: "demo-agent".to_owned(),
+                user: String::new(),
+                tool: "refundOrder".to_owned(),
+                args_digest: "ab".repeat(32),
+            },
+            policy_version: "v1".to_owned(),
+            group: "finance".to_owned(),
+            required: 2,
+            arguments: r#"{"amount_cents":25000,"reason":"[REDACTED:card]"}"#.to_owned(),
+            reasons: vec!["large-refunds".to_owned()],
+            request_id: "r1".to_owned(),
+            created_at: 1_767_225_600_000,
+            expires_at: 1_767_229_200_000,
+            status: ApprovalStatus::Pending,
+            decided_at: None,
+            executed_at: None,
+            executed_request: None,
+            votes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_json_notice_names_the_call_and_how_to_decide() {
+        let body = webhook_body(&record(), WebhookFormat::Json, "https://gw.example");
+        let event: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(event["type"], "approval.requested");
+        assert_eq!(event["approval_id"], "apr_1");
+        assert_eq!(event["user"], serde_json::Value::Null);
+        assert_eq!(event["required"], 2);
+        assert_eq!(event["arguments"]["reason"], "[REDACTED:card]");
+        assert_eq!(event["expires_at"], "2026-01-01T01:00:00Z");
+        assert_eq!(event["decide"]["admin_api"], "/admin/approvals/apr_1");
+    }
+
+    #[test]
+    fn the_slack_notice_is_a_message_with_text_and_blocks() {
+        let body = webhook_body(&record(), WebhookFormat::Slack, "https://gw.example");
+        let message: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let text = message["text"].as_str().unwrap();
+        assert!(
+            text.contains("`refundOrder`") && text.contains("apr_1"),
+            "{text}"
+        );
+        let blocks = message["blocks"].as_array().unwrap();
+        assert_eq!(blocks[0]["type"], "section");
+        assert_eq!(blocks[0]["text"]["type"], "mrkdwn");
+        assert!(
+            blocks[1]["text"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("[REDACTED:card]")
+        );
+        assert_eq!(blocks[2]["type"], "context");
+    }
+}

@@ -663,3 +663,47 @@ async fn an_unavailable_approval_store_fails_closed_and_spares_calls_needing_non
     let small = h.call(Some(&token), "refundOrder", &refund(100)).await;
     assert_eq!(small.status(), 200);
 }
+
+#[tokio::test]
+async fn two_approvers_racing_yield_one_decision_and_one_execution() {
+    let h = Arc::new(
+        start(Duration::from_secs(20), |config| {
+            let approvals = config.approvals.as_mut().unwrap();
+            let mut second = approvals.approvers[0].clone();
+            second.id = portcullis_config::Name::new("second-operator").unwrap();
+            approvals.approvers.push(second);
+        })
+        .await,
+    );
+    let token = h.demo_token().await;
+    let caller = {
+        let (h, token) = (Arc::clone(&h), token.clone());
+        tokio::spawn(async move { h.call(Some(&token), "refundOrder", &refund(60_000)).await })
+    };
+    let id = first_pending(&h).await["id"].as_str().unwrap().to_owned();
+    let mut racing = Vec::new();
+    for who in ["demo-operator", "second-operator"] {
+        let (h, id) = (Arc::clone(&h), id.clone());
+        racing.push(tokio::spawn(async move {
+            decide(&h, &id, "approve", (who, OPERATOR_SECRET), None)
+                .await
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for task in racing {
+        statuses.push(task.await.unwrap());
+    }
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses,
+        [200, 422],
+        "one decides, the other is told it is decided"
+    );
+    assert_eq!(caller.await.unwrap().status(), 200);
+    assert_eq!(h.upstream.requests_seen(), 1);
+    let shown = admin_get(&h, &format!("/admin/approvals/{id}")).await;
+    assert_eq!(shown["status"], "executed");
+    assert_eq!(shown["votes"].as_array().map(Vec::len), Some(1));
+}
