@@ -530,8 +530,8 @@ async fn the_two_person_rule_needs_two_distinct_approvers() {
     assert_eq!(h.upstream.requests_seen(), 1);
 }
 
-/// What the webhook receiver got: each delivery's signature header and body.
-type Deliveries = Arc<parking_lot::Mutex<Vec<(String, Vec<u8>)>>>;
+/// What the webhook receiver got: each attempt's signature header, body and delivery id.
+type Deliveries = Arc<parking_lot::Mutex<Vec<(String, Vec<u8>, String)>>>;
 
 /// A webhook receiver on loopback: the bodies and signature headers it got.
 async fn receiver() -> (String, Deliveries) {
@@ -548,8 +548,19 @@ async fn receiver() -> (String, Deliveries) {
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or_default()
                         .to_owned();
-                    kept.lock().push((signature, body.to_vec()));
-                    axum::http::StatusCode::NO_CONTENT
+                    let delivery = headers
+                        .get("x-portcullis-delivery")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    let mut seen = kept.lock();
+                    seen.push((signature, body.to_vec(), delivery));
+                    // The first attempt fails: the notice must come again.
+                    if seen.len() == 1 {
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE
+                    } else {
+                        axum::http::StatusCode::NO_CONTENT
+                    }
                 }
             },
         ),
@@ -590,11 +601,20 @@ async fn each_hold_is_announced_to_the_webhook_with_a_valid_signature() {
         .unwrap();
     let id = held["approval_id"].as_str().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while seen.lock().is_empty() {
-        assert!(Instant::now() < deadline, "no webhook delivery");
+    while seen.lock().len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no retry after a refused delivery"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let (signature, body) = seen.lock()[0].clone();
+    let (first, again) = {
+        let seen = seen.lock();
+        (seen[0].clone(), seen[1].clone())
+    };
+    assert_eq!(first.1, again.1, "the same notice, retried");
+    assert_eq!(first.2, again.2, "under the same delivery id");
+    let (signature, body, _) = again;
     let event: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(event["type"], "approval.requested");
     assert_eq!(event["approval_id"], id);
