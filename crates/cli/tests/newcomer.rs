@@ -157,7 +157,11 @@ fn the_readme_steps_work_against_the_demo() {
             .unwrap();
     let blocks = marked_blocks(&readme);
     let languages: Vec<&str> = blocks.iter().map(|(l, _)| l.as_str()).collect();
-    assert_eq!(languages, ["sh", "python"], "the README's tested blocks");
+    assert_eq!(
+        languages,
+        ["sh", "sh", "python"],
+        "the README's tested blocks"
+    );
 
     let demo = Demo::start();
     let address = demo.gateway.to_string();
@@ -218,7 +222,16 @@ fn the_readme_steps_work_against_the_demo() {
         shell.contains("chain intact"),
         "audit verify reports the chain:\n{shell}"
     );
-    if let Some((_, python)) = outputs.get(1) {
+    let (_, held) = &outputs[1];
+    // The held refund: listed pending with its arguments, approved, then run once.
+    assert!(held.contains(r#""status":"pending""#), "{held}");
+    assert!(held.contains(r#""amount_cents":25000"#), "{held}");
+    assert!(held.contains(r#""status": "approved""#), "{held}");
+    assert!(
+        held.contains(r#""ok":true"#),
+        "the approved refund ran:\n{held}"
+    );
+    if let Some((_, python)) = outputs.get(2) {
         assert!(python.contains("tools: ["), "{python}");
         assert!(python.contains("'getOrder'"), "{python}");
         assert!(

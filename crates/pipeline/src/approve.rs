@@ -316,7 +316,10 @@ impl Gateway {
             .store
             .find(&binding, now)
             .await
-            .map_err(|e| store_failed(&e))?;
+            .map_err(|e| store_failed(&e))?
+            // An approval by another group (the policies changed which group decides) covers
+            // nothing: the call is held for the group that decides it now.
+            .filter(|record| record.group == group.as_ref());
         let record = match found {
             Some(record) if record.status == ApprovalStatus::Approved => {
                 ctx.approval

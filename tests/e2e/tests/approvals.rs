@@ -727,3 +727,60 @@ async fn two_approvers_racing_yield_one_decision_and_one_execution() {
     assert_eq!(shown["status"], "executed");
     assert_eq!(shown["votes"].as_array().map(Vec::len), Some(1));
 }
+
+#[tokio::test]
+async fn an_approval_by_a_group_that_no_longer_decides_covers_nothing() {
+    let with_treasury = |config: &mut portcullis_config::Config| {
+        let approvals = config.approvals.as_mut().unwrap();
+        let mut treasury = approvals.groups[0].clone();
+        treasury.name = portcullis_config::Name::new("treasury").unwrap();
+        approvals.groups.push(treasury.clone());
+        approvals.approvers[0].groups.push(treasury.name);
+    };
+    let h = start(Duration::from_millis(300), with_treasury).await;
+    let token = h.demo_token().await;
+    let held: Value = h
+        .call(Some(&token), "refundOrder", &refund(30_000))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let old = held["approval_id"].as_str().unwrap().to_owned();
+    // The policies now ask the treasury group instead; finance approves its old hold anyway.
+    let policy = h
+        .config_path
+        .parent()
+        .unwrap()
+        .join("policies/support.cedar");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(
+        &policy,
+        text.replace("@approval(\"finance\")", "@approval(\"treasury\")"),
+    )
+    .unwrap();
+    let h = h.restart().await;
+    let token = h.demo_token().await;
+    let ok = decide(
+        &h,
+        &old,
+        "approve",
+        ("demo-operator", OPERATOR_SECRET),
+        None,
+    )
+    .await;
+    assert_eq!(ok.status(), 200);
+    let again = h.call(Some(&token), "refundOrder", &refund(30_000)).await;
+    assert_eq!(again.status(), 202);
+    let again: Value = again.json().await.unwrap();
+    assert_ne!(again["approval_id"], old.as_str());
+    let shown = admin_get(
+        &h,
+        &format!(
+            "/admin/approvals/{}",
+            again["approval_id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(shown["group"], "treasury");
+    assert_eq!(h.upstream.requests_seen(), 0);
+}
