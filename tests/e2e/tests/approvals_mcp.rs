@@ -344,3 +344,52 @@ async fn python_client_gets_progress_and_the_approved_answer() {
         );
     }
 }
+
+/// The official TypeScript SDK (`tests/typescript`), with a progress callback that keeps its
+/// request timeout alive, approved while its call waits.
+#[tokio::test]
+async fn typescript_client_gets_progress_and_the_approved_answer() {
+    let Some(node) = std::env::var_os("PORTCULLIS_NODE") else {
+        assert!(
+            std::env::var_os("PORTCULLIS_REQUIRE_EXTERNAL").is_none(),
+            "PORTCULLIS_NODE is not set but external clients are required"
+        );
+        eprintln!("skipped: PORTCULLIS_NODE is not set (scripts/test sets it)");
+        return;
+    };
+    let h = start(Duration::from_secs(20)).await;
+    let token = h.demo_token().await;
+    let before = h.upstream.requests_seen();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../typescript/approval.mjs");
+    let mut command = Command::new(node);
+    command.arg(script).args([
+        format!("{}/mcp", h.base),
+        token,
+        h.admin_base.clone().expect("the admin API is on"),
+        OPERATOR_SECRET.to_owned(),
+        "refundOrder".to_owned(),
+        json!({"id": 9, "amount_cents": 25000, "reason": "damaged"}).to_string(),
+    ]);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("node runs");
+    let out = String::from_utf8_lossy(&output.stdout).into_owned();
+    let err = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(0), "{out}\n{err}");
+    let report: Value = serde_json::from_str(&out).expect("a JSON report");
+    assert!(
+        report["progress"].as_array().is_some_and(|p| !p.is_empty()),
+        "{report}"
+    );
+    let id = report["approved"].as_str().expect("the approved id");
+    let used = admin_get(&h, &format!("/admin/approvals/{id}")).await;
+    assert_eq!(used["status"], "executed", "{used}");
+    assert_eq!(h.upstream.requests_seen(), before + 1);
+    let seen = h
+        .upstream
+        .last_request()
+        .expect("the upstream saw the refund");
+    assert_eq!(seen.path, "/orders/9/refund");
+}
