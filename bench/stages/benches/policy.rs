@@ -633,7 +633,7 @@ fn authorize(c: &mut Criterion) {
                 .map_err(|d| d.message),
             "the call must be allowed",
         );
-        if permitted.approval().is_some() {
+        if !permitted.approvals().is_empty() {
             fail(label, "must need no approval");
         }
         group.bench_function(BenchmarkId::from_parameter(label), |b| {
@@ -642,7 +642,7 @@ fn authorize(c: &mut Criterion) {
                     black_box(call.clone()),
                     portcullis_policy::AuthzContext::default(),
                 );
-                black_box(permitted.map(|p| p.approval().is_some()))
+                black_box(permitted.map(|p| p.approvals().is_empty()))
             });
         });
     }

@@ -3,7 +3,9 @@
 //!
 //! Whoever runs the CLI holds the data folder (the signing keys, the audit log), so the CLI asks
 //! for no approver secret: `--as` names a configured approver, whose groups must include the
-//! approval's. The decision is written to the store at once; a running gateway sharing the
+//! approval's. For that reason it cannot keep the two-person rule: approving for a group that
+//! needs several approvers is refused here and done through the admin API, where each approver
+//! authenticates. Denying needs one person and is allowed. The decision is written to the store at once; a running gateway sharing the
 //! folder wakes the waiting call within a fraction of a second and writes the decision into the
 //! audit chain (the chain has one writer: the gateway).
 
@@ -170,6 +172,19 @@ pub(crate) async fn run(command: ApprovalsCommand) -> anyhow::Result<ExitCode> {
         anyhow::bail!(
             "`{approver}` is not an approver of the `{}` group this approval needs",
             record.group
+        );
+    }
+    if record.binding.user == approver {
+        anyhow::bail!("`{approver}` is the user this call acts for and cannot approve it");
+    }
+    // `--as` asks for no secret (whoever runs this holds the data folder), so it cannot prove
+    // that two distinct people decided: the two-person rule is kept by the admin API, where
+    // each approver authenticates.
+    if approve && record.required > 1 {
+        anyhow::bail!(
+            "the `{}` group needs {} distinct approvers; each approves through the admin API with their own credentials (`POST /admin/approvals/{id}/approve`)",
+            record.group,
+            record.required
         );
     }
     let reason = reason

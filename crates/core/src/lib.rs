@@ -535,6 +535,8 @@ impl Denial {
             body.insert("retry_after".to_owned(), Value::from(hint.retry_after_secs));
         }
         if let Some(approval) = self.approval() {
+            // A held call was not run: `ok: false` for clients that read any 2xx as done.
+            body.insert("ok".to_owned(), Value::from(false));
             body.insert("approval_id".to_owned(), Value::from(approval.id.clone()));
             body.insert(
                 "approval_status".to_owned(),
@@ -544,10 +546,12 @@ impl Denial {
                 "expires_at".to_owned(),
                 Value::from(approval.expires_at.clone()),
             );
-            body.insert(
-                "retry_after".to_owned(),
-                Value::from(approval.retry_after_secs),
-            );
+            if self.kind == DenialKind::ApprovalPending {
+                body.insert(
+                    "retry_after".to_owned(),
+                    Value::from(approval.retry_after_secs),
+                );
+            }
         }
         Value::Object(body)
     }

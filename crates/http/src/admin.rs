@@ -155,7 +155,11 @@ enum Asker {
 
 /// The approver the request's HTTP Basic credentials name, or the admin token holder; a wrong
 /// approver credential is refused.
-async fn asker(state: &AdminState, headers: &axum::http::HeaderMap) -> Result<Asker, Denial> {
+async fn asker(
+    state: &AdminState,
+    headers: &axum::http::HeaderMap,
+    peer: SocketAddr,
+) -> Result<Asker, Denial> {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -168,7 +172,11 @@ async fn asker(state: &AdminState, headers: &axum::http::HeaderMap) -> Result<As
     if !is_basic {
         return Ok(Asker::Admin);
     }
-    match state.gateway.authenticate_approver(authorization).await {
+    match state
+        .gateway
+        .authenticate_approver(authorization, Some(peer.ip()))
+        .await
+    {
         Some((id, groups)) => Ok(Asker::Approver(id, groups)),
         None => Err(Denial::new(
             DenialKind::Unauthenticated,
@@ -185,7 +193,7 @@ async fn list_approvals(
     headers: axum::http::HeaderMap,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Response {
-    let asker = asker(&state, &headers).await;
+    let asker = asker(&state, &headers, peer).await;
     let gateway = Arc::clone(&state.gateway);
     let op = async move {
         asker?;
@@ -219,7 +227,7 @@ async fn show_approval(
     headers: axum::http::HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let asker = asker(&state, &headers).await;
+    let asker = asker(&state, &headers, peer).await;
     let gateway = Arc::clone(&state.gateway);
     let target = Some(id.clone());
     let op = async move {
@@ -269,7 +277,7 @@ async fn decide(
     } else {
         "deny approval"
     };
-    let asker = asker(&state, &headers).await;
+    let asker = asker(&state, &headers, peer).await;
     let reason = optional_reason(body).await;
     let gateway = Arc::clone(&state.gateway);
     let target = Some(id.clone());

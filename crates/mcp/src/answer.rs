@@ -286,7 +286,9 @@ fn approval_result(denial: &Denial) -> CallToolResult {
         content["approval_id"] = json!(approval.id);
         content["approval_status"] = json!(approval.status);
         content["expires_at"] = json!(approval.expires_at);
-        content["retry_after"] = json!(approval.retry_after_secs);
+        if denial.kind == DenialKind::ApprovalPending {
+            content["retry_after"] = json!(approval.retry_after_secs);
+        }
     }
     result.structured_content = Some(content);
     result

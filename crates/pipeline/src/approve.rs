@@ -29,7 +29,7 @@ use portcullis_core::{ApprovalHint, Denial, DenialKind, Principal, truncate_for_
 use portcullis_identity::Approvers;
 use portcullis_policy::{Call, Permitted};
 use portcullis_store::approvals::{
-    ApprovalRecord, ApprovalStatus, ApprovalStore, Binding, Decided, Vote,
+    ApprovalRecord, ApprovalStatus, ApprovalStore, Binding, Decided, Held, Vote,
 };
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc};
@@ -37,9 +37,11 @@ use tokio::sync::{Notify, mpsc};
 use crate::Gateway;
 use crate::context::CallContext;
 
-/// How often a waiting call reads its approval from the store, for decisions made by another
-/// process (the CLI); decisions through the admin API wake it at once.
-const POLL: Duration = Duration::from_millis(200);
+/// How often a waiting call reads its approval from the store on its own. Decisions wake it
+/// instead: through the admin API at once, from the CLI (another process) when the sweep
+/// finds them (every 0.5 s); this read is the safety net, kept rare so that many waiting calls
+/// do not crowd the store's connection.
+const POLL: Duration = Duration::from_secs(2);
 
 /// How often a waiting MCP call tells its client it is still waiting.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -89,8 +91,9 @@ pub(crate) struct Approvals {
     required: HashMap<String, u32>,
     /// `tools[].approval`: the group every call of the tool needs.
     by_tool: HashMap<String, Arc<str>>,
-    /// Waiting calls by approval id, woken when a decision is made in this process.
-    waiters: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Waiting calls by approval id (the notifier and how many wait on it), woken when a
+    /// decision is made in this process; an entry goes when its last waiter does.
+    waiters: Mutex<HashMap<String, (Arc<Notify>, usize)>>,
     /// New holds for the webhook task.
     webhook: Option<mpsc::Sender<ApprovalRecord>>,
 }
@@ -135,7 +138,7 @@ impl Approvals {
             .waiters
             .lock()
             .ok()
-            .and_then(|waiters| waiters.get(id).cloned());
+            .and_then(|waiters| waiters.get(id).map(|(notify, _)| Arc::clone(notify)));
         if let Some(notify) = waiter {
             notify.notify_waiters();
         }
@@ -143,18 +146,23 @@ impl Approvals {
 
     fn waiter(&self, id: &str) -> Arc<Notify> {
         match self.waiters.lock() {
-            Ok(mut waiters) => Arc::clone(waiters.entry(id.to_owned()).or_default()),
+            Ok(mut waiters) => {
+                let entry = waiters.entry(id.to_owned()).or_default();
+                entry.1 += 1;
+                Arc::clone(&entry.0)
+            }
             Err(_) => Arc::new(Notify::new()),
         }
     }
 
-    fn forget(&self, id: &str, notify: &Arc<Notify>) {
+    fn forget(&self, id: &str) {
         if let Ok(mut waiters) = self.waiters.lock()
-            && waiters.get(id).is_some_and(|n| Arc::ptr_eq(n, notify))
-            // Only this call holds it besides the map: no other call waits on it.
-            && Arc::strong_count(notify) <= 2
+            && let Some(entry) = waiters.get_mut(id)
         {
-            waiters.remove(id);
+            entry.1 = entry.1.saturating_sub(1);
+            if entry.1 == 0 {
+                waiters.remove(id);
+            }
         }
     }
 }
@@ -279,9 +287,10 @@ fn used(record: &ApprovalRecord) -> Denial {
 }
 
 impl Gateway {
-    /// Stage 8, approve. `Ok(None)`: the call needs no approval. `Ok(Some(record))`: an
-    /// approval covers it; the caller consumes it once the call is metered
-    /// ([`Gateway::consume_approval`]). Otherwise the denial to answer with: pending (after
+    /// Stage 8, approve. An empty list: the call needs no approval. Otherwise the approvals
+    /// that cover it, one per group that must approve (every group a determining policy's
+    /// `@approval` names, and `tools[].approval`); the caller consumes them once the call is
+    /// metered ([`Gateway::consume_approval`], each). Or the denial to answer with: pending (after
     /// waiting up to `approvals.wait`), denied, expired, or the store unavailable (fail
     /// closed).
     pub(crate) async fn approve(
@@ -290,19 +299,22 @@ impl Gateway {
         call: &Permitted<Call>,
         watch: Option<&HoldWatch>,
         in_progress: &mut Option<portcullis_audit::Pending>,
-    ) -> Result<Option<ApprovalRecord>, Denial> {
-        let group: Arc<str> = match call.approval() {
-            Some(group) => Arc::from(group),
-            None => match &self.approvals {
-                Some(approvals) if !approvals.by_tool.is_empty() => {
-                    match approvals.by_tool.get(&call.tool().name) {
-                        Some(group) => Arc::clone(group),
-                        None => return Ok(None),
-                    }
-                }
-                _ => return Ok(None),
-            },
-        };
+    ) -> Result<Vec<ApprovalRecord>, Denial> {
+        let by_tool = self
+            .approvals
+            .as_ref()
+            .filter(|a| !a.by_tool.is_empty())
+            .and_then(|a| a.by_tool.get(&call.tool().name));
+        if call.approvals().is_empty() && by_tool.is_none() {
+            return Ok(Vec::new());
+        }
+        let mut groups: Vec<Arc<str>> = call.approvals().to_vec();
+        if let Some(group) = by_tool
+            && !groups.contains(group)
+        {
+            groups.push(Arc::clone(group));
+            groups.sort_unstable();
+        }
         let Some(approvals) = &self.approvals else {
             // INVARIANT: `check` refuses `@approval` without an `approvals` section.
             return Err(Denial::new(
@@ -312,55 +324,36 @@ impl Gateway {
         };
         let binding = binding_of(call);
         let now = now_ms();
-        let found = approvals
-            .store
-            .find(&binding, now)
-            .await
-            .map_err(|e| store_failed(&e))?
-            // An approval by another group (the policies changed which group decides) covers
-            // nothing: the call is held for the group that decides it now.
-            .filter(|record| record.group == group.as_ref());
-        let record = match found {
-            Some(record) if record.status == ApprovalStatus::Approved => {
-                ctx.approval
-                    .push(format!("approval: found approved `{}`", record.id));
-                return Ok(Some(record));
+        // The operators' groups first, each held at once (so every group hears of it now), then
+        // waited on against one deadline; the user's own confirmation last.
+        let mut covered = Vec::with_capacity(groups.len());
+        let mut waiting = Vec::new();
+        for group in groups.iter().filter(|g| g.as_ref() != USER_GROUP) {
+            let record = self
+                .find_or_hold(ctx, approvals, call, &binding, group, now)
+                .await?;
+            match record.status {
+                ApprovalStatus::Approved => {
+                    ctx.approval
+                        .push(format!("approval: found approved `{}`", record.id));
+                    covered.push(record);
+                }
+                ApprovalStatus::Denied => return Err(denied(&record)),
+                _ => waiting.push(record),
             }
-            Some(record) if record.status == ApprovalStatus::Denied => {
-                return Err(denied(&record));
+        }
+        if !waiting.is_empty() {
+            // Waiting for a person is not work in progress for the audit writer's batching.
+            in_progress.take();
+            let until = Instant::now() + approvals.wait;
+            for record in waiting {
+                covered.push(self.wait_for(approvals, record, watch, until).await?);
             }
-            // Only the user can decide a confirmation: ask again rather than wait for nobody.
-            Some(record) if record.group == USER_GROUP => {
-                return self
-                    .ask_user(ctx, call, watch, in_progress, now, Some(record))
-                    .await
-                    .map(Some);
-            }
-            Some(record) => {
-                ctx.approval
-                    .push(format!("approval: waiting on `{}`", record.id));
-                record
-            }
-            None if group.as_ref() == USER_GROUP => {
-                return self
-                    .ask_user(ctx, call, watch, in_progress, now, None)
-                    .await
-                    .map(Some);
-            }
-            None => {
-                let held = self
-                    .hold(ctx, approvals, call, binding, &group, now)
-                    .await?;
-                ctx.approval.push(format!(
-                    "approval: held `{}` for group `{}`",
-                    held.id, held.group
-                ));
-                held
-            }
-        };
-        // Waiting for a person is not work in progress for the audit writer's batching.
-        in_progress.take();
-        self.wait_for(approvals, record, watch).await.map(Some)
+        }
+        if groups.iter().any(|g| g.as_ref() == USER_GROUP) {
+            covered.push(self.ask_user(ctx, call, watch, in_progress, now).await?);
+        }
+        Ok(covered)
     }
 
     /// A call the user the agent acts for must confirm (`@approval("user")`): asked through
@@ -374,7 +367,6 @@ impl Gateway {
         watch: Option<&HoldWatch>,
         in_progress: &mut Option<portcullis_audit::Pending>,
         now: i64,
-        existing: Option<ApprovalRecord>,
     ) -> Result<ApprovalRecord, Denial> {
         let approvals = self.approvals_or_not_found()?;
         let binding = binding_of(call);
@@ -408,13 +400,20 @@ impl Gateway {
             ));
         };
         let user = binding.user.clone();
-        let record = match existing {
-            Some(record) => record,
-            None => {
-                self.hold(ctx, approvals, call, binding, USER_GROUP, now)
-                    .await?
+        // The question is sent only when the future is polled: not at all for a confirmation
+        // given or refused before (the identical call after a refused meter, say).
+        let record = self
+            .find_or_hold(ctx, approvals, call, &binding, USER_GROUP, now)
+            .await?;
+        match record.status {
+            ApprovalStatus::Approved => {
+                ctx.approval
+                    .push(format!("approval: found confirmed `{}`", record.id));
+                return Ok(record);
             }
-        };
+            ApprovalStatus::Denied => return Err(denied(&record)),
+            _ => {}
+        }
         ctx.approval.push(format!(
             "approval: asked user `{}` to confirm `{}`",
             truncate_for_message(&user, 128),
@@ -472,35 +471,23 @@ impl Gateway {
         }
     }
 
-    /// Stores a new hold for `call` and announces it.
-    async fn hold(
+    /// The live approval of `call` for `group`, or a new pending hold stored and announced, in
+    /// one store transaction (identical calls arriving together share one hold).
+    async fn find_or_hold(
         &self,
-        ctx: &CallContext,
+        ctx: &mut CallContext,
         approvals: &Approvals,
         call: &Permitted<Call>,
-        binding: Binding,
+        binding: &Binding,
         group: &str,
         now: i64,
     ) -> Result<ApprovalRecord, Denial> {
-        let waiting = approvals
-            .store
-            .pending_of(&binding.agent, now)
-            .await
-            .map_err(|e| store_failed(&e))?;
-        if waiting >= approvals.max_pending {
-            return Err(Denial::new(
-                DenialKind::RateLimited,
-                format!(
-                    "this agent already has {waiting} calls waiting for approval; wait for them to be decided before asking for more"
-                ),
-            )
-            .with_internal("approval: too many pending holds"));
-        }
-        let mut reasons: Vec<String> = if call.approval().is_some() {
-            call.policies().to_vec()
-        } else {
-            Vec::new()
-        };
+        let mut reasons: Vec<String> = call
+            .policies()
+            .iter()
+            .filter(|_| call.approvals().iter().any(|g| g.as_ref() == group))
+            .cloned()
+            .collect();
         if reasons.is_empty() {
             reasons.push(format!("tools[].approval of `{}`", call.tool().name));
         }
@@ -508,13 +495,13 @@ impl Gateway {
             .guards
             .redact_for_review(&call.tool().name, &Value::Object(call.args().clone()));
         let expiry_ms = i64::try_from(approvals.expiry.as_millis()).unwrap_or(i64::MAX);
-        let record = ApprovalRecord {
+        let candidate = ApprovalRecord {
             id: format!("apr_{}", uuid::Uuid::new_v4().simple()),
-            binding,
+            binding: binding.clone(),
             policy_version: call.policy_version().to_owned(),
             group: group.to_owned(),
+            // `user` (the acting user) needs no configured approvers: one confirmation.
             required: approvals.required.get(group).copied().unwrap_or(1),
-            // `user` (the acting user) needs no configured approvers.
             arguments: arguments.to_string(),
             reasons,
             request_id: ctx.meta.request_id.to_string(),
@@ -526,11 +513,34 @@ impl Gateway {
             executed_request: None,
             votes: Vec::new(),
         };
-        approvals
+        let held = approvals
             .store
-            .create(record.clone())
+            .find_or_hold(candidate, approvals.max_pending)
             .await
             .map_err(|e| store_failed(&e))?;
+        let record = match held {
+            Held::Existing(record) => {
+                if record.status == ApprovalStatus::Pending {
+                    ctx.approval
+                        .push(format!("approval: waiting on `{}`", record.id));
+                }
+                return Ok(record);
+            }
+            Held::TooMany(waiting) => {
+                return Err(Denial::new(
+                    DenialKind::RateLimited,
+                    format!(
+                        "this agent already has {waiting} calls waiting for approval for this user; wait for them to be decided before asking for more"
+                    ),
+                )
+                .with_internal("approval: too many pending holds"));
+            }
+            Held::Created(record) => record,
+        };
+        ctx.approval.push(format!(
+            "approval: held `{}` for group `{}`",
+            record.id, record.group
+        ));
         // Operators are told of holds they decide; the user's own confirmation is asked in the
         // client instead.
         if let Some(webhook) = approvals.webhook.as_ref().filter(|_| group != USER_GROUP)
@@ -547,9 +557,9 @@ impl Gateway {
         approvals: &Approvals,
         record: ApprovalRecord,
         watch: Option<&HoldWatch>,
+        until: Instant,
     ) -> Result<ApprovalRecord, Denial> {
         let started = Instant::now();
-        let until = started + approvals.wait;
         let notify = approvals.waiter(&record.id);
         let mut next_progress = started;
         let id = record.id.clone();
@@ -599,7 +609,7 @@ impl Gateway {
                 () = tokio::time::sleep(nap) => {}
             }
         };
-        approvals.forget(&id, &notify);
+        approvals.forget(&id);
         result
     }
 
@@ -629,9 +639,12 @@ impl Gateway {
                 .await
                 .map_err(|e| store_failed(&e))?
                 .unwrap_or_else(|| record.clone());
-            return Err(match current.status {
-                ApprovalStatus::Expired => expired(&current),
-                _ => used(&current),
+            let lapsed = current.status == ApprovalStatus::Expired
+                || (current.status == ApprovalStatus::Approved && current.expires_at <= now_ms());
+            return Err(if lapsed {
+                expired(&current)
+            } else {
+                used(&current)
             });
         }
         ctx.approval.push(format!(
@@ -672,6 +685,12 @@ impl Gateway {
             .await
             .map_err(|e| store_failed(&e))?
             .ok_or_else(|| unknown_approval(id))?;
+        if record.binding.user == approver {
+            return Err(Denial::new(
+                DenialKind::Forbidden,
+                format!("`{approver}` is the user this call acts for and cannot approve it"),
+            ));
+        }
         if !groups.iter().any(|g| g == &record.group) {
             return Err(Denial::new(
                 DenialKind::Forbidden,
@@ -785,14 +804,23 @@ impl Gateway {
     }
 
     /// Checks an approver's `Authorization: Basic` credentials (argon2, off the request
-    /// threads): the approver's id and groups, or `None`.
+    /// threads) from `client_ip`: the approver's id and groups, or `None`. Failures are throttled
+    /// per address and the checks in flight bounded, with the token endpoint's client
+    /// authentication brake, so the admin listener cannot be used to guess secrets or to tie up
+    /// the gateway's CPU.
     pub async fn authenticate_approver(
         self: &Arc<Self>,
         authorization: String,
+        client_ip: Option<std::net::IpAddr>,
     ) -> Option<(String, Vec<String>)> {
         self.approvals.as_ref()?;
+        let throttle = self.identity.client_auth();
+        if throttle.check(client_ip, None, Instant::now()).is_err() {
+            return None;
+        }
+        let permit = throttle.check_permit().await?;
         let gateway = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
+        let found = tokio::task::spawn_blocking(move || {
             gateway
                 .approvals
                 .as_ref()
@@ -800,7 +828,12 @@ impl Gateway {
         })
         .await
         .ok()
-        .flatten()
+        .flatten();
+        drop(permit);
+        if found.is_none() {
+            throttle.failed(client_ip, None, Instant::now());
+        }
+        found
     }
 
     /// Approvals, newest first (`status`: only those), as approvers see them.

@@ -161,6 +161,13 @@ async fn deliver(
     tracing::error!(approval = %id, attempts, "approvals webhook gave up; the hold is still listed by `portcullis approvals list`");
 }
 
+/// Slack's three control characters in message text (`&`, `<`, `>`) as its escapes.
+fn slack_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 /// The notice of a new hold: Portcullis's JSON event, or a Slack-compatible message.
 pub(crate) fn webhook_body(
     record: &ApprovalRecord,
@@ -205,12 +212,16 @@ pub(crate) fn webhook_body(
             };
             let text = format!(
                 "Approval needed ({group}): {who} wants to call `{tool}`. Approval `{id}` expires {expires}.",
-                group = record.group,
-                tool = record.binding.tool,
+                group = slack_escape(&record.group),
+                who = slack_escape(&who),
+                tool = slack_escape(&record.binding.tool),
                 id = record.id,
                 expires = rfc3339(record.expires_at),
             );
-            let args = serde_json::to_string_pretty(&arguments).unwrap_or_default();
+            // The arguments are the agent's text: escaped, and without backquotes, so that they
+            // cannot leave the code block, mention a channel or draw a link.
+            let args = slack_escape(&serde_json::to_string_pretty(&arguments).unwrap_or_default())
+                .replace('`', "'");
             json!({
                 "text": text,
                 "blocks": [
@@ -287,5 +298,24 @@ mod tests {
                 .contains("[REDACTED:card]")
         );
         assert_eq!(blocks[2]["type"], "context");
+    }
+
+    #[test]
+    fn the_slack_notice_keeps_the_agents_text_inside_its_code_block() {
+        let mut held = record();
+        held.arguments =
+            r#"{"reason":"```\n<!channel> <https://evil.example|Approve here> & more"}"#.to_owned();
+        let body = webhook_body(&held, WebhookFormat::Slack, "https://gw.example");
+        let message: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let block = message["blocks"][1]["text"]["text"].as_str().unwrap();
+        let inner = &block[3..block.len() - 3];
+        assert!(
+            !inner.contains('`') && !inner.contains('<') && !inner.contains('>'),
+            "{block}"
+        );
+        assert!(
+            inner.contains("&lt;!channel&gt;") && inner.contains("&amp;"),
+            "{block}"
+        );
     }
 }

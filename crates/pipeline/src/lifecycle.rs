@@ -324,9 +324,9 @@ impl Gateway {
                 .await?;
             // Stage 9, meter.
             let decided = self.meter(call).await?;
-            // Single use: the approval is spent only by a call that passed the meter, and by
+            // Single use: each approval is spent only by a call that passed the meter, and by
             // exactly one of two racing identical calls.
-            if let Some(record) = &approval {
+            for record in &approval {
                 self.consume_approval(&mut ctx, &decided.call, record)
                     .await?;
             }

@@ -83,7 +83,7 @@ pub struct Permitted<T> {
     inner: T,
     policies: Vec<String>,
     policy_version: Arc<str>,
-    approval: Option<Arc<str>>,
+    approvals: Vec<Arc<str>>,
 }
 
 impl<T> Permitted<T> {
@@ -92,20 +92,21 @@ impl<T> Permitted<T> {
         inner: T,
         policies: Vec<String>,
         policy_version: Arc<str>,
-        approval: Option<Arc<str>>,
+        approvals: Vec<Arc<str>>,
     ) -> Self {
         Self {
             inner,
             policies,
             policy_version,
-            approval,
+            approvals,
         }
     }
 
-    /// The approver group that must approve before this runs, when a determining permit policy
-    /// carries `@approval("<group>")`.
-    pub fn approval(&self) -> Option<&str> {
-        self.approval.as_deref()
+    /// The approver groups that must each approve before this runs: those named by
+    /// `@approval("<group>")` on the determining permit policies, sorted, without repeats;
+    /// empty when none carries it.
+    pub fn approvals(&self) -> &[Arc<str>] {
+        &self.approvals
     }
 
     /// Ids of the permit policies that determined the decision.
@@ -126,7 +127,7 @@ impl<T> Permitted<T> {
     /// A permit without a policy decision, for other crates' tests.
     #[cfg(feature = "test-util")]
     pub fn for_tests(inner: T) -> Self {
-        Self::new(inner, Vec::new(), Arc::from("test"), None)
+        Self::new(inner, Vec::new(), Arc::from("test"), Vec::new())
     }
 }
 

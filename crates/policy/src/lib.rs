@@ -403,18 +403,24 @@ impl PolicyEngine {
             risk: context.risk,
         })?;
         // Most policy sets hold nothing: then this costs one emptiness check.
-        let approval = if self.approvals.is_empty() {
-            None
+        let approvals = if self.approvals.is_empty() {
+            Vec::new()
         } else {
-            policies
+            // Every group any determining policy names must approve, in a stable order (Cedar
+            // reports the determining policies in no particular order).
+            let mut groups: Vec<Arc<str>> = policies
                 .iter()
-                .find_map(|id| self.approvals.get(id).map(|(group, _)| Arc::clone(group)))
+                .filter_map(|id| self.approvals.get(id).map(|(group, _)| Arc::clone(group)))
+                .collect();
+            groups.sort_unstable();
+            groups.dedup();
+            groups
         };
         Ok(Permitted::new(
             call,
             policies,
             Arc::clone(&self.version),
-            approval,
+            approvals,
         ))
     }
 

@@ -157,6 +157,17 @@ impl ApprovalRecord {
     }
 }
 
+/// What [`ApprovalStore::find_or_hold`] found or did.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub enum Held {
+    /// A live approval of the call and group already exists.
+    Existing(ApprovalRecord),
+    /// The candidate is now a pending hold.
+    Created(ApprovalRecord),
+    /// The agent and user already have this many pending holds; nothing was stored.
+    TooMany(u32),
+}
+
 /// What a vote did.
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub enum Decided {
@@ -180,8 +191,13 @@ pub trait ApprovalStore: Send + Sync + std::fmt::Debug {
     fn create(&self, record: ApprovalRecord) -> StoreFuture<'_, ()>;
     /// The approval with this id and its votes.
     fn get<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<ApprovalRecord>>;
-    /// The newest approval of this call that still decides it at `now`: pending, approved or
-    /// denied, and not expired.
+    /// In one transaction: the live approval of the candidate's call and group (see
+    /// [`ApprovalStore::find`]), or else the candidate stored as a new pending hold, unless the
+    /// agent and user already have `max_pending` pending holds. Two identical calls arriving
+    /// together so get one hold.
+    fn find_or_hold(&self, candidate: ApprovalRecord, max_pending: u32) -> StoreFuture<'_, Held>;
+    /// The approval of this call that decides it at `now` (pending, approved or denied, and not
+    /// expired): a denial first, then an approval, then the newest pending hold.
     fn find<'a>(
         &'a self,
         binding: &'a Binding,
@@ -193,8 +209,6 @@ pub trait ApprovalStore: Send + Sync + std::fmt::Debug {
         status: Option<ApprovalStatus>,
         limit: u32,
     ) -> StoreFuture<'_, Vec<ApprovalRecord>>;
-    /// Pending approvals of `agent` at `now`.
-    fn pending_of<'a>(&'a self, agent: &'a str, now: i64) -> StoreFuture<'a, u32>;
     /// Counts `vote` on its approval: a refusal denies it; approvals approve it once `required`
     /// distinct approvers agree.
     fn decide(&self, vote: Vote) -> StoreFuture<'_, Decided>;
@@ -368,54 +382,112 @@ async fn load(
 
 /// Runs `work` inside `BEGIN IMMEDIATE ... COMMIT`: the write lock is taken first, so a
 /// read-then-write cannot be overtaken by another connection (another process's included).
+/// The transaction is sqlx's: an error, a failed commit or a cancelled future rolls it back, so
+/// the shared connection is never left inside an open transaction.
 async fn immediate<T>(
     conn: &mut SqliteConnection,
     work: impl AsyncFnOnce(&mut SqliteConnection) -> Result<T, sqlx::Error>,
 ) -> Result<T, sqlx::Error> {
-    sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-    match work(conn).await {
-        Ok(value) => {
-            sqlx::raw_sql("COMMIT").execute(&mut *conn).await?;
-            Ok(value)
-        }
-        Err(err) => {
-            // The original error matters more than a failed rollback.
-            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
-            Err(err)
-        }
+    use sqlx::Connection as _;
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let value = work(&mut tx).await?;
+    tx.commit().await?;
+    Ok(value)
+}
+
+/// The live approval of `binding` for `group` at `now` that decides it: a denial first (a
+/// refused call stays refused), then an approval, then the newest pending hold.
+async fn live(
+    conn: &mut SqliteConnection,
+    binding: &Binding,
+    group: Option<&str>,
+    now: i64,
+) -> Result<Option<ApprovalRecord>, sqlx::Error> {
+    let id: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM approvals WHERE agent = ?1 AND user_id = ?2 AND tool = ?3 \
+         AND args_digest = ?4 AND (?6 IS NULL OR approver_group = ?6) \
+         AND status IN ('pending', 'approved', 'denied') AND expires_at > ?5 \
+         ORDER BY CASE status WHEN 'denied' THEN 0 WHEN 'approved' THEN 1 ELSE 2 END, \
+         created_at DESC LIMIT 1",
+    )
+    .bind(&binding.agent)
+    .bind(&binding.user)
+    .bind(&binding.tool)
+    .bind(&binding.args_digest)
+    .bind(now)
+    .bind(group)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match id {
+        Some(id) => load(conn, &id).await,
+        None => Ok(None),
     }
+}
+
+async fn insert(conn: &mut SqliteConnection, record: &ApprovalRecord) -> Result<(), sqlx::Error> {
+    let reasons =
+        serde_json::to_string(&record.reasons).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query(
+        "INSERT INTO approvals (id, agent, user_id, tool, args_digest, policy_version, \
+         approver_group, required, arguments, reasons, request_id, created_at, \
+         expires_at, status) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )
+    .bind(&record.id)
+    .bind(&record.binding.agent)
+    .bind(&record.binding.user)
+    .bind(&record.binding.tool)
+    .bind(&record.binding.args_digest)
+    .bind(&record.policy_version)
+    .bind(&record.group)
+    .bind(i64::from(record.required))
+    .bind(&record.arguments)
+    .bind(reasons)
+    .bind(&record.request_id)
+    .bind(record.created_at)
+    .bind(record.expires_at)
+    .bind(record.status.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 impl ApprovalStore for SqliteApprovals {
     fn create(&self, record: ApprovalRecord) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             let mut conn = self.conn.lock().await;
-            let reasons = serde_json::to_string(&record.reasons)
-                .map_err(|e| self.failed(sqlx::Error::Encode(Box::new(e))))?;
-            sqlx::query(
-                "INSERT INTO approvals (id, agent, user_id, tool, args_digest, policy_version, \
-                 approver_group, required, arguments, reasons, request_id, created_at, \
-                 expires_at, status) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-            )
-            .bind(&record.id)
-            .bind(&record.binding.agent)
-            .bind(&record.binding.user)
-            .bind(&record.binding.tool)
-            .bind(&record.binding.args_digest)
-            .bind(&record.policy_version)
-            .bind(&record.group)
-            .bind(i64::from(record.required))
-            .bind(&record.arguments)
-            .bind(reasons)
-            .bind(&record.request_id)
-            .bind(record.created_at)
-            .bind(record.expires_at)
-            .bind(record.status.as_str())
-            .execute(&mut *conn)
+            insert(&mut conn, &record).await.map_err(|e| self.failed(e))
+        })
+    }
+
+    fn find_or_hold(&self, candidate: ApprovalRecord, max_pending: u32) -> StoreFuture<'_, Held> {
+        Box::pin(async move {
+            let mut conn = self.conn.lock().await;
+            let now = candidate.created_at;
+            immediate(&mut conn, async |conn: &mut SqliteConnection| {
+                if let Some(existing) =
+                    live(conn, &candidate.binding, Some(&candidate.group), now).await?
+                {
+                    return Ok(Held::Existing(existing));
+                }
+                let pending: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM approvals WHERE agent = ?1 AND user_id = ?2 \
+                     AND status = 'pending' AND expires_at > ?3",
+                )
+                .bind(&candidate.binding.agent)
+                .bind(&candidate.binding.user)
+                .bind(now)
+                .fetch_one(&mut *conn)
+                .await?;
+                let pending = u32::try_from(pending).unwrap_or(u32::MAX);
+                if pending >= max_pending {
+                    return Ok(Held::TooMany(pending));
+                }
+                insert(conn, &candidate).await?;
+                Ok(Held::Created(candidate))
+            })
             .await
-            .map_err(|e| self.failed(e))?;
-            Ok(())
+            .map_err(|e| self.failed(e))
         })
     }
 
@@ -433,26 +505,9 @@ impl ApprovalStore for SqliteApprovals {
     ) -> StoreFuture<'a, Option<ApprovalRecord>> {
         Box::pin(async move {
             let mut conn = self.conn.lock().await;
-            let result: Result<_, sqlx::Error> = async {
-                let id: Option<String> = sqlx::query_scalar(
-                    "SELECT id FROM approvals WHERE agent = ?1 AND user_id = ?2 AND tool = ?3 \
-                     AND args_digest = ?4 AND status IN ('pending', 'approved', 'denied') \
-                     AND expires_at > ?5 ORDER BY created_at DESC LIMIT 1",
-                )
-                .bind(&binding.agent)
-                .bind(&binding.user)
-                .bind(&binding.tool)
-                .bind(&binding.args_digest)
-                .bind(now)
-                .fetch_optional(&mut *conn)
-                .await?;
-                match id {
-                    Some(id) => load(&mut conn, &id).await,
-                    None => Ok(None),
-                }
-            }
-            .await;
-            result.map_err(|e| self.failed(e))
+            live(&mut conn, binding, None, now)
+                .await
+                .map_err(|e| self.failed(e))
         })
     }
 
@@ -484,22 +539,6 @@ impl ApprovalStore for SqliteApprovals {
             }
             .await;
             result.map_err(|e| self.failed(e))
-        })
-    }
-
-    fn pending_of<'a>(&'a self, agent: &'a str, now: i64) -> StoreFuture<'a, u32> {
-        Box::pin(async move {
-            let mut conn = self.conn.lock().await;
-            let count: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM approvals WHERE agent = ?1 AND status = 'pending' \
-                 AND expires_at > ?2",
-            )
-            .bind(agent)
-            .bind(now)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(|e| self.failed(e))?;
-            Ok(u32::try_from(count).unwrap_or(u32::MAX))
         })
     }
 
@@ -764,7 +803,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteApprovals::open(dir.path()).await.unwrap();
         store.create(record("a1", "d1", 1, 5_000)).await.unwrap();
-        assert_eq!(store.pending_of("demo-agent", 4_000).await.unwrap(), 1);
+        assert_eq!(
+            store
+                .find_or_hold(record("a2", "d2", 1, 10_000), 1)
+                .await
+                .unwrap(),
+            Held::TooMany(1),
+            "one pending hold is the cap here"
+        );
         assert_eq!(
             store
                 .decide(vote("a1", "alice", true, 5_000))
@@ -822,5 +868,52 @@ mod tests {
             won += usize::from(task.await.unwrap());
         }
         assert_eq!(won, 1);
+    }
+
+    #[tokio::test]
+    async fn identical_calls_together_get_one_hold_and_a_denial_outranks_a_newer_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = std::sync::Arc::new(SqliteApprovals::open(dir.path()).await.unwrap());
+        let second = std::sync::Arc::new(SqliteApprovals::open(dir.path()).await.unwrap());
+        let mut tasks = Vec::new();
+        for i in 0..6 {
+            let store = std::sync::Arc::clone(if i % 2 == 0 { &first } else { &second });
+            tasks.push(tokio::spawn(async move {
+                store
+                    .find_or_hold(record(&format!("h{i}"), "d1", 1, 10_000), 20)
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut created = 0;
+        for task in tasks {
+            if matches!(task.await.unwrap(), Held::Created(_)) {
+                created += 1;
+            }
+        }
+        assert_eq!(created, 1, "one hold for identical calls");
+        let live = first
+            .find(&record("x", "d1", 1, 0).binding, 2_000)
+            .await
+            .unwrap()
+            .unwrap();
+        first
+            .decide(vote(&live.id, "alice", false, 2_000))
+            .await
+            .unwrap();
+        // A newer pending hold of the same call (another group) does not hide the denial.
+        let mut other = record("later", "d1", 1, 10_000);
+        other.group = "security".to_owned();
+        other.created_at = 3_000;
+        assert!(matches!(
+            first.find_or_hold(other, 20).await.unwrap(),
+            Held::Created(_)
+        ));
+        let found = first
+            .find(&record("x", "d1", 1, 0).binding, 3_500)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.status, ApprovalStatus::Denied);
     }
 }
