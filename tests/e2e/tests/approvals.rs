@@ -784,3 +784,73 @@ async fn an_approval_by_a_group_that_no_longer_decides_covers_nothing() {
     assert_eq!(shown["group"], "treasury");
     assert_eq!(h.upstream.requests_seen(), 0);
 }
+
+#[tokio::test]
+async fn when_two_groups_apply_both_must_approve() {
+    let h = start(Duration::from_millis(300), |config| {
+        let approvals = config.approvals.as_mut().unwrap();
+        let mut treasury = approvals.groups[0].clone();
+        treasury.name = portcullis_config::Name::new("treasury").unwrap();
+        approvals.groups.push(treasury.clone());
+        approvals.approvers[0].groups.push(treasury.name);
+        std::fs::write(
+            config.policies.join("treasury.cedar"),
+            "@id(\"treasury-large-refunds\")\n@approval(\"treasury\")\npermit (principal in Portcullis::Role::\"support\", action == Portcullis::Action::\"refundOrder\", resource)\nwhen { context.args.amount_cents > 20000 && context.args.amount_cents <= 100000 };\n",
+        )
+        .unwrap();
+    })
+    .await;
+    let token = h.demo_token().await;
+    let first = h.call(Some(&token), "refundOrder", &refund(35_000)).await;
+    assert_eq!(first.status(), 202);
+    let listed = admin_get(&h, "/admin/approvals?status=pending").await;
+    let mut groups: Vec<String> = listed["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["group"].as_str().unwrap().to_owned())
+        .collect();
+    groups.sort();
+    assert_eq!(groups, ["finance", "treasury"], "{listed}");
+    let id_of = |group: &str| {
+        listed["approvals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["group"] == group)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let ok = decide(
+        &h,
+        &id_of("finance"),
+        "approve",
+        ("demo-operator", OPERATOR_SECRET),
+        None,
+    )
+    .await;
+    assert_eq!(ok.status(), 200);
+    let still = h.call(Some(&token), "refundOrder", &refund(35_000)).await;
+    assert_eq!(still.status(), 202, "treasury has not decided");
+    let still: Value = still.json().await.unwrap();
+    assert_eq!(still["approval_id"], id_of("treasury").as_str());
+    assert_eq!(h.upstream.requests_seen(), 0);
+    let ok = decide(
+        &h,
+        &id_of("treasury"),
+        "approve",
+        ("demo-operator", OPERATOR_SECRET),
+        None,
+    )
+    .await;
+    assert_eq!(ok.status(), 200);
+    let ran = h.call(Some(&token), "refundOrder", &refund(35_000)).await;
+    assert_eq!(ran.status(), 200);
+    assert_eq!(h.upstream.requests_seen(), 1);
+    for group in ["finance", "treasury"] {
+        let shown = admin_get(&h, &format!("/admin/approvals/{}", id_of(group))).await;
+        assert_eq!(shown["status"], "executed", "{group}");
+    }
+}
