@@ -965,10 +965,16 @@ when { context.args.id > 100 };
 "#,
     );
     let small = call(&engine, &support(), "getOrder", json!({"id": 7})).expect("allowed");
-    assert!(small.approvals().is_empty(), "only determining policies count");
+    assert!(
+        small.approvals().is_empty(),
+        "only determining policies count"
+    );
     let big = call(&engine, &support(), "getOrder", json!({"id": 700})).expect("allowed");
     assert_eq!(
-        big.approvals().iter().map(|g| g.as_ref()).collect::<Vec<_>>(),
+        big.approvals()
+            .iter()
+            .map(|g| g.as_ref())
+            .collect::<Vec<_>>(),
         ["finance"]
     );
     assert_eq!(engine.approval_groups(), ["finance"]);
