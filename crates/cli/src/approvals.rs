@@ -89,22 +89,7 @@ fn load(at: Where) -> anyhow::Result<Loaded> {
         }
         None => {
             let dir = at.data_dir.unwrap_or_else(|| PathBuf::from(".portcullis"));
-            let record = crate::state::read(&dir)?.with_context(|| {
-                format!(
-                    "no gateway has started on `{}` (it has no gateway.json): give `--config`, \
-                     or the `--data-dir` of a running `portcullis demo` or `serve`",
-                    dir.display()
-                )
-            })?;
-            let mut loaded = Config::load(&record.config).with_context(|| {
-                format!(
-                    "the gateway on `{}` started with `{}`",
-                    dir.display(),
-                    record.config.display()
-                )
-            })?;
-            loaded.config.data_dir = dir;
-            Ok(loaded)
+            Ok(crate::state::started_on(dir)?.0)
         }
     }
 }

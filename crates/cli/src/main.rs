@@ -473,22 +473,8 @@ fn token_config(config: Option<PathBuf>, data_dir: Option<PathBuf>) -> anyhow::R
         }
         None => {
             let dir = data_dir.unwrap_or_else(|| PathBuf::from(".portcullis"));
-            let record = state::read(&dir)?.with_context(|| {
-                format!(
-                    "no gateway has started on `{}` (it has no gateway.json): give `--config`, \
-                     or the `--data-dir` of a running `portcullis demo` or `serve`",
-                    dir.display()
-                )
-            })?;
-            let mut loaded = Config::load(&record.config).with_context(|| {
-                format!(
-                    "the gateway on `{}` started with `{}`",
-                    dir.display(),
-                    record.config.display()
-                )
-            })?;
+            let (mut loaded, record) = state::started_on(dir)?;
             apply_log_format(&loaded.config);
-            loaded.config.data_dir = dir;
             loaded.config.listener.public_url = Some(
                 portcullis_config::HttpUrl::parse(&record.public_url).with_context(|| {
                     format!("the gateway record names a bad URL `{}`", record.public_url)

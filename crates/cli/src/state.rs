@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use portcullis_config::Loaded;
+use portcullis_config::{Config, Loaded};
 use serde::{Deserialize, Serialize};
 
 const FILE: &str = "gateway.json";
@@ -55,4 +55,26 @@ pub(crate) fn read(data_dir: &Path) -> anyhow::Result<Option<GatewayRecord>> {
         )
     })?;
     Ok(Some(record))
+}
+
+/// The configuration of the gateway that last started on `data_dir` (its record names the
+/// file), with `data_dir` as its data folder, and that record; an error naming the folder when
+/// no gateway started there.
+pub(crate) fn started_on(data_dir: PathBuf) -> anyhow::Result<(Loaded, GatewayRecord)> {
+    let record = read(&data_dir)?.with_context(|| {
+        format!(
+            "no gateway has started on `{}` (it has no gateway.json): give `--config`, \
+             or the `--data-dir` of a running `portcullis demo` or `serve`",
+            data_dir.display()
+        )
+    })?;
+    let mut loaded = Config::load(&record.config).with_context(|| {
+        format!(
+            "the gateway on `{}` started with `{}`",
+            data_dir.display(),
+            record.config.display()
+        )
+    })?;
+    loaded.config.data_dir = data_dir;
+    Ok((loaded, record))
 }

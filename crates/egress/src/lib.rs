@@ -328,14 +328,10 @@ impl MetadataClient {
             headers,
             body: form,
         };
-        let response = upstream.send(prepared).await.map_err(|denial| {
-            let mut reason = denial.message.clone();
-            for detail in &denial.internal {
-                reason.push_str("; ");
-                reason.push_str(detail);
-            }
-            MetadataError::Send { reason }
-        })?;
+        let response = upstream
+            .send(prepared)
+            .await
+            .map_err(|denial| MetadataError::sent(&denial))?;
         let body = match response.body {
             serde_json::Value::String(text) => serde_json::from_str(&text).ok(),
             value => Some(value),
@@ -385,6 +381,18 @@ pub enum MetadataError {
         /// What the parser said.
         reason: String,
     },
+}
+
+impl MetadataError {
+    /// A refused or failed send, as egress reported it (its message and audit details).
+    pub(crate) fn sent(denial: &Denial) -> Self {
+        let mut reason = denial.message.clone();
+        for detail in &denial.internal {
+            reason.push_str("; ");
+            reason.push_str(detail);
+        }
+        Self::Send { reason }
+    }
 }
 
 /// Why egress could not be set up. Messages name the API, never a secret.

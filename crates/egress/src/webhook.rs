@@ -66,14 +66,11 @@ impl WebhookClient {
             headers,
             body: Some(body),
         };
-        let response = self.upstream.send(prepared).await.map_err(|denial| {
-            let mut reason = denial.message.clone();
-            for detail in &denial.internal {
-                reason.push_str("; ");
-                reason.push_str(detail);
-            }
-            MetadataError::Send { reason }
-        })?;
+        let response = self
+            .upstream
+            .send(prepared)
+            .await
+            .map_err(|denial| MetadataError::sent(&denial))?;
         Ok(response.status)
     }
 }
